@@ -1,0 +1,52 @@
+"""Kafka client configuration shared by every producer, consumer and admin client."""
+
+from django.conf import settings
+
+
+def client_config(**overrides):
+    """librdkafka settings for the configured cluster (local PLAINTEXT or SASL, e.g. Confluent Cloud)."""
+    config = {"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS}
+    if settings.KAFKA_SECURITY_PROTOCOL != "PLAINTEXT":
+        config.update(
+            {
+                "security.protocol": settings.KAFKA_SECURITY_PROTOCOL,
+                "sasl.mechanisms": settings.KAFKA_SASL_MECHANISM,
+                "sasl.username": settings.KAFKA_SASL_USERNAME,
+                "sasl.password": settings.KAFKA_SASL_PASSWORD,
+            }
+        )
+    config.update(overrides)
+    return config
+
+
+def producer_config(**overrides):
+    """A producer that gives up (and reports the failure) after KAFKA_DELIVERY_TIMEOUT_MS."""
+    return client_config(
+        **{
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": settings.KAFKA_DELIVERY_TIMEOUT_MS,
+            "socket.connection.setup.timeout.ms": min(settings.KAFKA_DELIVERY_TIMEOUT_MS, 5000),
+            **overrides,
+        }
+    )
+
+
+class DeliveryFailed(Exception):
+    """The broker did not acknowledge a record in time."""
+
+
+def produce_and_confirm(producer, topic, key, value):
+    """Produce one record and wait for the broker's acknowledgement; raise DeliveryFailed if none."""
+    outcome = {}
+
+    def on_delivery(error, message):
+        outcome["error"] = error
+
+    producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+    producer.flush(settings.KAFKA_DELIVERY_TIMEOUT_MS / 1000 + 1)
+    if "error" not in outcome:
+        raise DeliveryFailed(f"no acknowledgement from Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}")
+    if outcome["error"] is not None:
+        raise DeliveryFailed(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {outcome['error'].str()}")

@@ -1,0 +1,147 @@
+"""Settings for fraudsite, read from the environment (and an optional `.env` file).
+
+With no configuration at all the defaults serve a local run: SQLite, Kafka at localhost:9092,
+no Schema Registry, an in-memory channel layer. Production switches by environment only; see
+`.env.example` and the README's configuration table.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-not-for-production-use")
+else:
+    SECRET_KEY = env("SECRET_KEY")  # no default: production must set it
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "simple_history",
+    "users",
+    "transactions",
+    "localstack",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "fraudsite.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "fraudsite.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# The worker and the web server are separate processes: a real deployment needs Redis.
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Local stack (manage.py stack up|down|status) ---------------------------------------------
+STACK_DIR = Path(env("STACK_DIR", default=str(BASE_DIR / ".stack")))  # data, logs, pid files
+STACK_CACHE_DIR = Path(env("STACK_CACHE_DIR", default=str(Path.home() / ".cache" / "fraudsite")))
+STACK_KAFKA_PORT = env.int("STACK_KAFKA_PORT", default=9092)
+STACK_KAFKA_CONTROLLER_PORT = env.int("STACK_KAFKA_CONTROLLER_PORT", default=9093)
+STACK_FLINK_REST_PORT = env.int("STACK_FLINK_REST_PORT", default=8081)
+STACK_FLINK_RPC_PORT = env.int("STACK_FLINK_RPC_PORT", default=6123)
+STACK_FLINK_PARALLELISM = env.int("STACK_FLINK_PARALLELISM", default=1)
+
+# --- Kafka ---------------------------------------------------------------------------------
+KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default=f"localhost:{STACK_KAFKA_PORT}")
+KAFKA_SECURITY_PROTOCOL = env("KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
+KAFKA_SASL_MECHANISM = env("KAFKA_SASL_MECHANISM", default="PLAIN")
+KAFKA_SASL_USERNAME = env("KAFKA_SASL_USERNAME", default="")
+KAFKA_SASL_PASSWORD = env("KAFKA_SASL_PASSWORD", default="")
+# How long a produce may wait for the broker's acknowledgement before it counts as failed.
+KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=5000)
+
+SCHEMA_REGISTRY_URL = env("SCHEMA_REGISTRY_URL", default="")
+SCHEMA_REGISTRY_API_KEY = env("SCHEMA_REGISTRY_API_KEY", default="")
+SCHEMA_REGISTRY_API_SECRET = env("SCHEMA_REGISTRY_API_SECRET", default="")
+
+TOPIC_USERS_CONFIG = env("TOPIC_USERS_CONFIG", default="users-config")
+TOPIC_CARD_TRANSACTIONS = env("TOPIC_CARD_TRANSACTIONS", default="card-transactions")
+TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
+    "TOPIC_CARD_TRANSACTIONS_ENRICHED", default="card-transactions-enriched"
+)
+TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
+
+# --- Production hardening (active whenever DEBUG is off) ------------------------------------
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

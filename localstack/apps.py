@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LocalstackConfig(AppConfig):
+    name = "localstack"
+    verbose_name = "Local Kafka and Flink stack"

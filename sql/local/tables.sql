@@ -1,0 +1,80 @@
+-- Local open-source Flink: the three topics as tables, values in plain Avro matching the repo's
+-- .avsc files field by field (a test checks this), keys as the raw UTF-8 user_id.
+--
+-- Event time is the Kafka record time (the topics use LogAppendTime, so it is the broker's
+-- clock), never the client-supplied `timestamp`: a skewed client clock can then neither drag
+-- the watermark ahead nor make anyone's later transactions late. The watermark has no
+-- out-of-orderness delay because broker time is monotonic per partition.
+
+CREATE TABLE card_transactions (
+  user_id STRING NOT NULL,
+  `timestamp` BIGINT NOT NULL,
+  transaction_id STRING NOT NULL,
+  lat DOUBLE NOT NULL,
+  lng DOUBLE NOT NULL,
+  amount DOUBLE NOT NULL,
+  received_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  arrival AS PROCTIME(),
+  WATERMARK FOR received_at AS received_at
+) WITH (
+  'connector' = 'kafka',
+  'topic' = '{{ topics.card_transactions }}',
+  'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
+  'properties.group.id' = 'fraudsite-detection',
+  'properties.auto.offset.reset' = 'earliest',
+  'scan.startup.mode' = 'group-offsets',
+  'key.format' = 'raw',
+  'key.fields' = 'user_id',
+  'value.format' = 'avro',
+  'value.fields-include' = 'EXCEPT_KEY'
+);
+
+CREATE TABLE users_config (
+  user_id STRING NOT NULL,
+  first_name STRING NOT NULL,
+  last_name STRING NOT NULL,
+  max_speed DOUBLE NOT NULL,
+  updated_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  PRIMARY KEY (user_id) NOT ENFORCED,
+  WATERMARK FOR updated_at AS updated_at
+) WITH (
+  'connector' = 'upsert-kafka',
+  'topic' = '{{ topics.users_config }}',
+  'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
+  'key.format' = 'raw',
+  'value.format' = 'avro',
+  'value.fields-include' = 'EXCEPT_KEY'
+);
+
+CREATE TABLE card_transactions_enriched (
+  user_id STRING NOT NULL,
+  transaction_id STRING NOT NULL,
+  `timestamp` BIGINT NOT NULL,
+  lat DOUBLE NOT NULL,
+  lng DOUBLE NOT NULL,
+  amount DOUBLE NOT NULL,
+  received_at BIGINT NOT NULL,
+  prev_transaction_id STRING,
+  prev_timestamp BIGINT,
+  prev_lat DOUBLE,
+  prev_lng DOUBLE,
+  prev_amount DOUBLE,
+  first_name STRING,
+  last_name STRING,
+  max_speed DOUBLE,
+  distance_km DOUBLE,
+  elapsed_seconds DOUBLE,
+  speed_kmh DOUBLE,
+  is_fraud BOOLEAN NOT NULL,
+  status STRING NOT NULL,
+  reason STRING NOT NULL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = '{{ topics.card_transactions_enriched }}',
+  'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
+  'key.format' = 'raw',
+  'key.fields' = 'user_id',
+  'value.format' = 'avro',
+  'value.fields-include' = 'ALL',
+  'sink.delivery-guarantee' = 'at-least-once'
+);
