@@ -448,13 +448,16 @@ def submit_detection_job():
     script.write_text(f"SET 'pipeline.name' = '{name}';\n\n{local_sql()}")
     flink_home = paths().flink_home
     say(f"submitting detection job {name} ({script}) ...")
-    _run(
+    result = _run(
         ["java", *FLINK_JAVA_17_OPTIONS, *_log4j_options("sql-client"),
          "-cp", f"{_flink_classpath(flink_home)}:{flink_home}/opt/*",
          "org.apache.flink.table.client.SqlClient", "embedded", "-f", str(script)],
         "submitting the detection SQL", env={**os.environ, "FLINK_CONF_DIR": str(p.flink_conf)}, cwd=p.state,
         timeout=300,
     )
+    if "[ERROR]" in result.stdout:  # the SQL client exits 0 even when a statement fails
+        error = result.stdout[result.stdout.index("[ERROR]"):].splitlines()[:3]
+        raise StackError(f"the detection SQL was rejected ({script}):\n" + "\n".join(error))
     _wait("the detection job", lambda: any(job["name"] == name and job["state"] == "RUNNING"
                                            for job in detection_jobs()), 120, p.logs / "flink-jobmanager.log")
     say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")

@@ -1,8 +1,9 @@
 -- Impossible-travel detection, shared by the local and the Confluent Cloud variants.
 --
 -- 1. Pair each transaction with the same customer's previous one. A customer's transactions
---    share a Kafka partition (key = user_id), so arrival order is offset order; LAG over
---    processing time keeps one row of state per customer and never drops anything as late.
+--    share a Kafka partition (key = user_id), so arrival order is offset order; a two-row
+--    window over processing time keeps two rows of state per customer and never drops
+--    anything as late.
 -- 2. Join the customer's settings as they were at the transaction's record time (event-time
 --    temporal join against the versioned users_config table): a later limit change does not
 --    rewrite earlier verdicts, and state stays bounded by the number of customers.
@@ -11,13 +12,17 @@
 CREATE TEMPORARY VIEW paired_transactions AS
 SELECT
   user_id, transaction_id, `timestamp`, lat, lng, amount, {{ record_time }} AS received_at,
-  LAG(transaction_id) OVER w AS prev_transaction_id,
-  LAG(`timestamp`) OVER w AS prev_timestamp,
-  LAG(lat) OVER w AS prev_lat,
-  LAG(lng) OVER w AS prev_lng,
-  LAG(amount) OVER w AS prev_amount
+  CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(transaction_id) OVER w END AS prev_transaction_id,
+  CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(`timestamp`) OVER w END AS prev_timestamp,
+  CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(lat) OVER w END AS prev_lat,
+  CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(lng) OVER w END AS prev_lng,
+  CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(amount) OVER w END AS prev_amount
 FROM {{ tables.card_transactions }}
-WINDOW w AS (PARTITION BY user_id ORDER BY {{ processing_time }});
+-- A two-row frame: the previous transaction and this one. ROWS (not RANGE) emits each row at
+-- once, ahead of the next watermark, instead of on a timer after it.
+WINDOW w AS (
+  PARTITION BY user_id ORDER BY {{ processing_time }} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+);
 
 CREATE TEMPORARY VIEW measured_transactions AS
 SELECT
