@@ -24,16 +24,20 @@ def load_schema(path):
     return fastavro.parse_schema(json.loads(Path(path).read_text()))
 
 
-@lru_cache(maxsize=1)
 def registry_client():
+    return _registry_client(
+        settings.SCHEMA_REGISTRY_URL, settings.SCHEMA_REGISTRY_API_KEY, settings.SCHEMA_REGISTRY_API_SECRET
+    )
+
+
+@lru_cache(maxsize=2)
+def _registry_client(url, api_key, api_secret):
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    config = {"url": settings.SCHEMA_REGISTRY_URL}
-    if settings.SCHEMA_REGISTRY_API_KEY:
-        config["basic.auth.user.info"] = (
-            f"{settings.SCHEMA_REGISTRY_API_KEY}:{settings.SCHEMA_REGISTRY_API_SECRET}"
-        )
-    if settings.SCHEMA_REGISTRY_URL.startswith("mock://"):
+    config = {"url": url}
+    if api_key:
+        config["basic.auth.user.info"] = f"{api_key}:{api_secret}"
+    if url.startswith("mock://"):
         # confluent-kafka's in-process registry, for tests.
         return SchemaRegistryClient.new_client(config)
     return SchemaRegistryClient(config)
@@ -90,7 +94,12 @@ class RegistryAvroCodec:
 
 
 def codec_for(schema_path, topic):
-    """The codec the configuration asks for."""
-    if settings.SCHEMA_REGISTRY_URL:
+    """The codec the configuration asks for (built once per configuration)."""
+    return _codec(str(schema_path), topic, settings.SCHEMA_REGISTRY_URL)
+
+
+@lru_cache(maxsize=16)
+def _codec(schema_path, topic, registry_url):
+    if registry_url:
         return RegistryAvroCodec(schema_path, topic)
     return PlainAvroCodec(schema_path, topic)

@@ -1,11 +1,22 @@
 """Kafka client configuration shared by every producer, consumer and admin client."""
 
+import logging
+from functools import lru_cache
+
+from confluent_kafka import Producer
 from django.conf import settings
+
+
+librdkafka_logger = logging.getLogger("fraudsite.librdkafka")
 
 
 def client_config(**overrides):
     """librdkafka settings for the configured cluster (local PLAINTEXT or SASL, e.g. Confluent Cloud)."""
-    config = {"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS}
+    config = {
+        "bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS,
+        # librdkafka's own log lines go through Python logging (level and format from LOGGING).
+        "logger": librdkafka_logger,
+    }
     if settings.KAFKA_SECURITY_PROTOCOL != "PLAINTEXT":
         config.update(
             {
@@ -31,6 +42,16 @@ def producer_config(**overrides):
             **overrides,
         }
     )
+
+
+@lru_cache(maxsize=4)
+def _producer(bootstrap_servers, delivery_timeout_ms):
+    return Producer(producer_config())
+
+
+def shared_producer():
+    """One long-lived producer per process (and per configuration, which tests change)."""
+    return _producer(settings.KAFKA_BOOTSTRAP_SERVERS, settings.KAFKA_DELIVERY_TIMEOUT_MS)
 
 
 class DeliveryFailed(Exception):

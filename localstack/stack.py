@@ -493,8 +493,7 @@ def _stop(name, timeout=30):
 
 
 def down(purge=False):
-    for name in ("flink-taskmanager", "flink-jobmanager", "kafka"):
-        _stop(name)
+    stop(started_processes())
     if purge:
         shutil.rmtree(paths().state, ignore_errors=True)
         say(f"removed {paths().state}")
@@ -520,3 +519,15 @@ def status():
     report["expected_job"] = expected_job_name()
     report["logs"] = str(paths().logs)
     return report
+
+
+def started_processes():
+    """Names of the stack's processes that are running now (for callers that clean up after themselves)."""
+    return {name for name in ("kafka", "flink-jobmanager", "flink-taskmanager") if _pid(name)}
+
+
+def stop(names):
+    """Stop the given stack processes, TaskManager before JobManager before Kafka."""
+    for name in ("flink-taskmanager", "flink-jobmanager", "kafka"):
+        if name in names:
+            _stop(name)

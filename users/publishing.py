@@ -6,15 +6,14 @@ reached the customer is marked failed with the error; `manage.py sync_customers`
 """
 
 import logging
-from functools import lru_cache
 from pathlib import Path
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
 from django.conf import settings
 from django.utils import timezone
 
 from fraudsite.avro import codec_for
-from fraudsite.kafka import DeliveryFailed, produce_and_confirm, producer_config
+from fraudsite.kafka import DeliveryFailed, produce_and_confirm, shared_producer
 
 from .models import Customer, PendingTombstone
 
@@ -23,14 +22,8 @@ logger = logging.getLogger(__name__)
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "users-config.avsc"
 
 
-@lru_cache(maxsize=1)
 def users_config_codec():
     return codec_for(SCHEMA_PATH, settings.TOPIC_USERS_CONFIG)
-
-
-@lru_cache(maxsize=1)
-def producer():
-    return Producer(producer_config())
 
 
 def users_config_value(customer):
@@ -45,7 +38,7 @@ def users_config_value(customer):
 def _send(user_id, record):
     value = None if record is None else users_config_codec().encode(record)
     try:
-        produce_and_confirm(producer(), settings.TOPIC_USERS_CONFIG, user_id.encode(), value)
+        produce_and_confirm(shared_producer(), settings.TOPIC_USERS_CONFIG, user_id.encode(), value)
     except (DeliveryFailed, KafkaException, BufferError) as error:
         return str(error)
     return None

@@ -1,0 +1,40 @@
+# fraudsite: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
+TEST_REDIS_URL ?= redis://localhost:6379/0
+
+.PHONY: setup run test stack-up stack-down stack-status
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium) and the Python environment
+setup: $(VENV)/.installed
+	scripts/install-system-packages.sh
+
+## run: the local stack, database, demo customers, then the web server on http://localhost:8000
+run: setup
+	$(BIN)/python manage.py stack up
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py create_demo_data
+	$(BIN)/python manage.py runserver
+
+## test: everything, against real PostgreSQL, Redis, Kafka and Flink (started and stopped here)
+test: setup
+	scripts/services.sh start
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+
+stack-up: setup
+	$(BIN)/python manage.py stack up
+
+stack-down:
+	$(BIN)/python manage.py stack down
+
+stack-status:
+	$(BIN)/python manage.py stack status

@@ -1,0 +1,67 @@
+"""Reading and writing the real topics from tests."""
+
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from fraudsite.kafka import client_config
+
+
+def unique(prefix):
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def producer():
+    return Producer(client_config(**{"linger.ms": 0}))
+
+
+def latest_records(topic, key, timeout=15):
+    """All records under key currently in the topic, oldest first, as (value bytes or None, timestamp)."""
+    consumer = Consumer(client_config(**{"group.id": unique("test"), "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = [TopicPartition(topic, p, 0) for p in metadata.topics[topic].partitions]
+        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout)[1] for tp in partitions}
+        consumer.assign(partitions)
+        found, done = [], {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + timeout
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            if message.key() == key.encode():
+                found.append((message.value(), message.timestamp()[1]))
+            if message.offset() + 1 >= ends[message.partition()]:
+                done.add(message.partition())
+        return found
+    finally:
+        consumer.close()
+
+
+class TopicReader:
+    """Collects decoded records from a topic, starting at its current end, until a condition holds."""
+
+    def __init__(self, topic, decode):
+        self.decode = decode
+        self.consumer = Consumer(client_config(**{"group.id": unique("test"), "enable.auto.commit": False}))
+        metadata = self.consumer.list_topics(topic, timeout=15)
+        partitions = []
+        for p in metadata.topics[topic].partitions:
+            end = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
+            partitions.append(TopicPartition(topic, p, end))
+        self.consumer.assign(partitions)
+        self.records = []
+
+    def collect_until(self, done, timeout=20):
+        """Poll until done(records) is true or the timeout passes; returns the records."""
+        deadline = time.monotonic() + timeout
+        while not done(self.records) and time.monotonic() < deadline:
+            message = self.consumer.poll(0.2)
+            if message is not None and not message.error():
+                self.records.append(self.decode(message.value()))
+        return self.records
+
+    def close(self):
+        self.consumer.close()
+

@@ -1,0 +1,180 @@
+"""Customers: validation, audit history in the admin, and publishing to users-config on a real broker."""
+
+import io
+import socket
+
+import avro.io
+import avro.schema
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import IntegrityError
+from django.urls import reverse
+
+from localstack import stack as local_stack
+from tests.kafka_helpers import latest_records, unique
+from users.models import Customer, PendingTombstone
+from users.publishing import SCHEMA_PATH, sync_customers
+
+
+def decode_with_plain_avro_reader(value):
+    schema = avro.schema.parse(SCHEMA_PATH.read_text())
+    return avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(value)))
+
+
+def customer_form(**overrides):
+    data = {"user_id": unique("c"), "first_name": "Ada", "last_name": "Lovelace", "max_speed": "50", "active": "on"}
+    data.update(overrides)
+    return data
+
+
+# --- validation ---------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("user_id", "has space", "User id: 1 to 64 letters"),
+        ("user_id", "x" * 65, "at most 64 characters"),
+        ("max_speed", -5, "greater than or equal to 0.001"),
+        ("max_speed", 0, "greater than or equal to 0.001"),
+        ("max_speed", 1e9, "less than or equal to 100000"),
+    ],
+)
+def test_model_validation_rejects_bad_input(field, value, message):
+    customer = Customer(user_id="ok_id", first_name="A", last_name="B", max_speed=10)
+    setattr(customer, field, value)
+    with pytest.raises(ValidationError) as error:
+        customer.full_clean()
+    assert message in str(error.value.message_dict[field])
+
+
+@pytest.mark.django_db
+def test_database_refuses_an_impossible_speed_even_without_validation():
+    with pytest.raises(IntegrityError):
+        Customer.objects.bulk_create([Customer(user_id="neg", first_name="A", last_name="B", max_speed=-1)])
+
+
+@pytest.mark.django_db
+def test_admin_rejects_invalid_and_duplicate_customers_with_clear_messages(admin_client, django_capture_on_commit_callbacks):
+    Customer.objects.bulk_create([Customer(user_id="taken", first_name="A", last_name="B", max_speed=10)])
+    add_url = reverse("admin:users_customer_add")
+
+    response = admin_client.post(add_url, customer_form(user_id="taken"))
+    assert "Customer with this User id already exists." in response.content.decode()
+    response = admin_client.post(add_url, customer_form(user_id="bad id!", max_speed="-3"))
+    page = response.content.decode()
+    assert "User id: 1 to 64 letters" in page
+    assert "greater than or equal to 0.001" in page
+    assert Customer.objects.count() == 1
+
+
+# --- audit history and publishing (real broker) -------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_limit_change_in_admin_is_audited_and_reaches_users_config(kafka, admin_client, admin_user):
+    user_id = unique("lena")
+    admin_client.post(reverse("admin:users_customer_add"), customer_form(user_id=user_id, max_speed="10"))
+    customer = Customer.objects.get(user_id=user_id)
+
+    response = admin_client.post(
+        reverse("admin:users_customer_change", args=[customer.pk]), customer_form(user_id=user_id, max_speed="250")
+    )
+    assert response.status_code == 302
+
+    change = customer.history.latest()
+    assert change.history_type == "~"
+    assert change.history_user == admin_user
+    delta = change.diff_against(change.prev_record)
+    assert [(c.field, c.old, c.new) for c in delta.changes] == [("max_speed", 10.0, 250.0)]
+    history_page = admin_client.get(reverse("admin:users_customer_history", args=[customer.pk])).content.decode()
+    assert "250" in history_page and admin_user.username in history_page
+
+    customer.refresh_from_db()
+    assert customer.sync_state == Customer.SyncState.SYNCED
+    records = latest_records("users-config", user_id)
+    assert [decode_with_plain_avro_reader(value)["max_speed"] for value, _ in records] == [10.0, 250.0]
+    assert decode_with_plain_avro_reader(records[-1][0]) == {"first_name": "Ada", "last_name": "Lovelace", "max_speed": 250.0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_or_deactivating_a_customer_publishes_a_tombstone(kafka):
+    active = Customer.objects.create(user_id=unique("del"), first_name="A", last_name="B", max_speed=10)
+    deactivated = Customer.objects.create(user_id=unique("off"), first_name="C", last_name="D", max_speed=10)
+    active.delete()
+    deactivated.active = False
+    deactivated.save()
+
+    assert [value for value, _ in latest_records("users-config", active.user_id)][-1] is None
+    assert [value for value, _ in latest_records("users-config", deactivated.user_id)][-1] is None
+    assert Customer.objects.get(pk=deactivated.pk).sync_state == Customer.SyncState.SYNCED
+    assert not PendingTombstone.objects.exists()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def private_kafka(stack, settings, tmp_path):
+    """A broker of this test's own (so it can be stopped), on free ports, in a temporary directory."""
+    settings.STACK_DIR = tmp_path
+    settings.STACK_KAFKA_PORT = free_port()
+    settings.STACK_KAFKA_CONTROLLER_PORT = free_port()
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"localhost:{settings.STACK_KAFKA_PORT}"
+    settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
+    local_stack.start_kafka()
+    yield local_stack
+    local_stack.stop({"kafka"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_save_succeeds_while_the_broker_is_down_and_sync_customers_publishes_later(private_kafka, capsys):
+    private_kafka.stop({"kafka"})
+
+    customer = Customer.objects.create(user_id=unique("offline"), first_name="Eve", last_name="Down", max_speed=42)
+    doomed = Customer.objects.create(user_id=unique("gone"), first_name="Del", last_name="Eted", max_speed=1)
+    doomed.delete()
+
+    customer.refresh_from_db()
+    assert customer.sync_state == Customer.SyncState.FAILED
+    assert customer.sync_error
+    assert PendingTombstone.objects.filter(user_id=doomed.user_id).exists()
+    with pytest.raises(Exception, match="could not be published"):
+        call_command("sync_customers")
+
+    private_kafka.start_kafka()
+    call_command("sync_customers")
+    assert "2 published, 0 failed" in capsys.readouterr().out
+
+    customer.refresh_from_db()
+    assert customer.sync_state == Customer.SyncState.SYNCED
+    (value, _), = latest_records("users-config", customer.user_id)
+    assert decode_with_plain_avro_reader(value)["max_speed"] == 42.0
+    assert [value for value, _ in latest_records("users-config", doomed.user_id)] == [None]
+    assert not PendingTombstone.objects.exists()
+    assert sync_customers() == (0, 0)  # nothing left pending: idempotent
+
+
+# --- demo data ---------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_demo_data_creates_the_four_customers_and_an_operator(capsys, settings, django_capture_on_commit_callbacks):
+    settings.DEBUG = True  # the test runner turns it off
+    call_command("create_demo_data", password="s3cret-local")
+    output = capsys.readouterr().out
+    assert "local operator login: operator / s3cret-local" in output
+    assert {(c.user_id, c.full_name, c.max_speed) for c in Customer.objects.all()} == {
+        ("user_1", "Lena Whitaker", 10), ("user_2", "Elias Monroe", 100),
+        ("user_3", "Nina Langston", 1000), ("user_4", "Jordan Blake", 99999),
+    }
+
+
+@pytest.mark.django_db
+def test_demo_data_refuses_to_run_in_production_settings(settings):
+    settings.DEBUG = False
+    with pytest.raises(Exception, match="DEBUG is off"):
+        call_command("create_demo_data")
+    assert not Customer.objects.exists()

@@ -1,0 +1,67 @@
+"""Both serialization modes, checked against an independent Avro implementation (the `avro` package)."""
+
+import io
+import json
+import struct
+
+import avro.io
+import avro.schema
+import pytest
+
+from fraudsite.avro import PlainAvroCodec, RegistryAvroCodec, UndecodableValue
+from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
+
+TRANSACTION_SCHEMA = "transactions/schemas/card-transactions.avsc"
+TRANSACTION = {"timestamp": 1_700_000_000_123, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5}
+CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0}
+
+
+def read_with_reference_library(schema_path, body):
+    schema = avro.schema.parse(open(schema_path).read())
+    return avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(body)))
+
+
+def write_with_reference_library(schema_path, record):
+    schema = avro.schema.parse(open(schema_path).read())
+    buffer = io.BytesIO()
+    avro.io.DatumWriter(schema).write(record, avro.io.BinaryEncoder(buffer))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("schema_path, record", [(TRANSACTION_SCHEMA, TRANSACTION), (USERS_CONFIG_SCHEMA, CUSTOMER)])
+def test_plain_mode_is_byte_identical_to_the_reference_avro_library(schema_path, record):
+    codec = PlainAvroCodec(schema_path, "topic")
+    encoded = codec.encode(record)
+    assert encoded == write_with_reference_library(schema_path, record)
+    assert read_with_reference_library(schema_path, encoded) == record
+    assert codec.decode(encoded) == record
+
+
+def test_plain_mode_rejects_garbage_and_trailing_bytes():
+    codec = PlainAvroCodec(TRANSACTION_SCHEMA, "topic")
+    with pytest.raises(UndecodableValue):
+        codec.decode(b"\xff\xff")
+    with pytest.raises(UndecodableValue, match="trailing"):
+        codec.decode(codec.encode(TRANSACTION) + b"extra")
+
+
+def test_registry_mode_writes_the_confluent_wire_format(settings):
+    settings.SCHEMA_REGISTRY_URL = "mock://serialization-test"
+    from fraudsite.avro import registry_client
+
+    codec = RegistryAvroCodec(TRANSACTION_SCHEMA, "card-transactions", client=registry_client())
+    encoded = codec.encode(TRANSACTION)
+
+    magic, schema_id = struct.unpack(">bI", encoded[:5])
+    assert magic == 0
+    registered = registry_client().get_schema(schema_id)
+    assert json.loads(registered.schema_str)["name"] == "CardTransaction"
+    assert read_with_reference_library(TRANSACTION_SCHEMA, encoded[5:]) == TRANSACTION
+    assert codec.decode(encoded) == TRANSACTION
+
+
+def test_registry_mode_rejects_plain_avro(settings):
+    settings.SCHEMA_REGISTRY_URL = "mock://serialization-test"
+    codec = RegistryAvroCodec(TRANSACTION_SCHEMA, "card-transactions")
+    with pytest.raises(UndecodableValue):
+        codec.decode(PlainAvroCodec(TRANSACTION_SCHEMA, "t").encode(TRANSACTION))

@@ -1,0 +1,37 @@
+"""The original demo's four customers, and a local operator login, for trying the product out."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+
+from .models import Customer
+
+DEMO_CUSTOMERS = [
+    ("user_1", "Lena", "Whitaker", 10),
+    ("user_2", "Elias", "Monroe", 100),
+    ("user_3", "Nina", "Langston", 1000),
+    ("user_4", "Jordan", "Blake", 99999),
+]
+OPERATOR_USERNAME = "operator"
+
+
+def create_demo_customers():
+    """Create or reset the demo customers. Returns them."""
+    customers = []
+    for user_id, first_name, last_name, max_speed in DEMO_CUSTOMERS:
+        customer, _ = Customer.objects.update_or_create(
+            user_id=user_id,
+            defaults={"first_name": first_name, "last_name": last_name, "max_speed": max_speed, "active": True},
+        )
+        customers.append(customer)
+    return customers
+
+
+def create_operator(password=None):
+    """Create (or reset the password of) the local superuser 'operator'. Returns the password."""
+    password = password or secrets.token_urlsafe(9)
+    user, _ = get_user_model().objects.get_or_create(username=OPERATOR_USERNAME)
+    user.is_staff = user.is_superuser = True
+    user.set_password(password)
+    user.save()
+    return password
