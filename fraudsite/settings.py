@@ -100,8 +100,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Local stack (manage.py stack up|down|status) ---------------------------------------------
-STACK_DIR = Path(env("STACK_DIR", default=str(BASE_DIR / ".stack")))  # data, logs, pid files
-STACK_CACHE_DIR = Path(env("STACK_CACHE_DIR", default=str(Path.home() / ".cache" / "fraudsite")))
+STACK_DIR = Path(env("STACK_DIR", default=str(BASE_DIR / ".stack"))).expanduser()  # data, logs, pids
+STACK_CACHE_DIR = Path(env("STACK_CACHE_DIR", default="~/.cache/fraudsite")).expanduser()
 STACK_KAFKA_PORT = env.int("STACK_KAFKA_PORT", default=9092)
 STACK_KAFKA_CONTROLLER_PORT = env.int("STACK_KAFKA_CONTROLLER_PORT", default=9093)
 STACK_FLINK_REST_PORT = env.int("STACK_FLINK_REST_PORT", default=8081)

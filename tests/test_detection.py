@@ -1,0 +1,172 @@
+"""The detection job on the real local stack: Avro in, Flink SQL, Avro verdicts out."""
+
+import re
+
+import pytest
+from django.conf import settings
+
+from fraudsite import detection_sql
+from fraudsite.avro import load_schema
+from tests.detection_helpers import HOUR_MS, TRANSACTION_SCHEMA, VERDICT_SCHEMA, Pipeline, great_circle_km
+from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
+
+LONDON, PARIS, NEW_YORK, SYDNEY = (51.5074, -0.1278), (48.8566, 2.3522), (40.7128, -74.0060), (-33.8688, 151.2093)
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def pipeline(stack):
+    pipeline = Pipeline()
+    yield pipeline
+    pipeline.close()
+
+
+def test_speeds_match_an_independent_great_circle_computation(pipeline):
+    user = pipeline.customer(max_speed=99999)
+    route = [LONDON, PARIS, NEW_YORK, SYDNEY, (0.0, 179.9), (0.0, -179.9), (89.9, 0.0), (89.9, 180.0)]
+    ids = [pipeline.transaction(user, *point, offset_ms=i * HOUR_MS) for i, point in enumerate(route)]
+
+    verdicts = pipeline.verdicts(ids)
+
+    assert verdicts[0]["reason"] == "no_history"
+    for (previous, current), verdict in zip(zip(route, route[1:]), verdicts[1:]):
+        expected_km = great_circle_km(*previous, *current)
+        assert verdict["distance_km"] == pytest.approx(expected_km, rel=1e-3)
+        assert verdict["elapsed_seconds"] == 3600
+        assert verdict["speed_kmh"] == pytest.approx(expected_km, rel=1e-3)  # one hour apart
+    antimeridian = verdicts[5]
+    assert antimeridian["distance_km"] == pytest.approx(22.24, rel=1e-3)  # not ~40,000 km the long way
+
+
+@pytest.mark.parametrize(
+    "name, max_speed, second_status",
+    [("Lena", 10, "FRAUD"), ("Elias", 100, "FRAUD"), ("Nina", 1000, "VALID"), ("Jordan", 99999, "VALID")],
+)
+def test_demo_customers_london_to_paris_in_one_hour(pipeline, name, max_speed, second_status):
+    user = pipeline.customer(max_speed=max_speed, first_name=name)
+    first, second = pipeline.transaction(user, *LONDON), pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)
+
+    first_verdict, second_verdict = pipeline.verdicts([first, second])
+
+    assert (first_verdict["status"], first_verdict["reason"], first_verdict["is_fraud"]) == ("VALID", "no_history", False)
+    assert first_verdict["prev_transaction_id"] is None and first_verdict["speed_kmh"] is None
+    assert second_verdict["prev_transaction_id"] == first
+    assert second_verdict["speed_kmh"] == pytest.approx(343.5, rel=1e-2)
+    assert (second_verdict["first_name"], second_verdict["max_speed"]) == (name, max_speed)
+    assert second_verdict["status"] == second_status
+    assert second_verdict["is_fraud"] is (second_status == "FRAUD")
+    assert second_verdict["reason"] == ("speed_above_limit" if second_status == "FRAUD" else "within_limit")
+
+
+def test_a_verdict_follows_its_transaction_within_seconds(pipeline):
+    user = pipeline.customer(max_speed=100)
+    (verdict,) = pipeline.verdicts([pipeline.transaction(user, *LONDON)], timeout=3)  # a bound, not a benchmark
+    assert verdict["status"] == "VALID"
+
+
+def test_zero_and_negative_elapsed_time(pipeline):
+    user = pipeline.customer(max_speed=1000)
+    start = pipeline.transaction(user, *LONDON)
+    same_place_same_time = pipeline.transaction(user, *LONDON)
+    elsewhere_same_time = pipeline.transaction(user, *PARIS)
+    elsewhere_earlier = pipeline.transaction(user, *LONDON, offset_ms=-60_000)
+
+    _, same, elsewhere, earlier = pipeline.verdicts([start, same_place_same_time, elsewhere_same_time, elsewhere_earlier])
+
+    assert (same["speed_kmh"], same["status"], same["reason"]) == (0.0, "VALID", "within_limit")
+    for verdict in (elsewhere, earlier):
+        assert verdict["speed_kmh"] is None  # JSON and Avro both hold it; no infinity, no division error
+        assert (verdict["status"], verdict["reason"], verdict["is_fraud"]) == ("FRAUD", "non_positive_elapsed_time", True)
+    assert earlier["elapsed_seconds"] == -60
+
+
+def test_unknown_customer_gets_its_own_verdict(pipeline):
+    user = "never_configured_" + str(pipeline.base_time)
+    first = pipeline.transaction(user, *LONDON)
+    second = pipeline.transaction(user, *SYDNEY, offset_ms=1000)
+
+    for verdict in pipeline.verdicts([first, second]):
+        assert (verdict["status"], verdict["reason"], verdict["is_fraud"]) == ("UNKNOWN_CUSTOMER", "unknown_customer", False)
+        assert verdict["max_speed"] is None and verdict["first_name"] is None
+
+
+def test_a_limit_change_applies_to_later_transactions_only(pipeline):
+    user = pipeline.customer(max_speed=10)
+    before = [pipeline.transaction(user, *LONDON), pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)]
+    old_verdicts = pipeline.verdicts(before)
+    assert old_verdicts[1]["status"] == "FRAUD"
+
+    pipeline.customer(max_speed=1000, user_id=user)
+    after = pipeline.transaction(user, *LONDON, offset_ms=2 * HOUR_MS)
+    (new_verdict,) = pipeline.verdicts([after])
+
+    assert (new_verdict["max_speed"], new_verdict["status"]) == (1000.0, "VALID")
+    # The earlier verdicts were not re-emitted with the new limit.
+    assert [pipeline.verdict_count(transaction_id) for transaction_id in before] == [1, 1]
+    assert all(verdict["max_speed"] == 10.0 for verdict in old_verdicts)
+
+
+def test_a_skewed_client_clock_hurts_nobody_else_and_loses_nothing(pipeline):
+    year_ms = 365 * 24 * HOUR_MS
+    skewed, bystander = pipeline.customer(max_speed=1000), pipeline.customer(max_speed=1000)
+
+    future = pipeline.transaction(skewed, *LONDON, offset_ms=year_ms)
+    past = pipeline.transaction(skewed, *LONDON, offset_ms=-year_ms)
+    bystander_ids = [pipeline.transaction(bystander, *LONDON), pipeline.transaction(bystander, *PARIS, offset_ms=HOUR_MS)]
+    back_to_normal = pipeline.transaction(skewed, *PARIS, offset_ms=HOUR_MS)
+
+    # Nothing is dropped as late, and the bystander is judged on its own transactions.
+    verdicts = pipeline.verdicts([future, past, *bystander_ids, back_to_normal], timeout=15)
+    future_v, past_v, first_b, second_b, normal_v = verdicts
+    assert future_v["reason"] == "no_history"
+    assert (past_v["speed_kmh"], past_v["status"]) == (0.0, "VALID")  # same place, time went backwards
+    assert (second_b["status"], second_b["prev_transaction_id"]) == ("VALID", bystander_ids[0])
+    assert normal_v["prev_transaction_id"] == past
+    assert normal_v["received_at"] >= future_v["received_at"]  # event time is the broker's clock
+
+
+def test_the_running_job_is_the_rendered_local_sql(stack):
+    (job,) = [job for job in stack.detection_jobs() if job["state"] == "RUNNING"]
+    assert job["name"] == stack.JOB_NAME_PREFIX + detection_sql.fingerprint(detection_sql.render("local"))
+    submitted = (settings.STACK_DIR / "flink" / "detection.sql").read_text()
+    assert submitted.endswith(detection_sql.render("local"))
+
+
+# --- the Flink tables and the .avsc files agree field by field (no stack needed) ---------
+
+FLINK_TO_AVRO = {"STRING": "string", "BIGINT": "long", "DOUBLE": "double", "BOOLEAN": "boolean"}
+
+
+def physical_columns(sql, table):
+    """(name, avro type, nullable) of a CREATE TABLE's physical columns, in order."""
+    body = re.search(rf"CREATE TABLE {table} \((.*?)\n\) WITH", sql, re.S).group(1)
+    columns = []
+    for line in body.splitlines():
+        match = re.match(r"\s*`?(\w+)`? (STRING|BIGINT|DOUBLE|BOOLEAN)( NOT NULL)?,?$", line)
+        if match:
+            columns.append((match.group(1), FLINK_TO_AVRO[match.group(2)], not match.group(3)))
+    return columns
+
+
+def avro_fields(schema_path):
+    fields = []
+    for field in load_schema(schema_path)["fields"]:
+        kind = field["type"]
+        nullable = isinstance(kind, list)
+        fields.append((field["name"], [t for t in kind if t != "null"][0] if nullable else kind, nullable))
+    return fields
+
+
+@pytest.mark.parametrize(
+    "table, schema_path, key_fields",
+    [
+        ("card_transactions", TRANSACTION_SCHEMA, ["user_id"]),
+        ("users_config", USERS_CONFIG_SCHEMA, ["user_id"]),
+        ("card_transactions_enriched", VERDICT_SCHEMA, []),  # value.fields-include = ALL
+    ],
+)
+def test_flink_tables_match_the_avsc_files(table, schema_path, key_fields):
+    columns = [c for c in physical_columns(detection_sql.render("local"), table) if c[0] not in key_fields]
+    # Flink's plain avro format derives its reader and writer schema from these columns.
+    assert columns == avro_fields(schema_path)
