@@ -28,7 +28,7 @@ run: setup
 ## test: everything, against real PostgreSQL, Redis, Kafka and Flink (started and stopped here)
 test: setup
 	scripts/services.sh start
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest --durations=10
 
 stack-up: setup
 	$(BIN)/python manage.py stack up

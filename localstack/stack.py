@@ -206,9 +206,7 @@ def _pid(name):
     if not pidfile.exists():
         return None
     pid = int(pidfile.read_text())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _alive(pid):
         pidfile.unlink()
         return None
     return pid
@@ -481,15 +479,25 @@ def _stop(name, timeout=30):
     say(f"stopping {name} (pid {pid})")
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
             break
         time.sleep(0.3)
-    else:
-        os.kill(pid, signal.SIGKILL)
     paths().pidfile(name).unlink(missing_ok=True)
+
+
+def _alive(pid):
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child, now reaped
+            return False
+    except ChildProcessError:  # started by another process (e.g. an earlier `stack up`)
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def down(purge=False):
