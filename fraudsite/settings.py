@@ -117,6 +117,10 @@ KAFKA_SASL_PASSWORD = env("KAFKA_SASL_PASSWORD", default="")
 # How long a produce may wait for the broker's acknowledgement before it counts as failed.
 KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=5000)
 
+# read_uncommitted sees a transactional producer's records (e.g. Confluent Cloud's Flink) before
+# its checkpoint commits them: lower latency, but possibly records of an aborted transaction.
+KAFKA_ISOLATION_LEVEL = env("KAFKA_ISOLATION_LEVEL", default="read_committed")
+
 SCHEMA_REGISTRY_URL = env("SCHEMA_REGISTRY_URL", default="")
 SCHEMA_REGISTRY_API_KEY = env("SCHEMA_REGISTRY_API_KEY", default="")
 SCHEMA_REGISTRY_API_SECRET = env("SCHEMA_REGISTRY_API_SECRET", default="")

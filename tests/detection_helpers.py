@@ -12,6 +12,7 @@ from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 TRANSACTION_SCHEMA = settings.BASE_DIR / "transactions/schemas/card-transactions.avsc"
 VERDICT_SCHEMA = settings.BASE_DIR / "sql/card-transactions-enriched.avsc"
 HOUR_MS = 3600 * 1000
+LONDON_PARIS = [(51.5074, -0.1278), (48.8566, 2.3522)]
 
 
 def great_circle_km(lat1, lng1, lat2, lng2):

@@ -65,3 +65,11 @@ class TopicReader:
     def close(self):
         self.consumer.close()
 
+
+
+def create_topic(name, partitions=1):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(client_config())  # must outlive the future
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
+    return name

@@ -1,0 +1,224 @@
+"""consume_verdicts against a real broker, real PostgreSQL and a real Redis channel layer."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import OperationalError, connection
+
+from fraudsite.asgi import application
+from fraudsite.avro import PlainAvroCodec
+from tests.detection_helpers import LONDON_PARIS, Pipeline, TRANSACTION_SCHEMA, VERDICT_SCHEMA
+from tests.kafka_helpers import create_topic, producer, unique
+from transactions import worker as worker_module
+from transactions.models import DeadLetter, Verdict
+from transactions.worker import Options, Worker
+from users.models import Customer
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def verdict_record(user_id, transaction_id, **overrides):
+    record = {
+        "user_id": user_id, "transaction_id": transaction_id, "timestamp": 1_700_000_000_000, "lat": 51.5,
+        "lng": -0.12, "amount": 10.0, "received_at": 1_700_000_000_005, "prev_transaction_id": None,
+        "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
+        "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
+        "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history",
+    }
+    record.update(overrides)
+    return record
+
+
+def malformed_records(codec):
+    """(key, value) pairs the worker must dead-letter, one of each kind."""
+    other_schema = PlainAvroCodec(TRANSACTION_SCHEMA, "t").encode(
+        {"timestamp": 1, "transaction_id": "x", "lat": 1.0, "lng": 2.0, "amount": 3.0})
+    return [
+        (b"user_x", bytes(random.getrandbits(8) for _ in range(40))),      # random bytes
+        (b"user_x", other_schema),                                          # another schema
+        (None, codec.encode(verdict_record("user_x", unique("nokey")))),   # missing key
+        (b"user_x", codec.encode(verdict_record("user_x", "t" * 500))),     # oversized field
+        (b"someone_else", codec.encode(verdict_record("user_x", unique("k")))),  # key and body disagree
+        (b"user_x", None),                                                  # no value
+    ]
+
+
+@pytest.fixture
+def verdict_topic(stack, settings):
+    """A fresh enriched topic for this test, so counts are exact."""
+    settings.TOPIC_CARD_TRANSACTIONS_ENRICHED = create_topic(unique("enriched"), partitions=2)
+    return settings.TOPIC_CARD_TRANSACTIONS_ENRICHED
+
+
+def fill(topic, good, bad_every=None):
+    """Produce `good` verdict records, with a malformed one after every `bad_every`; returns (good ids, bad count)."""
+    codec = PlainAvroCodec(VERDICT_SCHEMA, topic)
+    kafka, ids, bad = producer(), [], 0
+    malformed = malformed_records(codec)
+    for i in range(good):
+        user_id = f"user_{i % 7}"
+        transaction_id = unique("tx")
+        kafka.produce(topic, key=user_id.encode(), value=codec.encode(verdict_record(user_id, transaction_id, is_fraud=i % 3 == 0, status="FRAUD" if i % 3 == 0 else "VALID")))
+        ids.append(transaction_id)
+        if bad_every and i % bad_every == 0:
+            key, value = malformed[bad % len(malformed)]
+            kafka.produce(topic, key=key, value=value)
+            bad += 1
+        if i % 1000 == 0:
+            kafka.poll(0)
+    kafka.flush(30)
+    return ids, bad
+
+
+def test_good_records_become_verdicts_and_malformed_ones_dead_letters(verdict_topic):
+    ids, bad = fill(verdict_topic, good=60, bad_every=5)
+
+    counters = Worker(Options(group_id=unique("g"), idle_timeout=3, batch_size=16)).run()
+
+    assert set(Verdict.objects.values_list("transaction_id", flat=True)) == set(ids)
+    assert DeadLetter.objects.count() == bad == 12
+    assert (counters.stored, counters.dead_lettered) == (60, 12)
+    letter = DeadLetter.objects.filter(key=None).first()
+    assert letter.topic == verdict_topic and "no key" in letter.error and letter.value
+    assert {l.error.split(":")[0] for l in DeadLetter.objects.all()} >= {"record has no key (user_id)", "record has no value"}
+    verdict = Verdict.objects.get(transaction_id=ids[0])
+    assert (verdict.kafka_topic, verdict.status, verdict.is_fraud) == (verdict_topic, "FRAUD", True)
+
+    # Replaying everything (a new group reads from the start) changes nothing.
+    Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
+    assert Verdict.objects.count() == 60 and DeadLetter.objects.count() == 12
+
+
+def test_a_database_outage_is_waited_out_without_losing_the_batch(verdict_topic, monkeypatch):
+    ids, _ = fill(verdict_topic, good=5)
+    real_store, failures = worker_module.store_batch, []
+
+    def store_failing_twice(batch, codec):
+        if len(failures) < 2:
+            failures.append(1)
+            raise OperationalError("connection refused")
+        return real_store(batch, codec)
+
+    monkeypatch.setattr(worker_module, "store_batch", store_failing_twice)
+    monkeypatch.setattr(worker_module, "MAX_BACKOFF_SECONDS", 1)
+    Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
+
+    assert len(failures) == 2
+    assert set(Verdict.objects.values_list("transaction_id", flat=True)) == set(ids)
+
+
+def worker_process(topic, *args):
+    """`manage.py consume_verdicts` as a separate process on this test's database."""
+    env = {**os.environ, "TOPIC_CARD_TRANSACTIONS_ENRICHED": topic,
+           "DATABASE_URL": database_url(), "LOG_LEVEL": "INFO"}
+    return subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", *args], cwd=settings.BASE_DIR, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def database_url():
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL (make test sets it): workers share the database")
+
+
+def test_sigkill_mid_batch_then_restart_leaves_exact_counts(verdict_topic, postgres_only):
+    ids, bad = fill(verdict_topic, good=10_000, bad_every=200)
+    group = unique("g")
+
+    first = worker_process(verdict_topic, "--group", group, "--batch-size", "500")
+    deadline = time.monotonic() + 120
+    while Verdict.objects.count() < 2000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    stored_at_kill = Verdict.objects.count()
+    assert 0 < stored_at_kill < len(ids), "the kill should land mid-stream"
+
+    second = worker_process(verdict_topic, "--group", group, "--idle-timeout", "5")
+    output, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, output
+
+    assert Verdict.objects.count() == len(ids)
+    assert set(Verdict.objects.values_list("transaction_id", flat=True)) == set(ids)
+    assert DeadLetter.objects.count() == bad
+    assert "stopped: consumed" in output
+
+
+def test_sigterm_finishes_the_batch_and_commits(verdict_topic, postgres_only):
+    ids, _ = fill(verdict_topic, good=2000)
+    group = unique("g")
+    process = worker_process(verdict_topic, "--group", group, "--batch-size", "200")
+    while Verdict.objects.count() == 0:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    stored = Verdict.objects.count()
+    # What was stored was committed: a restart in the same group reads only the rest.
+    counters = Worker(Options(group_id=group, idle_timeout=3)).run()
+    assert counters.consumed == len(ids) - stored
+    assert Verdict.objects.count() == len(ids)
+
+
+def operator_headers(client, django_user_model):
+    user = django_user_model.objects.create_user(username=unique("op"), password="x", is_superuser=True)
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
+
+
+def test_a_websocket_client_in_the_operators_group_receives_every_stored_verdict(
+        verdict_topic, postgres_only, client, django_user_model):
+    assert "RedisChannelLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"], "make test sets REDIS_URL"
+    headers = operator_headers(client, django_user_model)
+    ids, _ = fill(verdict_topic, good=40, bad_every=10)
+
+    async def listen():
+        communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
+        connected, _ = await communicator.connect()
+        assert connected
+        from asgiref.sync import sync_to_async
+        process = await sync_to_async(worker_process)(verdict_topic, "--idle-timeout", "3")
+        messages = []
+        while len(messages) < len(ids):
+            messages.append(await communicator.receive_json_from(timeout=30))
+        await communicator.disconnect()
+        await sync_to_async(process.communicate)(timeout=60)
+        return messages
+
+    messages = async_to_sync(listen)()
+
+    assert sorted(m["transaction_id"] for m in messages) == sorted(ids)
+    assert all(m["type"] == "verdict" for m in messages)
+    assert all(m["alert"] is m["is_fraud"] for m in messages)
+    assert sum(m["alert"] for m in messages) == Verdict.objects.filter(is_fraud=True).count() > 0
+
+
+def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack, django_capture_on_commit_callbacks):
+    pipeline = Pipeline()
+    try:
+        customer = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="W", max_speed=10)
+        time.sleep(1.5)  # let the job read the customer's settings
+        first = pipeline.transaction(customer.user_id, *LONDON_PARIS[0])
+        second = pipeline.transaction(customer.user_id, *LONDON_PARIS[1], offset_ms=3600_000)
+        pipeline.verdicts([first, second])
+    finally:
+        pipeline.close()
+
+    Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
+
+    stored = Verdict.objects.get(transaction_id=second)
+    assert (stored.customer, stored.status, stored.prev_transaction_id) == (customer, "FRAUD", first)
+    assert stored.speed_kmh == pytest.approx(343.5, rel=1e-2)

@@ -1,0 +1,86 @@
+from django.conf import settings
+from django.db import models
+
+from users.models import Customer
+
+
+class Transaction(models.Model):
+    """A transaction submitted through this site and produced to card-transactions."""
+
+    transaction_id = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="transactions")
+    timestamp = models.DateTimeField(help_text="When the card was used (the record's timestamp).")
+    lat = models.FloatField()
+    lng = models.FloatField()
+    amount = models.FloatField()
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self):
+        return self.transaction_id
+
+
+class Verdict(models.Model):
+    """The detection job's verdict on one transaction, as read from card-transactions-enriched."""
+
+    class Status(models.TextChoices):
+        VALID = "VALID", "Valid"
+        FRAUD = "FRAUD", "Fraud"
+        UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER", "Unknown customer"
+
+    transaction_id = models.CharField(max_length=64, unique=True)
+    user_id = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdicts")
+    submitted = models.OneToOneField(Transaction, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="verdict", help_text="The submitted transaction, if made here.")
+    timestamp = models.DateTimeField(db_index=True)
+    lat = models.FloatField()
+    lng = models.FloatField()
+    amount = models.FloatField()
+    received_at = models.DateTimeField(help_text="Kafka record time of the transaction.")
+    prev_transaction_id = models.CharField(max_length=64, blank=True)
+    prev_timestamp = models.DateTimeField(null=True, blank=True)
+    prev_lat = models.FloatField(null=True, blank=True)
+    prev_lng = models.FloatField(null=True, blank=True)
+    prev_amount = models.FloatField(null=True, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    max_speed = models.FloatField(null=True, blank=True, help_text="The limit in force, km/h.")
+    distance_km = models.FloatField(null=True, blank=True)
+    elapsed_seconds = models.FloatField(null=True, blank=True)
+    speed_kmh = models.FloatField(null=True, blank=True)
+    is_fraud = models.BooleanField(db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    reason = models.CharField(max_length=40)
+    kafka_topic = models.CharField(max_length=255)
+    kafka_partition = models.IntegerField()
+    kafka_offset = models.BigIntegerField()
+    stored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self):
+        return f"{self.transaction_id}: {self.status}"
+
+
+class DeadLetter(models.Model):
+    """A record of card-transactions-enriched that could not be stored as a verdict, kept verbatim."""
+
+    topic = models.CharField(max_length=255)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    key = models.BinaryField(null=True)
+    value = models.BinaryField(null=True)
+    error = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["topic", "partition", "offset"], name="dead_letter_once")]
+
+    def __str__(self):
+        return f"{self.topic}[{self.partition}]@{self.offset}"

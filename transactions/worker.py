@@ -1,0 +1,195 @@
+"""The verdict worker behind `manage.py consume_verdicts`.
+
+Consumes card-transactions-enriched in batches; stores each batch in one database transaction
+(verdicts upserted by transaction id, undecodable records dead-lettered); pushes the stored
+verdicts to operators; and only then commits the batch's offsets. A crash at any point replays
+at most the uncommitted batch, which the idempotent store absorbs: exactly one row per verdict.
+"""
+
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+
+from fraudsite.kafka import client_config
+from users.models import Customer, PendingTombstone
+from users.publishing import sync_customers
+
+from .alerts import layer_is_process_local, push_verdicts
+from .models import DeadLetter
+from .verdicts import dead_letter, store_batch, verdict_codec
+
+logger = logging.getLogger("fraudsite.worker")
+
+DEFAULT_GROUP = "fraudsite-verdicts"
+MAX_BACKOFF_SECONDS = 30
+
+
+@dataclass
+class Options:
+    group_id: str = DEFAULT_GROUP
+    from_beginning: bool = False
+    max_messages: int | None = None  # stop after this many records
+    idle_timeout: float | None = None  # stop after this many seconds without a record
+    batch_size: int = 500
+    batch_timeout: float = 0.2  # seconds to wait for a batch to fill
+    report_every: float = 10.0
+    sync_customers_every: float = 30.0
+
+
+@dataclass
+class Counters:
+    consumed: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self):
+        rate = self.consumed / max(time.monotonic() - self.started, 1e-9)
+        return (f"consumed {self.consumed}, stored {self.stored} verdicts, "
+                f"{self.dead_lettered} dead letters, {rate:.0f} records/s")
+
+
+class Worker:
+    def __init__(self, options):
+        self.options = options
+        self.counters = Counters()
+        self.stopping = False
+        self.codec = verdict_codec()
+        self.consumer = Consumer(client_config(**{
+            "group.id": options.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": settings.KAFKA_ISOLATION_LEVEL,
+            # A crashed worker's partitions move to the others after this long.
+            "session.timeout.ms": 10_000,
+        }))
+
+    def stop(self, *_):
+        logger.info("stopping after the current batch")
+        self.stopping = True
+
+    def run(self):
+        if layer_is_process_local():
+            logger.warning("the channel layer is in-memory: verdicts will not reach a web server in another "
+                           "process. Set REDIS_URL for the worker and the web server.")
+        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        on_assign = self._rewind if self.options.from_beginning else None
+        self.consumer.subscribe([settings.TOPIC_CARD_TRANSACTIONS_ENRICHED], **({"on_assign": on_assign} if on_assign else {}))
+        logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
+        last_record = last_report = last_sync = time.monotonic()
+        try:
+            while not self.stopping and not self._reached_max():
+                batch = self._next_batch()
+                now = time.monotonic()
+                if batch:
+                    last_record = now
+                    self._process(batch)
+                elif not self.consumer.assignment():
+                    last_record = now  # idle only counts once partitions are ours (after a rebalance)
+                elif self.options.idle_timeout is not None and now - last_record >= self.options.idle_timeout:
+                    logger.info("idle for %.0f s", self.options.idle_timeout)
+                    break
+                if now - last_report >= self.options.report_every:
+                    logger.info(self.counters.line())
+                    last_report = now
+                if now - last_sync >= self.options.sync_customers_every:
+                    self._retry_customer_syncs()
+                    last_sync = now
+        finally:
+            self.consumer.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            logger.info("stopped: %s", self.counters.line())
+        return self.counters
+
+    def _rewind(self, consumer, partitions):
+        for partition in partitions:
+            partition.offset = OFFSET_BEGINNING
+        consumer.assign(partitions)
+
+    def _reached_max(self):
+        return self.options.max_messages is not None and self.counters.consumed >= self.options.max_messages
+
+    def _next_batch(self):
+        size = self.options.batch_size
+        if self.options.max_messages is not None:
+            size = min(size, self.options.max_messages - self.counters.consumed)
+        batch = []
+        for message in self.consumer.consume(num_messages=size, timeout=self.options.batch_timeout):
+            error = message.error()
+            if error is None:
+                batch.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                logger.warning("Kafka: %s", error.str())
+        return batch
+
+    def _process(self, batch):
+        verdicts, dead_letters = self._store(batch)
+        push_verdicts(verdicts)
+        self._commit(batch)
+        self.counters.consumed += len(batch)
+        self.counters.stored += len(verdicts)
+        self.counters.dead_lettered += len(dead_letters)
+
+    def _store(self, batch):
+        """Store the batch, waiting out a database outage with backoff (the batch is kept, not committed)."""
+        backoff = 1
+        while True:
+            try:
+                close_old_connections()
+                try:
+                    return store_batch(batch, self.codec)
+                except (OperationalError, InterfaceError):
+                    raise
+                except DatabaseError as error:
+                    logger.error("database refused the batch (%s); storing its records one by one", error)
+                    return self._store_one_by_one(batch)
+            except (OperationalError, InterfaceError) as error:
+                logger.error("database unavailable (%s); retrying the batch of %d in %d s", error, len(batch), backoff)
+            self._wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _store_one_by_one(self, batch):
+        """Isolate the record the database refuses: it becomes a dead letter, the others are stored."""
+        verdicts, dead_letters = [], []
+        for message in batch:
+            try:
+                stored, dead = store_batch([message], self.codec)
+            except (OperationalError, InterfaceError):
+                raise
+            except DatabaseError as error:
+                stored, dead = [], [dead_letter(message, f"database refused it: {error}")]
+                DeadLetter.objects.bulk_create(dead, ignore_conflicts=True)
+            verdicts += stored
+            dead_letters += dead
+        return verdicts, dead_letters
+
+    def _wait(self, seconds):
+        """Sleep while keeping the consumer in its group (poll() with every partition paused)."""
+        assignment = self.consumer.assignment()
+        self.consumer.pause(assignment)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.consumer.poll(min(0.5, max(deadline - time.monotonic(), 0)))
+        self.consumer.resume(assignment)
+
+    def _commit(self, batch):
+        offsets = {}
+        for message in batch:
+            offsets[(message.topic(), message.partition())] = message.offset() + 1
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+        except KafkaException as error:
+            # Stored already; a replay after a rebalance or restart is absorbed by the idempotent store.
+            logger.warning("offset commit failed (%s); the batch may be replayed", error)
+
+    def _retry_customer_syncs(self):
+        pending = Customer.objects.exclude(sync_state=Customer.SyncState.SYNCED).exists()
+        if pending or PendingTombstone.objects.exists():
+            sent, failed = sync_customers()
+            logger.info("customer sync retried: %d published, %d failed", sent, failed)
