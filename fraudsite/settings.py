@@ -5,6 +5,7 @@ no Schema Registry, an in-memory channel layer. Production switches by environme
 `.env.example` and the README's configuration table.
 """
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +88,30 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Leaflet's own files, as the django-leaflet package ships them. The package is not an installed
+# app: its admin module needs GeoDjango's GDAL, which this project does not use.
+STATICFILES_DIRS = [Path(importlib.util.find_spec("leaflet").origin).parent / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "operator"
+LOGOUT_REDIRECT_URL = "login"
+
+# Map tiles for the operator page; point at a self-hosted tile server for offline use.
+MAP_TILE_URL = env("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+
+# What POST /api/transactions accepts.
+TRANSACTION_MAX_AMOUNT = env.float("TRANSACTION_MAX_AMOUNT", default=1_000_000)
+# Client timestamps further than this from the server's clock are refused.
+TRANSACTION_MAX_FUTURE_SECONDS = env.int("TRANSACTION_MAX_FUTURE_SECONDS", default=300)
+TRANSACTION_MAX_PAST_SECONDS = env.int("TRANSACTION_MAX_PAST_SECONDS", default=24 * 3600)
 
 # The worker and the web server are separate processes: a real deployment needs Redis.
 REDIS_URL = env("REDIS_URL", default="")

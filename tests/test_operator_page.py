@@ -1,0 +1,102 @@
+"""The operator page and the /ws/alerts/ WebSocket: access control and what they show."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from fraudsite.asgi import application
+from tests.kafka_helpers import unique
+from transactions.alerts import push_verdicts
+from transactions.models import Verdict
+from users.models import Customer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MOMENT = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def stored_verdict(transaction_id="tx-1", status="FRAUD"):
+    return Verdict.objects.create(
+        transaction_id=transaction_id, user_id="user_1", timestamp=MOMENT, received_at=MOMENT, lat=48.85, lng=2.35,
+        amount=20, prev_transaction_id="tx-0", prev_lat=51.5, prev_lng=-0.12, first_name="Lena", last_name="Whitaker",
+        max_speed=10, distance_km=343.5, elapsed_seconds=3600, speed_kmh=343.5, is_fraud=status == "FRAUD",
+        status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1)
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    user = django_user_model.objects.create_user(username=unique("viewer"), password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="view_verdict"))
+    return user
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get(reverse("operator"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_signed_in_users_without_the_permission_get_403(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user(username="nobody", password="pw"))
+    assert client.get(reverse("operator")).status_code == 403
+
+
+def test_the_page_lists_customers_and_embeds_recent_history(client, viewer, django_capture_on_commit_callbacks):
+    Customer.objects.bulk_create([Customer(user_id="user_1", first_name="Lena", last_name="Whitaker", max_speed=10)])
+    stored_verdict()
+    client.force_login(viewer)
+    page = client.get(reverse("operator")).content.decode()
+    assert "Lena Whitaker (user_1, 10 km/h)" in page
+    history = json.loads(page.split('<script id="history" type="application/json">')[1].split("</script>")[0])
+    assert [(v["transaction_id"], v["status"], v["alert"]) for v in history] == [("tx-1", "FRAUD", True)]
+    assert "leaflet/leaflet.js" in page and "transactions/operator.js" in page
+
+
+def session_headers(client, user, origin=b"http://localhost"):
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", origin)]
+
+
+def connect(headers):
+    async def attempt():
+        communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+    return async_to_sync(attempt)()
+
+
+def test_websocket_refuses_anonymous_unauthorised_and_foreign_origin(client, viewer, django_user_model):
+    assert not connect([(b"origin", b"http://localhost")])
+    unprivileged = django_user_model.objects.create_user(username="plain", password="pw")
+    assert not connect(session_headers(client, unprivileged))
+    assert not connect(session_headers(client, viewer, origin=b"http://evil.example"))
+    assert connect(session_headers(client, viewer))
+
+
+def test_websocket_messages_carry_the_verdict_and_junk_from_clients_is_ignored(client, viewer):
+    headers = session_headers(client, viewer)
+    verdict = stored_verdict()
+
+    async def exchange():
+        communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
+        assert (await communicator.connect())[0]
+        await communicator.send_to(text_data="{not json")
+        await communicator.send_to(text_data=json.dumps({"type": "anything"}))
+        from asgiref.sync import sync_to_async
+        await sync_to_async(push_verdicts)([verdict])
+        message = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return message
+
+    message = async_to_sync(exchange)()
+    assert message["type"] == "verdict" and message["alert"] is True
+    assert {key: message[key] for key in ("transaction_id", "user_id", "status", "reason", "speed_kmh", "max_speed",
+                                          "prev_lat", "prev_lng", "first_name")} == {
+        "transaction_id": "tx-1", "user_id": "user_1", "status": "FRAUD", "reason": "speed_above_limit",
+        "speed_kmh": 343.5, "max_speed": 10.0, "prev_lat": 51.5, "prev_lng": -0.12, "first_name": "Lena"}
+    assert message["timestamp"] == "2026-05-01T12:00:00+00:00"

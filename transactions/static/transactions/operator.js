@@ -1,0 +1,156 @@
+// The operator map: submit transactions by double-clicking, watch verdicts arrive live.
+(function () {
+  "use strict";
+
+  const history = JSON.parse(document.getElementById("history").textContent);
+  const mapConfig = JSON.parse(document.getElementById("map-config").textContent);
+  const HOME = { center: [30, 0], zoom: 2 };
+  const COLOURS = ["#1565c0", "#ef6c00", "#6a1b9a", "#00897b", "#ad1457", "#558b2f", "#4e342e", "#283593"];
+  const LABELS = { VALID: "VALID", FRAUD: "FRAUD", UNKNOWN_CUSTOMER: "UNKNOWN CUSTOMER" };
+
+  const map = L.map("map", { doubleClickZoom: false, worldCopyJump: true }).setView(HOME.center, HOME.zoom);
+  L.tileLayer(mapConfig.tileUrl, { attribution: mapConfig.attribution, maxZoom: 18 }).addTo(map);
+
+  const log = document.getElementById("log");
+  const counts = { events: 0, frauds: 0 };
+  const seen = new Set(); // a verdict can be pushed twice (at-least-once); show it once
+  const lastPoint = {}; // user_id -> [lat, lng] of the customer's latest verdict
+  const colourOf = {};
+  const overlays = L.layerGroup().addTo(map);
+
+  function colourFor(userId) {
+    if (!(userId in colourOf)) colourOf[userId] = COLOURS[Object.keys(colourOf).length % COLOURS.length];
+    return colourOf[userId];
+  }
+
+  function text(tag, content, className) {
+    const element = document.createElement(tag);
+    element.textContent = content;
+    if (className) element.className = className;
+    return element;
+  }
+
+  function describe(verdict) {
+    const who = verdict.first_name ? `${verdict.first_name} ${verdict.last_name}` : verdict.user_id;
+    let speed = "first transaction";
+    if (verdict.reason === "non_positive_elapsed_time") speed = "moved with no time elapsed";
+    else if (verdict.speed_kmh !== null) speed = `${verdict.speed_kmh.toFixed(1)} km/h`;
+    const limit = verdict.max_speed !== null ? ` (limit ${verdict.max_speed} km/h)` : "";
+    return `${who}: ${speed}${limit}, amount ${verdict.amount.toFixed(2)}`;
+  }
+
+  function showVerdict(verdict) {
+    if (seen.has(verdict.transaction_id)) return;
+    seen.add(verdict.transaction_id);
+    document.querySelector(`li[data-pending="${CSS.escape(verdict.transaction_id)}"]`)?.remove();
+
+    const colour = colourFor(verdict.user_id);
+    const point = [verdict.lat, verdict.lng];
+    L.circleMarker(point, {
+      radius: verdict.is_fraud ? 9 : 7, color: verdict.is_fraud ? "#c62828" : colour,
+      fillColor: colour, fillOpacity: 0.8, weight: verdict.is_fraud ? 3 : 1,
+    }).bindPopup(describe(verdict)).addTo(overlays);
+    const previous = verdict.prev_lat !== null ? [verdict.prev_lat, verdict.prev_lng] : lastPoint[verdict.user_id];
+    if (previous) L.polyline([previous, point], { color: colour, dashArray: "6 6", weight: 2 }).addTo(overlays);
+    lastPoint[verdict.user_id] = point;
+
+    const entry = document.createElement("li");
+    entry.dataset.transactionId = verdict.transaction_id;
+    entry.append(text("span", LABELS[verdict.status] || verdict.status, `badge ${verdict.status}`), " ",
+                 text("span", describe(verdict)), document.createElement("br"),
+                 text("small", `${verdict.transaction_id} · ${verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
+    log.prepend(entry);
+
+    counts.events += 1;
+    if (verdict.is_fraud) counts.frauds += 1;
+    document.getElementById("event-count").textContent = counts.events;
+    document.getElementById("fraud-count").textContent = counts.frauds;
+  }
+
+  history.forEach(showVerdict);
+
+  // Live verdicts, with automatic reconnection.
+  const indicator = document.getElementById("connection");
+  let retryDelay = 1000;
+  function connect() {
+    const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/alerts/`);
+    socket.onopen = () => {
+      retryDelay = 1000;
+      indicator.textContent = "live";
+      indicator.className = "badge online";
+    };
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "verdict") showVerdict(message);
+    };
+    socket.onclose = () => {
+      indicator.textContent = "reconnecting…";
+      indicator.className = "badge offline";
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    };
+  }
+  connect();
+
+  // Double-click: ask for an amount, then submit a transaction at that point.
+  const dialog = document.getElementById("amount-dialog");
+  const errorLine = document.getElementById("submit-error");
+  let clicked = null;
+  map.on("dblclick", (event) => {
+    const customer = document.getElementById("customer").value;
+    if (!customer) return;
+    clicked = event.latlng.wrap();
+    document.getElementById("amount-where").textContent =
+      `Transaction for ${customer} at ${clicked.lat.toFixed(4)}, ${clicked.lng.toFixed(4)}`;
+    errorLine.hidden = true;
+    dialog.showModal();
+  });
+  document.getElementById("amount-cancel").addEventListener("click", () => dialog.close());
+  document.getElementById("amount-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      user_id: document.getElementById("customer").value,
+      amount: Number(document.getElementById("amount").value),
+      lat: clicked.lat, lng: clicked.lng,
+    };
+    let response;
+    try {
+      response = await fetch("/api/transactions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      return showError("The server cannot be reached.");
+    }
+    const result = await response.json().catch(() => ({}));
+    if (response.status !== 202) {
+      const fieldErrors = result.errors ? Object.entries(result.errors).map(([k, v]) => `${k}: ${v.join(" ")}`) : [];
+      return showError(result.error || fieldErrors.join("; ") || `Refused (${response.status}).`);
+    }
+    dialog.close();
+    const pending = text("li", `${body.user_id}: sent ${result.transaction_id}, waiting for the verdict…`, "pending");
+    pending.dataset.pending = result.transaction_id;
+    if (!seen.has(result.transaction_id)) log.prepend(pending);
+  });
+
+  function showError(message) {
+    errorLine.textContent = message;
+    errorLine.hidden = false;
+  }
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  document.getElementById("recenter").addEventListener("click", () => map.setView(HOME.center, HOME.zoom));
+  document.getElementById("fullscreen").addEventListener("click", () => document.getElementById("map").requestFullscreen());
+  document.getElementById("clear-log").addEventListener("click", () => {
+    log.replaceChildren();
+    overlays.clearLayers();
+    counts.events = counts.frauds = 0;
+    document.getElementById("event-count").textContent = "0";
+    document.getElementById("fraud-count").textContent = "0";
+  });
+})();

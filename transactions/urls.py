@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.operator_page, name="operator"),
+    path("api/transactions", views.api_transactions, name="api-transactions"),
+    path("submit-event", views.submit_event, name="submit-event"),
+]
