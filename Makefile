@@ -18,12 +18,9 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 setup: $(VENV)/.installed
 	scripts/install-system-packages.sh
 
-## run: the local stack, database, demo customers, then the web server on http://localhost:8000
+## run: stack, PostgreSQL, Redis, migrations, demo customers, worker and web server; Ctrl-C stops all
 run: setup
-	$(BIN)/python manage.py stack up
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py create_demo_data
-	$(BIN)/python manage.py runserver
+	scripts/run-local.sh
 
 ## test: everything, against real PostgreSQL, Redis, Kafka and Flink (started and stopped here)
 test: setup

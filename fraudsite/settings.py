@@ -13,7 +13,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
 
@@ -87,7 +88,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Leaflet's own files, as the django-leaflet package ships them. The package is not an installed
 # app: its admin module needs GeoDjango's GDAL, which this project does not use.
 STATICFILES_DIRS = [Path(importlib.util.find_spec("leaflet").origin).parent / "static"]
@@ -119,7 +120,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Room for bursts: a client more than this many verdicts behind starts losing them.
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
         }
     }
 else:
@@ -159,8 +161,9 @@ TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
 TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
 
 # --- Production hardening (active whenever DEBUG is off) ------------------------------------
-if not DEBUG:
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# HTTPS_ONLY=False serves production mode over plain HTTP, e.g. on localhost behind nothing.
+if not DEBUG and env.bool("HTTPS_ONLY", default=True):
+    SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

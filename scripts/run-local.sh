@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make run`: everything on one machine. The local Kafka + Flink stack, PostgreSQL and Redis,
+# migrations, demo customers, the verdict worker and the web server (daphne). Ctrl-C stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT=${PORT:-8000}
+export DATABASE_URL=${DATABASE_URL:-postgres://fraudsite:fraudsite@localhost:5432/fraudsite}
+export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
+
+scripts/services.sh start
+$PY manage.py stack up
+$PY manage.py migrate --noinput -v0
+$PY manage.py collectstatic --noinput -v0
+$PY manage.py create_demo_data
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo "stopping ..."
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  $PY manage.py stack down
+}
+trap stop_all INT TERM EXIT
+
+$PY manage.py consume_verdicts & pids+=($!)
+$PY -m daphne -b 127.0.0.1 -p "$PORT" fraudsite.asgi:application & pids+=($!)
+sleep 2
+echo
+echo "fraudsite is running: http://localhost:$PORT/  (admin: http://localhost:$PORT/admin/)"
+echo "Flink web UI: http://localhost:${STACK_FLINK_REST_PORT:-8081}   Ctrl-C stops everything."
+wait -n "${pids[@]}"
