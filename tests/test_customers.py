@@ -178,3 +178,12 @@ def test_demo_data_refuses_to_run_in_production_settings(settings):
     with pytest.raises(Exception, match="DEBUG is off"):
         call_command("create_demo_data")
     assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_action_republishes_the_selected_customers(kafka, admin_client):
+    customer = Customer.objects.create(user_id=unique("again"), first_name="Re", last_name="Pub", max_speed=7)
+    response = admin_client.post(reverse("admin:users_customer_changelist"),
+                                 {"action": "republish", "_selected_action": [customer.pk]}, follow=True)
+    assert "1 customer(s) published." in response.content.decode()
+    assert len(latest_records("users-config", customer.user_id)) == 2  # the save, then the action

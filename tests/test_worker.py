@@ -222,3 +222,13 @@ def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack,
     stored = Verdict.objects.get(transaction_id=second)
     assert (stored.customer, stored.status, stored.prev_transaction_id) == (customer, "FRAUD", first)
     assert stored.speed_kmh == pytest.approx(343.5, rel=1e-2)
+
+
+def test_the_worker_retries_customers_whose_publication_failed(verdict_topic):
+    customer = Customer.objects.create(user_id=unique("retry"), first_name="R", last_name="T", max_speed=5)
+    Customer.objects.filter(pk=customer.pk).update(sync_state=Customer.SyncState.FAILED, sync_error="broker down")
+
+    Worker(Options(group_id=unique("g"), idle_timeout=1, sync_customers_every=0)).run()
+
+    customer.refresh_from_db()
+    assert (customer.sync_state, customer.sync_error) == (Customer.SyncState.SYNCED, "")

@@ -13,12 +13,7 @@ SET 'pipeline.auto-watermark-interval' = '50 ms';
 SET 'table.local-time-zone' = 'UTC';
 
 CREATE TABLE card_transactions (
-  user_id STRING NOT NULL,
-  `timestamp` BIGINT NOT NULL,
-  transaction_id STRING NOT NULL,
-  lat DOUBLE NOT NULL,
-  lng DOUBLE NOT NULL,
-  amount DOUBLE NOT NULL,
+{% include "columns/card_transactions.sql" %},
   received_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   arrival AS PROCTIME(),
   WATERMARK FOR received_at AS received_at
@@ -36,10 +31,7 @@ CREATE TABLE card_transactions (
 );
 
 CREATE TABLE users_config (
-  user_id STRING NOT NULL,
-  first_name STRING NOT NULL,
-  last_name STRING NOT NULL,
-  max_speed DOUBLE NOT NULL,
+{% include "columns/users_config.sql" %},
   updated_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   PRIMARY KEY (user_id) NOT ENFORCED,
   WATERMARK FOR updated_at AS updated_at
@@ -53,27 +45,7 @@ CREATE TABLE users_config (
 );
 
 CREATE TABLE card_transactions_enriched (
-  user_id STRING NOT NULL,
-  transaction_id STRING NOT NULL,
-  `timestamp` BIGINT NOT NULL,
-  lat DOUBLE NOT NULL,
-  lng DOUBLE NOT NULL,
-  amount DOUBLE NOT NULL,
-  received_at BIGINT NOT NULL,
-  prev_transaction_id STRING,
-  prev_timestamp BIGINT,
-  prev_lat DOUBLE,
-  prev_lng DOUBLE,
-  prev_amount DOUBLE,
-  first_name STRING,
-  last_name STRING,
-  max_speed DOUBLE,
-  distance_km DOUBLE,
-  elapsed_seconds DOUBLE,
-  speed_kmh DOUBLE,
-  is_fraud BOOLEAN NOT NULL,
-  status STRING NOT NULL,
-  reason STRING NOT NULL
+{% include "columns/card_transactions_enriched.sql" %}
 ) WITH (
   'connector' = 'kafka',
   'topic' = '{{ topics.card_transactions_enriched }}',
