@@ -29,8 +29,9 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return None  # junk from a client is ignored, not a server error
 
-    async def verdict_stored(self, event):
-        await self.send_json(event["message"])
+    async def verdicts_stored(self, event):
+        for message in event["messages"]:
+            await self.send_json(message)
 
     @staticmethod
     async def _allowed(user):

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from fraudsite.avro import UndecodableValue, codec_for
 from users.models import Customer
@@ -12,11 +12,13 @@ from users.models import Customer
 from .models import DeadLetter, Transaction, Verdict
 
 SCHEMA_PATH = settings.BASE_DIR / "sql" / "card-transactions-enriched.avsc"
-UPDATABLE_FIELDS = [
-    field.name for field in Verdict._meta.concrete_fields
-    if field.name not in ("id", "transaction_id", "customer", "submitted")
-]
+COPIED_FIELDS = ["transaction_id", "user_id", "lat", "lng", "amount", "prev_lat", "prev_lng", "prev_amount",
+                 "max_speed", "distance_km", "elapsed_seconds", "speed_kmh", "is_fraud", "status", "reason"]
+ROW_FIELDS = COPIED_FIELDS + ["prev_transaction_id", "first_name", "last_name", "timestamp", "received_at",
+                              "prev_timestamp", "kafka_topic", "kafka_partition", "kafka_offset"]
+UPDATABLE_FIELDS = [name for name in ROW_FIELDS if name != "transaction_id"] + ["customer", "submitted", "stored_at"]
 
+STATUSES = frozenset(Verdict.Status.values)
 TEXT_LIMITS = {
     name: Verdict._meta.get_field(name).max_length
     for name in ("transaction_id", "user_id", "prev_transaction_id", "first_name", "last_name", "status", "reason")
@@ -36,7 +38,7 @@ def _time(millis):
 
 
 def parse_verdict(message, codec):
-    """A Verdict (unsaved) from a Kafka message; raises InvalidVerdict saying what is wrong."""
+    """The Verdict columns of a Kafka message, as a dict; raises InvalidVerdict saying what is wrong."""
     if message.key() is None:
         raise InvalidVerdict("record has no key (user_id)")
     if message.value() is None:
@@ -48,17 +50,15 @@ def parse_verdict(message, codec):
         raise InvalidVerdict(str(error)) from error
     if key != record["user_id"]:
         raise InvalidVerdict(f"key {key!r} does not match user_id {record['user_id']!r}")
-    if record["status"] not in Verdict.Status.values:
+    if record["status"] not in STATUSES:
         raise InvalidVerdict(f"unknown status {record['status']!r}")
     if not record["transaction_id"]:
         raise InvalidVerdict("transaction_id is empty")
     for name, limit in TEXT_LIMITS.items():
         if record[name] is not None and len(record[name]) > limit:
             raise InvalidVerdict(f"{name} is longer than {limit} characters")
-    return Verdict(
-        **{name: record[name] for name in (
-            "transaction_id", "user_id", "lat", "lng", "amount", "prev_lat", "prev_lng", "prev_amount",
-            "max_speed", "distance_km", "elapsed_seconds", "speed_kmh", "is_fraud", "status", "reason")},
+    row = {name: record[name] for name in COPIED_FIELDS}
+    row.update(
         prev_transaction_id=record["prev_transaction_id"] or "",
         first_name=record["first_name"] or "",
         last_name=record["last_name"] or "",
@@ -69,6 +69,7 @@ def parse_verdict(message, codec):
         kafka_partition=message.partition(),
         kafka_offset=message.offset(),
     )
+    return row
 
 
 def dead_letter(message, error):
@@ -77,32 +78,56 @@ def dead_letter(message, error):
 
 
 def store_batch(messages, codec):
-    """Store a batch in one database transaction: verdicts upserted by transaction id, the rest
-    dead-lettered. Idempotent, so a batch replayed after a crash changes nothing. Returns
-    (verdicts, dead_letters)."""
-    verdicts, dead_letters = {}, []
+    """Store a batch in one database transaction: verdicts upserted by transaction id (linked to
+    their customer and submitted transaction), the rest dead-lettered. Idempotent, so a batch
+    replayed after a crash changes nothing. Returns (verdict rows, dead letters)."""
+    rows, dead_letters = {}, []
     for message in messages:
         try:
-            verdict = parse_verdict(message, codec)
+            row = parse_verdict(message, codec)
         except InvalidVerdict as error:
             dead_letters.append(dead_letter(message, error))
         else:
-            verdicts[verdict.transaction_id] = verdict  # a replayed duplicate within the batch: last wins
-    _link(verdicts.values())
+            rows[row["transaction_id"]] = row  # a replayed duplicate within the batch: last wins
     with transaction.atomic():
-        Verdict.objects.bulk_create(
-            verdicts.values(), update_conflicts=True, unique_fields=["transaction_id"],
-            update_fields=UPDATABLE_FIELDS + ["customer", "submitted"],
-        )
+        if rows:
+            (_upsert_postgresql if connection.vendor == "postgresql" else _upsert_generic)(list(rows.values()))
         DeadLetter.objects.bulk_create(dead_letters, ignore_conflicts=True)
-    return list(verdicts.values()), dead_letters
+    return list(rows.values()), dead_letters
 
 
-def _link(verdicts):
-    """Attach each verdict to its customer and to the submitted transaction, where they exist."""
+def _upsert_postgresql(rows):
+    """COPY into a session-local staging table, then one INSERT ... ON CONFLICT that also links
+    customers and submitted transactions: far cheaper per row than the ORM."""
+    columns = ", ".join(ROW_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS verdict_batch ON COMMIT DELETE ROWS AS "
+            f"SELECT {columns} FROM {Verdict._meta.db_table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY verdict_batch ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in ROW_FIELDS])
+        cursor.execute(f"""
+            INSERT INTO {Verdict._meta.db_table} ({columns}, customer_id, submitted_id, stored_at)
+            SELECT {", ".join("b." + name for name in ROW_FIELDS)}, c.id, t.id, now()
+            FROM verdict_batch b
+            LEFT JOIN {Customer._meta.db_table} c ON c.user_id = b.user_id
+            LEFT JOIN {Transaction._meta.db_table} t ON t.transaction_id = b.transaction_id
+            ON CONFLICT (transaction_id) DO UPDATE SET
+            {", ".join(f"{name} = EXCLUDED.{name}" for name in ROW_FIELDS + ["customer_id", "submitted_id", "stored_at"]
+                       if name != "transaction_id")}
+        """)
+
+
+def _upsert_generic(rows):
+    """The same through the ORM, for other databases (SQLite in a zero-configuration local run)."""
+    verdicts = [Verdict(**row) for row in rows]
     customers = dict(Customer.objects.filter(user_id__in={v.user_id for v in verdicts}).values_list("user_id", "pk"))
     submitted = dict(Transaction.objects.filter(transaction_id__in={v.transaction_id for v in verdicts})
                      .values_list("transaction_id", "pk"))
     for verdict in verdicts:
         verdict.customer_id = customers.get(verdict.user_id)
         verdict.submitted_id = submitted.get(verdict.transaction_id)
+    Verdict.objects.bulk_create(verdicts, update_conflicts=True, unique_fields=["transaction_id"],
+                                update_fields=UPDATABLE_FIELDS)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from fraudsite.kafka import client_config
 from users.models import Customer, PendingTombstone
@@ -141,7 +141,6 @@ class Worker:
         backoff = 1
         while True:
             try:
-                close_old_connections()
                 try:
                     return store_batch(batch, self.codec)
                 except (OperationalError, InterfaceError):
@@ -151,6 +150,7 @@ class Worker:
                     return self._store_one_by_one(batch)
             except (OperationalError, InterfaceError) as error:
                 logger.error("database unavailable (%s); retrying the batch of %d in %d s", error, len(batch), backoff)
+                connection.close()  # reconnect on the next attempt
             self._wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
