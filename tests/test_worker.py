@@ -232,3 +232,18 @@ def test_the_worker_retries_customers_whose_publication_failed(verdict_topic):
 
     customer.refresh_from_db()
     assert (customer.sync_state, customer.sync_error) == (Customer.SyncState.SYNCED, "")
+
+
+def test_the_orm_path_for_other_databases_stores_and_links_the_same(verdict_topic, monkeypatch):
+    from transactions import verdicts
+
+    monkeypatch.setattr(verdicts, "_upsert_postgresql", verdicts._upsert_generic)
+    customer = Customer.objects.create(user_id="user_3", first_name="Nina", last_name="L", max_speed=1000)
+    ids, bad = fill(verdict_topic, good=30, bad_every=10)
+
+    for _ in range(2):  # the second pass replays everything: nothing changes
+        Worker(Options(group_id=unique("g"), idle_timeout=2)).run()
+
+    assert Verdict.objects.count() == 30 and DeadLetter.objects.count() == bad
+    assert Verdict.objects.filter(user_id="user_3").exclude(customer=customer).count() == 0
+    assert Verdict.objects.filter(customer=customer).exists()
