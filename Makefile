@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
 TEST_REDIS_URL ?= redis://localhost:6379/0
 
-.PHONY: setup run test stack-up stack-down stack-status
+.PHONY: setup run test bench stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,10 @@ stack-down:
 
 stack-status:
 	$(BIN)/python manage.py stack status
+
+## bench: benchmarks on a running stack (make stack-up first); MODE=quick (under a minute) or full
+MODE ?= quick
+bench: setup
+	$(BIN)/pip install -q -r bench/requirements.txt
+	scripts/services.sh start
+	$(BIN)/python bench/run.py --mode $(MODE)

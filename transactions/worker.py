@@ -35,8 +35,8 @@ class Options:
     from_beginning: bool = False
     max_messages: int | None = None  # stop after this many records
     idle_timeout: float | None = None  # stop after this many seconds without a record
-    batch_size: int = 500
-    batch_timeout: float = 0.2  # seconds to wait for a batch to fill
+    batch_size: int = 2000
+    batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
     report_every: float = 10.0
     sync_customers_every: float = 30.0
 
@@ -47,9 +47,16 @@ class Counters:
     stored: int = 0
     dead_lettered: int = 0
     started: float = field(default_factory=time.monotonic)
+    first_record_at: float | None = None  # rates count from here, not from the group join
+    last_record_at: float | None = None
+
+    def rate(self):
+        if self.first_record_at is None:
+            return 0.0
+        return self.consumed / max((self.last_record_at or time.monotonic()) - self.first_record_at, 1e-9)
 
     def line(self):
-        rate = self.consumed / max(time.monotonic() - self.started, 1e-9)
+        rate = self.rate()
         return (f"consumed {self.consumed}, stored {self.stored} verdicts, "
                 f"{self.dead_lettered} dead letters, {rate:.0f} records/s")
 
@@ -119,8 +126,15 @@ class Worker:
         size = self.options.batch_size
         if self.options.max_messages is not None:
             size = min(size, self.options.max_messages - self.counters.consumed)
+        # Take what has already arrived; when nothing has, wait for the next record only (a batch
+        # never waits to fill, so a lone verdict is not held back).
+        messages = self.consumer.consume(num_messages=size, timeout=0)
+        if not messages:
+            messages = self.consumer.consume(num_messages=1, timeout=self.options.batch_timeout)
+            if messages and size > 1:
+                messages += self.consumer.consume(num_messages=size - 1, timeout=0)
         batch = []
-        for message in self.consumer.consume(num_messages=size, timeout=self.options.batch_timeout):
+        for message in messages:
             error = message.error()
             if error is None:
                 batch.append(message)
@@ -129,9 +143,12 @@ class Worker:
         return batch
 
     def _process(self, batch):
+        if self.counters.first_record_at is None:
+            self.counters.first_record_at = time.monotonic()
         verdicts, dead_letters = self._store(batch)
         push_verdicts(verdicts)
         self._commit(batch)
+        self.counters.last_record_at = time.monotonic()
         self.counters.consumed += len(batch)
         self.counters.stored += len(verdicts)
         self.counters.dead_lettered += len(dead_letters)

@@ -11,7 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--from-beginning", action="store_true", help="re-read the topic from its start")
         parser.add_argument("--max-messages", type=int, help="stop after this many records")
         parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
-        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--batch-size", type=int, default=Options.batch_size)
         parser.add_argument("--report-every", type=float, default=10.0, help="seconds between progress lines")
 
     def handle(self, *args, **options):

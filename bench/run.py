@@ -1,0 +1,300 @@
+"""fraudsite benchmarks. Run on a running stack (`make stack-up`) with `make bench` (quick) or
+`make bench MODE=full`. See bench/README.md for what each benchmark measures.
+
+Writes bench/results/<mode>.json (machine-readable), bench/results/<mode>.md (the table) and
+bench/results/<mode>-latency.png (the B2 latency distribution).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS = BASE_DIR / "bench" / "results"
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DATABASE_URL", "postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench")
+os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
+
+MODES = {
+    "quick": {"b1_records": 20_000, "b2_rate": 50, "b2_seconds": 15},
+    "full": {"b1_records": 200_000, "b2_rate": 200, "b2_seconds": 60},
+}
+
+
+def say(message):
+    print(f"[bench] {message}", flush=True)
+
+
+def setup_django():
+    import django
+    from django.core.management import call_command
+
+    ensure_database()
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def ensure_database():
+    """Create the benchmark database (kept apart from the product's history) when missing."""
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def machine():
+    memory_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(memory_kb / 2**20, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def require_stack():
+    from localstack import stack
+
+    if not stack.kafka_reachable() or not any(job["state"] == "RUNNING" for job in stack.detection_jobs()):
+        sys.exit("the local stack is not running with the detection job: run `make stack-up` first")
+
+
+# --- B1: consumer throughput ---------------------------------------------------------------
+
+def fill_verdicts(topic, count):
+    from confluent_kafka import Producer
+
+    from fraudsite.avro import PlainAvroCodec
+    from fraudsite.kafka import client_config
+    from transactions.verdicts import SCHEMA_PATH
+
+    codec = PlainAvroCodec(SCHEMA_PATH, topic)
+    producer = Producer(client_config(**{"linger.ms": 20, "batch.num.messages": 10000}))
+    for i in range(count):
+        user_id = f"user_{i % 500}"
+        fraud = i % 20 == 0
+        record = {
+            "user_id": user_id, "transaction_id": f"b1-{topic}-{i}", "timestamp": 1_700_000_000_000 + i,
+            "lat": 48.85, "lng": 2.35, "amount": 10.0, "received_at": 1_700_000_000_000 + i,
+            "prev_transaction_id": f"b1-{topic}-{i - 1}", "prev_timestamp": 1_700_000_000_000 + i - 1,
+            "prev_lat": 51.5, "prev_lng": -0.12, "prev_amount": 5.0, "first_name": "Bench", "last_name": user_id,
+            "max_speed": 900.0, "distance_km": 343.5, "elapsed_seconds": 3600.0, "speed_kmh": 343.5,
+            "is_fraud": fraud, "status": "FRAUD" if fraud else "VALID",
+            "reason": "speed_above_limit" if fraud else "within_limit",
+        }
+        while True:
+            try:
+                producer.produce(topic, key=user_id.encode(), value=codec.encode(record))
+                break
+            except BufferError:
+                producer.poll(0.1)
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+
+
+def bench_b1(count):
+    from django.conf import settings
+
+    from bench.original_consumer import consume_like_the_original
+    from tests.kafka_helpers import create_topic, unique
+    from transactions.models import Verdict
+    from transactions.worker import Options, Worker
+
+    topic = create_topic(unique("bench-b1"), partitions=1)
+    say(f"B1: filling {topic} with {count:,} verdict records ...")
+    fill_verdicts(topic, count)
+
+    say("B1 (a): the original demo's consumer loop ...")
+    original = consume_like_the_original(topic, count)
+
+    say("B1 (b): consume_verdicts, storing in PostgreSQL and pushing to Redis ...")
+    settings.TOPIC_CARD_TRANSACTIONS_ENRICHED = topic
+    Verdict.objects.filter(kafka_topic=topic).delete()
+    counters = Worker(Options(group_id=unique("bench"), max_messages=count, report_every=5)).run()
+    stored = Verdict.objects.filter(kafka_topic=topic).count()
+    ours = counters.rate()
+    return {
+        "records": count, "original_per_second": round(original), "consume_verdicts_per_second": round(ours),
+        "ratio": round(ours / original, 2), "stored_rows": stored, "target_ratio": 2.0,
+    }
+
+
+# --- B2: end-to-end latency --------------------------------------------------------------
+
+def operator_cookie():
+    """A session cookie for a bench operator allowed to watch verdicts."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-operator", defaults={"is_superuser": True})
+    user.is_superuser = True
+    user.set_unusable_password()
+    user.save()
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"sessionid={session.session_key}"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bench_b2(rate, seconds):
+    from tests.kafka_helpers import unique
+    from transactions import simulator
+    from users.models import Customer
+
+    user_ids = [f"bench_{i:03d}" for i in range(50)]
+    for user_id in user_ids:
+        Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
+                                                                     "max_speed": 900})
+    time.sleep(2)  # the detection job reads the customers' limits
+    port, log = free_port(), open(RESULTS / "b2-processes.log", "w")
+    env = {**os.environ}
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(port), "fraudsite.asgi:application"],
+                         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
+        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", unique("bench-b2")],
+                         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
+    ]
+    try:
+        time.sleep(4)  # daphne listening, the worker in its group
+        latencies, sent = asyncio.run(measure_latency(port, operator_cookie(), user_ids, rate, seconds, simulator))
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+        log.close()
+    latencies.sort()
+    quantile = lambda q: round(latencies[min(int(q * len(latencies)), len(latencies) - 1)], 1) if latencies else None
+    return {
+        "rate_per_second": rate, "seconds": seconds, "sent": sent, "received": len(latencies),
+        "p50_ms": quantile(0.50), "p95_ms": quantile(0.95), "p99_ms": quantile(0.99),
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "target_p50_ms": 300, "target_p99_ms": 1000, "latencies_ms": latencies,
+    }
+
+
+async def measure_latency(port, cookie, user_ids, rate, seconds, simulator):
+    """Send `rate` transactions/s for `seconds` s; time each one from produce to the verdict's
+    arrival at a WebSocket client. The transaction's own timestamp is its send time."""
+    import websockets
+
+    sent_ids, latencies = set(), []
+    async with websockets.connect(f"ws://localhost:{port}/ws/alerts/", origin=f"http://localhost:{port}",
+                                  additional_headers={"Cookie": cookie}) as client:
+        done = asyncio.Event()
+
+        async def receive():
+            while not done.is_set():
+                try:
+                    message = json.loads(await asyncio.wait_for(client.recv(), timeout=1))
+                except asyncio.TimeoutError:
+                    continue
+                if message.get("transaction_id") in sent_ids:
+                    sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
+                    latencies.append(time.time() * 1000 - sent_at)
+
+        receiver = asyncio.create_task(receive())
+        count = int(rate * seconds)
+
+        def produce():
+            return simulator.run(user_ids, count, rate=rate, on_send=lambda record: sent_ids.add(record["transaction_id"]))
+
+        say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
+        sent = await asyncio.to_thread(produce)
+        deadline = time.monotonic() + 15
+        while len(latencies) < sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        done.set()
+        await receiver
+    return latencies, sent
+
+
+def plot(latencies, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    axis.hist(latencies, bins=60, color="#1565c0")
+    for q, colour in ((0.5, "#2e7d32"), (0.95, "#ef6c00"), (0.99, "#c62828")):
+        value = latencies[min(int(q * len(latencies)), len(latencies) - 1)]
+        axis.axvline(value, color=colour, linestyle="--", label=f"p{int(q * 100)} = {value:.0f} ms")
+    axis.set_xlabel("produce → verdict at a WebSocket client (ms)")
+    axis.set_ylabel("transactions")
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def table(results):
+    lines = [f"Run {results['finished']} ({results['mode']} mode) on {results['machine']['cpus']} CPUs "
+             f"({results['machine']['cpu_model']}), {results['machine']['memory_gib']} GiB.", ""]
+    if "b1" in results:
+        b1 = results["b1"]
+        lines += ["| B1: consumer throughput | verdicts/s |", "|---|---|",
+                  f"| (a) original demo's loop (poll one, decode, emit; stores nothing) | {b1['original_per_second']:,} |",
+                  f"| (b) consume_verdicts (PostgreSQL upsert + Redis push) | {b1['consume_verdicts_per_second']:,} |",
+                  f"| ratio b/a (target ≥ {b1['target_ratio']}) | **{b1['ratio']}** |",
+                  f"| rows stored of {b1['records']:,} | {b1['stored_rows']:,} |", ""]
+    if "b2" in results:
+        b2 = results["b2"]
+        lines += ["| B2: end-to-end latency | ms |", "|---|---|",
+                  f"| load | {b2['rate_per_second']}/s for {b2['seconds']} s, {b2['received']:,} of {b2['sent']:,} verdicts received |",
+                  f"| p50 (target < {b2['target_p50_ms']}) | **{b2['p50_ms']}** |",
+                  f"| p95 | {b2['p95_ms']} |",
+                  f"| p99 (target < {b2['target_p99_ms']}) | **{b2['p99_ms']}** |",
+                  f"| max | {b2['max_ms']} |", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=MODES, default="quick")
+    parser.add_argument("--only", choices=["b1", "b2"], action="append", help="run only these benchmarks")
+    args = parser.parse_args()
+    settings = MODES[args.mode]
+    setup_django()
+    require_stack()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = {"mode": args.mode, "machine": machine(), "started": datetime.now(timezone.utc).isoformat()}
+    chosen = args.only or ["b1", "b2"]
+    if "b1" in chosen:
+        results["b1"] = bench_b1(settings["b1_records"])
+        say(f"B1: {results['b1']}")
+    if "b2" in chosen:
+        results["b2"] = bench_b2(settings["b2_rate"], settings["b2_seconds"])
+        if results["b2"]["latencies_ms"]:
+            plot(results["b2"]["latencies_ms"], RESULTS / f"{args.mode}-latency.png",
+                 f"B2: {settings['b2_rate']} transactions/s for {settings['b2_seconds']} s")
+        results["b2"]["latencies_ms"] = None if args.mode == "quick" else results["b2"]["latencies_ms"]
+        say(f"B2: p50 {results['b2']['p50_ms']} ms, p99 {results['b2']['p99_ms']} ms")
+    results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    (RESULTS / f"{args.mode}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{args.mode}.md").write_text(table(results))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
