@@ -1,0 +1,51 @@
+"""The traffic simulator: plausible walks, impossible jumps, and real verdicts for them."""
+
+import time
+
+import pytest
+from django.core.management import call_command
+
+from tests.detection_helpers import Pipeline, great_circle_km
+from tests.kafka_helpers import unique
+from transactions import simulator
+from users.models import Customer
+
+
+@pytest.mark.parametrize("distance", [1.0, 350.0, 9000.0])
+def test_moved_goes_the_requested_distance(distance):
+    lat, lng = simulator.moved(51.5, -0.12, distance, bearing=1.0)
+    assert great_circle_km(51.5, -0.12, lat, lng) == pytest.approx(distance, rel=1e-6)
+
+
+def test_every_transaction_jumps_when_the_fraud_share_is_one():
+    walk = simulator.Simulator(["a"], fraud_share=1.0, seed=7)
+    position = (walk.walkers[0].lat, walk.walkers[0].lng)
+    for step in range(5):
+        _, record = walk.next_transaction(now_ms=walk.walkers[0].last_ms + 1000)
+        assert great_circle_km(*position, record["lat"], record["lng"]) >= 2000
+        position = (record["lat"], record["lng"])
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_simulated_traffic_gets_verdicts_with_frauds_for_the_jumps(stack, django_capture_on_commit_callbacks):
+    user_ids = [unique("sim") for _ in range(3)]
+    for user_id in user_ids:
+        Customer.objects.create(user_id=user_id, first_name="Sim", last_name="T", max_speed=900)
+    pipeline = Pipeline()
+    try:
+        time.sleep(1.5)  # the job reads the customers' limits
+        sent = []
+        assert simulator.run(user_ids, 30, fraud_share=1.0, seed=3, on_send=lambda r: sent.append(r["transaction_id"])) == 30
+        verdicts = pipeline.verdicts(sent)
+    finally:
+        pipeline.close()
+    # Every transaction after a customer's first is a jump of thousands of km within moments.
+    statuses = [v["status"] for v in verdicts if v["reason"] != "no_history"]
+    assert len(statuses) == 27 and set(statuses) == {"FRAUD"}
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_bad_options():
+    with pytest.raises(Exception, match="fraud-share"):
+        call_command("simulate", "--fraud-share", "2")
