@@ -10,12 +10,14 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,8 +29,10 @@ os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
 MODES = {
-    "quick": {"b1_records": 20_000, "b2_rate": 50, "b2_seconds": 15},
-    "full": {"b1_records": 200_000, "b2_rate": 200, "b2_seconds": 60},
+    "quick": {"b1_records": 20_000, "b2_rate": 50, "b2_seconds": 15,
+              "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 5},
+    "full": {"b1_records": 200_000, "b2_rate": 200, "b2_seconds": 60,
+             "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15},
 }
 
 
@@ -156,77 +160,154 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def bench_b2(rate, seconds):
-    from tests.kafka_helpers import unique
-    from transactions import simulator
+def bench_customers(count=50):
     from users.models import Customer
 
-    user_ids = [f"bench_{i:03d}" for i in range(50)]
+    user_ids = [f"bench_{i:03d}" for i in range(count)]
     for user_id in user_ids:
         Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
                                                                      "max_speed": 900})
     time.sleep(2)  # the detection job reads the customers' limits
-    port, log = free_port(), open(RESULTS / "b2-processes.log", "w")
-    env = {**os.environ}
+    return user_ids
+
+
+@contextmanager
+def live_site(name):
+    """daphne in production mode (collected static files, DEBUG off) and a verdict worker; yields the port."""
+    from django.conf import settings
+
+    from tests.kafka_helpers import unique
+
+    port, static = free_port(), RESULTS / "static"
+    # The same key as this process, which signs the bench operator's session.
+    env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
+           "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(static),
+           "MAP_TILE_URL": "/no-tiles/{z}/{x}/{y}.png"}  # this machine reaches no tile server
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
+    log = open(RESULTS / f"{name}-processes.log", "w")
     processes = [
         subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(port), "fraudsite.asgi:application"],
                          cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", unique("bench-b2")],
+        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", unique(f"bench-{name}")],
                          cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
     ]
     try:
         time.sleep(4)  # daphne listening, the worker in its group
-        latencies, sent = asyncio.run(measure_latency(port, operator_cookie(), user_ids, rate, seconds, simulator))
+        yield port
     finally:
         for process in processes:
             process.terminate()
             process.wait(30)
         log.close()
-    latencies.sort()
-    quantile = lambda q: round(latencies[min(int(q * len(latencies)), len(latencies) - 1)], 1) if latencies else None
-    return {
-        "rate_per_second": rate, "seconds": seconds, "sent": sent, "received": len(latencies),
-        "p50_ms": quantile(0.50), "p95_ms": quantile(0.95), "p99_ms": quantile(0.99),
-        "max_ms": round(latencies[-1], 1) if latencies else None,
-        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        "target_p50_ms": 300, "target_p99_ms": 1000, "latencies_ms": latencies,
-    }
+        shutil.rmtree(static, ignore_errors=True)
 
 
-async def measure_latency(port, cookie, user_ids, rate, seconds, simulator):
+def percentiles(latencies):
+    latencies = sorted(latencies)
+    if not latencies:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    pick = lambda q: round(latencies[min(int(q * len(latencies)), len(latencies) - 1)], 1)
+    return {"p50_ms": pick(0.50), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "max_ms": round(latencies[-1], 1)}
+
+
+def bench_b2(rate, seconds):
+    user_ids = bench_customers()
+    with live_site("b2") as port:
+        say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
+        (latencies,), sent = asyncio.run(measure_latency(port, operator_cookie(), user_ids, rate, seconds))
+    return {"rate_per_second": rate, "seconds": seconds, "sent": sent, "received": len(latencies),
+            **percentiles(latencies), "target_p50_ms": 300, "target_p99_ms": 1000, "latencies_ms": sorted(latencies)}
+
+
+async def measure_latency(port, cookie, user_ids, rate, seconds, clients=1):
     """Send `rate` transactions/s for `seconds` s; time each one from produce to the verdict's
-    arrival at a WebSocket client. The transaction's own timestamp is its send time."""
+    arrival at each of `clients` WebSocket clients. The transaction's own timestamp is its send
+    time. Returns (one list of latencies per client, transactions sent)."""
     import websockets
 
-    sent_ids, latencies = set(), []
-    async with websockets.connect(f"ws://localhost:{port}/ws/alerts/", origin=f"http://localhost:{port}",
-                                  additional_headers={"Cookie": cookie}) as client:
-        done = asyncio.Event()
+    from transactions import simulator
 
-        async def receive():
-            while not done.is_set():
-                try:
-                    message = json.loads(await asyncio.wait_for(client.recv(), timeout=1))
-                except asyncio.TimeoutError:
-                    continue
-                if message.get("transaction_id") in sent_ids:
-                    sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
-                    latencies.append(time.time() * 1000 - sent_at)
+    sent_ids, done = set(), asyncio.Event()
+    latencies = [[] for _ in range(clients)]
 
-        receiver = asyncio.create_task(receive())
-        count = int(rate * seconds)
+    async def listen(connection, into):
+        while not done.is_set():
+            try:
+                message = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
+            except asyncio.TimeoutError:
+                continue
+            if message.get("transaction_id") in sent_ids:
+                sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
+                into.append(time.time() * 1000 - sent_at)
 
-        def produce():
-            return simulator.run(user_ids, count, rate=rate, on_send=lambda record: sent_ids.add(record["transaction_id"]))
-
-        say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
-        sent = await asyncio.to_thread(produce)
-        deadline = time.monotonic() + 15
-        while len(latencies) < sent and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        done.set()
-        await receiver
+    connections = [await websockets.connect(f"ws://localhost:{port}/ws/alerts/", origin=f"http://localhost:{port}",
+                                            additional_headers={"Cookie": cookie}, max_queue=None)
+                   for _ in range(clients)]
+    listeners = [asyncio.create_task(listen(connection, into)) for connection, into in zip(connections, latencies)]
+    count = int(rate * seconds)
+    sent = await asyncio.to_thread(simulator.run, user_ids, count, rate, 0.05, None, None,
+                                   lambda record: sent_ids.add(record["transaction_id"]))
+    deadline = time.monotonic() + 20
+    while any(len(into) < sent for into in latencies) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    done.set()
+    await asyncio.gather(*listeners)
+    for connection in connections:
+        await connection.close()
     return latencies, sent
+
+
+def seed_history(count):
+    from transactions.models import Verdict
+
+    have = Verdict.objects.filter(kafka_topic="bench-history").count()
+    moment = datetime.now(timezone.utc)
+    Verdict.objects.bulk_create([
+        Verdict(transaction_id=f"history-{i}", user_id=f"bench_{i % 50:03d}", timestamp=moment, received_at=moment,
+                lat=(i * 7) % 170 - 85, lng=(i * 13) % 360 - 180, amount=10, is_fraud=i % 20 == 0,
+                status="FRAUD" if i % 20 == 0 else "VALID", reason="within_limit", max_speed=900, speed_kmh=12.5,
+                first_name="Bench", last_name="History", kafka_topic="bench-history", kafka_partition=0,
+                kafka_offset=i)
+        for i in range(have, count)
+    ], batch_size=2000)
+
+
+def bench_b4(history, clients, rate, seconds, repeats=5):
+    """B4: the page's time to render with `history` verdicts stored, and delivery to `clients` sockets."""
+    from playwright.sync_api import sync_playwright
+
+    seed_history(history)
+    user_ids = bench_customers()
+    cookie = operator_cookie()
+    with live_site("b4") as port:
+        say(f"B4: rendering the operator page with {history:,} verdicts stored, {repeats} times ...")
+        renders, paints = [], []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            for _ in range(repeats):
+                context = browser.new_context()
+                context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1],
+                                      "url": f"http://localhost:{port}"}])
+                page = context.new_page()
+                page.goto(f"http://localhost:{port}/")
+                page.wait_for_function("document.querySelectorAll('#log li').length >= 200")
+                renders.append(page.evaluate("performance.now()"))
+                paints.append(page.evaluate(
+                    "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"))
+                context.close()
+            browser.close()
+        say(f"B4: {clients} WebSocket clients, {rate}/s for {seconds} s ...")
+        latencies, sent = asyncio.run(measure_latency(port, cookie, user_ids, rate, seconds, clients))
+    deliveries = [latency for client in latencies for latency in client]
+    return {
+        "history_verdicts": history, "render_ms_median": round(statistics.median(renders), 1),
+        "first_contentful_paint_ms_median": round(statistics.median(p for p in paints if p is not None), 1),
+        "clients": clients, "rate_per_second": rate, "seconds": seconds, "sent": sent,
+        "deliveries_expected": sent * clients, "deliveries": len(deliveries),
+        "clients_missing_any": sum(1 for client in latencies if len(client) < sent),
+        **{f"delivery_{key}": value for key, value in percentiles(deliveries).items()},
+    }
 
 
 def plot(latencies, path, title):
@@ -266,20 +347,30 @@ def table(results):
                   f"| p95 | {b2['p95_ms']} |",
                   f"| p99 (target < {b2['target_p99_ms']}) | **{b2['p99_ms']}** |",
                   f"| max | {b2['max_ms']} |", ""]
+    if "b4" in results:
+        b4 = results["b4"]
+        lines += ["| B4: the operator page | |", "|---|---|",
+                  f"| first contentful paint, {b4['history_verdicts']:,} verdicts stored (median) | {b4['first_contentful_paint_ms_median']} ms |",
+                  f"| history rendered in the log (median) | {b4['render_ms_median']} ms |",
+                  f"| {b4['clients']} clients, {b4['rate_per_second']}/s for {b4['seconds']} s: deliveries | {b4['deliveries']:,} of {b4['deliveries_expected']:,} ({b4['clients_missing_any']} clients missed any) |",
+                  f"| delivery latency p50 / p99 / max | {b4['delivery_p50_ms']} / {b4['delivery_p99_ms']} / {b4['delivery_max_ms']} ms |", ""]
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2"], action="append", help="run only these benchmarks")
+    parser.add_argument("--only", choices=["b1", "b2", "b4"], action="append", help="run only these benchmarks")
     args = parser.parse_args()
     settings = MODES[args.mode]
     setup_django()
     require_stack()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = {"mode": args.mode, "machine": machine(), "started": datetime.now(timezone.utc).isoformat()}
-    chosen = args.only or ["b1", "b2"]
+    output = RESULTS / f"{args.mode}.json"
+    # With --only, the other benchmarks' latest results in this mode are kept.
+    results = json.loads(output.read_text()) if args.only and output.exists() else {}
+    results.update({"mode": args.mode, "machine": machine(), "started": datetime.now(timezone.utc).isoformat()})
+    chosen = args.only or ["b1", "b2", "b4"]
     if "b1" in chosen:
         results["b1"] = bench_b1(settings["b1_records"])
         say(f"B1: {results['b1']}")
@@ -290,8 +381,12 @@ def main():
                  f"B2: {settings['b2_rate']} transactions/s for {settings['b2_seconds']} s")
         results["b2"]["latencies_ms"] = None if args.mode == "quick" else results["b2"]["latencies_ms"]
         say(f"B2: p50 {results['b2']['p50_ms']} ms, p99 {results['b2']['p99_ms']} ms")
+    if "b4" in chosen:
+        results["b4"] = bench_b4(settings["b4_history"], settings["b4_clients"], settings["b4_rate"],
+                                 settings["b4_seconds"])
+        say(f"B4: {results['b4']}")
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    (RESULTS / f"{args.mode}.json").write_text(json.dumps(results, indent=2))
+    output.write_text(json.dumps(results, indent=2))
     (RESULTS / f"{args.mode}.md").write_text(table(results))
     print(table(results))
 

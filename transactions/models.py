@@ -40,7 +40,7 @@ class Verdict(models.Model):
     lat = models.FloatField()
     lng = models.FloatField()
     amount = models.FloatField()
-    received_at = models.DateTimeField(help_text="Kafka record time of the transaction.")
+    received_at = models.DateTimeField(db_index=True, help_text="Kafka record time of the transaction.")
     prev_transaction_id = models.CharField(max_length=64, blank=True)
     prev_timestamp = models.DateTimeField(null=True, blank=True)
     prev_lat = models.FloatField(null=True, blank=True)
