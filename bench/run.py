@@ -29,9 +29,10 @@ os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
 MODES = {
-    "quick": {"b1_records": 20_000, "b2_rate": 50, "b2_seconds": 15,
+    "quick": {"b1_records": 20_000, "b2_rate": 50, "b2_seconds": 15, "b3_rates": [100, 200], "b3_seconds": 5,
               "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 5},
     "full": {"b1_records": 200_000, "b2_rate": 200, "b2_seconds": 60,
+             "b3_rates": [500, 1000, 2000, 3000, 4000, 6000, 8000, 10000], "b3_seconds": 20,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15},
 }
 
@@ -257,6 +258,90 @@ async def measure_latency(port, cookie, user_ids, rate, seconds, clients=1):
     return latencies, sent
 
 
+def group_at_end(group, topic):
+    """A consumer group whose committed offsets are the topic's current end (no backlog to read)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from fraudsite.kafka import client_config
+
+    consumer = Consumer(client_config(**{"group.id": group, "enable.auto.commit": False}))
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+            for p in partitions]
+    consumer.commit(offsets=ends, asynchronous=False)
+    consumer.close()
+    return group
+
+
+def _generate_share(args):
+    from transactions import simulator
+
+    user_ids, rate, seconds, seed = args
+    return simulator.run(user_ids, int(rate * seconds), rate=rate, seed=seed)
+
+
+def generate(user_ids, rate, seconds, per_process=2500):
+    """Send rate/s for `seconds` s from as many processes as one process (≈ 4,000/s) needs."""
+    import multiprocessing
+
+    processes = -(-rate // per_process)
+    shares = [(user_ids[i::processes], rate / processes, seconds, i) for i in range(processes)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return sum(pool.map(_generate_share, shares))
+
+
+def bench_b3(rates, step_seconds):
+    """B3: the highest rate the pipeline (Kafka, Flink, the worker storing in PostgreSQL) keeps up
+    with: a step passes when every verdict is stored within 5 s of the step's last transaction."""
+    from django.conf import settings
+
+    from tests.kafka_helpers import unique
+    from transactions import simulator
+    from transactions.models import Verdict
+
+    user_ids = bench_customers(100)
+    group = group_at_end(unique("bench-b3"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
+    log = open(RESULTS / "b3-processes.log", "w")
+    worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
+                              cwd=BASE_DIR, env=os.environ, stdout=log, stderr=subprocess.STDOUT)
+    steps, best = [], 0
+    try:
+        time.sleep(4)
+        for rate in rates:
+            before = Verdict.objects.filter(user_id__startswith="bench_").count()
+            started = time.monotonic()
+            sent = generate(user_ids, rate, step_seconds)
+            produced_in = time.monotonic() - started
+            deadline = time.monotonic() + 5
+            grace_deadline = time.monotonic() + 30
+            while True:
+                stored = Verdict.objects.filter(user_id__startswith="bench_").count() - before
+                if stored >= sent or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            kept_up, stored_in_time = stored >= sent, stored
+            while stored < sent and time.monotonic() < grace_deadline:  # late, or lost?
+                time.sleep(0.5)
+                stored = Verdict.objects.filter(user_id__startswith="bench_").count() - before
+            say(f"B3: {stored} of {sent} stored within 30 s")
+            steps.append({"rate": rate, "sent": sent, "achieved_send_rate": round(sent / produced_in),
+                          "stored_within_5s": stored_in_time, "stored_within_30s": stored, "kept_up": kept_up})
+            say(f"B3: {rate}/s -> {steps[-1]}")
+            if not kept_up:
+                break
+            best = rate
+            if sent / produced_in < rate * 0.95:
+                say("B3: the load generator cannot go faster")
+                break
+            time.sleep(3)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+    return {"partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
+            "step_seconds": step_seconds, "highest_rate_kept_up": best, "steps": steps}
+
+
 def seed_history(count):
     from transactions.models import Verdict
 
@@ -347,6 +432,13 @@ def table(results):
                   f"| p95 | {b2['p95_ms']} |",
                   f"| p99 (target < {b2['target_p99_ms']}) | **{b2['p99_ms']}** |",
                   f"| max | {b2['max_ms']} |", ""]
+    if "b3" in results:
+        lines += ["| B3: sustained pipeline throughput | highest rate kept up with | steps (rate: kept up) |",
+                  "|---|---|---|"]
+        for key, b3 in sorted(results["b3"].items()):
+            steps = ", ".join(f"{step['rate']}: {'yes' if step['kept_up'] else 'no'}" for step in b3["steps"])
+            lines.append(f"| {key} ({b3['step_seconds']} s steps) | {b3['highest_rate_kept_up']}/s | {steps} |")
+        lines.append("")
     if "b4" in results:
         b4 = results["b4"]
         lines += ["| B4: the operator page | |", "|---|---|",
@@ -360,7 +452,7 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2", "b4"], action="append", help="run only these benchmarks")
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4"], action="append", help="run only these benchmarks")
     args = parser.parse_args()
     settings = MODES[args.mode]
     setup_django()
@@ -370,7 +462,7 @@ def main():
     # With --only, the other benchmarks' latest results in this mode are kept.
     results = json.loads(output.read_text()) if args.only and output.exists() else {}
     results.update({"mode": args.mode, "machine": machine(), "started": datetime.now(timezone.utc).isoformat()})
-    chosen = args.only or ["b1", "b2", "b4"]
+    chosen = args.only or ["b1", "b2", "b3", "b4"]
     if "b1" in chosen:
         results["b1"] = bench_b1(settings["b1_records"])
         say(f"B1: {results['b1']}")
@@ -381,6 +473,10 @@ def main():
                  f"B2: {settings['b2_rate']} transactions/s for {settings['b2_seconds']} s")
         results["b2"]["latencies_ms"] = None if args.mode == "quick" else results["b2"]["latencies_ms"]
         say(f"B2: p50 {results['b2']['p50_ms']} ms, p99 {results['b2']['p99_ms']} ms")
+    if "b3" in chosen:
+        b3 = bench_b3(settings["b3_rates"], settings["b3_seconds"])
+        key = f"{b3['partitions']} partitions, parallelism {b3['flink_parallelism']}"
+        results.setdefault("b3", {})[key] = b3  # one entry per stack configuration
     if "b4" in chosen:
         results["b4"] = bench_b4(settings["b4_history"], settings["b4_clients"], settings["b4_rate"],
                                  settings["b4_seconds"])
