@@ -258,21 +258,6 @@ async def measure_latency(port, cookie, user_ids, rate, seconds, clients=1):
     return latencies, sent
 
 
-def group_at_end(group, topic):
-    """A consumer group whose committed offsets are the topic's current end (no backlog to read)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from fraudsite.kafka import client_config
-
-    consumer = Consumer(client_config(**{"group.id": group, "enable.auto.commit": False}))
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-            for p in partitions]
-    consumer.commit(offsets=ends, asynchronous=False)
-    consumer.close()
-    return group
-
-
 def _generate_share(args):
     from transactions import simulator
 
@@ -295,8 +280,7 @@ def bench_b3(rates, step_seconds):
     with: a step passes when every verdict is stored within 5 s of the step's last transaction."""
     from django.conf import settings
 
-    from tests.kafka_helpers import unique
-    from transactions import simulator
+    from tests.kafka_helpers import group_at_end, unique
     from transactions.models import Verdict
 
     user_ids = bench_customers(100)

@@ -365,6 +365,8 @@ parallelism: {{default: {settings.STACK_FLINK_PARALLELISM}}}
 execution:
   checkpointing: {{interval: 10s, dir: "{checkpoints}"}}
 restart-strategy: {{type: exponential-delay}}
+# A lost TaskManager is noticed within seconds rather than Flink's default 50 s.
+heartbeat: {{interval: 2000, timeout: 10000}}
 """
     )
 

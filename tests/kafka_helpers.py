@@ -73,3 +73,14 @@ def create_topic(name, partitions=1):
     admin = AdminClient(client_config())  # must outlive the future
     admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
     return name
+
+
+def group_at_end(group, topic):
+    """A consumer group whose committed offsets are the topic's current end (no backlog to read)."""
+    consumer = Consumer(client_config(**{"group.id": group, "enable.auto.commit": False}))
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+            for p in partitions]
+    consumer.commit(offsets=ends, asynchronous=False)
+    consumer.close()
+    return group
