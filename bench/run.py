@@ -29,11 +29,11 @@ os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
 MODES = {
-    "quick": {"b1_records": 20_000, "b2_rate": 50, "b2_seconds": 15, "b3_rates": [100, 200], "b3_seconds": 5,
-              "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 5},
+    "quick": {"b1_records": 10_000, "b2_rate": 50, "b2_seconds": 8, "b3_rates": [200], "b3_seconds": 5,
+              "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2},
     "full": {"b1_records": 200_000, "b2_rate": 200, "b2_seconds": 60,
              "b3_rates": [500, 1000, 2000, 3000, 4000, 6000, 8000, 10000], "b3_seconds": 20,
-             "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15},
+             "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5},
 }
 
 
@@ -110,7 +110,7 @@ def fill_verdicts(topic, count):
 
 
 def bench_b1(count):
-    from django.conf import settings
+    from django.test import override_settings
 
     from bench.original_consumer import consume_like_the_original
     from tests.kafka_helpers import create_topic, unique
@@ -125,9 +125,8 @@ def bench_b1(count):
     original = consume_like_the_original(topic, count)
 
     say("B1 (b): consume_verdicts, storing in PostgreSQL and pushing to Redis ...")
-    settings.TOPIC_CARD_TRANSACTIONS_ENRICHED = topic
-    Verdict.objects.filter(kafka_topic=topic).delete()
-    counters = Worker(Options(group_id=unique("bench"), max_messages=count, report_every=5)).run()
+    with override_settings(TOPIC_CARD_TRANSACTIONS_ENRICHED=topic):
+        counters = Worker(Options(group_id=unique("bench"), max_messages=count, report_every=5)).run()
     stored = Verdict.objects.filter(kafka_topic=topic).count()
     ours = counters.rate()
     return {
@@ -177,7 +176,7 @@ def live_site(name):
     """daphne in production mode (collected static files, DEBUG off) and a verdict worker; yields the port."""
     from django.conf import settings
 
-    from tests.kafka_helpers import unique
+    from tests.kafka_helpers import group_at_end, unique
 
     port, static = free_port(), RESULTS / "static"
     # The same key as this process, which signs the bench operator's session.
@@ -186,14 +185,22 @@ def live_site(name):
            "MAP_TILE_URL": "/no-tiles/{z}/{x}/{y}.png"}  # this machine reaches no tile server
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
     log = open(RESULTS / f"{name}-processes.log", "w")
+    group = group_at_end(unique(f"bench-{name}"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)  # no backlog
     processes = [
         subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(port), "fraudsite.asgi:application"],
                          cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", unique(f"bench-{name}")],
+        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
                          cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
     ]
     try:
-        time.sleep(4)  # daphne listening, the worker in its group
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until daphne answers
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        wait_until_consuming(group)
         yield port
     finally:
         for process in processes:
@@ -201,6 +208,23 @@ def live_site(name):
             process.wait(30)
         log.close()
         shutil.rmtree(static, ignore_errors=True)
+
+
+def wait_until_consuming(group, timeout=30):
+    """Until the worker has joined its consumer group and owns the partitions."""
+    from confluent_kafka import ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+
+    from fraudsite.kafka import client_config
+
+    admin = AdminClient(client_config())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = admin.describe_consumer_groups([group])[group].result(10)
+        if description.state == ConsumerGroupState.STABLE and description.members:
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"the worker did not join consumer group {group} within {timeout} s")
 
 
 def percentiles(latencies):
@@ -463,7 +487,7 @@ def main():
         results.setdefault("b3", {})[key] = b3  # one entry per stack configuration
     if "b4" in chosen:
         results["b4"] = bench_b4(settings["b4_history"], settings["b4_clients"], settings["b4_rate"],
-                                 settings["b4_seconds"])
+                                 settings["b4_seconds"], settings["b4_repeats"])
         say(f"B4: {results['b4']}")
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     output.write_text(json.dumps(results, indent=2))
