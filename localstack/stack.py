@@ -279,6 +279,16 @@ def kafka_reachable(timeout=2.0):
     return True
 
 
+def format_kafka_storage(properties, data, classpath):
+    """Give a new broker its cluster id (once; a formatted data directory is kept)."""
+    if (data / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # --cluster-id=...: a random id may begin with "-", which would read as an option.
+    _run(["java", "-cp", classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+          "-c", str(properties)], "formatting Kafka's storage")
+
+
 def start_kafka():
     if _pid("kafka"):
         say(f"Kafka already running (pid {_pid('kafka')})")
@@ -312,10 +322,7 @@ def start_kafka():
         )
     )
     classpath = f"{jars}/*"
-    if not (data / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        _run(["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-              "-c", str(properties)], "formatting Kafka's storage")
+    format_kafka_storage(properties, data, classpath)
     pid = _spawn("kafka", ["java", "-Xms512m", "-Xmx512m", *_log4j_options("kafka"),
                            "-cp", classpath, "kafka.Kafka", str(properties)])
     say(f"Kafka starting on localhost:{kafka_port} (pid {pid})")

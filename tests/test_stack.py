@@ -8,7 +8,6 @@ from localstack import stack
 
 
 def test_a_taken_port_is_one_clear_message(settings, tmp_path):
-    settings.STACK_DIR = tmp_path
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -31,3 +30,19 @@ def test_an_altered_jar_is_refused(tmp_path):
             (tmp_path / name).write_bytes(b"not the real jar")
     with pytest.raises(stack.StackError, match="checksum mismatch"):
         stack._verify(jars, "kafka")
+
+
+@pytest.mark.stack
+def test_kafka_storage_is_formatted_whatever_the_random_cluster_id(tmp_path, monkeypatch):
+    """A cluster id beginning with '-' once read as an option and stopped `stack up`."""
+    import uuid
+
+    data = tmp_path / "data"
+    properties = tmp_path / "server.properties"
+    properties.write_text("\n".join([
+        "process.roles=broker,controller", "node.id=1", "controller.quorum.voters=1@localhost:1",
+        "listeners=PLAINTEXT://localhost:2,CONTROLLER://localhost:1", "controller.listener.names=CONTROLLER",
+        f"log.dirs={data}", ""]))
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xfb" + b"\x00" * 15))  # base64 "-wAA..."
+    stack.format_kafka_storage(properties, data, f"{stack.ensure_kafka()}/*")
+    assert "cluster.id=-wAA" in (data / "meta.properties").read_text()
