@@ -333,9 +333,11 @@ def start_kafka():
 
 # --- Flink ----------------------------------------------------------------------------------
 
-def flink_rest(path, method="GET", timeout=5):
+def flink_rest(path, method="GET", timeout=5, body=None):
     request = urllib.request.Request(
-        f"http://localhost:{settings.STACK_FLINK_REST_PORT}{path}", method=method
+        f"http://localhost:{settings.STACK_FLINK_REST_PORT}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={} if body is None else {"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"{}")
@@ -452,7 +454,12 @@ def submit_detection_job():
         flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
     p = paths()
     script = p.state / "flink" / "detection.sql"
-    script.write_text(f"SET 'pipeline.name' = '{name}';\n\n{local_sql()}")
+    settings_lines = [f"SET 'pipeline.name' = '{name}';"]
+    savepoint = _savepoint_for(name)
+    if savepoint:
+        say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
+        settings_lines.append(f"SET 'execution.savepoint.path' = '{savepoint}';")
+    script.write_text("\n".join(settings_lines) + f"\n\n{local_sql()}")
     flink_home = paths().flink_home
     say(f"submitting detection job {name} ({script}) ...")
     result = _run(
@@ -467,7 +474,48 @@ def submit_detection_job():
         raise StackError(f"the detection SQL was rejected ({script}):\n" + "\n".join(error))
     _wait("the detection job", lambda: any(job["name"] == name and job["state"] == "RUNNING"
                                            for job in detection_jobs()), 120, p.logs / "flink-jobmanager.log")
+    _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
     say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
+
+
+def _savepoint_file():
+    return paths().state / "flink" / "savepoint.json"
+
+
+def _savepoint_for(job_name):
+    """The savepoint of the same SQL (state of other SQL may not fit), if `stack down` left one."""
+    if not _savepoint_file().exists():
+        return None
+    saved = json.loads(_savepoint_file().read_text())
+    if saved["job_name"] != job_name:
+        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed")
+        return None
+    return saved["location"]
+
+
+def suspend_detection_job(timeout=120):
+    """Stop the running detection job with a savepoint, so that the next `up` resumes its state
+    (each customer's previous transaction, the Kafka offsets) instead of starting afresh."""
+    for job in detection_jobs():
+        if job["state"] != "RUNNING":
+            continue
+        target = (paths().state / "flink" / "savepoints").as_uri()
+        trigger = flink_rest(f"/jobs/{job['jid']}/stop", method="POST",
+                             body={"targetDirectory": target, "drain": False})["request-id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = flink_rest(f"/jobs/{job['jid']}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                operation = status["operation"]
+                if "location" in operation:
+                    _savepoint_file().write_text(json.dumps({"job_name": job["name"], "location": operation["location"]}))
+                    say(f"detection job stopped with a savepoint: {operation['location']}")
+                else:
+                    say(f"the savepoint failed; the next start begins afresh: {operation.get('failure-cause')}")
+                break
+            time.sleep(0.5)
+        else:
+            say(f"no savepoint within {timeout} s; the next start begins afresh")
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -513,6 +561,8 @@ def _alive(pid):
 
 
 def down(purge=False):
+    if not purge and _pid("flink-jobmanager") and flink_overview():
+        suspend_detection_job()
     stop(started_processes())
     if purge:
         shutil.rmtree(paths().state, ignore_errors=True)

@@ -1,5 +1,11 @@
 import pytest
 
+
+def pytest_collection_modifyitems(items):
+    """Tests that kill parts of the stack run last, so that no other test runs on a stack that is
+    still recovering."""
+    items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
+
 from localstack import stack as local_stack
 
 

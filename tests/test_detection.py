@@ -170,3 +170,16 @@ def test_flink_tables_match_the_avsc_files(table, schema_path, key_fields):
     columns = [c for c in physical_columns(detection_sql.render("local"), table) if c[0] not in key_fields]
     # Flink's plain avro format derives its reader and writer schema from these columns.
     assert columns == avro_fields(schema_path)
+
+
+def test_stop_with_savepoint_then_submit_keeps_each_customers_previous_transaction(pipeline, stack):
+    user = pipeline.customer(max_speed=1000)
+    first = pipeline.transaction(user, *LONDON)
+    pipeline.verdicts([first])
+
+    stack.suspend_detection_job()  # what `manage.py stack down` does first
+    stack.submit_detection_job()  # what `manage.py stack up` does last
+
+    second = pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)
+    (verdict,) = pipeline.verdicts([second], timeout=60)
+    assert verdict["prev_transaction_id"] == first  # not "no_history": the pairing state came back

@@ -8,6 +8,7 @@ from localstack import stack
 
 
 def test_a_taken_port_is_one_clear_message(settings, tmp_path):
+    settings.STACK_DIR = tmp_path
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
