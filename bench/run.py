@@ -176,7 +176,7 @@ def live_site(name):
     """daphne in production mode (collected static files, DEBUG off) and a verdict worker; yields the port."""
     from django.conf import settings
 
-    from tests.kafka_helpers import group_at_end, unique
+    from tests.kafka_helpers import group_at_end, unique, wait_until_group_stable
 
     port, static = free_port(), RESULTS / "static"
     # The same key as this process, which signs the bench operator's session.
@@ -200,7 +200,7 @@ def live_site(name):
                 break
             except OSError:
                 time.sleep(0.2)
-        wait_until_consuming(group)
+        wait_until_group_stable(group)
         yield port
     finally:
         for process in processes:
@@ -208,23 +208,6 @@ def live_site(name):
             process.wait(30)
         log.close()
         shutil.rmtree(static, ignore_errors=True)
-
-
-def wait_until_consuming(group, timeout=30):
-    """Until the worker has joined its consumer group and owns the partitions."""
-    from confluent_kafka import ConsumerGroupState
-    from confluent_kafka.admin import AdminClient
-
-    from fraudsite.kafka import client_config
-
-    admin = AdminClient(client_config())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        description = admin.describe_consumer_groups([group])[group].result(10)
-        if description.state == ConsumerGroupState.STABLE and description.members:
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"the worker did not join consumer group {group} within {timeout} s")
 
 
 def percentiles(latencies):

@@ -1,4 +1,12 @@
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+
 import pytest
+from django.conf import settings as django_settings
 
 
 def pytest_collection_modifyitems(items):
@@ -7,6 +15,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
 
 from localstack import stack as local_stack
+from tests.kafka_helpers import group_at_end, wait_until_group_stable
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +36,50 @@ def kafka(stack, settings):
     """The stack's broker, with short delivery timeouts so failures show quickly."""
     settings.KAFKA_DELIVERY_TIMEOUT_MS = 3000
     return settings.KAFKA_BOOTSTRAP_SERVERS
+
+
+LIVE_SITE_PORT = 8765
+
+
+@pytest.fixture
+def live_site(stack, tmp_path, postgres_redis_env):
+    env = {
+        **os.environ, **postgres_redis_env, "DEBUG": "False", "HTTPS_ONLY": "False",
+        # The test process's key, so that sessions it creates are valid on the site.
+        "SECRET_KEY": django_settings.SECRET_KEY, "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "MAP_TILE_URL": "/no-tiles/{z}/{x}/{y}.png",  # this machine reaches no tile server
+    }
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=django_settings.BASE_DIR,
+                   env=env, check=True)
+    logs = open(tmp_path / "site.log", "w")
+    group = group_at_end("live-site-" + secrets.token_hex(4), django_settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(LIVE_SITE_PORT), "fraudsite.asgi:application"],
+                         cwd=django_settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
+        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
+                         cwd=django_settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
+    ]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://localhost:{LIVE_SITE_PORT}/accounts/login/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    wait_until_group_stable(group)
+    yield f"http://localhost:{LIVE_SITE_PORT}"
+    for process in processes:
+        process.terminate()
+        process.wait(30)
+    logs.close()
+    print((tmp_path / "site.log").read_text()[-3000:])
+
+
+@pytest.fixture
+def postgres_redis_env():
+    from tests.test_worker import database_url
+
+    if "RedisChannelLayer" not in django_settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        pytest.skip("needs REDIS_URL and a PostgreSQL DATABASE_URL (make test sets both)")
+    return {"DATABASE_URL": database_url(), "REDIS_URL": django_settings.REDIS_URL}

@@ -84,3 +84,18 @@ def group_at_end(group, topic):
     consumer.commit(offsets=ends, asynchronous=False)
     consumer.close()
     return group
+
+
+def wait_until_group_stable(group, timeout=30):
+    """Until a consumer (e.g. a just-started worker) has joined the group and owns its partitions."""
+    from confluent_kafka import ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(client_config())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = admin.describe_consumer_groups([group])[group].result(10)
+        if description.state == ConsumerGroupState.STABLE and description.members:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"nobody joined consumer group {group} within {timeout} s")

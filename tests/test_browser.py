@@ -5,19 +5,13 @@ The web server is daphne in production mode (DEBUG off, collected static files s
 WhiteNoise); the verdict worker runs as its own process; the channel layer is Redis.
 """
 
-import os
-import secrets
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 from django.conf import settings
 
 from tests.kafka_helpers import unique
-from tests.test_worker import database_url
 from users.demo import create_operator
 from users.models import Customer
 
@@ -25,45 +19,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
-PORT = 8765
-
-
-@pytest.fixture
-def live_site(stack, tmp_path, postgres_redis_env):
-    env = {
-        **os.environ, **postgres_redis_env, "DEBUG": "False", "HTTPS_ONLY": "False",
-        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "localhost,127.0.0.1",
-        "STATIC_ROOT": str(tmp_path / "static"), "MAP_TILE_URL": f"http://localhost:{PORT}/no-tiles/{{z}}/{{x}}/{{y}}.png",
-    }
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=settings.BASE_DIR,
-                   env=env, check=True)
-    logs = open(tmp_path / "site.log", "w")
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(PORT), "fraudsite.asgi:application"],
-                         cwd=settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", unique("browser")],
-                         cwd=settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
-    ]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://localhost:{PORT}/accounts/login/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    yield f"http://localhost:{PORT}"
-    for process in processes:
-        process.terminate()
-        process.wait(30)
-    logs.close()
-    print((tmp_path / "site.log").read_text()[-3000:])
-
-
-@pytest.fixture
-def postgres_redis_env():
-    if "RedisChannelLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
-        pytest.skip("needs REDIS_URL and a PostgreSQL DATABASE_URL (make test sets both)")
-    return {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL}
 
 
 def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_site, django_capture_on_commit_callbacks):

@@ -71,3 +71,113 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
     finally:
         pipeline.close()
     assert verdict["user_id"] == user_ids[0]
+
+
+def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, settings, client, admin_user):
+    """The broker stops while customers are edited and transactions submitted. The site says so
+    (503, unsynced customers) and reports nothing as sent; after the broker returns, every
+    customer change reaches users-config (latest value wins) and the worker and the Flink job
+    carry on without being restarted."""
+    from django.urls import reverse
+
+    from fraudsite.avro import codec_for
+    from tests.kafka_helpers import latest_records
+    from transactions.models import Transaction
+    from users.publishing import SCHEMA_PATH, sync_customers
+
+    settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
+    customer = Customer.objects.create(user_id=unique("outage"), first_name="Out", last_name="Age", max_speed=10)
+    group = group_at_end(unique("outage"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
+    worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
+                              cwd=settings.BASE_DIR, env={**os.environ, "DATABASE_URL": database_url()},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client.force_login(admin_user)
+    body = {"user_id": customer.user_id, "amount": 5, "lat": 48.85, "lng": 2.35}
+    try:
+        time.sleep(3)  # the worker is in its group
+        stack.stop({"kafka"})
+
+        for speed in (20, 30):  # edited twice while the broker is down
+            customer.max_speed = speed
+            customer.save()
+        customer.refresh_from_db()
+        assert customer.sync_state == Customer.SyncState.FAILED
+        response = client.post(reverse("api-transactions"), body, content_type="application/json")
+        assert response.status_code == 503 and "nothing was sent" in response.json()["error"]
+        assert not Transaction.objects.exists()
+
+        stack.start_kafka()
+        assert sync_customers() == (1, 0)
+        (value, _), *_ = reversed(latest_records(settings.TOPIC_USERS_CONFIG, customer.user_id))
+        assert codec_for(SCHEMA_PATH, settings.TOPIC_USERS_CONFIG).decode(value)["max_speed"] == 30.0
+
+        time.sleep(1.5)  # the job (once it has reconnected) reads the new limit
+        accepted = client.post(reverse("api-transactions"), body, content_type="application/json")
+        assert accepted.status_code == 202
+        transaction_id = accepted.json()["transaction_id"]
+        stored = Verdict.objects.filter(transaction_id=transaction_id)
+        wait_for(stored.exists, 180, "the verdict should be stored by the worker that lived through the outage")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    assert worker.returncode == 0
+    verdict = stored.get()
+    assert verdict.submitted.transaction_id == transaction_id
+    assert verdict.max_speed == 30.0  # the change made during the outage is the one in force
+
+
+# RELIABILITY_LOAD="100,200,60" (clients, transactions/s, seconds) for the full figures of RELIABILITY.md.
+LOAD_CLIENTS, LOAD_RATE, LOAD_SECONDS = (int(n) for n in os.environ.get("RELIABILITY_LOAD", "20,50,10").split(","))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_connected_client_gets_every_verdict_under_load(live_site, tmp_path, admin_user):
+    import asyncio
+    import json
+
+    import websockets
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user_ids = [unique("load") for _ in range(50)]
+    Customer.objects.bulk_create([Customer(user_id=u, first_name="L", last_name="D", max_speed=900) for u in user_ids])
+    session = SessionStore()
+    session.update({SESSION_KEY: str(admin_user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    HASH_SESSION_KEY: admin_user.get_session_auth_hash()})
+    session.create()
+    ws_url = live_site.replace("http", "ws") + "/ws/alerts/"
+    sent_ids = set()
+
+    async def run():
+        received = [set() for _ in range(LOAD_CLIENTS)]
+        done = asyncio.Event()
+
+        async def listen(connection, into):
+            while not done.is_set():
+                try:
+                    message = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
+                except asyncio.TimeoutError:
+                    continue
+                into.add(message["transaction_id"])
+
+        connections = [await websockets.connect(ws_url, origin=live_site, max_queue=None,
+                                                additional_headers={"Cookie": f"sessionid={session.session_key}"})
+                       for _ in range(LOAD_CLIENTS)]
+        listeners = [asyncio.create_task(listen(c, into)) for c, into in zip(connections, received)]
+        sent = await asyncio.to_thread(simulator.run, user_ids, LOAD_RATE * LOAD_SECONDS, LOAD_RATE, 0.05, None, None,
+                                       lambda record: sent_ids.add(record["transaction_id"]))
+        deadline = time.monotonic() + 60
+        while any(not sent_ids <= into for into in received) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        done.set()
+        await asyncio.gather(*listeners)
+        for connection in connections:
+            await connection.close()
+        return sent, received
+
+    sent, received = asyncio.run(run())
+
+    assert sent == LOAD_RATE * LOAD_SECONDS
+    assert [len(sent_ids - into) for into in received] == [0] * LOAD_CLIENTS  # nobody missed a verdict
+    log = (tmp_path / "site.log").read_text()
+    assert "Traceback" not in log and '" 500 ' not in log  # no server errors
