@@ -15,7 +15,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -139,19 +138,15 @@ def bench_b1(count):
 
 def operator_cookie():
     """A session cookie for a bench operator allowed to watch verdicts."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.auth import get_user_model
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-operator", defaults={"is_superuser": True})
+    from tests.websocket_helpers import session_cookie
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-operator")
     user.is_superuser = True
     user.set_unusable_password()
     user.save()
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"sessionid={session.session_key}"
+    return session_cookie(user)
 
 
 def free_port():
@@ -219,50 +214,16 @@ def percentiles(latencies):
 
 
 def bench_b2(rate, seconds):
+    from tests.websocket_helpers import stream_to_clients
+
     user_ids = bench_customers()
     with live_site("b2") as port:
         say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
-        (latencies,), sent = asyncio.run(measure_latency(port, operator_cookie(), user_ids, rate, seconds))
+        _, sent, (received,) = asyncio.run(
+            stream_to_clients(f"http://localhost:{port}", operator_cookie(), user_ids, rate, seconds))
+    latencies = list(received.values())
     return {"rate_per_second": rate, "seconds": seconds, "sent": sent, "received": len(latencies),
             **percentiles(latencies), "target_p50_ms": 300, "target_p99_ms": 1000, "latencies_ms": sorted(latencies)}
-
-
-async def measure_latency(port, cookie, user_ids, rate, seconds, clients=1):
-    """Send `rate` transactions/s for `seconds` s; time each one from produce to the verdict's
-    arrival at each of `clients` WebSocket clients. The transaction's own timestamp is its send
-    time. Returns (one list of latencies per client, transactions sent)."""
-    import websockets
-
-    from transactions import simulator
-
-    sent_ids, done = set(), asyncio.Event()
-    latencies = [[] for _ in range(clients)]
-
-    async def listen(connection, into):
-        while not done.is_set():
-            try:
-                message = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
-            except asyncio.TimeoutError:
-                continue
-            if message.get("transaction_id") in sent_ids:
-                sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
-                into.append(time.time() * 1000 - sent_at)
-
-    connections = [await websockets.connect(f"ws://localhost:{port}/ws/alerts/", origin=f"http://localhost:{port}",
-                                            additional_headers={"Cookie": cookie}, max_queue=None)
-                   for _ in range(clients)]
-    listeners = [asyncio.create_task(listen(connection, into)) for connection, into in zip(connections, latencies)]
-    count = int(rate * seconds)
-    sent = await asyncio.to_thread(simulator.run, user_ids, count, rate, 0.05, None, None,
-                                   lambda record: sent_ids.add(record["transaction_id"]))
-    deadline = time.monotonic() + 20
-    while any(len(into) < sent for into in latencies) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    done.set()
-    await asyncio.gather(*listeners)
-    for connection in connections:
-        await connection.close()
-    return latencies, sent
 
 
 def _generate_share(args):
@@ -352,6 +313,8 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
     """B4: the page's time to render with `history` verdicts stored, and delivery to `clients` sockets."""
     from playwright.sync_api import sync_playwright
 
+    from tests.websocket_helpers import stream_to_clients
+
     seed_history(history)
     user_ids = bench_customers()
     cookie = operator_cookie()
@@ -374,14 +337,15 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
                 context.close()
             browser.close()
         say(f"B4: {clients} WebSocket clients, {rate}/s for {seconds} s ...")
-        latencies, sent = asyncio.run(measure_latency(port, cookie, user_ids, rate, seconds, clients))
-    deliveries = [latency for client in latencies for latency in client]
+        _, sent, received = asyncio.run(
+            stream_to_clients(f"http://localhost:{port}", cookie, user_ids, rate, seconds, clients))
+    deliveries = [latency for client in received for latency in client.values()]
     return {
         "history_verdicts": history, "render_ms_median": round(statistics.median(renders), 1),
         "first_contentful_paint_ms_median": round(statistics.median(p for p in paints if p is not None), 1),
         "clients": clients, "rate_per_second": rate, "seconds": seconds, "sent": sent,
         "deliveries_expected": sent * clients, "deliveries": len(deliveries),
-        "clients_missing_any": sum(1 for client in latencies if len(client) < sent),
+        "clients_missing_any": sum(1 for client in received if len(client) < sent),
         **{f"delivery_{key}": value for key, value in percentiles(deliveries).items()},
     }
 

@@ -133,51 +133,16 @@ LOAD_CLIENTS, LOAD_RATE, LOAD_SECONDS = (int(n) for n in os.environ.get("RELIABI
 @pytest.mark.django_db(transaction=True)
 def test_every_connected_client_gets_every_verdict_under_load(live_site, tmp_path, admin_user):
     import asyncio
-    import json
 
-    import websockets
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
+    from tests.websocket_helpers import session_cookie, stream_to_clients
 
     user_ids = [unique("load") for _ in range(50)]
     Customer.objects.bulk_create([Customer(user_id=u, first_name="L", last_name="D", max_speed=900) for u in user_ids])
-    session = SessionStore()
-    session.update({SESSION_KEY: str(admin_user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
-                    HASH_SESSION_KEY: admin_user.get_session_auth_hash()})
-    session.create()
-    ws_url = live_site.replace("http", "ws") + "/ws/alerts/"
-    sent_ids = set()
 
-    async def run():
-        received = [set() for _ in range(LOAD_CLIENTS)]
-        done = asyncio.Event()
+    sent_ids, acknowledged, received = asyncio.run(stream_to_clients(live_site, session_cookie(admin_user), user_ids, LOAD_RATE,
+                                                       LOAD_SECONDS, clients=LOAD_CLIENTS, wait=60))
 
-        async def listen(connection, into):
-            while not done.is_set():
-                try:
-                    message = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
-                except asyncio.TimeoutError:
-                    continue
-                into.add(message["transaction_id"])
-
-        connections = [await websockets.connect(ws_url, origin=live_site, max_queue=None,
-                                                additional_headers={"Cookie": f"sessionid={session.session_key}"})
-                       for _ in range(LOAD_CLIENTS)]
-        listeners = [asyncio.create_task(listen(c, into)) for c, into in zip(connections, received)]
-        sent = await asyncio.to_thread(simulator.run, user_ids, LOAD_RATE * LOAD_SECONDS, LOAD_RATE, 0.05, None, None,
-                                       lambda record: sent_ids.add(record["transaction_id"]))
-        deadline = time.monotonic() + 60
-        while any(not sent_ids <= into for into in received) and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        done.set()
-        await asyncio.gather(*listeners)
-        for connection in connections:
-            await connection.close()
-        return sent, received
-
-    sent, received = asyncio.run(run())
-
-    assert sent == LOAD_RATE * LOAD_SECONDS
-    assert [len(sent_ids - into) for into in received] == [0] * LOAD_CLIENTS  # nobody missed a verdict
+    assert acknowledged == len(sent_ids) == LOAD_RATE * LOAD_SECONDS
+    assert [len(sent_ids - set(into)) for into in received] == [0] * LOAD_CLIENTS  # nobody missed a verdict
     log = (tmp_path / "site.log").read_text()
     assert "Traceback" not in log and '" 500 ' not in log  # no server errors

@@ -1,0 +1,57 @@
+"""Operators' WebSocket clients against a running site: used by the load test and the benchmarks."""
+
+import asyncio
+import json
+import time
+from datetime import datetime
+
+
+def session_cookie(user):
+    """A Cookie header value signing `user` in (valid where the site shares this process's SECRET_KEY)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    HASH_SESSION_KEY: user.get_session_auth_hash()})
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+async def stream_to_clients(site_url, cookie, user_ids, rate, seconds, clients=1, wait=20):
+    """Connect `clients` operators to /ws/alerts/, send `rate` simulated transactions/s for
+    `seconds` s, and wait (at most `wait` s after the last) until every client has every verdict.
+
+    Returns (ids sent, how many Kafka acknowledged, one {transaction_id: ms from produce to
+    arrival} per client); a transaction's own timestamp is its send time."""
+    import websockets
+
+    from transactions import simulator
+
+    sent_ids, done = set(), asyncio.Event()
+    received = [{} for _ in range(clients)]
+
+    async def listen(connection, into):
+        while not done.is_set():
+            try:
+                message = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
+            except asyncio.TimeoutError:
+                continue
+            if message.get("transaction_id") in sent_ids:
+                sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
+                into[message["transaction_id"]] = time.time() * 1000 - sent_at
+
+    connections = [await websockets.connect(site_url.replace("http", "ws", 1) + "/ws/alerts/", origin=site_url,
+                                            additional_headers={"Cookie": cookie}, max_queue=None)
+                   for _ in range(clients)]
+    listeners = [asyncio.create_task(listen(connection, into)) for connection, into in zip(connections, received)]
+    acknowledged = await asyncio.to_thread(simulator.run, user_ids, int(rate * seconds), rate, 0.05, None, None,
+                            lambda record: sent_ids.add(record["transaction_id"]))
+    deadline = time.monotonic() + wait
+    while any(len(into) < len(sent_ids) for into in received) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    done.set()
+    await asyncio.gather(*listeners)
+    for connection in connections:
+        await connection.close()
+    return sent_ids, acknowledged, received
