@@ -14,8 +14,13 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium) and the Python environment
-setup: $(VENV)/.installed
+.venv-checkov/.installed: terraform/requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q -r terraform/requirements-checkov.txt
+	touch $@
+
+## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium) and the Python environments
+setup: $(VENV)/.installed .venv-checkov/.installed
 	scripts/install-system-packages.sh
 
 ## run: stack, PostgreSQL, Redis, migrations, demo customers, worker and web server; Ctrl-C stops all

@@ -71,7 +71,7 @@ class PlainAvroCodec:
 class RegistryAvroCodec:
     """Confluent wire format through the Schema Registry: the cloud format."""
 
-    def __init__(self, schema_path, topic, client=None):
+    def __init__(self, schema_path, topic, client=None, auto_register=True):
         from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
         from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -80,7 +80,7 @@ class RegistryAvroCodec:
         self.topic = topic
         self.schema = load_schema(schema_path)
         self.context = SerializationContext(topic, MessageField.VALUE)
-        self.serializer = AvroSerializer(client, schema_str, conf={"auto.register.schemas": True})
+        self.serializer = AvroSerializer(client, schema_str, conf={"auto.register.schemas": auto_register})
         self.deserializer = AvroDeserializer(client, schema_str)
 
     def encode(self, record):
@@ -95,11 +95,11 @@ class RegistryAvroCodec:
 
 def codec_for(schema_path, topic):
     """The codec the configuration asks for (built once per configuration)."""
-    return _codec(str(schema_path), topic, settings.SCHEMA_REGISTRY_URL)
+    return _codec(str(schema_path), topic, settings.SCHEMA_REGISTRY_URL, settings.SCHEMA_REGISTRY_AUTO_REGISTER)
 
 
 @lru_cache(maxsize=16)
-def _codec(schema_path, topic, registry_url):
+def _codec(schema_path, topic, registry_url, auto_register):
     if registry_url:
-        return RegistryAvroCodec(schema_path, topic)
+        return RegistryAvroCodec(schema_path, topic, auto_register=auto_register)
     return PlainAvroCodec(schema_path, topic)

@@ -1,15 +1,18 @@
 """Renders the Flink SQL in sql/ into its two variants: local open-source Flink and Confluent Cloud.
 
-The detection query (sql/detection.sql) is written once; each variant supplies its table DDL
-and the names of its time columns.
+The detection query (sql/detection.sql) is written once; each variant supplies its table
+statements and the names of its key and time columns.
 """
 
 import hashlib
+import json
+import re
 
 from django.conf import settings
 from django.template import Context, Engine
 
 SQL_DIR = settings.BASE_DIR / "sql"
+VERDICT_SCHEMA = SQL_DIR / "card-transactions-enriched.avsc"
 
 VARIANTS = {
     "local": {
@@ -19,14 +22,22 @@ VARIANTS = {
             "users_config": "users_config",
             "card_transactions_enriched": "card_transactions_enriched",
         },
+        "customer_key": "user_id",
+        "user_id": "user_id",
         "record_time": "received_at",
         "processing_time": "arrival",
+        "enriched_key": False,
     },
     "cloud": {
         "tables": "cloud/tables.sql",
         "names": None,  # Confluent Cloud names tables after their topics
+        # Inferred tables expose a raw key as `key` BYTES; it is also the users-config table's
+        # primary key, so the temporal join matches on it.
+        "customer_key": "`key`",
+        "user_id": "DECODE(`key`, 'UTF-8')",
         "record_time": "`$rowtime`",
-        "processing_time": "`$rowtime`",
+        "processing_time": None,  # Confluent Cloud has no processing time: pair by `$rowtime`
+        "enriched_key": True,
     },
 }
 
@@ -41,8 +52,11 @@ def _epoch_millis(column):
     )
 
 
-def render(variant, bootstrap_servers=None, partitions=None):
-    """The complete SQL script (DDL, then the INSERT) of one variant."""
+def _verdict_fields():
+    return [field["name"] for field in json.loads(VERDICT_SCHEMA.read_text())["fields"]]
+
+
+def _context(variant, bootstrap_servers, partitions):
     spec = VARIANTS[variant]
     topics = {
         "card_transactions": settings.TOPIC_CARD_TRANSACTIONS,
@@ -50,20 +64,47 @@ def render(variant, bootstrap_servers=None, partitions=None):
         "card_transactions_enriched": settings.TOPIC_CARD_TRANSACTIONS_ENRICHED,
     }
     tables = spec["names"] or {key: f"`{topic}`" for key, topic in topics.items()}
-    context = Context(
+    columns = (["key"] if spec["enriched_key"] else []) + _verdict_fields()
+    return Context(
         {
+            **spec,
             "topics": topics,
             "tables": tables,
             "bootstrap_servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
             "partitions": partitions or settings.TOPIC_PARTITIONS,
-            "record_time": spec["record_time"],
-            "processing_time": spec["processing_time"],
+            "enriched_columns": ", ".join(f"`{name}`" for name in columns),
             "epoch_millis_of_received_at": _epoch_millis("received_at"),
-        }
+        },
+        autoescape=False,  # SQL, not HTML: quotes stay quotes
     )
-    ddl = _engine.get_template(spec["tables"]).render(context)
+
+
+def _parts(variant, bootstrap_servers=None, partitions=None):
+    context = _context(variant, bootstrap_servers, partitions)
+    tables = _engine.get_template(VARIANTS[variant]["tables"]).render(context)
     query = _engine.get_template("detection.sql").render(context)
-    return ddl.strip() + "\n\n" + query.strip() + "\n"
+    return tables.strip(), query.strip()
+
+
+def render(variant, bootstrap_servers=None, partitions=None):
+    """The complete SQL script of one variant: table statements, then the INSERT."""
+    tables, query = _parts(variant, bootstrap_servers, partitions)
+    return tables + "\n\n" + query + "\n"
+
+
+def _without_comment_lines(sql):
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
+
+
+def statements(variant):
+    """The script as separate statements, [(name, sql)], in order: what Terraform deploys one by one."""
+    tables, query = _parts(variant)
+    ddl = [_without_comment_lines(part) for part in re.split(r";\s*\n", tables + "\n")]
+    result = []
+    for number, sql in enumerate([*filter(None, ddl), query.rstrip(";")], start=1):
+        words = [w for w in re.findall(r"[a-z0-9]+", _without_comment_lines(sql).lower()) if w != "table"]
+        result.append((f"{number:02d}-{'-'.join(words[:5])}", sql.rstrip(";") + ";\n"))
+    return result
 
 
 def fingerprint(sql):

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "users",
     "transactions",
     "localstack",
+    "cloud",
 ]
 
 MIDDLEWARE = [
@@ -152,6 +153,9 @@ KAFKA_ISOLATION_LEVEL = env("KAFKA_ISOLATION_LEVEL", default="read_committed")
 SCHEMA_REGISTRY_URL = env("SCHEMA_REGISTRY_URL", default="")
 SCHEMA_REGISTRY_API_KEY = env("SCHEMA_REGISTRY_API_KEY", default="")
 SCHEMA_REGISTRY_API_SECRET = env("SCHEMA_REGISTRY_API_SECRET", default="")
+# False where the schemas are registered by someone else (Terraform, in Confluent Cloud) and the
+# app's key may only read them: the app then looks up the id of the repo's schema.
+SCHEMA_REGISTRY_AUTO_REGISTER = env.bool("SCHEMA_REGISTRY_AUTO_REGISTER", default=True)
 
 TOPIC_USERS_CONFIG = env("TOPIC_USERS_CONFIG", default="users-config")
 TOPIC_CARD_TRANSACTIONS = env("TOPIC_CARD_TRANSACTIONS", default="card-transactions")

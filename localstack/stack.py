@@ -442,6 +442,23 @@ def expected_job_name():
     return JOB_NAME_PREFIX + detection_sql.fingerprint(local_sql())
 
 
+def run_sql_script(script, what):
+    """Run a SQL script through Flink's SQL client (embedded); returns its output."""
+    p = paths()
+    flink_home = p.flink_home
+    result = _run(
+        ["java", *FLINK_JAVA_17_OPTIONS, *_log4j_options("sql-client"),
+         "-cp", f"{_flink_classpath(flink_home)}:{flink_home}/opt/*",
+         "org.apache.flink.table.client.SqlClient", "embedded", "-f", str(script)],
+        f"running {what}", env={**os.environ, "FLINK_CONF_DIR": str(p.flink_conf)}, cwd=p.state,
+        timeout=300,
+    )
+    if "[ERROR]" in result.stdout:  # the SQL client exits 0 even when a statement fails
+        error = result.stdout[result.stdout.index("[ERROR]"):].splitlines()[:3]
+        raise StackError(f"{what} was rejected ({script}):\n" + "\n".join(error))
+    return result.stdout
+
+
 def submit_detection_job():
     """Run the rendered local SQL through Flink's SQL client unless that exact SQL already runs."""
     name = expected_job_name()
@@ -460,18 +477,8 @@ def submit_detection_job():
         say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
         settings_lines.append(f"SET 'execution.savepoint.path' = '{savepoint}';")
     script.write_text("\n".join(settings_lines) + f"\n\n{local_sql()}")
-    flink_home = paths().flink_home
     say(f"submitting detection job {name} ({script}) ...")
-    result = _run(
-        ["java", *FLINK_JAVA_17_OPTIONS, *_log4j_options("sql-client"),
-         "-cp", f"{_flink_classpath(flink_home)}:{flink_home}/opt/*",
-         "org.apache.flink.table.client.SqlClient", "embedded", "-f", str(script)],
-        "submitting the detection SQL", env={**os.environ, "FLINK_CONF_DIR": str(p.flink_conf)}, cwd=p.state,
-        timeout=300,
-    )
-    if "[ERROR]" in result.stdout:  # the SQL client exits 0 even when a statement fails
-        error = result.stdout[result.stdout.index("[ERROR]"):].splitlines()[:3]
-        raise StackError(f"the detection SQL was rejected ({script}):\n" + "\n".join(error))
+    run_sql_script(script, "the detection SQL")
     _wait("the detection job", lambda: any(job["name"] == name and job["state"] == "RUNNING"
                                            for job in detection_jobs()), 120, p.logs / "flink-jobmanager.log")
     _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it

@@ -183,3 +183,46 @@ def test_stop_with_savepoint_then_submit_keeps_each_customers_previous_transacti
     second = pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)
     (verdict,) = pipeline.verdicts([second], timeout=60)
     assert verdict["prev_transaction_id"] == first  # not "no_history": the pairing state came back
+
+
+# --- the Confluent Cloud variant, planned by open-source Flink -----------------------------
+
+AVRO_TO_FLINK = {avro: flink for flink, avro in FLINK_TO_AVRO.items()}
+
+
+def inferred_columns(schema_path):
+    """Columns Confluent Cloud infers from a registered value schema (non-null fields NOT NULL)."""
+    return [f"`{name}` {AVRO_TO_FLINK[kind]}{'' if nullable else ' NOT NULL'}"
+            for name, kind, nullable in avro_fields(schema_path)]
+
+
+def emulated_inferred_tables():
+    """Confluent Cloud's inferred tables as open-source Flink DDL, after sql/cloud/tables.sql ran:
+    a raw key as `key` BYTES, the value's fields, `$rowtime` with its watermark; users-config upsert."""
+    tables = []
+    for topic, schema_path, extra, connector in [
+        (settings.TOPIC_CARD_TRANSACTIONS, TRANSACTION_SCHEMA, [], "'connector' = 'kafka', 'scan.startup.mode' = 'earliest-offset'"),
+        (settings.TOPIC_USERS_CONFIG, USERS_CONFIG_SCHEMA, ["PRIMARY KEY (`key`) NOT ENFORCED"], "'connector' = 'upsert-kafka'"),
+        (settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, VERDICT_SCHEMA, [], "'connector' = 'kafka'"),
+    ]:
+        columns = ["`key` BYTES" + (" NOT NULL" if extra else ""), *inferred_columns(schema_path),
+                   "`$rowtime` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
+                   "WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND", *extra]
+        key_fields = "" if extra else ", 'key.fields' = 'key'"
+        tables.append(
+            f"CREATE TEMPORARY TABLE `{topic}` (\n  " + ",\n  ".join(columns) + f"\n) WITH ({connector}, "
+            f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{settings.KAFKA_BOOTSTRAP_SERVERS}', "
+            f"'key.format' = 'raw'{key_fields}, 'value.format' = 'avro', 'value.fields-include' = 'EXCEPT_KEY');"
+        )
+    return "\n\n".join(tables)
+
+
+def test_the_cloud_detection_statement_is_valid_flink_sql_over_the_inferred_tables(stack, tmp_path):
+    # Confluent Cloud cannot be reached from here; its INSERT is planned by the same Flink instead,
+    # over tables shaped as Confluent Cloud infers them, so a type error or an invalid temporal join
+    # (say, not on the versioned table's primary key) fails here.
+    (*_, (_, insert)) = detection_sql.statements("cloud")
+    script = tmp_path / "explain-cloud.sql"
+    script.write_text(f"SET 'table.local-time-zone' = 'UTC';\n\n{emulated_inferred_tables()}\n\nEXPLAIN {insert}")
+    plan = stack.run_sql_script(script, "EXPLAIN of the cloud detection statement")
+    assert "TemporalJoin" in plan, plan[-3000:]

@@ -65,3 +65,24 @@ def test_registry_mode_rejects_plain_avro(settings):
     codec = RegistryAvroCodec(TRANSACTION_SCHEMA, "card-transactions")
     with pytest.raises(UndecodableValue):
         codec.decode(PlainAvroCodec(TRANSACTION_SCHEMA, "t").encode(TRANSACTION))
+
+
+def test_without_auto_registration_the_app_uses_the_schema_terraform_registered(settings):
+    # Confluent Cloud: Terraform registers the .avsc files and the app's key may only read them.
+    settings.SCHEMA_REGISTRY_URL = "mock://serialization-no-auto-register"
+    from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from fraudsite.avro import registry_client
+
+    codec = RegistryAvroCodec(TRANSACTION_SCHEMA, "card-transactions", auto_register=False)
+    with pytest.raises(SchemaRegistryError):  # nothing registered under the subject yet
+        codec.encode(TRANSACTION)
+
+    # What Terraform's confluent_schema uploads. The real registry matches a lookup on the parsed
+    # schema; the mock compares text, so the file's trailing newline is stripped as the client does.
+    schema_text = open(TRANSACTION_SCHEMA).read().strip()
+    schema_id = registry_client().register_schema("card-transactions-value", Schema(schema_text, "AVRO"))
+    encoded = codec.encode(TRANSACTION)
+    assert struct.unpack(">bI", encoded[:5]) == (0, schema_id)
+    assert codec.decode(encoded) == TRANSACTION

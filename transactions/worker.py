@@ -21,6 +21,7 @@ from users.publishing import sync_customers
 
 from .alerts import layer_is_process_local, push_verdicts
 from .models import DeadLetter
+from .simulator import WARM_UP_USER_ID
 from .verdicts import dead_letter, store_batch, verdict_codec
 
 logger = logging.getLogger("fraudsite.worker")
@@ -46,6 +47,7 @@ class Counters:
     consumed: int = 0
     stored: int = 0
     dead_lettered: int = 0
+    warm_up_skipped: int = 0  # verdicts of warm-up records (manage.py warm_up): not stored
     started: float = field(default_factory=time.monotonic)
     first_record_at: float | None = None  # rates count from here, not from the group join
     last_record_at: float | None = None
@@ -57,8 +59,12 @@ class Counters:
 
     def line(self):
         rate = self.rate()
+        warm_up = f", {self.warm_up_skipped} warm-up skipped" if self.warm_up_skipped else ""
         return (f"consumed {self.consumed}, stored {self.stored} verdicts, "
-                f"{self.dead_lettered} dead letters, {rate:.0f} records/s")
+                f"{self.dead_lettered} dead letters{warm_up}, {rate:.0f} records/s")
+
+
+WARM_UP_KEY = WARM_UP_USER_ID.encode()
 
 
 class Worker:
@@ -145,13 +151,15 @@ class Worker:
     def _process(self, batch):
         if self.counters.first_record_at is None:
             self.counters.first_record_at = time.monotonic()
-        verdicts, dead_letters = self._store(batch)
+        to_store = [message for message in batch if message.key() != WARM_UP_KEY]
+        verdicts, dead_letters = self._store(to_store) if to_store else ([], [])
         push_verdicts(verdicts)
         self._commit(batch)
         self.counters.last_record_at = time.monotonic()
         self.counters.consumed += len(batch)
         self.counters.stored += len(verdicts)
         self.counters.dead_lettered += len(dead_letters)
+        self.counters.warm_up_skipped += len(batch) - len(to_store)
 
     def _store(self, batch):
         """Store the batch, waiting out a database outage with backoff (the batch is kept, not committed)."""

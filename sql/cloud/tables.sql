@@ -1,33 +1,22 @@
--- Confluent Cloud for Apache Flink: tables over the topics Terraform creates, values in the
--- Schema Registry's Avro (avro-registry). Event time is the system column $rowtime (the Kafka
--- record time), as in the local variant. Confluent Cloud has no processing time, so pairing
--- orders by $rowtime too, under Confluent Cloud's default watermark strategy.
+-- Confluent Cloud for Apache Flink. Terraform creates the three topics and registers their value
+-- schemas (the repo's .avsc files), so Confluent Cloud infers a table per topic: the raw UTF-8
+-- key becomes a `key` BYTES column, the value's fields become columns, and the Kafka record
+-- time is the system column `$rowtime`. These statements shape the inferred tables for the
+-- detection query; Terraform runs each once, in this order, before the INSERT.
+--
+-- Event time is `$rowtime` (the topics use LogAppendTime, so it is the broker's clock), as in
+-- the local variant. The watermark follows it with no delay (1 ms for records sharing a
+-- timestamp) in place of Confluent Cloud's default strategy, which waits for a number of
+-- records per partition before its first watermark.
 
-CREATE TABLE IF NOT EXISTS `{{ topics.card_transactions }}` (
-{% include "columns/card_transactions.sql" %}
-) DISTRIBUTED BY HASH(user_id) INTO {{ partitions }} BUCKETS WITH (
-  'changelog.mode' = 'append',
-  'key.format' = 'raw',
-  'value.format' = 'avro-registry',
-  'value.fields-include' = 'except-key'
-);
+ALTER TABLE `{{ topics.card_transactions }}`
+  MODIFY WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND;
 
-CREATE TABLE IF NOT EXISTS `{{ topics.users_config }}` (
-{% include "columns/users_config.sql" %},
-  PRIMARY KEY (user_id) NOT ENFORCED
-) DISTRIBUTED BY HASH(user_id) INTO {{ partitions }} BUCKETS WITH (
-  'changelog.mode' = 'upsert',
-  'key.format' = 'raw',
-  'value.format' = 'avro-registry',
-  'value.fields-include' = 'except-key',
-  'kafka.cleanup-policy' = 'compact'
-);
+-- The temporal join needs a versioned table: a primary key (the Kafka key, so tombstones
+-- delete) and upsert semantics.
+ALTER TABLE `{{ topics.users_config }}` ADD PRIMARY KEY (`key`) NOT ENFORCED;
 
-CREATE TABLE IF NOT EXISTS `{{ topics.card_transactions_enriched }}` (
-{% include "columns/card_transactions_enriched.sql" %}
-) DISTRIBUTED BY HASH(user_id) INTO {{ partitions }} BUCKETS WITH (
-  'changelog.mode' = 'append',
-  'key.format' = 'raw',
-  'value.format' = 'avro-registry',
-  'value.fields-include' = 'all'
-);
+ALTER TABLE `{{ topics.users_config }}` SET ('changelog.mode' = 'upsert');
+
+ALTER TABLE `{{ topics.users_config }}`
+  MODIFY WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND;

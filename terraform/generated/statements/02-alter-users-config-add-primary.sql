@@ -1,0 +1,1 @@
+ALTER TABLE `users-config` ADD PRIMARY KEY (`key`) NOT ENFORCED;

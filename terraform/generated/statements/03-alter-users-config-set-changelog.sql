@@ -1,0 +1,1 @@
+ALTER TABLE `users-config` SET ('changelog.mode' = 'upsert');

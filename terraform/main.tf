@@ -1,0 +1,302 @@
+# fraudsite on Confluent Cloud: Kafka, Schema Registry and Flink, with the topics, schemas and
+# Flink statements rendered from the project (terraform/generated/, see `manage.py cloud_render`).
+
+locals {
+  # Topic names, partitions, configs and value schema files, from fraudsite/topics.py and the apps.
+  topics = jsondecode(file("${path.module}/generated/topics.json"))
+
+  # Flink statements, from sql/ (cloud variant). Each runs once, in file-name order.
+  statements_dir = "${path.module}/generated/statements"
+}
+
+data "confluent_organization" "main" {}
+
+resource "confluent_environment" "main" {
+  display_name = "${var.name_prefix}-env"
+
+  stream_governance {
+    package = var.stream_governance_package
+  }
+}
+
+resource "confluent_kafka_cluster" "main" {
+  display_name = "${var.name_prefix}-cluster"
+  availability = "SINGLE_ZONE"
+  cloud        = var.cloud
+  region       = var.region
+  basic {}
+
+  environment {
+    id = confluent_environment.main.id
+  }
+}
+
+data "confluent_schema_registry_cluster" "main" {
+  environment {
+    id = confluent_environment.main.id
+  }
+  # The registry exists once the environment's first cluster does.
+  depends_on = [confluent_kafka_cluster.main]
+}
+
+# --- service accounts and their least-privilege roles -----------------------------------------
+
+# Creates the topics and registers the schemas (this Terraform run only).
+resource "confluent_service_account" "topic_manager" {
+  display_name = "${var.name_prefix}-topic-manager"
+  description  = "Creates fraudsite's topics and registers their schemas (Terraform)"
+}
+
+# Runs the Flink statements: reads the inputs, writes the verdicts, shapes the inferred tables.
+resource "confluent_service_account" "flink" {
+  display_name = "${var.name_prefix}-flink"
+  description  = "Principal of fraudsite's Flink statements"
+}
+
+# Django, the verdict worker and the simulator.
+resource "confluent_service_account" "app" {
+  display_name = "${var.name_prefix}-app"
+  description  = "fraudsite web app, verdict worker and simulator"
+}
+
+resource "confluent_role_binding" "topic_manager_cluster" {
+  principal   = "User:${confluent_service_account.topic_manager.id}"
+  role_name   = "CloudClusterAdmin"
+  crn_pattern = confluent_kafka_cluster.main.rbac_crn
+}
+
+resource "confluent_role_binding" "topic_manager_subjects" {
+  for_each    = local.topics
+  principal   = "User:${confluent_service_account.topic_manager.id}"
+  role_name   = "DeveloperWrite"
+  crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
+}
+
+# FlinkDeveloper on the environment lets the Flink API key's owner manage statements there.
+resource "confluent_role_binding" "flink_developer" {
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "FlinkDeveloper"
+  crn_pattern = confluent_environment.main.resource_name
+}
+
+# ALTER TABLE changes a table's metadata (DeveloperManage); the INSERT reads and writes topics.
+resource "confluent_role_binding" "flink_topics_manage" {
+  for_each    = local.topics
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "DeveloperManage"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/topic=${each.value.name}"
+}
+
+resource "confluent_role_binding" "flink_topics_read" {
+  for_each    = { for key, topic in local.topics : key => topic if key != "card_transactions_enriched" }
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "DeveloperRead"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/topic=${each.value.name}"
+}
+
+resource "confluent_role_binding" "flink_verdicts_write" {
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "DeveloperWrite"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/topic=${local.topics.card_transactions_enriched.name}"
+}
+
+resource "confluent_role_binding" "flink_transactional_ids" {
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "DeveloperWrite"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/transactional-id=*"
+}
+
+# Write: ALTER TABLE keeps table metadata beside the schemas, and the sink may register a schema.
+resource "confluent_role_binding" "flink_subjects" {
+  for_each    = local.topics
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "DeveloperWrite"
+  crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
+}
+
+# The app writes transactions and customer settings, reads verdicts in its own consumer group.
+resource "confluent_role_binding" "app_writes" {
+  for_each    = { for key, topic in local.topics : key => topic if key != "card_transactions_enriched" }
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = "DeveloperWrite"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/topic=${each.value.name}"
+}
+
+resource "confluent_role_binding" "app_reads_verdicts" {
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = "DeveloperRead"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/topic=${local.topics.card_transactions_enriched.name}"
+}
+
+resource "confluent_role_binding" "app_consumer_group" {
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = "DeveloperRead"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/group=${var.verdict_consumer_group}"
+}
+
+# Read only: the app looks up the ids of the schemas registered below (no auto-registration).
+resource "confluent_role_binding" "app_subjects" {
+  for_each    = local.topics
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = "DeveloperRead"
+  crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
+}
+
+# --- API keys -----------------------------------------------------------------------------------
+
+data "confluent_flink_region" "main" {
+  cloud  = var.cloud
+  region = var.region
+}
+
+locals {
+  # key name -> (owner, managed resource); plain strings so that one resource block makes them all.
+  api_keys = {
+    for name, key in {
+      topic_manager_kafka    = [confluent_service_account.topic_manager, confluent_kafka_cluster.main]
+      topic_manager_registry = [confluent_service_account.topic_manager, data.confluent_schema_registry_cluster.main]
+      app_kafka              = [confluent_service_account.app, confluent_kafka_cluster.main]
+      app_registry           = [confluent_service_account.app, data.confluent_schema_registry_cluster.main]
+      flink                  = [confluent_service_account.flink, data.confluent_flink_region.main]
+    } : name => {
+      owner_id             = key[0].id
+      owner_api_version    = key[0].api_version
+      owner_kind           = key[0].kind
+      resource_id          = key[1].id
+      resource_api_version = key[1].api_version
+      resource_kind        = key[1].kind
+    }
+  }
+}
+
+resource "confluent_api_key" "keys" {
+  for_each     = local.api_keys
+  display_name = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  owner {
+    id          = each.value.owner_id
+    api_version = each.value.owner_api_version
+    kind        = each.value.owner_kind
+  }
+  managed_resource {
+    id          = each.value.resource_id
+    api_version = each.value.resource_api_version
+    kind        = each.value.resource_kind
+    environment {
+      id = confluent_environment.main.id
+    }
+  }
+  # A key works once its owner's roles exist.
+  depends_on = [
+    confluent_role_binding.topic_manager_cluster, confluent_role_binding.topic_manager_subjects,
+    confluent_role_binding.app_writes, confluent_role_binding.app_reads_verdicts,
+    confluent_role_binding.app_consumer_group, confluent_role_binding.app_subjects,
+    confluent_role_binding.flink_developer,
+  ]
+}
+
+# --- topics and value schemas -------------------------------------------------------------------
+
+resource "confluent_kafka_topic" "topics" {
+  for_each = local.topics
+  kafka_cluster {
+    id = confluent_kafka_cluster.main.id
+  }
+  topic_name       = each.value.name
+  partitions_count = each.value.partitions
+  config           = each.value.config
+  rest_endpoint    = confluent_kafka_cluster.main.rest_endpoint
+  credentials {
+    key    = confluent_api_key.keys["topic_manager_kafka"].id
+    secret = confluent_api_key.keys["topic_manager_kafka"].secret
+  }
+}
+
+resource "confluent_schema" "values" {
+  for_each = local.topics
+  schema_registry_cluster {
+    id = data.confluent_schema_registry_cluster.main.id
+  }
+  rest_endpoint = data.confluent_schema_registry_cluster.main.rest_endpoint
+  subject_name  = "${each.value.name}-value"
+  format        = "AVRO"
+  schema        = file("${path.module}/${each.value.value_schema}")
+  credentials {
+    key    = confluent_api_key.keys["topic_manager_registry"].id
+    secret = confluent_api_key.keys["topic_manager_registry"].secret
+  }
+}
+
+# --- Flink ----------------------------------------------------------------------------------------
+
+resource "confluent_flink_compute_pool" "main" {
+  display_name = "${var.name_prefix}-pool"
+  cloud        = var.cloud
+  region       = var.region
+  max_cfu      = var.flink_max_cfu
+  environment {
+    id = confluent_environment.main.id
+  }
+}
+
+locals {
+  flink = {
+    organization_id = data.confluent_organization.main.id
+    environment_id  = confluent_environment.main.id
+    compute_pool_id = confluent_flink_compute_pool.main.id
+    principal_id    = confluent_service_account.flink.id
+    rest_endpoint   = data.confluent_flink_region.main.rest_endpoint
+    api_key         = confluent_api_key.keys["flink"].id
+    api_secret      = confluent_api_key.keys["flink"].secret
+    properties = {
+      "sql.current-catalog"  = confluent_environment.main.display_name
+      "sql.current-database" = confluent_kafka_cluster.main.display_name
+      "sql.local-time-zone"  = "UTC"
+      # A quiet input (users-config, an empty partition) stops holding the watermark back.
+      "sql.tables.scan.idle-timeout" = "1 s"
+    }
+  }
+}
+
+# Tables are inferred from the topics once their schemas exist; each ALTER then runs once, in
+# order (the primary key before upsert mode), and the detection INSERT last.
+module "alter_card_transactions_watermark" {
+  source     = "./modules/flink-statement"
+  name       = "${var.name_prefix}-01-card-transactions-watermark"
+  statement  = file("${local.statements_dir}/01-alter-card-transactions-modify-watermark.sql")
+  flink      = local.flink
+  depends_on = [confluent_schema.values, confluent_kafka_topic.topics, confluent_role_binding.flink_topics_manage]
+}
+
+module "alter_users_config_primary_key" {
+  source     = "./modules/flink-statement"
+  name       = "${var.name_prefix}-02-users-config-primary-key"
+  statement  = file("${local.statements_dir}/02-alter-users-config-add-primary.sql")
+  flink      = local.flink
+  depends_on = [module.alter_card_transactions_watermark]
+}
+
+module "alter_users_config_upsert" {
+  source     = "./modules/flink-statement"
+  name       = "${var.name_prefix}-03-users-config-upsert"
+  statement  = file("${local.statements_dir}/03-alter-users-config-set-changelog.sql")
+  flink      = local.flink
+  depends_on = [module.alter_users_config_primary_key]
+}
+
+module "alter_users_config_watermark" {
+  source     = "./modules/flink-statement"
+  name       = "${var.name_prefix}-04-users-config-watermark"
+  statement  = file("${local.statements_dir}/04-alter-users-config-modify-watermark.sql")
+  flink      = local.flink
+  depends_on = [module.alter_users_config_upsert]
+}
+
+module "detection" {
+  source = "./modules/flink-statement"
+  # A new name per SQL version: changing the SQL replaces the running statement.
+  name       = "${var.name_prefix}-detection-${substr(sha256(file("${local.statements_dir}/05-insert-into-card-transactions-enriched.sql")), 0, 12)}"
+  statement  = file("${local.statements_dir}/05-insert-into-card-transactions-enriched.sql")
+  flink      = local.flink
+  depends_on = [module.alter_users_config_watermark, confluent_role_binding.flink_verdicts_write,
+  confluent_role_binding.flink_topics_read, confluent_role_binding.flink_subjects, confluent_role_binding.flink_transactional_ids]
+}

@@ -1,0 +1,62 @@
+# One Confluent Cloud Flink statement, run as the given principal in the given compute pool.
+
+terraform {
+  required_providers {
+    confluent = {
+      source = "confluentinc/confluent"
+    }
+  }
+}
+
+variable "name" {
+  description = "Statement name: unique in the environment, lowercase letters, digits and hyphens."
+  type        = string
+}
+
+variable "statement" {
+  description = "The SQL of the statement."
+  type        = string
+}
+
+variable "flink" {
+  description = "Where and as whom to run: organization, environment, pool, principal, endpoint, key, properties."
+  type = object({
+    organization_id = string
+    environment_id  = string
+    compute_pool_id = string
+    principal_id    = string
+    rest_endpoint   = string
+    api_key         = string
+    api_secret      = string
+    properties      = map(string)
+  })
+  sensitive = true
+}
+
+resource "confluent_flink_statement" "this" {
+  statement_name = var.name
+  statement      = var.statement
+  properties     = var.flink.properties
+  rest_endpoint  = var.flink.rest_endpoint
+
+  organization {
+    id = var.flink.organization_id
+  }
+  environment {
+    id = var.flink.environment_id
+  }
+  compute_pool {
+    id = var.flink.compute_pool_id
+  }
+  principal {
+    id = var.flink.principal_id
+  }
+  credentials {
+    key    = var.flink.api_key
+    secret = var.flink.api_secret
+  }
+}
+
+output "name" {
+  value = confluent_flink_statement.this.statement_name
+}

@@ -1,0 +1,55 @@
+# Everything the project's .env needs: `terraform output -json | python manage.py cloud_env`.
+# cloud/terraform.py (ENV_FROM_OUTPUT) maps each output to its setting.
+
+output "kafka_bootstrap_servers" {
+  description = "Bootstrap endpoint of the Kafka cluster."
+  value       = confluent_kafka_cluster.main.bootstrap_endpoint
+}
+
+output "app_kafka_api_key" {
+  description = "Kafka API key of the app's service account."
+  value       = confluent_api_key.keys["app_kafka"].id
+}
+
+output "app_kafka_api_secret" {
+  description = "Kafka API secret of the app's service account."
+  value       = confluent_api_key.keys["app_kafka"].secret
+  sensitive   = true
+}
+
+output "schema_registry_url" {
+  description = "REST endpoint of the environment's Schema Registry."
+  value       = data.confluent_schema_registry_cluster.main.rest_endpoint
+}
+
+output "app_schema_registry_api_key" {
+  description = "Schema Registry API key of the app's service account."
+  value       = confluent_api_key.keys["app_registry"].id
+}
+
+output "app_schema_registry_api_secret" {
+  description = "Schema Registry API secret of the app's service account."
+  value       = confluent_api_key.keys["app_registry"].secret
+  sensitive   = true
+}
+
+output "topic_card_transactions" {
+  value = confluent_kafka_topic.topics["card_transactions"].topic_name
+}
+
+output "topic_users_config" {
+  value = confluent_kafka_topic.topics["users_config"].topic_name
+}
+
+output "topic_card_transactions_enriched" {
+  value = confluent_kafka_topic.topics["card_transactions_enriched"].topic_name
+}
+
+output "topic_partitions" {
+  value = local.topics.card_transactions.partitions
+}
+
+output "flink_detection_statement" {
+  description = "Name of the running detection statement (Cloud Console > Flink > Statements)."
+  value       = module.detection.name
+}

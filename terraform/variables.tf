@@ -1,0 +1,45 @@
+variable "name_prefix" {
+  description = "Prefix of every display name created here (environment, cluster, accounts, pool)."
+  type        = string
+  default     = "fraudsite"
+}
+
+variable "cloud" {
+  description = "Cloud provider of the Kafka cluster and the Flink compute pool: AWS, GCP or AZURE."
+  type        = string
+  default     = "AWS"
+
+  validation {
+    condition     = contains(["AWS", "GCP", "AZURE"], var.cloud)
+    error_message = "cloud must be AWS, GCP or AZURE."
+  }
+}
+
+variable "region" {
+  description = "Region of the Kafka cluster and the Flink compute pool (one that offers Flink)."
+  type        = string
+  default     = "us-east-2"
+}
+
+variable "stream_governance_package" {
+  description = "Stream Governance package of the environment (Schema Registry): ESSENTIALS or ADVANCED."
+  type        = string
+  default     = "ESSENTIALS"
+}
+
+variable "flink_max_cfu" {
+  description = "Upper bound of the Flink compute pool, in Confluent Flink Units."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = contains([5, 10, 20, 30, 40, 50], var.flink_max_cfu)
+    error_message = "flink_max_cfu must be one of 5, 10, 20, 30, 40, 50."
+  }
+}
+
+variable "verdict_consumer_group" {
+  description = "Consumer group of `manage.py consume_verdicts` (its --group default)."
+  type        = string
+  default     = "fraudsite-verdicts"
+}
