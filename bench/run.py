@@ -96,6 +96,7 @@ def fill_verdicts(topic, count):
             "max_speed": 900.0, "distance_km": 343.5, "elapsed_seconds": 3600.0, "speed_kmh": 343.5,
             "is_fraud": fraud, "status": "FRAUD" if fraud else "VALID",
             "reason": "speed_above_limit" if fraud else "within_limit",
+            "reasons": "speed_above_limit" if fraud else "within_limit",
         }
         while True:
             try:

@@ -41,6 +41,11 @@ VARIANTS = {
     },
 }
 
+# Velocity and spend deviation look back at most this many transactions per customer (so the
+# velocity threshold N is at most this), and spend deviation needs at least SPEND_MIN_HISTORY.
+HISTORY_ROWS = 20
+SPEND_MIN_HISTORY = 3
+
 _engine = Engine(dirs=[str(SQL_DIR)], autoescape=False)
 
 
@@ -74,6 +79,8 @@ def _context(variant, bootstrap_servers, partitions):
             "partitions": partitions or settings.TOPIC_PARTITIONS,
             "enriched_columns": ", ".join(f"`{name}`" for name in columns),
             "epoch_millis_of_received_at": _epoch_millis("received_at"),
+            "history_rows": HISTORY_ROWS,
+            "spend_min_history": SPEND_MIN_HISTORY,
         },
         autoescape=False,  # SQL, not HTML: quotes stay quotes
     )

@@ -1,13 +1,15 @@
--- Impossible-travel detection, shared by the local and the Confluent Cloud variants: one
--- INSERT statement, so that Confluent Cloud (one statement per submission) runs it unchanged.
+-- Fraud detection, shared by the local and the Confluent Cloud variants: one INSERT statement,
+-- so that Confluent Cloud (one statement per submission) runs it unchanged.
 --
--- 1. Pair each transaction with the same customer's previous one. A customer's transactions
---    share a Kafka partition (key = user_id), so arrival order is offset order; a two-row
---    window keeps two rows of state per customer.
+-- 1. Look back at the same customer's transactions in arrival order. A customer's transactions
+--    share a Kafka partition (key = user_id), so arrival order is offset order. Two windows, so
+--    state stays bounded: the previous transaction (impossible travel) and the last
+--    {{ history_rows }} before this one (velocity, spend deviation).
 -- 2. Join the customer's settings as they were at the transaction's record time (event-time
---    temporal join against the versioned users-config table): a later limit change does not
---    rewrite earlier verdicts, and state stays bounded by the number of customers.
--- 3. Decide, once, here: consumers never recompute the rule.
+--    temporal join against the versioned users-config table): a later threshold change does
+--    not rewrite earlier verdicts, and state stays bounded by the number of customers.
+-- 3. Decide, once, here: every signal that fired is a reason, and any fraud reason makes the
+--    verdict FRAUD. Consumers never recompute the rules.
 
 INSERT INTO {{ tables.card_transactions_enriched }} ({{ enriched_columns }})
 WITH transactions AS (
@@ -27,11 +29,26 @@ paired_transactions AS (
     CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(lng) OVER w END AS prev_lng,
     CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(amount) OVER w END AS prev_amount
   FROM transactions AS t
-  -- A two-row frame: the previous transaction and this one. ROWS (not RANGE) emits each row at
-  -- once instead of on a timer after the next watermark.
+  -- ROWS (not RANGE) frames emit each row at once instead of on a timer after the next
+  -- watermark. w: the previous transaction and this one. h: up to {{ history_rows }} before this one.
   WINDOW w AS (
     PARTITION BY customer_key ORDER BY {% if processing_time %}arrival{% else %}received_at{% endif %}
     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+  )
+),
+
+with_history AS (
+  SELECT
+    p.*,
+    COUNT(*) OVER h - 1 AS prior_count,
+    SUM(amount) OVER h - amount AS prior_amount_sum,
+    -- The timestamps of this window, oldest first, so that the N-th previous one can be picked
+    -- for a per-customer N (OVER frames are constant).
+    LISTAGG(CAST(`timestamp` AS STRING), ',') OVER h AS recent_timestamps
+  FROM paired_transactions AS p
+  WINDOW h AS (
+    PARTITION BY customer_key ORDER BY {% if processing_time %}arrival{% else %}received_at{% endif %}
+    ROWS BETWEEN {{ history_rows }} PRECEDING AND CURRENT ROW
   )
 ),
 
@@ -39,18 +56,29 @@ measured_transactions AS (
   SELECT
     t.*,
     c.first_name, c.last_name, c.max_speed,
+    c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
+    c.usual_hour_start, c.usual_hour_end,
     -- Haversine great-circle distance, R = 6371 km (LEAST guards rounding just above 1).
     2 * 6371 * ASIN(SQRT(LEAST(1.0,
         POWER(SIN(RADIANS(t.lat - t.prev_lat) / 2), 2)
         + COS(RADIANS(t.prev_lat)) * COS(RADIANS(t.lat))
           * POWER(SIN(RADIANS(t.lng - t.prev_lng) / 2), 2)))) AS distance_km,
-    CAST(t.`timestamp` - t.prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds
-  FROM paired_transactions AS t
+    CAST(t.`timestamp` - t.prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds,
+    CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
+    -- More than N transactions within M minutes: this one and the N before it, the N-th
+    -- previous no further than M minutes away.
+    CASE WHEN c.velocity_max_transactions IS NOT NULL AND t.prior_count >= c.velocity_max_transactions
+      THEN CAST(SPLIT_INDEX(t.recent_timestamps, ',', CAST(t.prior_count - c.velocity_max_transactions AS INT)) AS BIGINT)
+    END AS velocity_reference_timestamp,
+    CASE WHEN c.usual_hour_start IS NOT NULL THEN CAST(HOUR(CAST(CONVERT_TZ(
+      DATE_FORMAT(TO_TIMESTAMP_LTZ(t.`timestamp`, 3), 'yyyy-MM-dd HH:mm:ss'), 'UTC', c.time_zone) AS TIMESTAMP(0))) AS INT)
+    END AS local_hour
+  FROM with_history AS t
   LEFT JOIN {{ tables.users_config }} FOR SYSTEM_TIME AS OF t.received_at AS c
     ON t.customer_key = c.{{ customer_key }}
 ),
 
-classified_transactions AS (
+signals AS (
   SELECT
     m.*,
     CASE
@@ -66,8 +94,28 @@ classified_transactions AS (
       WHEN m.elapsed_seconds > 0 AND m.distance_km / (m.elapsed_seconds / 3600) > m.max_speed
         THEN 'speed_above_limit'
       ELSE 'within_limit'
-    END AS reason
+    END AS travel_reason,
+    CASE WHEN ABS(m.`timestamp` - m.velocity_reference_timestamp) <= m.velocity_window_minutes * 60000
+      THEN 'velocity_exceeded' END AS velocity_reason,
+    CASE WHEN m.spend_factor IS NOT NULL AND m.amount > m.spend_factor * m.average_amount
+      THEN 'spend_deviation' END AS spend_reason,
+    CASE
+      WHEN m.usual_hour_start < m.usual_hour_end
+        AND (m.local_hour < m.usual_hour_start OR m.local_hour >= m.usual_hour_end) THEN 'unusual_hour'
+      WHEN m.usual_hour_start > m.usual_hour_end
+        AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
+    END AS hour_reason
   FROM measured_transactions AS m
+),
+
+classified_transactions AS (
+  SELECT
+    s.*,
+    -- CONCAT_WS skips NULLs: '' when no fraud signal fired.
+    CONCAT_WS(',',
+      CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN s.travel_reason END,
+      s.velocity_reason, s.spend_reason, s.hour_reason) AS fraud_reasons
+  FROM signals AS s
 )
 
 SELECT
@@ -79,11 +127,14 @@ SELECT
   CASE WHEN prev_transaction_id IS NULL THEN CAST(NULL AS DOUBLE) ELSE distance_km END,
   CASE WHEN prev_transaction_id IS NULL THEN CAST(NULL AS DOUBLE) ELSE elapsed_seconds END,
   speed_kmh,
-  reason IN ('speed_above_limit', 'non_positive_elapsed_time') AS is_fraud,
+  fraud_reasons <> '' AS is_fraud,
   CASE
-    WHEN reason = 'unknown_customer' THEN 'UNKNOWN_CUSTOMER'
-    WHEN reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN 'FRAUD'
+    WHEN travel_reason = 'unknown_customer' THEN 'UNKNOWN_CUSTOMER'
+    WHEN fraud_reasons <> '' THEN 'FRAUD'
     ELSE 'VALID'
   END AS status,
-  reason
+  CASE WHEN fraud_reasons <> '' THEN SPLIT_INDEX(fraud_reasons, ',', 0) ELSE travel_reason END AS reason,
+  CASE WHEN fraud_reasons <> '' THEN fraud_reasons ELSE travel_reason END AS reasons,
+  velocity_max_transactions, velocity_window_minutes, spend_factor, average_amount,
+  usual_hour_start, usual_hour_end, local_hour
 FROM classified_transactions;

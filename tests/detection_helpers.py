@@ -38,10 +38,12 @@ class Pipeline:
         self.reader = TopicReader(settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, verdicts.decode)
         self.base_time = int(time.time() * 1000)
 
-    def customer(self, max_speed, first_name="Test", last_name="Customer", user_id=None):
-        """Publish a customer's settings; returns the user_id. Waits until the job has surely read them."""
+    def customer(self, max_speed, first_name="Test", last_name="Customer", user_id=None, **thresholds):
+        """Publish a customer's settings (thresholds: the further signals' fields of users-config);
+        returns the user_id. Waits until the job has surely read them."""
         user_id = user_id or unique("cust")
-        value = self.customers.encode({"first_name": first_name, "last_name": last_name, "max_speed": float(max_speed)})
+        value = self.customers.encode(
+            {"first_name": first_name, "last_name": last_name, "max_speed": float(max_speed), **thresholds})
         self.producer.produce(settings.TOPIC_USERS_CONFIG, key=user_id.encode(), value=value)
         self.producer.flush(10)
         time.sleep(1.5)  # settings apply from the record's time on; let the job ingest them first

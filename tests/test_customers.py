@@ -23,7 +23,8 @@ def decode_with_plain_avro_reader(value):
 
 
 def customer_form(**overrides):
-    data = {"user_id": unique("c"), "first_name": "Ada", "last_name": "Lovelace", "max_speed": "50", "active": "on"}
+    data = {"user_id": unique("c"), "first_name": "Ada", "last_name": "Lovelace", "max_speed": "50", "active": "on",
+            "time_zone": "UTC"}
     data.update(overrides)
     return data
 
@@ -39,6 +40,11 @@ def customer_form(**overrides):
         ("max_speed", -5, "greater than or equal to 0.001"),
         ("max_speed", 0, "greater than or equal to 0.001"),
         ("max_speed", 1e9, "less than or equal to 100000"),
+        ("velocity_max_transactions", 21, "less than or equal to 20"),
+        ("velocity_max_transactions", 0, "greater than or equal to 1"),
+        ("spend_factor", 0.5, "greater than or equal to 1.0"),
+        ("usual_hour_start", 24, "less than or equal to 23"),
+        ("time_zone", "Mars/Olympus", "is not an IANA time zone"),
     ],
 )
 def test_model_validation_rejects_bad_input(field, value, message):
@@ -47,6 +53,25 @@ def test_model_validation_rejects_bad_input(field, value, message):
     with pytest.raises(ValidationError) as error:
         customer.full_clean()
     assert message in str(error.value.message_dict[field])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "thresholds, field, message",
+    [
+        ({"velocity_max_transactions": 5}, "velocity_window_minutes", "Set both velocity thresholds"),
+        ({"velocity_window_minutes": 10}, "velocity_window_minutes", "Set both velocity thresholds"),
+        ({"usual_hour_start": 8}, "usual_hour_end", "Set both usual hours"),
+        ({"usual_hour_start": 8, "usual_hour_end": 8}, "usual_hour_end", "Usual hours must differ"),
+    ],
+)
+def test_signal_thresholds_come_in_complete_pairs(thresholds, field, message):
+    customer = Customer(user_id="ok_id", first_name="A", last_name="B", max_speed=10, **thresholds)
+    with pytest.raises(ValidationError) as error:
+        customer.full_clean()
+    assert message in str(error.value.message_dict[field])
+    with pytest.raises(IntegrityError):  # and the database refuses them without validation too
+        Customer.objects.bulk_create([customer])
 
 
 @pytest.mark.django_db
@@ -94,7 +119,32 @@ def test_limit_change_in_admin_is_audited_and_reaches_users_config(kafka, admin_
     assert customer.sync_state == Customer.SyncState.SYNCED
     records = latest_records("users-config", user_id)
     assert [decode_with_plain_avro_reader(value)["max_speed"] for value, _ in records] == [10.0, 250.0]
-    assert decode_with_plain_avro_reader(records[-1][0]) == {"first_name": "Ada", "last_name": "Lovelace", "max_speed": 250.0}
+    assert decode_with_plain_avro_reader(records[-1][0]) == {
+        "first_name": "Ada", "last_name": "Lovelace", "max_speed": 250.0, "velocity_max_transactions": None,
+        "velocity_window_minutes": None, "spend_factor": None, "usual_hour_start": None, "usual_hour_end": None,
+        "time_zone": "UTC"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signal_thresholds_set_in_admin_are_audited_and_reach_users_config(kafka, admin_client, admin_user):
+    user_id = unique("sig")
+    admin_client.post(reverse("admin:users_customer_add"), customer_form(user_id=user_id))
+    customer = Customer.objects.get(user_id=user_id)
+    thresholds = {"velocity_max_transactions": "3", "velocity_window_minutes": "10", "spend_factor": "4",
+                  "usual_hour_start": "22", "usual_hour_end": "6", "time_zone": "Asia/Tokyo"}
+    response = admin_client.post(reverse("admin:users_customer_change", args=[customer.pk]),
+                                 customer_form(user_id=user_id, **thresholds))
+    assert response.status_code == 302
+
+    change = customer.history.latest()
+    assert change.history_user == admin_user
+    assert {c.field: (c.old, c.new) for c in change.diff_against(change.prev_record).changes} == {
+        "velocity_max_transactions": (None, 3), "velocity_window_minutes": (None, 10), "spend_factor": (None, 4.0),
+        "usual_hour_start": (None, 22), "usual_hour_end": (None, 6), "time_zone": ("UTC", "Asia/Tokyo")}
+    record = decode_with_plain_avro_reader(latest_records("users-config", user_id)[-1][0])
+    assert {name: record[name] for name in thresholds} == {
+        "velocity_max_transactions": 3, "velocity_window_minutes": 10, "spend_factor": 4.0,
+        "usual_hour_start": 22, "usual_hour_end": 6, "time_zone": "Asia/Tokyo"}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -133,9 +133,106 @@ def test_the_running_job_is_the_rendered_local_sql(stack):
     assert submitted.endswith(detection_sql.render("local"))
 
 
+# --- further signals: velocity, spend deviation, unusual hour ---------------------------------
+
+MINUTE_MS = 60 * 1000
+# 2026-01-15 10:00 UTC (London in winter: UTC) and 2026-07-15 10:00 UTC (London in summer: UTC+1).
+WINTER_10_UTC, SUMMER_10_UTC = 1768471200000, 1784109600000
+
+
+def judged(pipeline, user, steps):
+    """Send (offset_ms, amount) transactions at one place; returns their verdicts, in order."""
+    ids = [pipeline.transaction(user, *LONDON, offset_ms=offset, amount=amount) for offset, amount in steps]
+    return pipeline.verdicts(ids)
+
+
+def test_velocity_fires_on_more_than_n_transactions_within_m_minutes(pipeline):
+    user = pipeline.customer(max_speed=1000, velocity_max_transactions=2, velocity_window_minutes=10)
+    # Three within two minutes: the third is the one too many.
+    burst = judged(pipeline, user, [(0, 10), (MINUTE_MS, 10), (2 * MINUTE_MS, 10)])
+    assert [(v["status"], v["reasons"]) for v in burst] == [
+        ("VALID", "no_history"), ("VALID", "within_limit"), ("FRAUD", "velocity_exceeded")]
+    assert (burst[2]["velocity_max_transactions"], burst[2]["velocity_window_minutes"]) == (2, 10)
+
+    calm = pipeline.customer(max_speed=1000, velocity_max_transactions=2, velocity_window_minutes=10)
+    # 0, 6, 12 min + 1 ms: no three within ten minutes. Then 16 min: 6, 12, 16 are (exactly ten counts).
+    spread = judged(pipeline, calm, [(0, 10), (6 * MINUTE_MS, 10), (12 * MINUTE_MS + 1, 10), (16 * MINUTE_MS, 10)])
+    assert [v["status"] for v in spread] == ["VALID", "VALID", "VALID", "FRAUD"]
+    assert spread[3]["reasons"] == "velocity_exceeded"
+
+
+def test_spend_deviation_fires_above_k_times_the_average_after_three_transactions(pipeline):
+    user = pipeline.customer(max_speed=1000, spend_factor=3.0)
+    verdicts = judged(pipeline, user, [(0, 10), (HOUR_MS, 100), (2 * HOUR_MS, 10), (3 * HOUR_MS, 10),
+                                       (4 * HOUR_MS, 130), (5 * HOUR_MS, 120)])
+    # The second (10x the first) is not judged: fewer than three previous transactions.
+    assert [v["status"] for v in verdicts] == ["VALID", "VALID", "VALID", "VALID", "FRAUD", "VALID"]
+    assert verdicts[3]["average_amount"] == pytest.approx(40.0)  # (10 + 100 + 10) / 3
+    assert (verdicts[4]["reasons"], verdicts[4]["average_amount"]) == ("spend_deviation", pytest.approx(32.5))
+    assert verdicts[5]["average_amount"] == pytest.approx(52.0)  # 120 <= 3 x 52: the fraud raised the bar
+
+
+def test_unusual_hour_uses_the_customers_time_zone_and_wraps_midnight(pipeline):
+    london = pipeline.customer(max_speed=1000, usual_hour_start=9, usual_hour_end=17, time_zone="Europe/London")
+    stamps = [WINTER_10_UTC, WINTER_10_UTC + 7 * HOUR_MS - 1, WINTER_10_UTC + 7 * HOUR_MS,  # 10:00, 16:59, 17:00
+              SUMMER_10_UTC + 6 * HOUR_MS + 30 * MINUTE_MS]  # 16:30 UTC = 17:30 in London in July
+    ids = [pipeline.transaction(london, *LONDON, timestamp=stamp) for stamp in stamps]
+    verdicts = pipeline.verdicts(ids)
+    assert [(v["local_hour"], v["status"]) for v in verdicts] == [(10, "VALID"), (16, "VALID"), (17, "FRAUD"), (17, "FRAUD")]
+    assert {v["reasons"] for v in verdicts[2:]} == {"unusual_hour"}
+
+    night_owl = pipeline.customer(max_speed=1000, usual_hour_start=22, usual_hour_end=6, time_zone="Asia/Tokyo")
+    stamps = [WINTER_10_UTC + 14 * HOUR_MS, WINTER_10_UTC - 8 * HOUR_MS, WINTER_10_UTC]  # Tokyo 09:00 next day, 11:00, 19:00
+    ids = [pipeline.transaction(night_owl, *LONDON, timestamp=stamp) for stamp in stamps]
+    verdicts = pipeline.verdicts(ids)
+    assert [(v["local_hour"], v["status"]) for v in verdicts] == [(9, "FRAUD"), (11, "FRAUD"), (19, "FRAUD")]
+    late = pipeline.transaction(night_owl, *LONDON, timestamp=WINTER_10_UTC + 4 * HOUR_MS)  # Tokyo 23:00
+    early = pipeline.transaction(night_owl, *LONDON, timestamp=WINTER_10_UTC + 10 * HOUR_MS)  # Tokyo 05:00
+    assert [(v["local_hour"], v["status"]) for v in pipeline.verdicts([late, early])] == [(23, "VALID"), (5, "VALID")]
+
+
+def test_every_signal_that_fires_is_a_reason(pipeline):
+    user = pipeline.customer(max_speed=100, velocity_max_transactions=3, velocity_window_minutes=60, spend_factor=2.0,
+                             usual_hour_start=8, usual_hour_end=20, time_zone="UTC")
+    base = WINTER_10_UTC
+    ids = [pipeline.transaction(user, *LONDON, timestamp=base + i * MINUTE_MS, amount=10) for i in range(3)]
+    # Four minutes later in Paris (far above 100 km/h), the fourth within the hour, 50x the average.
+    fourth = pipeline.transaction(user, *PARIS, timestamp=base + 4 * MINUTE_MS, amount=500)
+    *_, verdict = pipeline.verdicts([*ids, fourth])
+    assert verdict["status"] == "FRAUD" and verdict["is_fraud"]
+    assert verdict["reasons"] == "speed_above_limit,velocity_exceeded,spend_deviation"
+    assert verdict["reason"] == "speed_above_limit"
+
+    night = pipeline.transaction(user, *PARIS, timestamp=base + 12 * HOUR_MS, amount=10)  # 22:00 UTC, alone
+    (night_verdict,) = pipeline.verdicts([night])
+    assert (night_verdict["status"], night_verdict["reasons"]) == ("FRAUD", "unusual_hour")
+
+
+def test_signals_without_thresholds_stay_quiet(pipeline):
+    user = pipeline.customer(max_speed=1000)
+    steps = [(i * 1000, 10 if i < 4 else 10_000) for i in range(8)]  # a burst, then huge amounts
+    verdicts = judged(pipeline, user, steps)
+    assert {v["status"] for v in verdicts} == {"VALID"}
+    assert {v["local_hour"] for v in verdicts} == {None}
+    assert verdicts[-1]["average_amount"] is not None  # measured, but no factor to compare with
+
+
+def test_a_threshold_change_applies_to_later_transactions_only(pipeline):
+    user = pipeline.customer(max_speed=1000, velocity_max_transactions=5, velocity_window_minutes=10)
+    before = judged(pipeline, user, [(0, 10), (MINUTE_MS, 10), (2 * MINUTE_MS, 10)])
+    assert {v["status"] for v in before} == {"VALID"}
+
+    pipeline.customer(max_speed=1000, user_id=user, velocity_max_transactions=2, velocity_window_minutes=10)
+    (after,) = judged(pipeline, user, [(3 * MINUTE_MS, 10)])
+
+    assert (after["status"], after["reasons"], after["velocity_max_transactions"]) == ("FRAUD", "velocity_exceeded", 2)
+    assert [pipeline.verdict_count(v["transaction_id"]) for v in before] == [1, 1, 1]  # not re-judged
+    assert {v["velocity_max_transactions"] for v in before} == {5}
+
+
 # --- the Flink tables and the .avsc files agree field by field (no stack needed) ---------
 
-FLINK_TO_AVRO = {"STRING": "string", "BIGINT": "long", "DOUBLE": "double", "BOOLEAN": "boolean"}
+FLINK_TO_AVRO = {"STRING": "string", "BIGINT": "long", "INT": "int", "DOUBLE": "double", "BOOLEAN": "boolean"}
 
 
 def physical_columns(sql, table):
@@ -143,7 +240,7 @@ def physical_columns(sql, table):
     body = re.search(rf"CREATE TABLE {table} \((.*?)\n\) WITH", sql, re.S).group(1)
     columns = []
     for line in body.splitlines():
-        match = re.match(r"\s*`?(\w+)`? (STRING|BIGINT|DOUBLE|BOOLEAN)( NOT NULL)?,?$", line)
+        match = re.match(r"\s*`?(\w+)`? (STRING|BIGINT|INT|DOUBLE|BOOLEAN)( NOT NULL)?,?$", line)
         if match:
             columns.append((match.group(1), FLINK_TO_AVRO[match.group(2)], not match.group(3)))
     return columns

@@ -32,7 +32,7 @@ def verdict_record(user_id, transaction_id, **overrides):
         "lng": -0.12, "amount": 10.0, "received_at": 1_700_000_000_005, "prev_transaction_id": None,
         "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
         "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
-        "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history",
+        "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history", "reasons": "no_history",
     }
     record.update(overrides)
     return record

@@ -13,7 +13,7 @@ VERDICTS_EVENT = "verdicts.stored"  # handled by AlertsConsumer.verdicts_stored
 MESSAGE_FIELDS = [
     "transaction_id", "user_id", "lat", "lng", "amount", "prev_transaction_id", "prev_lat", "prev_lng",
     "first_name", "last_name", "max_speed", "distance_km", "elapsed_seconds", "speed_kmh",
-    "is_fraud", "status", "reason",
+    "is_fraud", "status", "reason", "reasons",
 ]
 
 

@@ -23,6 +23,13 @@ class Transaction(models.Model):
         return self.transaction_id
 
 
+class ReviewStatus(models.TextChoices):
+    OPEN = "", "Open"
+    CONFIRMED_FRAUD = "confirmed_fraud", "Confirmed fraud"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    NEEDS_FOLLOW_UP = "needs_follow_up", "Needs follow-up"
+
+
 class Verdict(models.Model):
     """The detection job's verdict on one transaction, as read from card-transactions-enriched."""
 
@@ -54,7 +61,20 @@ class Verdict(models.Model):
     speed_kmh = models.FloatField(null=True, blank=True)
     is_fraud = models.BooleanField(db_index=True)
     status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
-    reason = models.CharField(max_length=40)
+    reason = models.CharField(max_length=40, help_text="The first of the reasons.")
+    reasons = models.CharField(max_length=200, blank=True, db_index=True,
+                               help_text="Every reason that fired, comma-separated.")
+    velocity_max_transactions = models.IntegerField(null=True, blank=True)
+    velocity_window_minutes = models.IntegerField(null=True, blank=True)
+    spend_factor = models.FloatField(null=True, blank=True)
+    average_amount = models.FloatField(null=True, blank=True, help_text="Of the customer's previous transactions.")
+    usual_hour_start = models.IntegerField(null=True, blank=True)
+    usual_hour_end = models.IntegerField(null=True, blank=True)
+    local_hour = models.IntegerField(null=True, blank=True, help_text="In the customer's time zone.")
+    # An alert (a FRAUD verdict) is open until an operator decides; AlertReview keeps every decision.
+    review_status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,
+                                     db_default=ReviewStatus.OPEN, blank=True, db_index=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     kafka_topic = models.CharField(max_length=255)
     kafka_partition = models.IntegerField()
     kafka_offset = models.BigIntegerField()
@@ -62,9 +82,31 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        permissions = [("review_verdict", "Can review fraud alerts")]
 
     def __str__(self):
         return f"{self.transaction_id}: {self.status}"
+
+    @property
+    def reason_list(self):
+        return [reason for reason in self.reasons.split(",") if reason]
+
+
+class AlertReview(models.Model):
+    """One operator decision on an alert: the audit trail (who, when, what), never edited."""
+
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="reviews")
+    decision = models.CharField(max_length=20, choices=[c for c in ReviewStatus.choices if c[0]])
+    comment = models.TextField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    reviewer_username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self):
+        return f"{self.verdict.transaction_id}: {self.get_decision_display()} by {self.reviewer_username}"
 
 
 class DeadLetter(models.Model):

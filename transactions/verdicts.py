@@ -13,7 +13,9 @@ from .models import DeadLetter, Transaction, Verdict
 
 SCHEMA_PATH = settings.BASE_DIR / "sql" / "card-transactions-enriched.avsc"
 COPIED_FIELDS = ["transaction_id", "user_id", "lat", "lng", "amount", "prev_lat", "prev_lng", "prev_amount",
-                 "max_speed", "distance_km", "elapsed_seconds", "speed_kmh", "is_fraud", "status", "reason"]
+                 "max_speed", "distance_km", "elapsed_seconds", "speed_kmh", "is_fraud", "status", "reason", "reasons",
+                 "velocity_max_transactions", "velocity_window_minutes", "spend_factor", "average_amount",
+                 "usual_hour_start", "usual_hour_end", "local_hour"]
 ROW_FIELDS = COPIED_FIELDS + ["prev_transaction_id", "first_name", "last_name", "timestamp", "received_at",
                               "prev_timestamp", "kafka_topic", "kafka_partition", "kafka_offset"]
 UPDATABLE_FIELDS = [name for name in ROW_FIELDS if name != "transaction_id"] + ["customer", "submitted", "stored_at"]
@@ -21,7 +23,8 @@ UPDATABLE_FIELDS = [name for name in ROW_FIELDS if name != "transaction_id"] + [
 STATUSES = frozenset(Verdict.Status.values)
 TEXT_LIMITS = {
     name: Verdict._meta.get_field(name).max_length
-    for name in ("transaction_id", "user_id", "prev_transaction_id", "first_name", "last_name", "status", "reason")
+    for name in ("transaction_id", "user_id", "prev_transaction_id", "first_name", "last_name", "status", "reason",
+                 "reasons")
 }
 
 

@@ -18,4 +18,12 @@
   speed_kmh DOUBLE,
   is_fraud BOOLEAN NOT NULL,
   status STRING NOT NULL,
-  reason STRING NOT NULL
+  reason STRING NOT NULL,
+  reasons STRING NOT NULL,
+  velocity_max_transactions INT,
+  velocity_window_minutes INT,
+  spend_factor DOUBLE,
+  average_amount DOUBLE,
+  usual_hour_start INT,
+  usual_hour_end INT,
+  local_hour INT

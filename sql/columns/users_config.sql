@@ -1,4 +1,10 @@
   user_id STRING NOT NULL,
   first_name STRING NOT NULL,
   last_name STRING NOT NULL,
-  max_speed DOUBLE NOT NULL
+  max_speed DOUBLE NOT NULL,
+  velocity_max_transactions INT,
+  velocity_window_minutes INT,
+  spend_factor DOUBLE,
+  usual_hour_start INT,
+  usual_hour_end INT,
+  time_zone STRING NOT NULL
