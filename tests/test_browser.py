@@ -56,6 +56,21 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
             expect(fraud).to_have_text("FRAUD", timeout=30_000)
             first = page.locator(f'#log li[data-transaction-id="{submitted[0]}"] .badge')
             expect(first).to_have_text("VALID")
-        finally:
             page.screenshot(path=str(ARTIFACTS / "operator-page.png"))
+
+            # Review the alert from the map page; the alert's page then shows the decision.
+            alert_entry = page.locator(f'#log li[data-transaction-id="{submitted[1]}"]')
+            alert_entry.locator(".review-button").click()
+            page.select_option("#review-decision", "confirmed_fraud")
+            page.fill("#review-comment", "Two capitals in minutes.")
+            with page.expect_response(f"**/api/alerts/{submitted[1]}/review") as response:
+                page.click("#review-submit")
+            assert response.value.status == 200
+            expect(alert_entry.locator(".review-status")).to_have_text("review: confirmed fraud by operator")
+
+            alert_entry.locator(".review-status").click()
+            expect(page.locator("#review-status")).to_have_text("Confirmed fraud")
+            expect(page.locator(".history li").first).to_contain_text("Two capitals in minutes.")
+            page.screenshot(path=str(ARTIFACTS / "alert-page.png"))
+        finally:
             browser.close()

@@ -1,6 +1,13 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.urls import path
+from django.utils import timezone
 
-from .models import DeadLetter, Transaction, Verdict
+from . import reviews
+from .export import verdict_csv_lines
+from .models import FRAUD_REASONS, OTHER_REASONS, AlertReview, DeadLetter, Transaction, Verdict
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -16,14 +23,100 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReasonFilter(admin.SimpleListFilter):
+    """Verdicts where a given reason fired (a verdict can have several)."""
+
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        return [(reason, reason) for reason in FRAUD_REASONS + OTHER_REASONS]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(reasons__regex=rf"(^|,){self.value()}(,|$)")
+        return queryset
+
+
+class ReviewInline(admin.TabularInline):
+    model = AlertReview
+    fields = ["decided_at", "decision", "reviewer_username", "comment"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Verdict)
 class VerdictAdmin(ReadOnlyAdmin):
-    list_display = ["transaction_id", "user_id", "customer", "status", "reason", "speed_kmh", "max_speed",
-                    "amount", "timestamp"]
-    list_filter = ["status", "is_fraud", "reason", ("customer", admin.RelatedOnlyFieldListFilter), "timestamp"]
+    list_display = ["transaction_id", "user_id", "customer", "status", "reasons", "speed_kmh", "max_speed",
+                    "amount", "timestamp", "review_status"]
+    list_filter = ["status", "is_fraud", ReasonFilter, "review_status", ("customer", admin.RelatedOnlyFieldListFilter),
+                   "timestamp"]
     search_fields = ["transaction_id", "=user_id"]
     date_hierarchy = "timestamp"
     list_select_related = ["customer"]
+    inlines = [ReviewInline]
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_csv)
+        return [path("export.csv", export, name="transactions_verdict_export"), *super().get_urls()]
+
+    def export_csv(self, request):
+        """The changelist's current selection (filters, search, date) as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        queryset = self.get_changelist_instance(request).get_queryset(request)
+        response = StreamingHttpResponse(verdict_csv_lines(queryset), content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="verdicts-{stamp}.csv"'
+        return response
+
+
+class AlertReviewForm(forms.ModelForm):
+    class Meta:
+        model = AlertReview
+        fields = ["verdict", "decision", "comment"]
+
+    def clean(self):
+        cleaned = super().clean()
+        verdict = cleaned.get("verdict")
+        if verdict is not None and not verdict.is_fraud:
+            raise forms.ValidationError(f"{verdict.transaction_id} is not an alert: its verdict is {verdict.status}.")
+        for field, problems in reviews.validate_review(cleaned.get("decision"), cleaned.get("comment")).items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, problems)
+        return cleaned
+
+
+@admin.register(AlertReview)
+class AlertReviewAdmin(admin.ModelAdmin):
+    """Decisions are added (audited: who and when are set here), never changed or deleted."""
+
+    form = AlertReviewForm
+    list_display = ["verdict", "decision", "reviewer_username", "decided_at"]
+    list_filter = ["decision", "decided_at"]
+    search_fields = ["verdict__transaction_id", "=verdict__user_id", "reviewer_username", "comment"]
+    raw_id_fields = ["verdict"]
+    readonly_fields = ["reviewer_username", "decided_at"]
+
+    def get_fields(self, request, obj=None):
+        return ["verdict", "decision", "comment"] + (["reviewer_username", "decided_at"] if obj else [])
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(reviews.REVIEW_PERMISSION)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        review = reviews.review_alert(obj.verdict_id, obj.decision, obj.comment, request.user)
+        obj.pk, obj.decided_at, obj.reviewer_username = review.pk, review.decided_at, review.reviewer_username
 
 
 @admin.register(Transaction)

@@ -22,6 +22,7 @@ def verdict_message(verdict):
     values = verdict if isinstance(verdict, dict) else vars(verdict)
     message = {"type": "verdict", "alert": values["is_fraud"]}
     message.update({field: values[field] for field in MESSAGE_FIELDS})
+    message["review_status"] = values.get("review_status", "")
     message["timestamp"] = values["timestamp"].isoformat()
     message["received_at"] = values["received_at"].isoformat()
     return message

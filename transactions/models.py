@@ -30,6 +30,12 @@ class ReviewStatus(models.TextChoices):
     NEEDS_FOLLOW_UP = "needs_follow_up", "Needs follow-up"
 
 
+# Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD.
+FRAUD_REASONS = ["speed_above_limit", "non_positive_elapsed_time", "velocity_exceeded", "spend_deviation",
+                 "unusual_hour"]
+OTHER_REASONS = ["no_history", "within_limit", "unknown_customer"]
+
+
 class Verdict(models.Model):
     """The detection job's verdict on one transaction, as read from card-transactions-enriched."""
 

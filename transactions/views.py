@@ -1,17 +1,19 @@
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from users.models import Customer
 
-from . import submission
+from . import reviews, submission
 from .alerts import verdict_message
 from .consumers import VIEW_PERMISSION
-from .models import Verdict
+from .models import ReviewStatus, Verdict
 
 ADD_PERMISSION = "transactions.add_transaction"
 HISTORY_SIZE = 200
@@ -25,6 +27,8 @@ def operator_page(request):
         "customers": Customer.objects.filter(active=True),
         "history": [verdict_message(verdict) for verdict in reversed(recent)],
         "map_config": {"tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
+        "can_review": request.user.has_perm(reviews.REVIEW_PERMISSION),
+        "decisions": reviews.DECISIONS,
     })
 
 
@@ -79,3 +83,97 @@ def submit_event(request, data):
             return JsonResponse({"errors": {"timestamp": ["Must be an ISO-8601 string such as 2026-01-31T12:00:00Z."]}},
                                 status=400)
     return _submit(request, data, LEGACY_NAMES)
+
+
+# --- alert review -------------------------------------------------------------------------------
+
+QUEUE_SIZE = 200
+CUSTOMER_HISTORY_SIZE = 200
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def alert_queue(request):
+    """GET /alerts/?status=open (default: undecided or needing follow-up) | all | <a review status>."""
+    status = request.GET.get("status", "open")
+    if status == "open":
+        queue = reviews.open_alerts()
+    elif status == "all":
+        queue = reviews.alerts().order_by("-received_at")
+    elif status in reviews.DECISIONS:
+        queue = reviews.alerts().filter(review_status=status).order_by("-reviewed_at")
+    else:
+        return render(request, "transactions/alert_queue.html", {"error": f"Unknown status {status!r}."}, status=400)
+    counts = reviews.counts_by_status()
+    return render(request, "transactions/alert_queue.html", {
+        "alerts": queue.select_related("customer")[:QUEUE_SIZE], "status": status,
+        "counts": [(value, label, counts[value]) for value, label in ReviewStatus.choices],
+        "open_count": sum(counts[value] for value in reviews.OPEN_STATUSES),
+        "decisions": reviews.DECISIONS,
+    })
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def alert_detail(request, transaction_id):
+    """GET: the alert, its reasons and its decision history. POST (review permission): decide."""
+    verdict = get_object_or_404(Verdict, transaction_id=transaction_id)
+    errors, status = {}, 200
+    if request.method == "POST":
+        if not request.user.has_perm(reviews.REVIEW_PERMISSION):
+            raise PermissionDenied
+        decision, comment = request.POST.get("decision", ""), request.POST.get("comment", "")
+        errors = reviews.validate_review(decision, comment)
+        if not errors:
+            try:
+                review = reviews.review_alert(verdict.pk, decision, comment, request.user)
+            except reviews.ReviewError as error:
+                errors = {"__all__": [str(error)]}
+            else:
+                messages.success(request, f"{verdict.transaction_id}: {review.get_decision_display()}.")
+                return redirect("alert-detail", transaction_id=verdict.transaction_id)
+        status = 400
+    return render(request, "transactions/alert_detail.html", {
+        "verdict": verdict, "reviews": verdict.reviews.all(), "errors": errors, "decisions": reviews.DECISIONS,
+        "can_review": verdict.is_fraud and request.user.has_perm(reviews.REVIEW_PERMISSION),
+        "posted": request.POST,
+    }, status=status)
+
+
+@require_POST
+def api_review(request, transaction_id):
+    """POST /api/alerts/<transaction_id>/review {decision, comment}: the map page's review."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Sign in first."}, status=403)
+    if not request.user.has_perm(reviews.REVIEW_PERMISSION):
+        return JsonResponse({"error": "You may not review alerts."}, status=403)
+    verdict = Verdict.objects.filter(transaction_id=transaction_id).first()
+    if verdict is None:
+        return JsonResponse({"error": f"No verdict for transaction {transaction_id}."}, status=404)
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"errors": {"__all__": ["The body must be JSON."]}}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
+    errors = reviews.validate_review(data.get("decision"), data.get("comment"))
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    try:
+        review = reviews.review_alert(verdict.pk, data["decision"], data["comment"], request.user)
+    except reviews.ReviewError as error:
+        return JsonResponse({"errors": {"__all__": [str(error)]}}, status=400)
+    return JsonResponse(reviews.review_message(review))
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def customer_view(request, user_id):
+    """The customer's recent path on a map and the timeline of their verdicts with reasons."""
+    customer = get_object_or_404(Customer, user_id=user_id)
+    recent = list(Verdict.objects.filter(user_id=user_id).order_by("-timestamp")[:CUSTOMER_HISTORY_SIZE])
+    return render(request, "transactions/customer.html", {
+        "customer": customer, "verdicts": recent,
+        "path": [verdict_message(verdict) for verdict in reversed(recent)],
+        "map_config": {"tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
+    })

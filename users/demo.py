@@ -7,21 +7,25 @@ from django.contrib.auth import get_user_model
 from .models import Customer
 
 DEMO_CUSTOMERS = [
-    ("user_1", "Lena", "Whitaker", 10),
-    ("user_2", "Elias", "Monroe", 100),
-    ("user_3", "Nina", "Langston", 1000),
-    ("user_4", "Jordan", "Blake", 99999),
+    ("user_1", "Lena", "Whitaker", 10, {}),
+    ("user_2", "Elias", "Monroe", 100, {"spend_factor": 5.0}),
+    ("user_3", "Nina", "Langston", 1000, {"velocity_max_transactions": 5, "velocity_window_minutes": 10}),
+    ("user_4", "Jordan", "Blake", 99999, {}),
 ]
+SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_factor", "usual_hour_start",
+                 "usual_hour_end"]
 OPERATOR_USERNAME = "operator"
 
 
 def create_demo_customers():
     """Create or reset the demo customers. Returns them."""
     customers = []
-    for user_id, first_name, last_name, max_speed in DEMO_CUSTOMERS:
+    for user_id, first_name, last_name, max_speed, thresholds in DEMO_CUSTOMERS:
+        signals = {**dict.fromkeys(SIGNAL_FIELDS), "time_zone": "UTC", **thresholds}
         customer, _ = Customer.objects.update_or_create(
             user_id=user_id,
-            defaults={"first_name": first_name, "last_name": last_name, "max_speed": max_speed, "active": True},
+            defaults={"first_name": first_name, "last_name": last_name, "max_speed": max_speed, "active": True,
+                      **signals},
         )
         customers.append(customer)
     return customers

@@ -3,6 +3,9 @@
   "use strict";
 
   const history = JSON.parse(document.getElementById("history").textContent);
+  const canReview = JSON.parse(document.getElementById("can-review").textContent);
+  const REVIEW_LABELS = { "": "open", confirmed_fraud: "confirmed fraud", false_positive: "false positive",
+                          needs_follow_up: "needs follow-up" };
   const mapConfig = JSON.parse(document.getElementById("map-config").textContent);
   const HOME = { center: [30, 0], zoom: 2 };
   const COLOURS = ["#1565c0", "#ef6c00", "#6a1b9a", "#00897b", "#ad1457", "#558b2f", "#4e342e", "#283593"];
@@ -58,7 +61,21 @@
     entry.dataset.transactionId = verdict.transaction_id;
     entry.append(text("span", LABELS[verdict.status] || verdict.status, `badge ${verdict.status}`), " ",
                  text("span", describe(verdict)), document.createElement("br"),
-                 text("small", `${verdict.transaction_id} · ${verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
+                 text("small", `${verdict.transaction_id} · ${verdict.reasons || verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
+    if (verdict.is_fraud) {
+      const review = document.createElement("div");
+      review.className = "review-line";
+      const link = text("a", `review: ${REVIEW_LABELS[verdict.review_status] || verdict.review_status}`, "review-status");
+      link.href = `/alerts/${encodeURIComponent(verdict.transaction_id)}/`;
+      review.append(link);
+      if (canReview) {
+        const button = text("button", "Review", "review-button");
+        button.type = "button";
+        button.addEventListener("click", () => openReview(verdict, link));
+        review.append(" ", button);
+      }
+      entry.append(review);
+    }
     log.prepend(entry);
 
     counts.events += 1;
@@ -132,6 +149,45 @@
     const pending = text("li", `${body.user_id}: sent ${result.transaction_id}, waiting for the verdict…`, "pending");
     pending.dataset.pending = result.transaction_id;
     if (!seen.has(result.transaction_id)) log.prepend(pending);
+  });
+
+  // Review an alert from the log: decision and comment, recorded through the API.
+  const reviewDialog = document.getElementById("review-dialog");
+  const reviewError = document.getElementById("review-error");
+  let reviewing = null;
+  function openReview(verdict, statusLink) {
+    reviewing = { verdict, statusLink };
+    document.getElementById("review-what").textContent = `${verdict.transaction_id}: ${describe(verdict)}`;
+    document.getElementById("review-comment").value = "";
+    reviewError.hidden = true;
+    reviewDialog.showModal();
+  }
+  document.getElementById("review-cancel").addEventListener("click", () => reviewDialog.close());
+  document.getElementById("review-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { decision: document.getElementById("review-decision").value,
+                   comment: document.getElementById("review-comment").value };
+    let response;
+    try {
+      response = await fetch(`/api/alerts/${encodeURIComponent(reviewing.verdict.transaction_id)}/review`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      reviewError.textContent = "The server cannot be reached.";
+      reviewError.hidden = false;
+      return;
+    }
+    const result = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const fieldErrors = result.errors ? Object.values(result.errors).flat() : [];
+      reviewError.textContent = result.error || fieldErrors.join(" ") || `Refused (${response.status}).`;
+      reviewError.hidden = false;
+      return;
+    }
+    reviewing.statusLink.textContent = `review: ${REVIEW_LABELS[result.decision]} by ${result.reviewer}`;
+    reviewDialog.close();
   });
 
   function showError(message) {
