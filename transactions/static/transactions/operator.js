@@ -62,6 +62,11 @@
     entry.append(text("span", LABELS[verdict.status] || verdict.status, `badge ${verdict.status}`), " ",
                  text("span", describe(verdict)), document.createElement("br"),
                  text("small", `${verdict.transaction_id} · ${verdict.reasons || verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
+    if (verdict.first_name) {
+      const history = text("a", "customer history", "customer-link");
+      history.href = `/customers/${encodeURIComponent(verdict.user_id)}/`;
+      entry.append(" · ", history);
+    }
     if (verdict.is_fraud) {
       const review = document.createElement("div");
       review.className = "review-line";
