@@ -13,7 +13,9 @@ from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
 TRANSACTION_SCHEMA = "transactions/schemas/card-transactions.avsc"
 TRANSACTION = {"timestamp": 1_700_000_000_123, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5}
-CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0}
+CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0, "velocity_max_transactions": 5,
+            "velocity_window_minutes": 10, "spend_factor": None, "usual_hour_start": 22, "usual_hour_end": 6,
+            "time_zone": "Europe/London"}
 
 
 def read_with_reference_library(schema_path, body):
