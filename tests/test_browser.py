@@ -72,5 +72,12 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
             expect(page.locator("#review-status")).to_have_text("Confirmed fraud")
             expect(page.locator(".history li").first).to_contain_text("Two capitals in minutes.")
             page.screenshot(path=str(ARTIFACTS / "alert-page.png"))
+
+            # The customer's view: both transactions on the path, and the timeline with reasons.
+            page.click(f"text=Lena Whitaker ({lena.user_id})")
+            expect(page.locator("#timeline tbody tr")).to_have_count(2)
+            expect(page.locator("#timeline tbody tr").first).to_contain_text("speed_above_limit")
+            expect(page.locator("#customer-map path.leaflet-interactive")).to_have_count(3)  # line + 2 points
+            page.screenshot(path=str(ARTIFACTS / "customer-page.png"))
         finally:
             browser.close()
