@@ -163,6 +163,10 @@ TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
     "TOPIC_CARD_TRANSACTIONS_ENRICHED", default="card-transactions-enriched"
 )
 TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
+# Seconds between the verdict worker's warm-up records to every card-transactions partition. Off
+# for the local stack (its job pairs by processing time); Confluent Cloud's job pairs by record
+# time and judges a transaction only once a later record arrives on its partition.
+EVENT_TIME_KEEP_ALIVE_SECONDS = env.float("EVENT_TIME_KEEP_ALIVE_SECONDS", default=0.0)
 
 # --- Production hardening (active whenever DEBUG is off) ------------------------------------
 # HTTPS_ONLY=False serves production mode over plain HTTP, e.g. on localhost behind nothing.

@@ -98,18 +98,24 @@ def run(user_ids, count, rate=None, fraud_share=0.05, progress=None, seed=None, 
     return sum(delivered)
 
 
-# Confluent Cloud's default watermark strategy emits no watermark for a partition until it has
-# seen a number of records, so a fresh deployment gives no verdict at first. Warm-up records
-# (one reserved customer, sent to every partition) fill that need; the worker does not store
-# their verdicts.
+# Event time moves only with records. On Confluent Cloud the job pairs transactions by record
+# time, so a transaction is judged once a later record reaches its partition; and the default
+# watermark strategy there waits for a number of records per partition before its first
+# watermark. Warm-up records (one reserved customer, sent to every partition) provide those
+# records: once at deployment (manage.py warm_up) and every few seconds while quiet (the worker's
+# keep-alive). The worker does not store their verdicts.
 WARM_UP_USER_ID = "fraudsite-warm-up"
 
 
-def warm_up(records_per_partition, progress=None):
+def warm_up_producer():
+    return Producer(client_config(**{"linger.ms": 5, "acks": "all", "enable.idempotence": True}))
+
+
+def warm_up(records_per_partition, progress=None, producer=None):
     """Send records_per_partition warm-up transactions to each partition of card-transactions.
     Returns the number the broker acknowledged."""
     codec = codec_for(SCHEMA_PATH, settings.TOPIC_CARD_TRANSACTIONS)
-    producer = Producer(client_config(**{"linger.ms": 5, "acks": "all", "enable.idempotence": True}))
+    producer = producer or warm_up_producer()
     topic = producer.list_topics(settings.TOPIC_CARD_TRANSACTIONS, timeout=10).topics[settings.TOPIC_CARD_TRANSACTIONS]
     if topic.error is not None or not topic.partitions:
         raise ValueError(f"topic {settings.TOPIC_CARD_TRANSACTIONS} is not available: {topic.error}")
@@ -126,6 +132,5 @@ def warm_up(records_per_partition, progress=None):
         producer.poll(0)
         if progress:
             progress(number + 1, total)
-    producer.flush(60)
+    producer.flush(10)
     return sum(delivered)
-

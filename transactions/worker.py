@@ -8,6 +8,7 @@ at most the uncommitted batch, which the idempotent store absorbs: exactly one r
 
 import logging
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from users.publishing import sync_customers
 
 from .alerts import layer_is_process_local, push_verdicts
 from .models import DeadLetter
-from .simulator import WARM_UP_USER_ID
+from .simulator import WARM_UP_USER_ID, warm_up, warm_up_producer
 from .verdicts import dead_letter, store_batch, verdict_codec
 
 logger = logging.getLogger("fraudsite.worker")
@@ -40,6 +41,7 @@ class Options:
     batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
     report_every: float = 10.0
     sync_customers_every: float = 30.0
+    keep_alive_every: float = 0.0  # seconds between warm-up records to every partition (0: off)
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Worker:
         self.options = options
         self.counters = Counters()
         self.stopping = False
+        self._keep_alive_producer = None
         self.codec = verdict_codec()
         self.consumer = Consumer(client_config(**{
             "group.id": options.group_id,
@@ -90,18 +93,20 @@ class Worker:
         if layer_is_process_local():
             logger.warning("the channel layer is in-memory: verdicts will not reach a web server in another "
                            "process. Set REDIS_URL for the worker and the web server.")
-        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Signals reach the main thread only; a worker run in another thread is stopped by stop().
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
         on_assign = self._rewind if self.options.from_beginning else None
         self.consumer.subscribe([settings.TOPIC_CARD_TRANSACTIONS_ENRICHED], **({"on_assign": on_assign} if on_assign else {}))
         logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
-        last_record = last_report = last_sync = time.monotonic()
+        last_record = last_report = last_sync = last_keep_alive = time.monotonic()
         try:
             while not self.stopping and not self._reached_max():
                 batch = self._next_batch()
                 now = time.monotonic()
                 if batch:
-                    last_record = now
-                    self._process(batch)
+                    if self._process(batch):
+                        last_record = now  # warm-up verdicts alone do not count as activity
                 elif not self.consumer.assignment():
                     last_record = now  # idle only counts once partitions are ours (after a rebalance)
                 elif self.options.idle_timeout is not None and now - last_record >= self.options.idle_timeout:
@@ -113,6 +118,9 @@ class Worker:
                 if now - last_sync >= self.options.sync_customers_every:
                     self._retry_customer_syncs()
                     last_sync = now
+                if self.options.keep_alive_every and now - last_keep_alive >= self.options.keep_alive_every:
+                    self._keep_alive()
+                    last_keep_alive = now
         finally:
             self.consumer.close()
             for sig, handler in previous.items():
@@ -160,6 +168,7 @@ class Worker:
         self.counters.stored += len(verdicts)
         self.counters.dead_lettered += len(dead_letters)
         self.counters.warm_up_skipped += len(batch) - len(to_store)
+        return len(to_store)
 
     def _store(self, batch):
         """Store the batch, waiting out a database outage with backoff (the batch is kept, not committed)."""
@@ -212,6 +221,15 @@ class Worker:
         except KafkaException as error:
             # Stored already; a replay after a rebalance or restart is absorbed by the idempotent store.
             logger.warning("offset commit failed (%s); the batch may be replayed", error)
+
+    def _keep_alive(self):
+        """Move event time on every partition of card-transactions (see simulator.warm_up)."""
+        if self._keep_alive_producer is None:
+            self._keep_alive_producer = warm_up_producer()
+        try:
+            warm_up(1, producer=self._keep_alive_producer)
+        except (KafkaException, ValueError) as error:
+            logger.warning("keep-alive record not sent: %s", error)
 
     def _retry_customer_syncs(self):
         pending = Customer.objects.exclude(sync_state=Customer.SyncState.SYNCED).exists()
