@@ -64,12 +64,16 @@ class Simulator:
         return walker.user_id, record
 
 
+def transaction_producer():
+    return Producer(client_config(**{"linger.ms": 5, "acks": "all", "enable.idempotence": True}))
+
+
 def run(user_ids, count, rate=None, fraud_share=0.05, progress=None, seed=None, on_send=None):
     """Produce `count` transactions, at `rate` per second (None: as fast as possible). Returns
     the number the broker acknowledged. on_send(record) sees each transaction as it is sent."""
     simulator = Simulator(user_ids, fraud_share, seed)
     codec = codec_for(SCHEMA_PATH, settings.TOPIC_CARD_TRANSACTIONS)
-    producer = Producer(client_config(**{"linger.ms": 5, "acks": "all", "enable.idempotence": True}))
+    producer = transaction_producer()
     delivered = []
 
     def on_delivery(error, message):
@@ -107,15 +111,11 @@ def run(user_ids, count, rate=None, fraud_share=0.05, progress=None, seed=None, 
 WARM_UP_USER_ID = "fraudsite-warm-up"
 
 
-def warm_up_producer():
-    return Producer(client_config(**{"linger.ms": 5, "acks": "all", "enable.idempotence": True}))
-
-
 def warm_up(records_per_partition, progress=None, producer=None):
     """Send records_per_partition warm-up transactions to each partition of card-transactions.
     Returns the number the broker acknowledged."""
     codec = codec_for(SCHEMA_PATH, settings.TOPIC_CARD_TRANSACTIONS)
-    producer = producer or warm_up_producer()
+    producer = producer or transaction_producer()
     topic = producer.list_topics(settings.TOPIC_CARD_TRANSACTIONS, timeout=10).topics[settings.TOPIC_CARD_TRANSACTIONS]
     if topic.error is not None or not topic.partitions:
         raise ValueError(f"topic {settings.TOPIC_CARD_TRANSACTIONS} is not available: {topic.error}")

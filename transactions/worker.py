@@ -22,7 +22,7 @@ from users.publishing import sync_customers
 
 from .alerts import layer_is_process_local, push_verdicts
 from .models import DeadLetter
-from .simulator import WARM_UP_USER_ID, warm_up, warm_up_producer
+from .simulator import WARM_UP_USER_ID, transaction_producer, warm_up
 from .verdicts import dead_letter, store_batch, verdict_codec
 
 logger = logging.getLogger("fraudsite.worker")
@@ -49,7 +49,7 @@ class Counters:
     consumed: int = 0
     stored: int = 0
     dead_lettered: int = 0
-    warm_up_skipped: int = 0  # verdicts of warm-up records (manage.py warm_up): not stored
+    warm_up_skipped: int = 0  # verdicts of warm-up records (warm_up command, keep-alive): not stored
     started: float = field(default_factory=time.monotonic)
     first_record_at: float | None = None  # rates count from here, not from the group join
     last_record_at: float | None = None
@@ -225,7 +225,7 @@ class Worker:
     def _keep_alive(self):
         """Move event time on every partition of card-transactions (see simulator.warm_up)."""
         if self._keep_alive_producer is None:
-            self._keep_alive_producer = warm_up_producer()
+            self._keep_alive_producer = transaction_producer()
         try:
             warm_up(1, producer=self._keep_alive_producer)
         except (KafkaException, ValueError) as error:
