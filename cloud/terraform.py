@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from fraudsite import detection_sql
-from fraudsite.topics import topic_configs
+from fraudsite.topics import topic_configs, topic_names
 from transactions.submission import SCHEMA_PATH as TRANSACTION_SCHEMA
 from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
@@ -32,14 +32,6 @@ VALUE_SCHEMAS = {
 }
 
 
-def _topic_names():
-    return {
-        "card_transactions": settings.TOPIC_CARD_TRANSACTIONS,
-        "users_config": settings.TOPIC_USERS_CONFIG,
-        "card_transactions_enriched": settings.TOPIC_CARD_TRANSACTIONS_ENRICHED,
-    }
-
-
 def topics_document():
     """Per topic: its name, partitions, Kafka config and value schema file (relative to terraform/)."""
     configs = topic_configs()
@@ -50,7 +42,7 @@ def topics_document():
             "config": configs[name],
             "value_schema": os.path.relpath(VALUE_SCHEMAS[key], TERRAFORM_DIR),
         }
-        for key, name in _topic_names().items()
+        for key, name in topic_names().items()
     }
 
 

@@ -11,6 +11,8 @@ import re
 from django.conf import settings
 from django.template import Context, Engine
 
+from .topics import topic_names
+
 SQL_DIR = settings.BASE_DIR / "sql"
 VERDICT_SCHEMA = SQL_DIR / "card-transactions-enriched.avsc"
 
@@ -63,11 +65,7 @@ def _verdict_fields():
 
 def _context(variant, bootstrap_servers, partitions):
     spec = VARIANTS[variant]
-    topics = {
-        "card_transactions": settings.TOPIC_CARD_TRANSACTIONS,
-        "users_config": settings.TOPIC_USERS_CONFIG,
-        "card_transactions_enriched": settings.TOPIC_CARD_TRANSACTIONS_ENRICHED,
-    }
+    topics = topic_names()
     tables = spec["names"] or {key: f"`{topic}`" for key, topic in topics.items()}
     columns = (["key"] if spec["enriched_key"] else []) + _verdict_fields()
     return Context(

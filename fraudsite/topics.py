@@ -8,6 +8,15 @@ from .kafka import client_config
 SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
 
 
+def topic_names():
+    """Role -> topic name: the keys the SQL templates and Terraform use for the three topics."""
+    return {
+        "card_transactions": settings.TOPIC_CARD_TRANSACTIONS,
+        "users_config": settings.TOPIC_USERS_CONFIG,
+        "card_transactions_enriched": settings.TOPIC_CARD_TRANSACTIONS_ENRICHED,
+    }
+
+
 def topic_configs():
     """Topic name -> Kafka topic configuration (the original demo's, plus LogAppendTime).
 

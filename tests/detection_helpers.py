@@ -5,12 +5,13 @@ import time
 
 from django.conf import settings
 
+from fraudsite import detection_sql
 from fraudsite.avro import PlainAvroCodec
 from tests.kafka_helpers import TopicReader, producer, unique
 from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
 TRANSACTION_SCHEMA = settings.BASE_DIR / "transactions/schemas/card-transactions.avsc"
-VERDICT_SCHEMA = settings.BASE_DIR / "sql/card-transactions-enriched.avsc"
+VERDICT_SCHEMA = detection_sql.VERDICT_SCHEMA
 HOUR_MS = 3600 * 1000
 LONDON_PARIS = [(51.5074, -0.1278), (48.8566, 2.3522)]
 

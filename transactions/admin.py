@@ -83,8 +83,8 @@ class AlertReviewForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         verdict = cleaned.get("verdict")
-        if verdict is not None and not verdict.is_fraud:
-            raise forms.ValidationError(f"{verdict.transaction_id} is not an alert: its verdict is {verdict.status}.")
+        if verdict is not None and (problem := reviews.not_an_alert(verdict)):
+            raise forms.ValidationError(problem)
         for field, problems in reviews.validate_review(cleaned.get("decision"), cleaned.get("comment")).items():
             if field in self.fields and field not in self.errors:
                 self.add_error(field, problems)

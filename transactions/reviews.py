@@ -30,6 +30,11 @@ def validate_review(decision, comment):
     return errors
 
 
+def not_an_alert(verdict):
+    """Why the verdict cannot be reviewed, or None when it is an alert."""
+    return None if verdict.is_fraud else f"{verdict.transaction_id} is not an alert: its verdict is {verdict.status}."
+
+
 def review_alert(verdict_pk, decision, comment, user):
     """Record an operator's decision on an alert and make it the alert's status. Returns the review."""
     errors = validate_review(decision, comment)
@@ -37,8 +42,8 @@ def review_alert(verdict_pk, decision, comment, user):
         raise ReviewError(" ".join(message for messages in errors.values() for message in messages))
     with transaction.atomic():
         verdict = Verdict.objects.select_for_update().get(pk=verdict_pk)
-        if not verdict.is_fraud:
-            raise ReviewError(f"{verdict.transaction_id} is not an alert: its verdict is {verdict.status}.")
+        if problem := not_an_alert(verdict):
+            raise ReviewError(problem)
         review = AlertReview.objects.create(verdict=verdict, decision=decision, comment=comment.strip(),
                                             reviewer=user, reviewer_username=user.get_username())
         verdict.review_status = decision

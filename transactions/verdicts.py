@@ -7,11 +7,12 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from fraudsite.avro import UndecodableValue, codec_for
+from fraudsite.detection_sql import VERDICT_SCHEMA
 from users.models import Customer
 
 from .models import DeadLetter, Transaction, Verdict
 
-SCHEMA_PATH = settings.BASE_DIR / "sql" / "card-transactions-enriched.avsc"
+SCHEMA_PATH = VERDICT_SCHEMA  # the Flink job writes it; sql/ owns it
 COPIED_FIELDS = ["transaction_id", "user_id", "lat", "lng", "amount", "prev_lat", "prev_lng", "prev_amount",
                  "max_speed", "distance_km", "elapsed_seconds", "speed_kmh", "is_fraud", "status", "reason", "reasons",
                  "velocity_max_transactions", "velocity_window_minutes", "spend_factor", "average_amount",

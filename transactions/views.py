@@ -32,21 +32,27 @@ def operator_page(request):
     })
 
 
-def _json_api(view):
-    """Session-authenticated JSON endpoint: 403 (not a login redirect) without the add permission."""
-    @require_POST
-    def wrapper(request):
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "Sign in first."}, status=403)
-        if not request.user.has_perm(ADD_PERMISSION):
-            return JsonResponse({"error": "You may not submit transactions."}, status=403)
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            return JsonResponse({"errors": {"__all__": ["The body must be JSON."]}}, status=400)
-        return view(request, data)
-    wrapper.__name__ = view.__name__
-    return wrapper
+def _json_api(permission, refusal):
+    """Session-authenticated JSON endpoint: 403 (not a login redirect) without the permission; the
+    view gets the parsed body."""
+    def decorator(view):
+        @require_POST
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return JsonResponse({"error": "Sign in first."}, status=403)
+            if not request.user.has_perm(permission):
+                return JsonResponse({"error": refusal}, status=403)
+            try:
+                data = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError):
+                return JsonResponse({"errors": {"__all__": ["The body must be JSON."]}}, status=400)
+            return view(request, data, *args, **kwargs)
+        wrapper.__name__ = view.__name__
+        return wrapper
+    return decorator
+
+
+submit_api = _json_api(ADD_PERMISSION, "You may not submit transactions.")
 
 
 def _submit(request, data, field_names=None):
@@ -64,7 +70,7 @@ def _submit(request, data, field_names=None):
     return JsonResponse({"transaction_id": submitted.transaction_id, "status": "accepted"}, status=202)
 
 
-@_json_api
+@submit_api
 def api_transactions(request, data):
     """POST /api/transactions {user_id, amount, lat, lng, transaction_id?, timestamp?}."""
     return _submit(request, data)
@@ -74,7 +80,7 @@ LEGACY_FIELDS = {"latitude": "lat", "longitude": "lng"}
 LEGACY_NAMES = {ours: theirs for theirs, ours in LEGACY_FIELDS.items()}
 
 
-@_json_api
+@submit_api
 def submit_event(request, data):
     """POST /submit-event: the original demo's body {transaction_id, user_id, amount, latitude, longitude, timestamp}."""
     if isinstance(data, dict):
@@ -140,20 +146,12 @@ def alert_detail(request, transaction_id):
     }, status=status)
 
 
-@require_POST
-def api_review(request, transaction_id):
+@_json_api(reviews.REVIEW_PERMISSION, "You may not review alerts.")
+def api_review(request, data, transaction_id):
     """POST /api/alerts/<transaction_id>/review {decision, comment}: the map page's review."""
-    if not request.user.is_authenticated:
-        return JsonResponse({"error": "Sign in first."}, status=403)
-    if not request.user.has_perm(reviews.REVIEW_PERMISSION):
-        return JsonResponse({"error": "You may not review alerts."}, status=403)
     verdict = Verdict.objects.filter(transaction_id=transaction_id).first()
     if verdict is None:
         return JsonResponse({"error": f"No verdict for transaction {transaction_id}."}, status=404)
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"errors": {"__all__": ["The body must be JSON."]}}, status=400)
     if not isinstance(data, dict):
         return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
     errors = reviews.validate_review(data.get("decision"), data.get("comment"))

@@ -15,8 +15,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
     list_filter = ["active", "sync_state"]
     search_fields = ["user_id", "first_name", "last_name"]
     readonly_fields = ["sync_state", "sync_error", "synced_at"]
-    history_list_display = ["max_speed", "velocity_max_transactions", "velocity_window_minutes", "spend_factor",
-                            "usual_hour_start", "usual_hour_end", "time_zone", "active"]
+    history_list_display = ["max_speed", *Customer.SIGNAL_FIELDS, "active"]
     actions = ["republish"]
     fieldsets = [
         (None, {"fields": ["user_id", "first_name", "last_name", "max_speed", "active"]}),

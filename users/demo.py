@@ -12,16 +12,18 @@ DEMO_CUSTOMERS = [
     ("user_3", "Nina", "Langston", 1000, {"velocity_max_transactions": 5, "velocity_window_minutes": 10}),
     ("user_4", "Jordan", "Blake", 99999, {}),
 ]
-SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_factor", "usual_hour_start",
-                 "usual_hour_end"]
 OPERATOR_USERNAME = "operator"
+
+
+# Resetting a demo customer also resets the signals it does not use (to off).
+SIGNAL_DEFAULTS = {name: Customer._meta.get_field(name).get_default() for name in Customer.SIGNAL_FIELDS}
 
 
 def create_demo_customers():
     """Create or reset the demo customers. Returns them."""
     customers = []
     for user_id, first_name, last_name, max_speed, thresholds in DEMO_CUSTOMERS:
-        signals = {**dict.fromkeys(SIGNAL_FIELDS), "time_zone": "UTC", **thresholds}
+        signals = {**SIGNAL_DEFAULTS, **thresholds}
         customer, _ = Customer.objects.update_or_create(
             user_id=user_id,
             defaults={"first_name": first_name, "last_name": last_name, "max_speed": max_speed, "active": True,

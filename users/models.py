@@ -5,11 +5,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from fraudsite.detection_sql import HISTORY_ROWS
+
 # Fastest plausible travel between two card uses: well above an airliner, far below "anything".
 MAX_SPEED_LIMIT_KMH = 100_000
 
-# Velocity looks back at most this many transactions (fraudsite.detection_sql.HISTORY_ROWS).
-MAX_VELOCITY_TRANSACTIONS = 20
+# Velocity looks back at most as many transactions as the detection job keeps per customer.
+MAX_VELOCITY_TRANSACTIONS = HISTORY_ROWS
 MAX_VELOCITY_WINDOW_MINUTES = 7 * 24 * 60
 
 
@@ -77,6 +79,10 @@ class Customer(models.Model):
     sync_state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.PENDING)
     sync_error = models.TextField(blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+
+    # The further signals' thresholds, as published to users-config.
+    SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_factor", "usual_hour_start",
+                     "usual_hour_end", "time_zone"]
 
     history = HistoricalRecords(excluded_fields=["sync_state", "sync_error", "synced_at"])
 

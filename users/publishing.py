@@ -32,12 +32,7 @@ def users_config_value(customer):
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "max_speed": float(customer.max_speed),
-        "velocity_max_transactions": customer.velocity_max_transactions,
-        "velocity_window_minutes": customer.velocity_window_minutes,
-        "spend_factor": customer.spend_factor,
-        "usual_hour_start": customer.usual_hour_start,
-        "usual_hour_end": customer.usual_hour_end,
-        "time_zone": customer.time_zone,
+        **{name: getattr(customer, name) for name in Customer.SIGNAL_FIELDS},
     }
 
 
