@@ -90,8 +90,6 @@ FIXED_CLOUD_SETTINGS = {
     "KAFKA_SASL_MECHANISM": "PLAIN",
     # Terraform registered the schemas; the app's key may only read them.
     "SCHEMA_REGISTRY_AUTO_REGISTER": "False",
-    # The cloud job pairs by record time: keep it moving while no transactions arrive.
-    "EVENT_TIME_KEEP_ALIVE_SECONDS": "1",
 }
 ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
 

@@ -11,7 +11,7 @@ import re
 from django.conf import settings
 from django.template import Context, Engine
 
-from .topics import topic_names
+from .topics import TICK_USER_ID, topic_names
 
 SQL_DIR = settings.BASE_DIR / "sql"
 VERDICT_SCHEMA = SQL_DIR / "card-transactions-enriched.avsc"
@@ -47,6 +47,8 @@ VARIANTS = {
 # velocity threshold N is at most this), and spend deviation needs at least SPEND_MIN_HISTORY.
 HISTORY_ROWS = 20
 SPEND_MIN_HISTORY = 3
+# The periodic watermark of users_config (card_transactions emits one per record).
+WATERMARK_INTERVAL_MS = 10
 
 _engine = Engine(dirs=[str(SQL_DIR)], autoescape=False)
 
@@ -79,6 +81,8 @@ def _context(variant, bootstrap_servers, partitions):
             "epoch_millis_of_received_at": _epoch_millis("received_at"),
             "history_rows": HISTORY_ROWS,
             "spend_min_history": SPEND_MIN_HISTORY,
+            "tick_user_id": TICK_USER_ID,
+            "watermark_interval_ms": WATERMARK_INTERVAL_MS,
         },
         autoescape=False,  # SQL, not HTML: quotes stay quotes
     )

@@ -163,10 +163,11 @@ TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
     "TOPIC_CARD_TRANSACTIONS_ENRICHED", default="card-transactions-enriched"
 )
 TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
-# Seconds between the verdict worker's warm-up records to every card-transactions partition. Off
-# for the local stack (its job pairs by processing time); Confluent Cloud's job pairs by record
-# time and judges a transaction only once a later record arrives on its partition.
-EVENT_TIME_KEEP_ALIVE_SECONDS = env.float("EVENT_TIME_KEEP_ALIVE_SECONDS", default=0.0)
+# Milliseconds between the event-time clock's ticks to every card-transactions partition
+# (transactions/clock.py): the bound on how long a verdict can wait for the job's watermark.
+EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS", default=20)
+# The health endpoint and the operator page's badge report verdict lag past this many seconds.
+VERDICT_LAG_ALERT_SECONDS = env.float("VERDICT_LAG_ALERT_SECONDS", default=5.0)
 
 # --- Production hardening (active whenever DEBUG is off) ------------------------------------
 # HTTPS_ONLY=False serves production mode over plain HTTP, e.g. on localhost behind nothing.

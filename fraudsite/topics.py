@@ -7,6 +7,10 @@ from .kafka import client_config
 
 SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
 
+# The key of the event-time clock's ticks on card-transactions (transactions/clock.py); a real
+# customer's user_id is never empty. The detection SQL drops these records after reading them.
+TICK_USER_ID = ""
+
 
 def topic_names():
     """Role -> topic name: the keys the SQL templates and Terraform use for the three topics."""

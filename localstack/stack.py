@@ -527,11 +527,25 @@ def suspend_detection_job(timeout=120):
 
 # --- commands -------------------------------------------------------------------------------
 
+def start_clock():
+    """The event-time clock (transactions/clock.py), part of the stack like the broker and Flink."""
+    if _pid("event-clock"):
+        say(f"event-time clock already running (pid {_pid('event-clock')})")
+        return
+    pid = _spawn("event-clock", [sys.executable, str(settings.BASE_DIR / "manage.py"), "event_clock"], env={
+        "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS,
+        "TOPIC_CARD_TRANSACTIONS": settings.TOPIC_CARD_TRANSACTIONS,
+        "EVENT_TIME_TICK_MS": str(settings.EVENT_TIME_TICK_MS),
+    })
+    say(f"event-time clock ticking every {settings.EVENT_TIME_TICK_MS} ms (pid {pid})")
+
+
 def up():
     require_java()
     p = paths()
     p.state.mkdir(parents=True, exist_ok=True)
     start_kafka()
+    start_clock()
     start_flink()
     submit_detection_job()
 
@@ -598,13 +612,16 @@ def status():
     return report
 
 
+STOP_ORDER = ("flink-taskmanager", "flink-jobmanager", "event-clock", "kafka")
+
+
 def started_processes():
     """Names of the stack's processes that are running now (for callers that clean up after themselves)."""
-    return {name for name in ("kafka", "flink-jobmanager", "flink-taskmanager") if _pid(name)}
+    return {name for name in STOP_ORDER if _pid(name)}
 
 
 def stop(names):
-    """Stop the given stack processes, TaskManager before JobManager before Kafka."""
-    for name in ("flink-taskmanager", "flink-jobmanager", "kafka"):
+    """Stop the given stack processes, Flink before the clock before Kafka."""
+    for name in STOP_ORDER:
         if name in names:
             _stop(name)

@@ -18,6 +18,8 @@ WITH transactions AS (
     transaction_id, `timestamp`, lat, lng, amount,
     {{ record_time }} AS received_at{% if processing_time %}, {{ processing_time }} AS arrival{% endif %}
   FROM {{ tables.card_transactions }}
+  -- The event-time clock's ticks (transactions/clock.py) move the watermark; they are not transactions.
+  WHERE {{ user_id }} <> '{{ tick_user_id }}'
 ),
 
 paired_transactions AS (

@@ -9,9 +9,9 @@ from django.conf import settings
 
 from fraudsite import detection_sql
 from fraudsite.avro import load_schema
-from fraudsite.topics import ensure_topics
+from fraudsite.topics import TICK_USER_ID, ensure_topics
 from tests.kafka_helpers import unique
-from transactions import simulator
+from transactions import clock as event_clock
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
 from tests.detection_helpers import HOUR_MS, TRANSACTION_SCHEMA, VERDICT_SCHEMA, Pipeline, great_circle_km
@@ -348,9 +348,11 @@ def cloud_emulation(stack, settings, tmp_path):
     script.write_text(f"SET 'pipeline.name' = '{name}';\nSET 'table.local-time-zone' = 'UTC';\n"
                       f"SET 'table.exec.source.idle-timeout' = '1 s';\n\n{emulated_inferred_tables()}\n\n{insert}")
     stack.run_sql_script(script, "the emulated cloud detection job")
+    clock = event_clock.run_in_thread(topic=settings.TOPIC_CARD_TRANSACTIONS)  # as deployed beside the cloud job
     try:
         yield
     finally:
+        clock.stop()
         for job in stack.flink_rest("/jobs/overview")["jobs"]:
             if job["name"] == name and job["state"] not in ("CANCELED", "FAILED", "FINISHED"):
                 stack.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
@@ -367,16 +369,14 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     finally:
         pipeline.close()
 
-    # The cloud job pairs by record time: the last transaction is judged only once a later record
-    # reaches its partition. The worker's keep-alive sends one while nothing else arrives.
-    worker = Worker(Options(group_id=unique("g"), keep_alive_every=1))
+    # The cloud job pairs by record time too: the clock's ticks release the last transaction.
+    worker = Worker(Options(group_id=unique("g")))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
         deadline = time.monotonic() + 60
-        def judged_all():  # and one keep-alive verdict skipped, flushed by the next keep-alive
-            stored = Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count()
-            return stored == 4 and worker.counters.warm_up_skipped >= 1
+        def judged_all():
+            return Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count() == 4
 
         while not judged_all() and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -392,5 +392,4 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     assert paris.speed_kmh == pytest.approx(great_circle_km(*LONDON, *PARIS), rel=1e-3)
     assert (again.status, again.reasons) == ("FRAUD", "velocity_exceeded")  # three within 61 minutes
     assert (unknown.status, unknown.reasons) == ("UNKNOWN_CUSTOMER", "unknown_customer")
-    assert worker.counters.warm_up_skipped >= 1
-    assert not Verdict.objects.filter(user_id=simulator.WARM_UP_USER_ID).exists()
+    assert not Verdict.objects.filter(user_id=TICK_USER_ID).exists()

@@ -265,25 +265,3 @@ def test_the_orm_path_for_other_databases_stores_and_links_the_same(verdict_topi
     assert Verdict.objects.count() == 30 and DeadLetter.objects.count() == bad
     assert Verdict.objects.filter(user_id="user_3").exclude(customer=customer).count() == 0
     assert Verdict.objects.filter(customer=customer).exists()
-
-
-def test_warm_up_records_get_verdicts_that_the_worker_does_not_store(stack, capsys):
-    from django.core.management import call_command
-
-    from transactions.simulator import WARM_UP_USER_ID
-
-    call_command("warm_up", records=3)
-    assert "sent 3 warm-up records" in capsys.readouterr().out  # the local topics have one partition
-    pipeline = Pipeline()
-    try:
-        customer = pipeline.customer(max_speed=100)
-        after = pipeline.transaction(customer, *LONDON_PARIS[0])
-        pipeline.verdicts([after])  # same partition, so the warm-up verdicts came before it
-    finally:
-        pipeline.close()
-
-    counters = Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
-
-    assert counters.warm_up_skipped >= 3
-    assert not Verdict.objects.filter(user_id=WARM_UP_USER_ID).exists()
-    assert Verdict.objects.filter(transaction_id=after).exists()

@@ -100,37 +100,3 @@ def run(user_ids, count, rate=None, fraud_share=0.05, progress=None, seed=None, 
             progress(sent + 1, count)
     producer.flush(60)
     return sum(delivered)
-
-
-# Event time moves only with records. On Confluent Cloud the job pairs transactions by record
-# time, so a transaction is judged once a later record reaches its partition; and the default
-# watermark strategy there waits for a number of records per partition before its first
-# watermark. Warm-up records (one reserved customer, sent to every partition) provide those
-# records: once at deployment (manage.py warm_up) and every few seconds while quiet (the worker's
-# keep-alive). The worker does not store their verdicts.
-WARM_UP_USER_ID = "fraudsite-warm-up"
-
-
-def warm_up(records_per_partition, progress=None, producer=None):
-    """Send records_per_partition warm-up transactions to each partition of card-transactions.
-    Returns the number the broker acknowledged."""
-    codec = codec_for(SCHEMA_PATH, settings.TOPIC_CARD_TRANSACTIONS)
-    producer = producer or transaction_producer()
-    topic = producer.list_topics(settings.TOPIC_CARD_TRANSACTIONS, timeout=10).topics[settings.TOPIC_CARD_TRANSACTIONS]
-    if topic.error is not None or not topic.partitions:
-        raise ValueError(f"topic {settings.TOPIC_CARD_TRANSACTIONS} is not available: {topic.error}")
-    partitions = sorted(topic.partitions)
-    delivered = []
-    total = len(partitions) * records_per_partition
-    now_ms = int(time.time() * 1000)
-    for number in range(total):
-        record = {"timestamp": now_ms + number, "transaction_id": f"warm-up-{uuid.uuid4().hex}",
-                  "lat": 0.0, "lng": 0.0, "amount": 0.0}
-        producer.produce(settings.TOPIC_CARD_TRANSACTIONS, key=WARM_UP_USER_ID.encode(), value=codec.encode(record),
-                         partition=partitions[number % len(partitions)],
-                         on_delivery=lambda error, message: delivered.append(error is None))
-        producer.poll(0)
-        if progress:
-            progress(number + 1, total)
-    producer.flush(10)
-    return sum(delivered)

@@ -22,7 +22,6 @@ from users.publishing import sync_customers
 
 from .alerts import layer_is_process_local, push_verdicts
 from .models import DeadLetter
-from .simulator import WARM_UP_USER_ID, transaction_producer, warm_up
 from .verdicts import dead_letter, store_batch, verdict_codec
 
 logger = logging.getLogger("fraudsite.worker")
@@ -41,7 +40,6 @@ class Options:
     batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
     report_every: float = 10.0
     sync_customers_every: float = 30.0
-    keep_alive_every: float = 0.0  # seconds between warm-up records to every partition (0: off)
 
 
 @dataclass
@@ -49,7 +47,6 @@ class Counters:
     consumed: int = 0
     stored: int = 0
     dead_lettered: int = 0
-    warm_up_skipped: int = 0  # verdicts of warm-up records (warm_up command, keep-alive): not stored
     started: float = field(default_factory=time.monotonic)
     first_record_at: float | None = None  # rates count from here, not from the group join
     last_record_at: float | None = None
@@ -60,13 +57,8 @@ class Counters:
         return self.consumed / max((self.last_record_at or time.monotonic()) - self.first_record_at, 1e-9)
 
     def line(self):
-        rate = self.rate()
-        warm_up = f", {self.warm_up_skipped} warm-up skipped" if self.warm_up_skipped else ""
         return (f"consumed {self.consumed}, stored {self.stored} verdicts, "
-                f"{self.dead_lettered} dead letters{warm_up}, {rate:.0f} records/s")
-
-
-WARM_UP_KEY = WARM_UP_USER_ID.encode()
+                f"{self.dead_lettered} dead letters, {self.rate():.0f} records/s")
 
 
 class Worker:
@@ -74,7 +66,6 @@ class Worker:
         self.options = options
         self.counters = Counters()
         self.stopping = False
-        self._keep_alive_producer = None
         self.codec = verdict_codec()
         self.consumer = Consumer(client_config(**{
             "group.id": options.group_id,
@@ -99,14 +90,14 @@ class Worker:
         on_assign = self._rewind if self.options.from_beginning else None
         self.consumer.subscribe([settings.TOPIC_CARD_TRANSACTIONS_ENRICHED], **({"on_assign": on_assign} if on_assign else {}))
         logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
-        last_record = last_report = last_sync = last_keep_alive = time.monotonic()
+        last_record = last_report = last_sync = time.monotonic()
         try:
             while not self.stopping and not self._reached_max():
                 batch = self._next_batch()
                 now = time.monotonic()
                 if batch:
-                    if self._process(batch):
-                        last_record = now  # warm-up verdicts alone do not count as activity
+                    self._process(batch)
+                    last_record = now
                 elif not self.consumer.assignment():
                     last_record = now  # idle only counts once partitions are ours (after a rebalance)
                 elif self.options.idle_timeout is not None and now - last_record >= self.options.idle_timeout:
@@ -118,9 +109,6 @@ class Worker:
                 if now - last_sync >= self.options.sync_customers_every:
                     self._retry_customer_syncs()
                     last_sync = now
-                if self.options.keep_alive_every and now - last_keep_alive >= self.options.keep_alive_every:
-                    self._keep_alive()
-                    last_keep_alive = now
         finally:
             self.consumer.close()
             for sig, handler in previous.items():
@@ -159,16 +147,13 @@ class Worker:
     def _process(self, batch):
         if self.counters.first_record_at is None:
             self.counters.first_record_at = time.monotonic()
-        to_store = [message for message in batch if message.key() != WARM_UP_KEY]
-        verdicts, dead_letters = self._store(to_store) if to_store else ([], [])
+        verdicts, dead_letters = self._store(batch)
         push_verdicts(verdicts)
         self._commit(batch)
         self.counters.last_record_at = time.monotonic()
         self.counters.consumed += len(batch)
         self.counters.stored += len(verdicts)
         self.counters.dead_lettered += len(dead_letters)
-        self.counters.warm_up_skipped += len(batch) - len(to_store)
-        return len(to_store)
 
     def _store(self, batch):
         """Store the batch, waiting out a database outage with backoff (the batch is kept, not committed)."""
@@ -221,15 +206,6 @@ class Worker:
         except KafkaException as error:
             # Stored already; a replay after a rebalance or restart is absorbed by the idempotent store.
             logger.warning("offset commit failed (%s); the batch may be replayed", error)
-
-    def _keep_alive(self):
-        """Move event time on every partition of card-transactions (see simulator.warm_up)."""
-        if self._keep_alive_producer is None:
-            self._keep_alive_producer = transaction_producer()
-        try:
-            warm_up(1, producer=self._keep_alive_producer)
-        except (KafkaException, ValueError) as error:
-            logger.warning("keep-alive record not sent: %s", error)
 
     def _retry_customer_syncs(self):
         pending = Customer.objects.exclude(sync_state=Customer.SyncState.SYNCED).exists()

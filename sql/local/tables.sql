@@ -3,22 +3,33 @@
 --
 -- Event time is the Kafka record time (the topics use LogAppendTime, so it is the broker's
 -- clock), never the client-supplied `timestamp`: a skewed client clock can then neither drag
--- the watermark ahead nor make anyone's later transactions late. The watermark has no
--- out-of-orderness delay because broker time is monotonic per partition.
-
--- A quiet users-config topic (or an empty partition) must not hold the watermark back: inputs
--- with no records for this long stop counting towards it.
-SET 'table.exec.source.idle-timeout' = '500 ms';
-SET 'pipeline.auto-watermark-interval' = '50 ms';
+-- the watermark ahead nor make anyone's later transactions late.
+--
+-- The watermark is 1 ms behind the newest record time. The broker's clock never goes back
+-- within a partition, but it stamps a whole produce request with one millisecond: a watermark
+-- equal to that millisecond, emitted between two records of the request, would put the rest at
+-- the watermark, where the temporal join holds them (Flink 2.2) or drops them as late (from
+-- FLINK-39719). One millisecond behind, no record can ever be at or behind the watermark.
+-- What moves the watermark past the last transaction of a quiet period is the event-time clock
+-- (transactions/clock.py): a tick to every partition every EVENT_TIME_TICK_MS, filtered out by
+-- the detection query. So card_transactions never goes idle, and has no idle timeout: an idle
+-- partition's late return is the one way a row could fall behind a watermark.
+-- users_config is quiet for hours: after 200 ms without a record it stops holding the
+-- watermark back. A customer change read later than a transaction of the same millisecond
+-- applies from the next transaction on, as it would a millisecond later.
+SET 'pipeline.auto-watermark-interval' = '{{ watermark_interval_ms }} ms';
 SET 'table.local-time-zone' = 'UTC';
 
 CREATE TABLE card_transactions (
 {% include "columns/card_transactions.sql" %},
   received_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   arrival AS PROCTIME(),
-  WATERMARK FOR received_at AS received_at
+  WATERMARK FOR received_at AS received_at - INTERVAL '0.001' SECOND
 ) WITH (
   'connector' = 'kafka',
+  -- A watermark right after each record rather than on the periodic timer: a transaction is
+  -- released by the next tick at once (at most one watermark per millisecond goes out).
+  'scan.watermark.emit.strategy' = 'on-event',
   'topic' = '{{ topics.card_transactions }}',
   'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
   'properties.group.id' = 'fraudsite-detection',
@@ -34,9 +45,10 @@ CREATE TABLE users_config (
 {% include "columns/users_config.sql" %},
   updated_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   PRIMARY KEY (user_id) NOT ENFORCED,
-  WATERMARK FOR updated_at AS updated_at
+  WATERMARK FOR updated_at AS updated_at - INTERVAL '0.001' SECOND
 ) WITH (
   'connector' = 'upsert-kafka',
+  'scan.watermark.idle-timeout' = '200 ms',
   'topic' = '{{ topics.users_config }}',
   'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
   'key.format' = 'raw',

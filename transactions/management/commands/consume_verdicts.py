@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from transactions.worker import DEFAULT_GROUP, Options, Worker
@@ -14,14 +13,10 @@ class Command(BaseCommand):
         parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
         parser.add_argument("--batch-size", type=int, default=Options.batch_size)
         parser.add_argument("--report-every", type=float, default=10.0, help="seconds between progress lines")
-        parser.add_argument("--keep-alive", type=float, default=settings.EVENT_TIME_KEEP_ALIVE_SECONDS,
-                            help="seconds between warm-up records that move the job's event time while no "
-                                 "transactions arrive (0: off; Confluent Cloud needs it, see the README)")
 
     def handle(self, *args, **options):
         Worker(Options(
             group_id=options["group"], from_beginning=options["from_beginning"],
             max_messages=options["max_messages"], idle_timeout=options["idle_timeout"],
             batch_size=options["batch_size"], report_every=options["report_every"],
-            keep_alive_every=options["keep_alive"],
         )).run()

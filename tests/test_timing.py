@@ -1,0 +1,171 @@
+"""Every verdict on time: no transaction waits behind the detection job's watermark.
+
+The job releases a transaction when its watermark passes the transaction's record time. These
+tests send what used to be held (records sharing one broker millisecond, a quiet system, a
+restored job) and require every verdict without any further transaction.
+"""
+
+import json
+import os
+import re
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from django.conf import settings
+
+from fraudsite.kafka import client_config
+from fraudsite.topics import TICK_USER_ID
+from tests.detection_helpers import LONDON_PARIS, Pipeline
+from tests.kafka_helpers import TopicReader, create_topic, unique
+
+pytestmark = pytest.mark.stack
+
+
+def one_request_burst(pipeline, user_ids, per_customer):
+    """Send per_customer transactions for each customer in one produce request (one batch of the
+    one partition), so that the broker stamps them all with one millisecond. Returns the ids."""
+    batching = Producer(client_config(**{"linger.ms": 500, "batch.num.messages": 10_000, "acks": "all"}))
+    ids, offsets = [], []
+    for number in range(per_customer):
+        for user_id in user_ids:
+            transaction_id = unique("burst")
+            record = {"timestamp": pipeline.base_time + number * 60_000, "transaction_id": transaction_id,
+                      "lat": LONDON_PARIS[number % 2][0], "lng": LONDON_PARIS[number % 2][1], "amount": 10.0}
+            batching.produce(settings.TOPIC_CARD_TRANSACTIONS, key=user_id.encode(),
+                             value=pipeline.transactions.encode(record),
+                             on_delivery=lambda error, message: offsets.append((message.partition(), message.offset())))
+            ids.append(transaction_id)
+    assert batching.flush(15) == 0
+    return ids, offsets
+
+
+def record_times(offsets):
+    """The broker's timestamps of the records at these (partition, offset)s."""
+    consumer = Consumer(client_config(**{"group.id": unique("times"), "enable.auto.commit": False}))
+    try:
+        wanted = set(offsets)
+        first = {}
+        for partition, offset in offsets:
+            first[partition] = min(first.get(partition, offset), offset)
+        consumer.assign([TopicPartition(settings.TOPIC_CARD_TRANSACTIONS, p, o) for p, o in first.items()])
+        times, deadline = [], time.monotonic() + 15
+        while len(times) < len(wanted) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error() and (message.partition(), message.offset()) in wanted:
+                times.append(message.timestamp()[1])
+        return times
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def lateness_probe(stack, tmp_path):
+    """A second Flink job over the product's own card_transactions table (its DDL as rendered for
+    the stack: same watermark, same per-record emission) that writes, for each transaction, whether
+    it reached Flink at or behind the watermark: the temporal join's lateness condition (Flink 2.2
+    holds such a row until the next watermark rise; FLINK-39719 drops it). Yields a function
+    giving {transaction_id: late} for the ids asked."""
+    topic = create_topic(unique("late-probe"))
+    (table,) = re.findall(r"CREATE TABLE card_transactions \(.*?\n\);", stack.local_sql(), re.S)
+    assert "'scan.watermark.emit.strategy' = 'on-event'" in table  # a watermark after every record
+    name = unique("late-probe")
+    script = tmp_path / "late-probe.sql"
+    script.write_text(f"""SET 'pipeline.name' = '{name}';
+{table}
+CREATE TABLE probe (transaction_id STRING, late BOOLEAN) WITH (
+  'connector' = 'kafka', 'topic' = '{topic}', 'format' = 'json',
+  'properties.bootstrap.servers' = '{settings.KAFKA_BOOTSTRAP_SERVERS}');
+INSERT INTO probe
+SELECT transaction_id, received_at <= CURRENT_WATERMARK(received_at)
+FROM card_transactions /*+ OPTIONS('properties.group.id' = '{name}', 'scan.startup.mode' = 'timestamp',
+                                   'scan.startup.timestamp-millis' = '{int(time.time() * 1000)}') */
+WHERE user_id <> '{TICK_USER_ID}';
+""")
+    stack.run_sql_script(script, "the lateness probe")
+    reader = TopicReader(topic, json.loads)
+
+    def lateness(transaction_ids, timeout=30):
+        wanted = set(transaction_ids)
+        reader.collect_until(lambda records: wanted <= {r["transaction_id"] for r in records}, timeout)
+        return {r["transaction_id"]: r["late"] for r in reader.records if r["transaction_id"] in wanted}
+
+    yield lateness
+    reader.close()
+    for job in stack.flink_rest("/jobs/overview")["jobs"]:
+        if job["name"] == name and job["state"] not in ("CANCELED", "FAILED", "FINISHED"):
+            stack.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+
+
+def test_a_burst_sharing_one_broker_millisecond_gets_every_verdict_none_late(stack, lateness_probe):
+    pipeline = Pipeline()
+    try:
+        # Customers saved a while ago: users-config has gone idle, as it is most of the time.
+        customers = [pipeline.customer(max_speed=100) for _ in range(3)]
+        time.sleep(1)
+        ids, offsets = one_request_burst(pipeline, customers, per_customer=10)
+
+        times = record_times(offsets)
+        assert len(times) == len(ids) and len(set(times)) == 1, f"not one broker millisecond: {sorted(set(times))}"
+        verdicts = pipeline.verdicts(ids, timeout=10)  # no transaction follows: only the clock's ticks
+        late = lateness_probe(ids)
+    finally:
+        pipeline.close()
+    for user_id in customers:
+        theirs = [v for v in verdicts if v["user_id"] == user_id]
+        assert [v["reason"] for v in theirs][:2] == ["no_history", "speed_above_limit"]  # paired in order
+        assert len(theirs) == 10
+    assert len(late) == len(ids), "the probe did not see every transaction"
+    assert not any(late.values()), f"{sum(late.values())} of {len(ids)} reached Flink at or behind the watermark"
+
+
+def test_the_clocks_ticks_move_event_time_but_never_become_verdicts(stack):
+    pipeline = Pipeline()
+    keys = Consumer(client_config(**{"group.id": unique("ticks"), "enable.auto.commit": False}))
+    try:
+        topic = settings.TOPIC_CARD_TRANSACTIONS
+        partitions = keys.list_topics(topic, timeout=10).topics[topic].partitions
+        keys.assign([TopicPartition(topic, p, keys.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+                     for p in partitions])
+        customer = pipeline.customer(max_speed=100)
+        real = pipeline.transaction(customer, *LONDON_PARIS[0])
+        seen, deadline = [], time.monotonic() + 3
+        while time.monotonic() < deadline:
+            message = keys.poll(0.2)
+            if message is not None and not message.error():
+                seen.append(message.key())
+        pipeline.verdicts([real])
+        pipeline.reader.collect_until(lambda records: False, timeout=2)
+    finally:
+        keys.close()
+        pipeline.close()
+    tick_count = seen.count(TICK_USER_ID.encode())
+    # 3 s at one tick per EVENT_TIME_TICK_MS (a quarter of that allows for a busy machine) ...
+    assert tick_count >= 3000 / settings.EVENT_TIME_TICK_MS / 4, f"only {tick_count} ticks in 3 s"
+    # ... among which the real transaction was judged, and no tick was.
+    assert [record["transaction_id"] for record in pipeline.reader.records] == [real]
+
+
+@pytest.mark.destructive
+def test_after_every_restore_a_burst_gets_every_verdict(stack):
+    """`stack down` (savepoint) and `stack up` (restore), then a one-request burst, several rounds.
+    RESTORE_ROUNDS=20 for the soak recorded in RELIABILITY.md."""
+    rounds = int(os.environ.get("RESTORE_ROUNDS", "2"))
+    for round_number in range(1, rounds + 1):
+        pipeline = Pipeline()
+        try:
+            customers = [pipeline.customer(max_speed=100) for _ in range(2)]
+            first = pipeline.transaction(customers[0], *LONDON_PARIS[0])
+            pipeline.verdicts([first])
+        finally:
+            pipeline.close()
+        stack.down()
+        stack.up()
+        pipeline = Pipeline()
+        try:
+            ids, _ = one_request_burst(pipeline, customers, per_customer=15)
+            verdicts = pipeline.verdicts(ids, timeout=30)
+        finally:
+            pipeline.close()
+        paired = [v for v in verdicts if v["user_id"] == customers[0]][0]
+        assert paired["prev_transaction_id"] == first, f"round {round_number}: the pairing state was not restored"

@@ -1,0 +1,27 @@
+import signal
+
+from confluent_kafka import KafkaException
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from transactions.clock import Clock
+
+
+class Command(BaseCommand):
+    help = ("Tick every partition of card-transactions so that the detection job's event time follows the "
+            "broker's clock while no card is used (run one beside the Flink job; `stack up` starts it locally).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval-ms", type=int, default=settings.EVENT_TIME_TICK_MS,
+                            help=f"milliseconds between ticks (default EVENT_TIME_TICK_MS, {settings.EVENT_TIME_TICK_MS})")
+
+    def handle(self, *args, interval_ms, **options):
+        if not 1 <= interval_ms <= 60_000:
+            raise CommandError("--interval-ms must be between 1 and 60000")
+        try:
+            clock = Clock(interval_ms=interval_ms)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, clock.stop)
+            clock.run()
+        except KafkaException as error:
+            raise CommandError(f"Kafka: {error}") from None
