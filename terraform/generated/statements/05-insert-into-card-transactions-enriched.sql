@@ -18,6 +18,8 @@ WITH transactions AS (
     transaction_id, `timestamp`, lat, lng, amount,
     `$rowtime` AS received_at
   FROM `card-transactions`
+  -- The event-time clock's ticks (transactions/clock.py) move the watermark; they are not transactions.
+  WHERE DECODE(`key`, 'UTF-8') <> ''
 ),
 
 paired_transactions AS (
