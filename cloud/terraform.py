@@ -90,6 +90,8 @@ FIXED_CLOUD_SETTINGS = {
     "KAFKA_SASL_MECHANISM": "PLAIN",
     # Terraform registered the schemas; the app's key may only read them.
     "SCHEMA_REGISTRY_AUTO_REGISTER": "False",
+    # The detection job runs in Confluent Cloud, not behind the local stack's Flink REST API.
+    "HEALTH_CHECKS_FLINK": "False",
 }
 ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
 

@@ -168,6 +168,11 @@ TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
 EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS", default=20)
 # The health endpoint and the operator page's badge report verdict lag past this many seconds.
 VERDICT_LAG_ALERT_SECONDS = env.float("VERDICT_LAG_ALERT_SECONDS", default=5.0)
+# The verdict workers' consumer group (consume_verdicts --group overrides it for one worker).
+VERDICT_WORKER_GROUP = env("VERDICT_WORKER_GROUP", default="fraudsite-verdicts")
+# Whether /health asks the local stack's Flink REST API about the detection job (off where the
+# job runs elsewhere, e.g. Confluent Cloud).
+HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)
 
 # --- Production hardening (active whenever DEBUG is off) ------------------------------------
 # HTTPS_ONLY=False serves production mode over plain HTTP, e.g. on localhost behind nothing.

@@ -49,11 +49,13 @@ def live_site(stack, tmp_path, postgres_redis_env):
         "SECRET_KEY": django_settings.SECRET_KEY, "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "STATIC_ROOT": str(tmp_path / "static"),
         "MAP_TILE_URL": "/no-tiles/{z}/{x}/{y}.png",  # this machine reaches no tile server
+        "VERDICT_WORKER_GROUP": "live-site-" + secrets.token_hex(4),
+        "VERDICT_LAG_ALERT_SECONDS": "2",  # the badge test holds verdicts for a few seconds
     }
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=django_settings.BASE_DIR,
                    env=env, check=True)
     logs = open(tmp_path / "site.log", "w")
-    group = group_at_end("live-site-" + secrets.token_hex(4), django_settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
+    group = group_at_end(env["VERDICT_WORKER_GROUP"], django_settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
     processes = [
         subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(LIVE_SITE_PORT), "fraudsite.asgi:application"],
                          cwd=django_settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),

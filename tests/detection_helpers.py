@@ -3,10 +3,12 @@
 import math
 import time
 
+from confluent_kafka import Producer
 from django.conf import settings
 
 from fraudsite import detection_sql
 from fraudsite.avro import PlainAvroCodec
+from fraudsite.kafka import client_config
 from tests.kafka_helpers import TopicReader, producer, unique
 from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
@@ -61,6 +63,23 @@ class Pipeline:
                               value=self.transactions.encode(record))
         self.producer.flush(10)
         return transaction_id
+
+    def one_request_burst(self, user_ids, per_customer):
+        """Send per_customer transactions for each customer in one produce request (one batch of the
+        one partition), so that the broker stamps them all with one millisecond. Returns the ids."""
+        batching = Producer(client_config(**{"linger.ms": 500, "batch.num.messages": 10_000, "acks": "all"}))
+        ids, offsets = [], []
+        for number in range(per_customer):
+            for user_id in user_ids:
+                transaction_id = unique("burst")
+                record = {"timestamp": self.base_time + number * 60_000, "transaction_id": transaction_id,
+                          "lat": LONDON_PARIS[number % 2][0], "lng": LONDON_PARIS[number % 2][1], "amount": 10.0}
+                batching.produce(settings.TOPIC_CARD_TRANSACTIONS, key=user_id.encode(),
+                                 value=self.transactions.encode(record),
+                                 on_delivery=lambda error, message: offsets.append((message.partition(), message.offset())))
+                ids.append(transaction_id)
+        assert batching.flush(15) == 0
+        return ids, offsets
 
     def verdicts(self, transaction_ids, timeout=30):
         """The verdict of each transaction id, waiting (bounded) for all of them to arrive."""

@@ -21,6 +21,19 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
 
 
+def signed_in_page(playwright, site, password):
+    """Debian's Chromium, signed in as the operator on the map page: (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(site + "/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    return browser, page
+
+
 def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_site, django_capture_on_commit_callbacks):
     from playwright.sync_api import expect, sync_playwright
 
@@ -30,15 +43,8 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
     ARTIFACTS.mkdir(exist_ok=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        browser, page = signed_in_page(playwright, live_site, password)
         try:
-            page.goto(live_site + "/")
-            page.fill("input[name=username]", "operator")
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
             page.select_option("#customer", lena.user_id)
             expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
 
@@ -79,5 +85,33 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
             expect(page.locator("#timeline tbody tr").first).to_contain_text("speed_above_limit")
             expect(page.locator("#customer-map path.leaflet-interactive")).to_have_count(3)  # line + 2 points
             page.screenshot(path=str(ARTIFACTS / "customer-page.png"))
+        finally:
+            browser.close()
+
+
+@pytest.mark.destructive
+def test_the_verdict_lag_badge_turns_red_while_verdicts_are_held_and_green_again(live_site, stack):
+    import os
+    import signal
+
+    from playwright.sync_api import expect, sync_playwright
+
+    password = create_operator()
+    taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
+    with sync_playwright() as playwright:
+        browser, page = signed_in_page(playwright, live_site, password)
+        try:
+            badge = page.locator("#verdict-lag")
+            expect(badge).to_have_attribute("data-status", "ok", timeout=20_000)
+            expect(badge).to_have_class("badge online")
+            os.kill(taskmanager, signal.SIGSTOP)  # verdicts held; shorter than the 10 s heartbeat timeout
+            try:
+                expect(badge).to_have_attribute("data-status", "lagging", timeout=8_000)
+                expect(badge).to_have_class("badge lagging")  # red
+                expect(badge).to_contain_text("verdict lag")
+                page.screenshot(path=str(ARTIFACTS / "verdict-lag-badge.png"))
+            finally:
+                os.kill(taskmanager, signal.SIGCONT)
+            expect(badge).to_have_attribute("data-status", "ok", timeout=60_000)
         finally:
             browser.close()

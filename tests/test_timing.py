@@ -11,7 +11,7 @@ import re
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from django.conf import settings
 
 from fraudsite.kafka import client_config
@@ -20,24 +20,6 @@ from tests.detection_helpers import LONDON_PARIS, Pipeline
 from tests.kafka_helpers import TopicReader, create_topic, unique
 
 pytestmark = pytest.mark.stack
-
-
-def one_request_burst(pipeline, user_ids, per_customer):
-    """Send per_customer transactions for each customer in one produce request (one batch of the
-    one partition), so that the broker stamps them all with one millisecond. Returns the ids."""
-    batching = Producer(client_config(**{"linger.ms": 500, "batch.num.messages": 10_000, "acks": "all"}))
-    ids, offsets = [], []
-    for number in range(per_customer):
-        for user_id in user_ids:
-            transaction_id = unique("burst")
-            record = {"timestamp": pipeline.base_time + number * 60_000, "transaction_id": transaction_id,
-                      "lat": LONDON_PARIS[number % 2][0], "lng": LONDON_PARIS[number % 2][1], "amount": 10.0}
-            batching.produce(settings.TOPIC_CARD_TRANSACTIONS, key=user_id.encode(),
-                             value=pipeline.transactions.encode(record),
-                             on_delivery=lambda error, message: offsets.append((message.partition(), message.offset())))
-            ids.append(transaction_id)
-    assert batching.flush(15) == 0
-    return ids, offsets
 
 
 def record_times(offsets):
@@ -103,7 +85,7 @@ def test_a_burst_sharing_one_broker_millisecond_gets_every_verdict_none_late(sta
         # Customers saved a while ago: users-config has gone idle, as it is most of the time.
         customers = [pipeline.customer(max_speed=100) for _ in range(3)]
         time.sleep(1)
-        ids, offsets = one_request_burst(pipeline, customers, per_customer=10)
+        ids, offsets = pipeline.one_request_burst(customers, per_customer=10)
 
         times = record_times(offsets)
         assert len(times) == len(ids) and len(set(times)) == 1, f"not one broker millisecond: {sorted(set(times))}"
@@ -163,9 +145,47 @@ def test_after_every_restore_a_burst_gets_every_verdict(stack):
         stack.up()
         pipeline = Pipeline()
         try:
-            ids, _ = one_request_burst(pipeline, customers, per_customer=15)
+            ids, _ = pipeline.one_request_burst(customers, per_customer=15)
             verdicts = pipeline.verdicts(ids, timeout=30)
         finally:
             pipeline.close()
         paired = [v for v in verdicts if v["user_id"] == customers[0]][0]
         assert paired["prev_transaction_id"] == first, f"round {round_number}: the pairing state was not restored"
+
+
+@pytest.mark.destructive
+@pytest.mark.django_db(transaction=True)
+def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, client, settings):
+    import signal
+    import threading
+
+    from tests.kafka_helpers import group_at_end
+    from transactions.worker import Options, Worker
+
+    settings.VERDICT_LAG_ALERT_SECONDS = 2
+    settings.VERDICT_WORKER_GROUP = group_at_end(unique("lag"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
+    worker = Worker(Options())
+    threading.Thread(target=worker.run, daemon=True).start()
+    taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
+
+    def health_until(condition, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = client.get("/health").json()
+            if condition(health):
+                return health
+            time.sleep(0.3)
+        raise AssertionError(f"{what} within {timeout} s; last answer: {health}")
+
+    try:
+        healthy = health_until(lambda h: h["status"] == "ok", 30, "all parts up and verdicts on time")
+        assert healthy["checks"] == {"database": True, "broker": True, "worker": True, "flink_job": True}
+        os.kill(taskmanager, signal.SIGSTOP)  # verdicts held; shorter than the 10 s heartbeat timeout
+        try:
+            lagging = health_until(lambda h: h["status"] == "lagging", 8, "the lag reported")
+        finally:
+            os.kill(taskmanager, signal.SIGCONT)
+        assert lagging["job_watermark_lag_seconds"] > 2
+        health_until(lambda h: h["status"] == "ok", 60, "back on time after the TaskManager resumed")
+    finally:
+        worker.stop()

@@ -10,4 +10,5 @@ urlpatterns = [
     path("alerts/<str:transaction_id>/", views.alert_detail, name="alert-detail"),
     path("api/alerts/<str:transaction_id>/review", views.api_review, name="api-review"),
     path("customers/<str:user_id>/", views.customer_view, name="customer"),
+    path("health", views.health, name="health"),
 ]

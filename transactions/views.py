@@ -6,12 +6,13 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from users.models import Customer
 
 from . import reviews, submission
 from .alerts import verdict_message
+from .health import report as health_report
 from .consumers import VIEW_PERMISSION
 from .models import ReviewStatus, Verdict
 
@@ -175,3 +176,12 @@ def customer_view(request, user_id):
         "path": [verdict_message(verdict) for verdict in reversed(recent)],
         "map_config": {"tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
     })
+
+
+@require_GET
+def health(request):
+    """GET, no sign-in (monitors, load balancers): every part's reachability and the verdict lag.
+    503 when a part is down; 200 otherwise, with status "lagging" when verdicts are late."""
+    result = health_report()
+    return JsonResponse(result, status=503 if result["status"] == "down" else 200,
+                        headers={"Cache-Control": "no-store"})

@@ -26,13 +26,12 @@ from .verdicts import dead_letter, store_batch, verdict_codec
 
 logger = logging.getLogger("fraudsite.worker")
 
-DEFAULT_GROUP = "fraudsite-verdicts"
 MAX_BACKOFF_SECONDS = 30
 
 
 @dataclass
 class Options:
-    group_id: str = DEFAULT_GROUP
+    group_id: str = field(default_factory=lambda: settings.VERDICT_WORKER_GROUP)
     from_beginning: bool = False
     max_messages: int | None = None  # stop after this many records
     idle_timeout: float | None = None  # stop after this many seconds without a record

@@ -1,13 +1,16 @@
 from django.core.management.base import BaseCommand
 
-from transactions.worker import DEFAULT_GROUP, Options, Worker
+from django.conf import settings
+
+from transactions.worker import Options, Worker
 
 
 class Command(BaseCommand):
     help = "Store every verdict from card-transactions-enriched and push it to operators (run several in one group)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--group", default=DEFAULT_GROUP, help=f"consumer group (default {DEFAULT_GROUP})")
+        parser.add_argument("--group", default=settings.VERDICT_WORKER_GROUP,
+                            help=f"consumer group (default VERDICT_WORKER_GROUP, {settings.VERDICT_WORKER_GROUP})")
         parser.add_argument("--from-beginning", action="store_true", help="re-read the topic from its start")
         parser.add_argument("--max-messages", type=int, help="stop after this many records")
         parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")

@@ -205,6 +205,28 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
+  // Verdict lag: the health endpoint, polled; red when verdicts are late or a part is down.
+  const lagBadge = document.getElementById("verdict-lag");
+  async function checkLag() {
+    try {
+      const response = await fetch(lagBadge.dataset.url, { cache: "no-store" });
+      const health = await response.json();
+      const lag = health.verdict_lag_seconds;
+      const shown = lag === null ? "n/a" : lag < 1 ? `${Math.round(lag * 1000)} ms` : `${lag.toFixed(1)} s`;
+      lagBadge.textContent = health.status === "down"
+        ? `down: ${Object.keys(health.checks).filter((name) => health.checks[name] === false).join(", ")}`
+        : `verdict lag ${shown}`;
+      lagBadge.className = `badge ${health.status === "ok" ? "online" : "lagging"}`;
+      lagBadge.dataset.status = health.status;
+    } catch (error) {
+      lagBadge.textContent = "lag: unknown";
+      lagBadge.className = "badge offline";
+      lagBadge.dataset.status = "unknown";
+    }
+  }
+  checkLag();
+  setInterval(checkLag, 2000);
+
   document.getElementById("recenter").addEventListener("click", () => map.setView(HOME.center, HOME.zoom));
   document.getElementById("fullscreen").addEventListener("click", () => document.getElementById("map").requestFullscreen());
   document.getElementById("clear-log").addEventListener("click", () => {

@@ -1,0 +1,129 @@
+"""Is every part up, and are verdicts on time? What /health answers, `stack status` prints and
+the operator page's badge shows.
+
+Verdict lag is the larger of two ages:
+- how far the detection job's output watermark trails the wall clock: every transaction older
+  than the watermark has been judged, so this is how long a transaction can wait for its verdict
+  in Flink (with the event-time clock ticking, about one tick interval when all is well);
+- the age of the oldest transaction submitted on this site that has no stored verdict yet
+  (Flink, Kafka and the worker together), over the last day.
+"""
+
+import time
+import urllib.error
+import urllib.parse
+from datetime import timedelta
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from fraudsite.kafka import client_config
+
+from .models import Transaction
+
+UNJUDGED_WINDOW = timedelta(days=1)
+METRICS_REFRESH_SECONDS = 0.3
+
+
+def database_reachable():
+    try:
+        connection.ensure_connection()
+        return True
+    except DatabaseError:
+        return False
+
+
+def broker_reachable(timeout=2.0):
+    try:
+        AdminClient(client_config(**{"socket.connection.setup.timeout.ms": 1000})).list_topics(timeout=timeout)
+        return True
+    except KafkaException:
+        return False
+
+
+def worker_running(timeout=3.0):
+    """Whether a verdict worker is a member of its consumer group right now."""
+    group = settings.VERDICT_WORKER_GROUP
+    from confluent_kafka import ConsumerGroupState
+
+    admin = AdminClient(client_config())  # must outlive the future
+    try:
+        description = admin.describe_consumer_groups([group], request_timeout=timeout)[group].result(timeout + 1)
+    except (KafkaException, TimeoutError):
+        return False
+    return description.state == ConsumerGroupState.STABLE and bool(description.members)
+
+
+def detection_job():
+    """The local detection job's state and the age of its output watermark (seconds), or None
+    where the job is not the local stack's (HEALTH_CHECKS_FLINK off, e.g. Confluent Cloud)."""
+    if not settings.HEALTH_CHECKS_FLINK:
+        return None
+    from localstack import stack
+
+    running = [job for job in stack.detection_jobs() if job["state"] == "RUNNING"]
+    if not running:
+        return {"state": "NOT RUNNING", "watermark_lag_seconds": None}
+    job = running[0]
+    try:
+        vertices = stack.flink_rest(f"/jobs/{job['jid']}", timeout=2)["vertices"]
+        sink = f"/jobs/{job['jid']}/vertices/{vertices[-1]['id']}/metrics"  # the last vertex writes verdicts
+        # The watermark reaching the Kafka writer of each subtask: the temporal join's output. (The
+        # vertex's own input watermark counts the idle users-config input and stays at its minimum.)
+        names = [metric["id"] for metric in stack.flink_rest(sink, timeout=2)
+                 if metric["id"].endswith("__Writer.currentInputWatermark")]
+        query = f"{sink}?get={urllib.parse.quote(','.join(names))}"
+        # Flink answers from its metric store and refreshes it in the background, at most once a
+        # second: the first answer can be seconds old, the one after a refresh is current.
+        stack.flink_rest(query, timeout=2)
+        time.sleep(METRICS_REFRESH_SECONDS)
+        marks = stack.flink_rest(query, timeout=2)
+        watermark_ms = min(int(mark["value"]) for mark in marks)
+    except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError):
+        return {"state": job["state"], "watermark_lag_seconds": None}
+    lag = None if watermark_ms < 0 else max(time.time() - watermark_ms / 1000, 0.0)
+    return {"state": job["state"], "watermark_lag_seconds": lag}
+
+
+def oldest_unjudged_seconds():
+    """Age of the oldest transaction submitted here (within a day) that has no verdict stored."""
+    try:
+        oldest = (Transaction.objects.filter(verdict__isnull=True, submitted_at__gte=timezone.now() - UNJUDGED_WINDOW)
+                  .order_by("submitted_at").values_list("submitted_at", flat=True).first())
+    except DatabaseError:  # e.g. not migrated yet: nothing is known about stored verdicts
+        return None
+    return None if oldest is None else (timezone.now() - oldest).total_seconds()
+
+
+def report():
+    """Every check, the verdict lag, and an overall status: ok, lagging (verdicts later than
+    VERDICT_LAG_ALERT_SECONDS) or down (a part unreachable)."""
+    database = database_reachable()
+    job = detection_job()
+    watermark_lag = job["watermark_lag_seconds"] if job else None
+    unjudged = oldest_unjudged_seconds() if database else None
+    checks = {
+        "database": database,
+        "broker": broker_reachable(),
+        "worker": worker_running(),
+        "flink_job": None if job is None else job["state"] == "RUNNING",
+    }
+    lags = [lag for lag in (watermark_lag, unjudged) if lag is not None]
+    verdict_lag = max(lags) if lags else None
+    if False in checks.values():
+        status = "down"
+    elif verdict_lag is not None and verdict_lag > settings.VERDICT_LAG_ALERT_SECONDS:
+        status = "lagging"
+    else:
+        status = "ok"
+    return {
+        "status": status,
+        "checks": checks,
+        "verdict_lag_seconds": verdict_lag,
+        "job_watermark_lag_seconds": watermark_lag,
+        "oldest_unjudged_transaction_seconds": unjudged,
+        "lag_alert_seconds": settings.VERDICT_LAG_ALERT_SECONDS,
+    }
