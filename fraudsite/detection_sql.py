@@ -49,6 +49,8 @@ HISTORY_ROWS = 20
 SPEND_MIN_HISTORY = 3
 # The periodic watermark of users_config (card_transactions emits one per record).
 WATERMARK_INTERVAL_MS = 10
+# How long a network buffer between the job's operators waits to fill (see sql/local/tables.sql).
+BUFFER_TIMEOUT_MS = 5
 
 _engine = Engine(dirs=[str(SQL_DIR)], autoescape=False)
 
@@ -83,6 +85,7 @@ def _context(variant, bootstrap_servers, partitions):
             "spend_min_history": SPEND_MIN_HISTORY,
             "tick_user_id": TICK_USER_ID,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
+            "buffer_timeout_ms": BUFFER_TIMEOUT_MS,
         },
         autoescape=False,  # SQL, not HTML: quotes stay quotes
     )
