@@ -9,6 +9,9 @@ import importlib.util
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from fraudsite.security import local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,14 +19,21 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-DEBUG = env.bool("DEBUG", default=True)
+# Debug pages show settings and every URL pattern: only when asked for.
+DEBUG = env.bool("DEBUG", default=False)
 
-if DEBUG:
-    SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-not-for-production-use")
-else:
-    SECRET_KEY = env("SECRET_KEY")  # no default: production must set it
-
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOOPBACK_HOSTS)
+# A site served to this machine only (the default hosts) may run over plain HTTP with a key
+# generated once into .secret-key. Naming any other host makes it a deployment: SECRET_KEY must
+# come from the environment, and HTTPS is on unless HTTPS_ONLY=False.
+LOCAL_ONLY = set(ALLOWED_HOSTS) <= set(LOOPBACK_HOSTS)
+SECRET_KEY = env("SECRET_KEY", default="") or (
+    local_secret_key(BASE_DIR / ".secret-key") if DEBUG or LOCAL_ONLY else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        f"Set SECRET_KEY in the environment: ALLOWED_HOSTS ({', '.join(ALLOWED_HOSTS)}) serves beyond this machine.")
+HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not LOCAL_ONLY)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -96,8 +106,9 @@ STATICFILES_DIRS = [Path(importlib.util.find_spec("leaflet").origin).parent / "s
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        # Compressed, not renamed by content hash: pages render (and tests run) whether or not
+        # collectstatic has run; WhiteNoise serves the collected files with a short max-age.
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
     },
 }
 
@@ -175,8 +186,8 @@ VERDICT_WORKER_GROUP = env("VERDICT_WORKER_GROUP", default="fraudsite-verdicts")
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)
 
 # --- Production hardening (active whenever DEBUG is off) ------------------------------------
-# HTTPS_ONLY=False serves production mode over plain HTTP, e.g. on localhost behind nothing.
-if not DEBUG and env.bool("HTTPS_ONLY", default=True):
+DEFAULT_EXCEPTION_REPORTER_FILTER = "fraudsite.security.CredentialsHidingFilter"
+if not DEBUG and HTTPS_ONLY:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
@@ -184,6 +195,9 @@ if not DEBUG and env.bool("HTTPS_ONLY", default=True):
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+elif LOCAL_ONLY:
+    # Plain HTTP to this machine only (`make run`): `check --deploy`'s HTTPS checks do not apply.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 LOGGING = {
     "version": 1,

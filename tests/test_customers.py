@@ -211,21 +211,29 @@ def test_save_succeeds_while_the_broker_is_down_and_sync_customers_publishes_lat
 # --- demo data ---------------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_demo_data_creates_the_four_customers_and_an_operator(capsys, settings, django_capture_on_commit_callbacks):
-    settings.DEBUG = True  # the test runner turns it off
+def test_demo_data_creates_the_four_customers_and_an_operator_once(capsys, django_capture_on_commit_callbacks):
+    from django.contrib.auth import authenticate
+
     call_command("create_demo_data", password="s3cret-local")
-    output = capsys.readouterr().out
-    assert "local operator login: operator / s3cret-local" in output
+    assert "local operator login: operator / s3cret-local" in capsys.readouterr().out
     assert {(c.user_id, c.full_name, c.max_speed) for c in Customer.objects.all()} == {
         ("user_1", "Lena Whitaker", 10), ("user_2", "Elias Monroe", 100),
         ("user_3", "Nina Langston", 1000), ("user_4", "Jordan Blake", 99999),
     }
+    call_command("create_demo_data")  # the next `make run`
+    assert "password unchanged" in capsys.readouterr().out
+    assert authenticate(username="operator", password="s3cret-local") is not None
+    call_command("create_demo_data", reset_password=True)
+    new_password = capsys.readouterr().out.rsplit(" / ", 1)[1].strip()
+    assert authenticate(username="operator", password=new_password) is not None
+    assert authenticate(username="operator", password="s3cret-local") is None
 
 
 @pytest.mark.django_db
-def test_demo_data_refuses_to_run_in_production_settings(settings):
-    settings.DEBUG = False
-    with pytest.raises(Exception, match="DEBUG is off"):
+def test_demo_data_refuses_to_run_where_the_site_is_served_beyond_this_machine(settings):
+    settings.LOCAL_ONLY = False
+    settings.ALLOWED_HOSTS = ["fraud.example.com"]
+    with pytest.raises(Exception, match="serves beyond this machine"):
         call_command("create_demo_data")
     assert not Customer.objects.exists()
 

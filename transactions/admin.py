@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
@@ -33,9 +34,11 @@ class ReasonFilter(admin.SimpleListFilter):
         return [(reason, reason) for reason in FRAUD_REASONS + OTHER_REASONS]
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(reasons__regex=rf"(^|,){self.value()}(,|$)")
-        return queryset
+        if self.value() is None:
+            return queryset
+        if self.value() not in FRAUD_REASONS + OTHER_REASONS:  # only known codes reach the regex
+            raise IncorrectLookupParameters(f"Unknown reason {self.value()!r}.")
+        return queryset.filter(reasons__regex=rf"(^|,){self.value()}(,|$)")
 
 
 class ReviewInline(admin.TabularInline):
@@ -68,7 +71,10 @@ class VerdictAdmin(ReadOnlyAdmin):
         """The changelist's current selection (filters, search, date) as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        queryset = self.get_changelist_instance(request).get_queryset(request)
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters as error:
+            return HttpResponseBadRequest(f"Cannot export this selection: {error}", content_type="text/plain")
         response = StreamingHttpResponse(verdict_csv_lines(queryset), content_type="text/csv")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="verdicts-{stamp}.csv"'

@@ -5,6 +5,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from fraudsite.validation import has_control_characters
+
 from .models import AlertReview, ReviewStatus, Verdict
 
 REVIEW_PERMISSION = "transactions.review_verdict"
@@ -21,10 +23,12 @@ class ReviewError(ValueError):
 def validate_review(decision, comment):
     """{field: [message]} of what is wrong with a decision and its comment (empty when fine)."""
     errors = {}
-    if decision not in DECISIONS:
+    if not isinstance(decision, str) or decision not in DECISIONS:
         errors["decision"] = [f"Must be one of: {', '.join(DECISIONS)}."]
     if not isinstance(comment, str) or not comment.strip():
         errors["comment"] = ["Say why: a comment is required."]
+    elif has_control_characters(comment, multiline=True):
+        errors["comment"] = ["Must not contain control characters other than line breaks and tabs."]
     elif len(comment) > MAX_COMMENT_LENGTH:
         errors["comment"] = [f"At most {MAX_COMMENT_LENGTH} characters."]
     return errors

@@ -1,6 +1,5 @@
 """Validating a submitted transaction and producing it to card-transactions."""
 
-import math
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -13,6 +12,7 @@ from django.utils import timezone as django_timezone
 
 from fraudsite.avro import codec_for
 from fraudsite.kafka import DeliveryFailed, produce_and_confirm, shared_producer
+from fraudsite.validation import finite_float, has_control_characters
 from users.models import Customer
 
 from .models import Transaction, Verdict
@@ -30,10 +30,11 @@ class KafkaUnavailable(Exception):
 
 
 def _number(data, name, low, high, errors, low_inclusive=True):
-    value = data.get(name)
-    if value is None:
+    raw = data.get(name)
+    value = finite_float(raw)
+    if raw is None:
         errors[name] = ["This field is required."]
-    elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    elif value is None:
         errors[name] = ["Must be a number."]
     elif value < low or (value == low and not low_inclusive) or value > high:
         bound = ">" if not low_inclusive else ">="
@@ -49,12 +50,12 @@ def _timestamp(value, errors):
         return django_timezone.now()
     if isinstance(value, bool):
         moment = None
-    elif isinstance(value, (int, float)) and math.isfinite(value):
+    elif finite_float(value) is not None:
         try:
-            moment = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+            moment = datetime.fromtimestamp(finite_float(value) / 1000, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             moment = None
-    elif isinstance(value, str):
+    elif isinstance(value, str) and not has_control_characters(value):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -98,6 +99,8 @@ def validate(data):
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         errors["user_id"] = ["This field is required."]
+    elif has_control_characters(user_id):
+        errors["user_id"] = ["Must not contain control characters."]
     else:
         cleaned["customer"] = Customer.objects.filter(user_id=user_id, active=True).first()
         if cleaned["customer"] is None:

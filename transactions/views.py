@@ -1,5 +1,3 @@
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -8,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from fraudsite.validation import BadBody, parse_json_body
 from users.models import Customer
 
 from . import reviews, submission
@@ -33,27 +32,27 @@ def operator_page(request):
     })
 
 
-def _json_api(permission, refusal):
-    """Session-authenticated JSON endpoint: 403 (not a login redirect) without the permission; the
-    view gets the parsed body."""
+def _json_api(permissions, refusal):
+    """Session-authenticated JSON endpoint: 403 (not a login redirect) without every one of the
+    permissions; the view gets the parsed body."""
     def decorator(view):
         @require_POST
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return JsonResponse({"error": "Sign in first."}, status=403)
-            if not request.user.has_perm(permission):
+            if not request.user.has_perms(permissions):
                 return JsonResponse({"error": refusal}, status=403)
             try:
-                data = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError):
-                return JsonResponse({"errors": {"__all__": ["The body must be JSON."]}}, status=400)
+                data = parse_json_body(request.body)
+            except BadBody as error:
+                return JsonResponse({"errors": {"__all__": [str(error)]}}, status=400)
             return view(request, data, *args, **kwargs)
         wrapper.__name__ = view.__name__
         return wrapper
     return decorator
 
 
-submit_api = _json_api(ADD_PERMISSION, "You may not submit transactions.")
+submit_api = _json_api([ADD_PERMISSION], "You may not submit transactions.")
 
 
 def _submit(request, data, field_names=None):
@@ -147,7 +146,7 @@ def alert_detail(request, transaction_id):
     }, status=status)
 
 
-@_json_api(reviews.REVIEW_PERMISSION, "You may not review alerts.")
+@_json_api([VIEW_PERMISSION, reviews.REVIEW_PERMISSION], "You may not review alerts.")
 def api_review(request, data, transaction_id):
     """POST /api/alerts/<transaction_id>/review {decision, comment}: the map page's review."""
     verdict = Verdict.objects.filter(transaction_id=transaction_id).first()

@@ -33,6 +33,10 @@ def create_demo_customers():
     return customers
 
 
+def operator_exists():
+    return get_user_model().objects.filter(username=OPERATOR_USERNAME).exists()
+
+
 def create_operator(password=None):
     """Create (or reset the password of) the local superuser 'operator'. Returns the password."""
     password = password or secrets.token_urlsafe(9)

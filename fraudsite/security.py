@@ -1,0 +1,32 @@
+"""Secrets and error reports: a local key for a site only this machine can reach, and error
+pages that never show a credential."""
+
+import re
+import secrets
+
+from django.views.debug import SafeExceptionReporterFilter
+
+# scheme://user:password@host in a URL setting (DATABASE_URL, REDIS_URL, ...).
+URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+def local_secret_key(path):
+    """The key in path, created once (random, readable by its owner only) when missing."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+
+class CredentialsHidingFilter(SafeExceptionReporterFilter):
+    """Django's filter (settings named like KEY, SECRET, PASS... are hidden) plus the user
+    information of every URL, wherever it appears in a setting."""
+
+    def cleanse_setting(self, key, value):
+        value = super().cleanse_setting(key, value)
+        if isinstance(value, str):
+            return URL_CREDENTIALS.sub(rf"\g<scheme>{self.cleansed_substitute}@", value)
+        return value

@@ -1,0 +1,200 @@
+"""Hostile input and hardening: every finding of the security probe (issue 21) that needs no
+browser or running stack. Each test failed before its fix."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from fraudsite.security import CredentialsHidingFilter
+from tests.test_reviews import post_review, user_with, verdict
+from transactions import submission
+from transactions.models import AlertReview, Transaction
+from users.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+HUGE = 10**400
+DEEP = "[" * 100_000 + "]" * 100_000
+SUBMIT_PATHS = ["/api/transactions", "/submit-event"]
+
+
+@pytest.fixture
+def operator(django_user_model, monkeypatch):
+    """A signed-in client allowed to submit, view and review; producing to Kafka is refused (a
+    spy: only a valid body gets that far)."""
+    Customer.objects.bulk_create([Customer(user_id="hostile", first_name="H", last_name="O", max_speed=10)])
+    user = user_with(django_user_model, "add_transaction", "view_verdict", "review_verdict", "view_customer")
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    produced = []
+
+    def refuse(producer, topic, key, value):
+        produced.append(key)
+        raise submission.DeliveryFailed("not in this test")
+
+    monkeypatch.setattr(submission, "produce_and_confirm", refuse)
+    client.produced = produced
+    return client
+
+
+def submission_body(**overrides):
+    return json.dumps({"user_id": "hostile", "amount": 10, "lat": 1, "lng": 2, **overrides})
+
+
+@pytest.mark.parametrize("path", SUBMIT_PATHS)
+@pytest.mark.parametrize("body, field", [
+    (DEEP, "__all__"),
+    (json.dumps({"user_id": "hostile", "amount": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}), "__all__"),
+    (submission_body(amount=HUGE), "amount"),
+    (submission_body(lat=HUGE, latitude=HUGE), None),
+    (submission_body(timestamp=HUGE), "timestamp"),
+    (submission_body(timestamp=-HUGE), "timestamp"),
+    (submission_body(user_id="hos\x00tile"), "user_id"),
+    (submission_body(user_id="line\nbreak"), "user_id"),
+    (submission_body(timestamp="2026-01-01T00:00:00\x00Z"), "timestamp"),
+])
+def test_hostile_submissions_are_a_400_that_says_what_is_wrong(operator, path, body, field):
+    response = operator.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert field is None or field in errors, errors
+    assert not operator.produced and not Transaction.objects.exists()
+
+
+@pytest.mark.parametrize("body, field", [
+    (DEEP, "__all__"),
+    ({"decision": {}, "comment": "x"}, "decision"),
+    ({"decision": ["confirmed_fraud"], "comment": "x"}, "decision"),
+    ({"decision": "confirmed_fraud", "comment": "nul \x00 here"}, "comment"),
+    ({"decision": "confirmed_fraud", "comment": HUGE}, "comment"),
+])
+def test_hostile_reviews_are_a_400_and_record_nothing(operator, body, field):
+    alert = verdict()
+    response = post_review(operator, alert.transaction_id, body if isinstance(body, str) else json.dumps(body))
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert not AlertReview.objects.exists()
+
+
+def test_a_multiline_review_comment_is_fine(operator):
+    alert = verdict()
+    response = post_review(operator, alert.transaction_id, {"decision": "false_positive",
+                                                           "comment": "Called the customer.\n\tTravelling."})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/alerts/{}/", "/customers/{}/", "/api/alerts/{}/review"])
+@pytest.mark.parametrize("segment", ["%00", "a%00b", "%01", "%7F", "x%0Ay"])
+def test_control_characters_in_a_path_are_a_404(operator, path, segment):
+    method = operator.post if "review" in path else operator.get
+    response = method(path.format(segment), **({"data": "{}", "content_type": "application/json"}
+                                                 if "review" in path else {}))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/admin/transactions/verdict/", "/admin/transactions/verdict/export.csv"])
+@pytest.mark.parametrize("reason", ["(", "speed_above_limit|.*", "[", "\\", "no_such_reason"])
+def test_an_unknown_reason_filter_is_refused_not_a_server_error(admin_user, url, reason):
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    response = client.get(url, {"reason": reason})
+    assert response.status_code in (302, 400), response.status_code  # the changelist redirects with ?e=1
+    if url.endswith(".csv"):
+        assert b"Unknown reason" in response.content
+
+
+def test_a_known_reason_still_filters(admin_client):
+    fraud, valid = verdict(), verdict(status="VALID", reasons="within_limit")
+    response = admin_client.get("/admin/transactions/verdict/export.csv", {"reason": "velocity_exceeded"})
+    text = b"".join(response.streaming_content).decode()
+    assert fraud.transaction_id in text and valid.transaction_id not in text
+
+
+def test_the_review_api_needs_the_view_permission_too(client, django_user_model):
+    alert = verdict(status="VALID", reasons="within_limit")
+    reviewer_only = user_with(django_user_model, "review_verdict")
+    client.force_login(reviewer_only)
+    response = post_review(client, alert.transaction_id, {"decision": "confirmed_fraud", "comment": "x"})
+    assert response.status_code == 403
+    assert "VALID" not in response.content.decode()  # nothing about the verdict
+    assert not AlertReview.objects.exists()
+
+
+# --- fuzzing every endpoint's path and the admin filters -----------------------------------------
+
+hostile_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/"), min_size=1, max_size=30)
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segment=hostile_text)
+def test_any_path_segment_is_never_a_server_error(operator, segment):
+    quoted = quote(segment, safe="")
+    for path in (f"/alerts/{quoted}/", f"/customers/{quoted}/"):
+        assert operator.get(path).status_code < 500, path
+    response = operator.post(f"/api/alerts/{quoted}/review", "{}", content_type="application/json")
+    assert response.status_code < 500
+
+
+ADMIN_FILTERS = ["reason", "status", "is_fraud__exact", "review_status__exact", "customer__id__exact",
+                 "timestamp__gte", "q", "o", "p"]
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ADMIN_FILTERS), value=hostile_text)
+def test_any_admin_filter_value_is_never_a_server_error(admin_user, name, value):
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    for url in ("/admin/transactions/verdict/", "/admin/transactions/verdict/export.csv"):
+        response = client.get(url, {name: value})
+        if response.status_code == 200 and url.endswith(".csv"):
+            b"".join(response.streaming_content)  # the export runs its query while streaming
+        assert response.status_code < 500, (url, name, value, response.status_code)
+
+
+# --- settings: debug off, credentials hidden, deployment checks ----------------------------------
+
+def manage(*args, **env):
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "HTTPS_ONLY")}
+    environment.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=environment,
+                          capture_output=True, text=True)
+
+
+def test_debug_is_off_unless_asked_for():
+    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)")
+    assert printed.stdout.strip() == "False", printed.stderr
+    asked = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)", DEBUG="True")
+    assert asked.stdout.strip() == "True"
+
+
+def test_check_deploy_is_clean_for_the_settings_make_run_uses():
+    # scripts/run-local.sh sets no DEBUG, SECRET_KEY or hosts: production mode, plain HTTP on loopback.
+    result = manage("check", "--deploy", "--fail-level", "WARNING",
+                    DATABASE_URL=os.environ.get("DATABASE_URL", ""), REDIS_URL=os.environ.get("REDIS_URL", ""))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_deployment_needs_https_and_its_own_secret_key():
+    refused = manage("check", ALLOWED_HOSTS="fraud.example.com")
+    assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr
+    deployed = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECURE_SSL_REDIRECT)",
+                      ALLOWED_HOSTS="fraud.example.com", SECRET_KEY=secrets.token_urlsafe(50))
+    assert deployed.stdout.strip() == "True", deployed.stderr
+
+
+def test_error_reports_hide_credentials_in_urls(settings):
+    settings.REDIS_URL = "redis://user:hunter2@cache:6379/0"
+    shown = CredentialsHidingFilter().get_safe_settings()
+    assert shown["REDIS_URL"] == "redis://********************@cache:6379/0"
+    assert shown["LOGIN_URL"] == settings.LOGIN_URL  # nothing else changes
