@@ -6,7 +6,9 @@ no Schema Registry, an in-memory channel layer. Production switches by environme
 """
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "simple_history",
+    "axes",
+    "csp",
     "users",
     "transactions",
     "localstack",
@@ -62,7 +66,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "fraudsite.middleware.NoStoreForSignedInUsers",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-in while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling on every sign-in form (the admin's and the site's): after this many wrong
+# passwords for one username from one address, that pair is locked out for a while (HTTP 429).
+# `python manage.py axes_reset_username NAME` lifts a lockout early.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "fraudsite.urls"
 
@@ -120,6 +141,23 @@ LOGOUT_REDIRECT_URL = "login"
 MAP_TILE_URL = env("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
 
+# Content-Security-Policy: scripts, styles and connections from this site only (no inline script
+# or event handler runs), images also from the tile server.
+_tiles = urlsplit(MAP_TILE_URL)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *([f"{_tiles.scheme}://{_tiles.netloc}"] if _tiles.netloc else [])],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # What POST /api/transactions accepts.
 TRANSACTION_MAX_AMOUNT = env.float("TRANSACTION_MAX_AMOUNT", default=1_000_000)
 # Client timestamps further than this from the server's clock are refused.
@@ -128,12 +166,25 @@ TRANSACTION_MAX_PAST_SECONDS = env.int("TRANSACTION_MAX_PAST_SECONDS", default=2
 
 # The worker and the web server are separate processes: a real deployment needs Redis.
 REDIS_URL = env("REDIS_URL", default="")
+# Each open WebSocket holds a channel-layer connection while it waits: room for every operator's
+# sockets (WEBSOCKETS_PER_USER each) plus the worker's pushes.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=500)
+# More sockets than this for one user are refused (close code 4429); their older ones stay up.
+WEBSOCKETS_PER_USER = env.int("WEBSOCKETS_PER_USER", default=10)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # Room for bursts: a client more than this many verdicts behind starts losing them.
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            "CONFIG": {
+                # redis-py's default read timeout (5 s) equals channels-redis' blocking pop (5 s):
+                # an idle socket's wait then timed out and closed it with 1011. Reads may take longer.
+                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": 15}],
+                "capacity": 1000,
+                # A socket that vanished without a disconnect leaves the operators group this soon
+                # (Channels' default is a day), and it is no longer sent every verdict.
+                "group_expiry": 600,
+            },
         }
     }
 else:

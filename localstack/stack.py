@@ -376,6 +376,8 @@ execution:
 restart-strategy: {{type: exponential-delay}}
 # The REST API's metrics (the job's watermark, read by /health) at most 1 s old rather than 10 s.
 metrics: {{fetcher: {{update-interval: 1000}}}}
+# Jobs are submitted by this stack (SQL client, REST), never as jars uploaded through the web UI.
+web: {{submit: {{enable: false}}}}
 # A lost TaskManager is noticed within seconds rather than Flink's default 50 s.
 heartbeat: {{interval: 2000, timeout: 10000}}
 """

@@ -6,6 +6,7 @@ WhiteNoise); the verdict worker runs as its own process; the channel layer is Re
 """
 
 import shutil
+import threading
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from django.conf import settings
 
 from tests.kafka_helpers import unique
 from users.demo import create_operator
+from transactions.models import Verdict
 from users.models import Customer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -21,12 +23,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
 
 
-def signed_in_page(playwright, site, password):
-    """Debian's Chromium, signed in as the operator on the map page: (browser, page)."""
+def signed_in_page(playwright, site, password, init_script=None):
+    """Debian's Chromium, signed in as the operator on the map page: (browser, page). init_script
+    runs first in every page loaded."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"])
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    if init_script:
+        page.add_init_script(init_script)
     page.goto(site + "/")
     page.fill("input[name=username]", "operator")
     page.fill("input[name=password]", password)
@@ -115,3 +120,59 @@ def test_the_verdict_lag_badge_turns_red_while_verdicts_are_held_and_green_again
             expect(badge).to_have_attribute("data-status", "ok", timeout=60_000)
         finally:
             browser.close()
+
+
+SCRIPT = '<img src=x onerror=alert("xss")><script>alert("xss")</script>'
+WATCH_FOR_SCRIPT = """
+window.__ran = [];
+window.alert = (message) => window.__ran.push("alert " + message);
+window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+    (event) => window.__violations.push(event.violatedDirective + " " + event.blockedURI));
+"""
+
+
+def test_script_in_every_text_field_never_runs_on_any_page(live_site, django_capture_on_commit_callbacks):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_operator_page import stored_verdict
+    from transactions.alerts import push_verdicts
+
+    customer = Customer.objects.create(user_id=unique("xss"), first_name=SCRIPT, last_name=SCRIPT, max_speed=10)
+    stored = stored_verdict(transaction_id=unique("xss-stored"))
+    Verdict.objects.filter(pk=stored.pk).update(first_name=SCRIPT, last_name=SCRIPT, user_id=customer.user_id,
+                                                customer=customer, reasons=SCRIPT, prev_transaction_id=SCRIPT)
+    live = stored_verdict(transaction_id=unique("xss-live"))
+    Verdict.objects.filter(pk=live.pk).update(first_name=SCRIPT, last_name=SCRIPT, user_id=customer.user_id,
+                                              reasons=SCRIPT, lat=10.0, lng=20.0)
+    password = create_operator()
+    live = Verdict.objects.get(pk=live.pk)
+    with sync_playwright() as playwright:
+        browser, page = signed_in_page(playwright, live_site, password, init_script=WATCH_FOR_SCRIPT)
+        try:
+            expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+            # A live verdict over the WebSocket (pushed from another thread: Playwright's loop runs in this one).
+            pusher = threading.Thread(target=push_verdicts, args=([live],))
+            pusher.start()
+            pusher.join()
+            entry = page.locator(f'#log li[data-transaction-id="{live.transaction_id}"]')
+            expect(entry).to_contain_text(SCRIPT)  # shown as text
+            for marker in page.locator("#map path.leaflet-interactive").all():
+                marker.click(force=True)  # open every popup
+            expect(page.locator(".leaflet-popup-content").last).to_contain_text("<img src=x")
+            page.screenshot(path=str(ARTIFACTS / "script-on-the-map.png"))
+            visited = []
+            for url in ["/alerts/", f"/alerts/{stored.transaction_id}/", f"/customers/{customer.user_id}/",
+                        "/admin/transactions/verdict/", f"/admin/transactions/verdict/{stored.pk}/change/",
+                        "/admin/users/customer/", f"/admin/users/customer/{customer.pk}/change/",
+                        f"/admin/users/customer/{customer.pk}/history/"]:
+                page.goto(live_site + url)
+                if "/customers/" in url:
+                    for marker in page.locator("#customer-map path.leaflet-interactive").all():
+                        marker.click(force=True)
+                visited.append((url, page.evaluate("[window.__ran, window.__violations]")))
+            page.screenshot(path=str(ARTIFACTS / "script-shown-as-text.png"))
+        finally:
+            browser.close()
+    problems = [(url, found) for url, found in visited if found != [[], []]]
+    assert not problems and len(visited) == 8, problems

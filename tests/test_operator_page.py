@@ -56,9 +56,10 @@ def test_the_page_lists_customers_and_embeds_recent_history(client, viewer, djan
     assert "leaflet/leaflet.js" in page and "transactions/operator.js" in page
 
 
-def session_headers(client, user, origin=b"http://localhost"):
+def session_headers(client, user, origin=b"http://localhost:8000"):
     client.force_login(user)
-    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", origin)]
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", origin),
+            (b"host", b"localhost:8000")]
 
 
 def connect(headers):
@@ -75,6 +76,9 @@ def test_websocket_refuses_anonymous_unauthorised_and_foreign_origin(client, vie
     unprivileged = django_user_model.objects.create_user(username="plain", password="pw")
     assert not connect(session_headers(client, unprivileged))
     assert not connect(session_headers(client, viewer, origin=b"http://evil.example"))
+    # Another port of the same host is another origin (any local web app could be there).
+    assert not connect(session_headers(client, viewer, origin=b"http://localhost:9999"))
+    assert not connect(session_headers(client, viewer, origin=b"https://localhost:8000"))
     assert connect(session_headers(client, viewer))
 
 

@@ -198,3 +198,98 @@ def test_error_reports_hide_credentials_in_urls(settings):
     shown = CredentialsHidingFilter().get_safe_settings()
     assert shown["REDIS_URL"] == "redis://********************@cache:6379/0"
     assert shown["LOGIN_URL"] == settings.LOGIN_URL  # nothing else changes
+
+
+# --- sign-in throttling, caching, CSP --------------------------------------------------------------
+
+@pytest.mark.parametrize("login_url", ["/accounts/login/", "/admin/login/"])
+def test_repeated_wrong_passwords_lock_the_account_out_from_that_address(login_url, django_user_model, settings):
+    django_user_model.objects.create_user(username="target", password="the-right-one", is_staff=True)
+    client = Client()
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(login_url, {"username": "target", "password": f"guess-{attempt}"})
+        assert response.status_code in (200, 429)
+    locked = client.post(login_url, {"username": "target", "password": "the-right-one"})
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    elsewhere = Client().post(login_url, {"username": "target", "password": "the-right-one"},
+                              REMOTE_ADDR="10.1.2.3")
+    assert elsewhere.status_code == 302  # the lockout is of this username from that address
+
+
+def test_lockouts_can_be_lifted(django_user_model, settings):
+    from django.core.management import call_command
+
+    django_user_model.objects.create_user(username="target", password="the-right-one")
+    client = Client()
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "target", "password": "wrong"})
+    call_command("axes_reset_username", "target")
+    assert client.post("/accounts/login/", {"username": "target", "password": "the-right-one"}).status_code == 302
+
+
+def test_pages_for_signed_in_users_are_never_cached(admin_client):
+    verdict()
+    for url in ["/", "/alerts/", "/admin/", "/admin/transactions/verdict/"]:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"], url
+
+
+def test_every_page_carries_a_strict_content_security_policy(admin_client):
+    policy = admin_client.get("/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"  # no inline script, no event handler attribute
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    assert "Content-Security-Policy" in Client().get("/accounts/login/")
+
+
+# --- WebSockets: one user cannot starve the others (real daphne, Redis channel layer) -------------
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(live_site, django_user_model):
+    import asyncio
+
+    import websockets
+
+    from tests.test_operator_page import stored_verdict
+    from tests.websocket_helpers import session_cookie
+    from transactions.alerts import push_verdicts
+    from transactions.consumers import CLOSE_TOO_MANY_SOCKETS
+
+    greedy = user_with(django_user_model, "view_verdict")
+    colleague = user_with(django_user_model, "view_verdict")
+    verdicts = [stored_verdict(transaction_id=f"cap-{number}") for number in range(20)]
+    url = live_site.replace("http", "ws", 1) + "/ws/alerts/"
+    limit = 10  # WEBSOCKETS_PER_USER's default, which the live site runs with
+
+    cookies = {user: session_cookie(user) for user in (greedy, colleague)}
+
+    async def open_socket(user):
+        return await websockets.connect(url, origin=live_site, additional_headers={"Cookie": cookies[user]})
+
+    async def closed_with(connection):
+        try:
+            await asyncio.wait_for(connection.recv(), timeout=5)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        except asyncio.TimeoutError:
+            return None  # still open
+        return "message"
+
+    async def scenario():
+        watcher = await open_socket(colleague)
+        greedy_sockets = await asyncio.gather(*(open_socket(greedy) for _ in range(60)))
+        outcomes = await asyncio.gather(*(closed_with(socket) for socket in greedy_sockets))
+        await asyncio.to_thread(push_verdicts, verdicts)
+        received = []
+        while len(received) < len(verdicts):
+            received.append(json.loads(await asyncio.wait_for(watcher.recv(), timeout=10))["transaction_id"])
+        await asyncio.gather(*(socket.close() for socket in [watcher, *greedy_sockets]))
+        return outcomes, received
+
+    outcomes, received = asyncio.run(scenario())
+    assert outcomes.count(CLOSE_TOO_MANY_SOCKETS) == 60 - limit  # the excess, with the documented code
+    assert outcomes.count(None) == limit  # the first ten stay open
+    assert sorted(received) == sorted(v.transaction_id for v in verdicts)  # the colleague missed nothing

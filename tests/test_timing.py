@@ -189,3 +189,27 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
         health_until(lambda h: h["status"] == "ok", 60, "back on time after the TaskManager resumed")
     finally:
         worker.stop()
+
+
+def test_the_clock_ticks_every_partition_of_its_topic(stack):
+    from tests.kafka_helpers import create_topic
+    from transactions import clock as event_clock
+
+    topic = create_topic(unique("ticked"), partitions=3)
+    ticking = event_clock.run_in_thread(topic=topic, interval_ms=20)
+    time.sleep(1.5)
+    ticking.stop()
+    counter = Consumer(client_config(**{"group.id": unique("count"), "enable.auto.commit": False}))
+    try:
+        ends = {p: counter.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(3)}
+    finally:
+        counter.close()
+    assert all(end >= 10 for end in ends.values()), ends  # 1.5 s at 20 ms: about 75 each
+
+
+def test_the_clock_command_refuses_a_bad_interval():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="between 1 and 60000"):
+        call_command("event_clock", interval_ms=0)

@@ -72,8 +72,18 @@ class Clock:
         else:
             self.failed += 1
 
+    def _first_partitions(self):
+        """The topic's partitions, waiting (and saying so) while the broker or topic is not there yet."""
+        while not self._stopped.is_set():
+            try:
+                return self.partitions()
+            except KafkaException as error:
+                logger.warning("waiting for %s: %s", self.topic, error)
+                self._stopped.wait(2)
+        return []
+
     def run(self, report_every=60.0):
-        partitions, refreshed = self.partitions(), time.monotonic()
+        partitions, refreshed = self._first_partitions(), time.monotonic()
         logger.info("ticking %d partition(s) of %s every %.0f ms", len(partitions), self.topic, self.interval * 1000)
         last_report, failed_reported = time.monotonic(), 0
         next_tick = time.monotonic()

@@ -1,22 +1,45 @@
+from collections import Counter
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from .alerts import OPERATORS_GROUP
 
 VIEW_PERMISSION = "transactions.view_verdict"
+# Close codes (4000-4999 are the application's): not signed in or not allowed; too many sockets.
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY_SOCKETS = 4429
+
+# Open sockets per user in this web server process.
+_open_sockets = Counter()
 
 
 class AlertsConsumer(AsyncJsonWebsocketConsumer):
     """/ws/alerts/: every stored verdict, live, for signed-in operators allowed to view verdicts."""
 
+    counted_user = None
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not await self._allowed(user):
-            await self.close(code=4403)
+            await self.close(code=CLOSE_FORBIDDEN)
             return
+        if _open_sockets[user.pk] >= settings.WEBSOCKETS_PER_USER:
+            # Accepted, then closed: a refused handshake could not say why.
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS, reason=f"at most {settings.WEBSOCKETS_PER_USER} per user")
+            return
+        _open_sockets[user.pk] += 1
+        self.counted_user = user.pk
         await self.channel_layer.group_add(OPERATORS_GROUP, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
+        if self.counted_user is None:
+            return  # refused: never counted, never in the group
+        _open_sockets[self.counted_user] -= 1
+        if _open_sockets[self.counted_user] <= 0:
+            del _open_sockets[self.counted_user]
         await self.channel_layer.group_discard(OPERATORS_GROUP, self.channel_name)
 
     async def receive_json(self, content, **kwargs):

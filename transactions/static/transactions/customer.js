@@ -7,12 +7,18 @@
   const map = L.map("customer-map", { worldCopyJump: true }).setView([30, 0], 2);
   L.tileLayer(mapConfig.tileUrl, { attribution: mapConfig.attribution, maxZoom: 18 }).addTo(map);
 
+  function popup(content) { // a node, never a string: Leaflet inserts strings as HTML
+    const element = document.createElement("span");
+    element.textContent = content;
+    return element;
+  }
+
   const points = path.map((verdict) => [verdict.lat, verdict.lng]);
   if (points.length > 1) L.polyline(points, { color: "#1565c0", weight: 2 }).addTo(map);
   path.forEach((verdict) => {
     L.circleMarker([verdict.lat, verdict.lng], {
       radius: verdict.is_fraud ? 8 : 5, color: verdict.is_fraud ? "#c62828" : "#1565c0", fillOpacity: 0.8,
-    }).bindPopup(`${new Date(verdict.timestamp).toLocaleString()}: ${verdict.status} (${verdict.reasons})`).addTo(map);
+    }).bindPopup(popup(`${new Date(verdict.timestamp).toLocaleString()}: ${verdict.status} (${verdict.reasons})`)).addTo(map);
   });
   if (points.length) map.fitBounds(points, { padding: [30, 30], maxZoom: 8 });
 })();

@@ -52,7 +52,7 @@
     L.circleMarker(point, {
       radius: verdict.is_fraud ? 9 : 7, color: verdict.is_fraud ? "#c62828" : colour,
       fillColor: colour, fillOpacity: 0.8, weight: verdict.is_fraud ? 3 : 1,
-    }).bindPopup(describe(verdict)).addTo(overlays);
+    }).bindPopup(text("span", describe(verdict))).addTo(overlays); // a node: Leaflet inserts strings as HTML
     const previous = verdict.prev_lat !== null ? [verdict.prev_lat, verdict.prev_lng] : lastPoint[verdict.user_id];
     if (previous) L.polyline([previous, point], { color: colour, dashArray: "6 6", weight: 2 }).addTo(overlays);
     lastPoint[verdict.user_id] = point;
