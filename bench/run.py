@@ -137,19 +137,6 @@ def bench_b1(count):
 
 # --- B2: end-to-end latency --------------------------------------------------------------
 
-def operator_cookie():
-    """A session cookie for a bench operator allowed to watch verdicts."""
-    from django.contrib.auth import get_user_model
-
-    from tests.websocket_helpers import session_cookie
-
-    user, _ = get_user_model().objects.get_or_create(username="bench-operator")
-    user.is_superuser = True
-    user.set_unusable_password()
-    user.save()
-    return session_cookie(user)
-
-
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -218,7 +205,7 @@ def bench_b2(steps):
     """Latency by stage at each (rate, seconds): produce -> verdict on card-transactions-enriched,
     -> stored by the worker, -> received by an operator's WebSocket client. A transaction's own
     timestamp is its send time; every stage is measured on the same transactions."""
-    from tests.websocket_helpers import stream_to_clients
+    from tests.websocket_helpers import operator_cookies, stream_to_clients
 
     user_ids = bench_customers()
     results = []
@@ -228,7 +215,7 @@ def bench_b2(steps):
             started_ms = time.time() * 1000
             with verdict_arrivals() as on_topic:
                 sent_ids, sent, (received,) = asyncio.run(
-                    stream_to_clients(f"http://localhost:{port}", operator_cookie(), user_ids, rate, seconds))
+                    stream_to_clients(f"http://localhost:{port}", operator_cookies(1), user_ids, rate, seconds))
             # The load generator's new producer needs about half a second to connect (and get its
             # idempotent producer id); transactions stamped meanwhile measure that, not the pipeline.
             measured = on_topic.sent_after(started_ms + GENERATOR_WARM_UP_MS)
@@ -395,11 +382,12 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
     """B4: the page's time to render with `history` verdicts stored, and delivery to `clients` sockets."""
     from playwright.sync_api import sync_playwright
 
-    from tests.websocket_helpers import stream_to_clients
+    from tests.websocket_helpers import operator_cookies, stream_to_clients
 
     seed_history(history)
     user_ids = bench_customers()
-    cookie = operator_cookie()
+    cookies = operator_cookies(clients)
+    cookie = cookies[0]
     with live_site("b4") as port:
         say(f"B4: rendering the operator page with {history:,} verdicts stored, {repeats} times ...")
         renders, paints = [], []
@@ -420,7 +408,7 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
             browser.close()
         say(f"B4: {clients} WebSocket clients, {rate}/s for {seconds} s ...")
         _, sent, received = asyncio.run(
-            stream_to_clients(f"http://localhost:{port}", cookie, user_ids, rate, seconds, clients))
+            stream_to_clients(f"http://localhost:{port}", cookies, user_ids, rate, seconds))
     deliveries = [latency for client in received for latency in client.values()]
     return {
         "history_verdicts": history, "render_ms_median": round(statistics.median(renders), 1),

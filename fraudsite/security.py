@@ -27,6 +27,6 @@ class CredentialsHidingFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         value = super().cleanse_setting(key, value)
-        if isinstance(value, str):
+        if type(value) is str:  # not a lazy object that only looks like one
             return URL_CREDENTIALS.sub(rf"\g<scheme>{self.cleansed_substitute}@", value)
         return value

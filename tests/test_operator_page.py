@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from fraudsite.asgi import application
 from tests.kafka_helpers import unique
+from tests.websocket_helpers import session_headers
 from transactions.alerts import push_verdicts
 from transactions.models import Verdict
 from users.models import Customer
@@ -54,12 +55,6 @@ def test_the_page_lists_customers_and_embeds_recent_history(client, viewer, djan
     history = json.loads(page.split('<script id="history" type="application/json">')[1].split("</script>")[0])
     assert [(v["transaction_id"], v["status"], v["alert"]) for v in history] == [("tx-1", "FRAUD", True)]
     assert "leaflet/leaflet.js" in page and "transactions/operator.js" in page
-
-
-def session_headers(client, user, origin=b"http://localhost:8000"):
-    client.force_login(user)
-    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", origin),
-            (b"host", b"localhost:8000")]
 
 
 def connect(headers):

@@ -133,16 +133,16 @@ LOAD_CLIENTS, LOAD_RATE, LOAD_SECONDS = (int(n) for n in os.environ.get("RELIABI
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_connected_client_gets_every_verdict_under_load(live_site, tmp_path, admin_user):
+def test_every_connected_client_gets_every_verdict_under_load(live_site, tmp_path):
     import asyncio
 
-    from tests.websocket_helpers import session_cookie, stream_to_clients
+    from tests.websocket_helpers import operator_cookies, stream_to_clients
 
     user_ids = [unique("load") for _ in range(50)]
     Customer.objects.bulk_create([Customer(user_id=u, first_name="L", last_name="D", max_speed=900) for u in user_ids])
 
-    sent_ids, acknowledged, received = asyncio.run(stream_to_clients(live_site, session_cookie(admin_user), user_ids, LOAD_RATE,
-                                                       LOAD_SECONDS, clients=LOAD_CLIENTS, wait=60))
+    sent_ids, acknowledged, received = asyncio.run(stream_to_clients(live_site, operator_cookies(LOAD_CLIENTS), user_ids,
+                                                                     LOAD_RATE, LOAD_SECONDS, wait=60))
 
     assert acknowledged == len(sent_ids) == LOAD_RATE * LOAD_SECONDS
     assert [len(sent_ids - set(into)) for into in received] == [0] * LOAD_CLIENTS  # nobody missed a verdict

@@ -161,6 +161,14 @@ def test_any_admin_filter_value_is_never_a_server_error(admin_user, name, value)
         assert response.status_code < 500, (url, name, value, response.status_code)
 
 
+@pytest.mark.parametrize("url", ["/alerts/", "/admin/transactions/verdict/", "/admin/users/customer/"])
+def test_a_nul_in_a_query_parameter_is_a_400(admin_user, url):
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    assert client.get(url, {"status": "FRAUD\x00"}).status_code == 400
+    assert client.get(url, {"q": "a\x00b"}).status_code == 400
+
+
 # --- settings: debug off, credentials hidden, deployment checks ----------------------------------
 
 def manage(*args, **env):
@@ -293,3 +301,27 @@ def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(l
     assert outcomes.count(CLOSE_TOO_MANY_SOCKETS) == 60 - limit  # the excess, with the documented code
     assert outcomes.count(None) == limit  # the first ten stay open
     assert sorted(received) == sorted(v.transaction_id for v in verdicts)  # the colleague missed nothing
+
+
+# --- the local services -------------------------------------------------------------------------
+
+@pytest.mark.stack
+def test_the_local_flink_accepts_no_jar_uploads(stack):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        stack.flink_rest("/jars")  # the web UI's jar upload and run handlers are not there
+    assert refused.value.code == 404
+    assert "jobs" in stack.flink_rest("/jobs/overview")  # the stack's own REST use still works
+
+
+def test_redis_listens_on_loopback_only():
+    from urllib.parse import urlsplit
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (make test sets it)")
+    import redis
+
+    bind = redis.Redis.from_url(settings.REDIS_URL).config_get("bind")["bind"].split()
+    assert bind and all(address.lstrip("-") in ("127.0.0.1", "::1", "localhost") for address in bind), bind
+    assert urlsplit(settings.REDIS_URL).hostname in ("localhost", "127.0.0.1")

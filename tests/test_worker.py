@@ -18,6 +18,7 @@ from fraudsite.asgi import application
 from fraudsite.avro import PlainAvroCodec
 from tests.detection_helpers import LONDON_PARIS, Pipeline, TRANSACTION_SCHEMA, VERDICT_SCHEMA
 from tests.kafka_helpers import create_topic, producer, unique
+from tests.websocket_helpers import session_headers
 from transactions import worker as worker_module
 from transactions.models import DeadLetter, Verdict
 from transactions.worker import Options, Worker
@@ -193,8 +194,7 @@ def test_sigterm_finishes_the_batch_and_commits(verdict_topic, postgres_only):
 
 def operator_headers(client, django_user_model):
     user = django_user_model.objects.create_user(username=unique("op"), password="x", is_superuser=True)
-    client.force_login(user)
-    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
+    return session_headers(client, user)
 
 
 def test_a_websocket_client_in_the_operators_group_receives_every_stored_verdict(

@@ -18,9 +18,31 @@ def session_cookie(user):
     return f"sessionid={session.session_key}"
 
 
-async def stream_to_clients(site_url, cookie, user_ids, rate, seconds, clients=1, wait=20):
-    """Connect `clients` operators to /ws/alerts/, send `rate` simulated transactions/s for
-    `seconds` s, and wait (at most `wait` s after the last) until every client has every verdict.
+def operator_cookies(count, prefix="ws-operator"):
+    """Session cookies of `count` distinct operators allowed to watch verdicts (one each, since a
+    user's sockets are capped by WEBSOCKETS_PER_USER)."""
+    from django.contrib.auth import get_user_model
+
+    cookies = []
+    for number in range(count):
+        user, _ = get_user_model().objects.get_or_create(username=f"{prefix}-{number}")
+        user.is_superuser = True
+        user.set_unusable_password()
+        user.save()
+        cookies.append(session_cookie(user))
+    return cookies
+
+
+def session_headers(client, user, origin=b"http://localhost:8000"):
+    """ASGI headers of a WebSocket from `user`'s signed-in page at `origin` (in-process tests)."""
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", origin),
+            (b"host", b"localhost:8000")]
+
+
+async def stream_to_clients(site_url, cookies, user_ids, rate, seconds, wait=20):
+    """Connect one operator's client per cookie to /ws/alerts/, send `rate` simulated transactions/s
+    for `seconds` s, and wait (at most `wait` s after the last) until every client has every verdict.
 
     Returns (ids sent, how many Kafka acknowledged, one {transaction_id: ms from produce to
     arrival} per client); a transaction's own timestamp is its send time."""
@@ -29,7 +51,7 @@ async def stream_to_clients(site_url, cookie, user_ids, rate, seconds, clients=1
     from transactions import simulator
 
     sent_ids, done = set(), asyncio.Event()
-    received = [{} for _ in range(clients)]
+    received = [{} for _ in cookies]
 
     async def listen(connection, into):
         while not done.is_set():
@@ -43,7 +65,7 @@ async def stream_to_clients(site_url, cookie, user_ids, rate, seconds, clients=1
 
     connections = [await websockets.connect(site_url.replace("http", "ws", 1) + "/ws/alerts/", origin=site_url,
                                             additional_headers={"Cookie": cookie}, max_queue=None)
-                   for _ in range(clients)]
+                   for cookie in cookies]
     listeners = [asyncio.create_task(listen(connection, into)) for connection, into in zip(connections, received)]
     acknowledged = await asyncio.to_thread(simulator.run, user_ids, int(rate * seconds), rate, 0.05, None, None,
                             lambda record: sent_ids.add(record["transaction_id"]))
