@@ -1,0 +1,29 @@
+// The maps' base layers: country outlines that need no network (Natural Earth, from the world-atlas
+// package the site serves), and on top of them the tiles of MAP_TILE_URL where a site has a tile
+// server. Tiles that cannot load leave the outlines visible.
+window.fraudsiteBaseMap = function (map, config) {
+  "use strict";
+
+  // Below the tile pane (200): loaded tiles cover the outlines.
+  map.createPane("outlines").style.zIndex = 150;
+  fetch(config.outlinesUrl)
+    .then((response) => {
+      if (!response.ok) throw new Error(`${config.outlinesUrl}: HTTP ${response.status}`);
+      return response.json();
+    })
+    .then((world) => {
+      L.geoJSON(topojson.feature(world, world.objects.countries), {
+        pane: "outlines", interactive: false,
+        style: { color: "#78909c", weight: 1, fillColor: "#eceff1", fillOpacity: 1 },
+      }).addTo(map);
+      map.getContainer().dataset.outlines = "drawn";
+    })
+    .catch((error) => {
+      map.getContainer().dataset.outlines = "failed";
+      console.error("country outlines not drawn:", error);
+    });
+
+  if (config.tileUrl) {
+    L.tileLayer(config.tileUrl, { attribution: config.attribution, maxZoom: 18 }).addTo(map);
+  }
+};
