@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
 TEST_REDIS_URL ?= redis://localhost:6379/0
 
-.PHONY: setup run test bench stack-up stack-down stack-status
+.PHONY: setup system-packages run test bench stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,20 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
+# Front-end data the site serves (country outlines), exactly as package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 .venv-checkov/.installed: terraform/requirements-checkov.txt
 	$(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/pip install -q -r terraform/requirements-checkov.txt
 	touch $@
 
 ## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium) and the Python environments
-setup: $(VENV)/.installed .venv-checkov/.installed
+setup: system-packages $(VENV)/.installed .venv-checkov/.installed node_modules/.installed
+
+system-packages:
 	scripts/install-system-packages.sh
 
 ## run: stack, PostgreSQL, Redis, migrations, demo customers, worker and web server; Ctrl-C stops all

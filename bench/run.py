@@ -164,8 +164,7 @@ def live_site(name):
     port, static = free_port(), RESULTS / "static"
     # The same key as this process, which signs the bench operator's session.
     env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
-           "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(static),
-           "MAP_TILE_URL": "/no-tiles/{z}/{x}/{y}.png"}  # this machine reaches no tile server
+           "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(static)}
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
     log = open(RESULTS / f"{name}-processes.log", "w")
     group = group_at_end(unique(f"bench-{name}"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)  # no backlog

@@ -124,7 +124,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Leaflet's own files, as the django-leaflet package ships them. The package is not an installed
 # app: its admin module needs GeoDjango's GDAL, which this project does not use.
-STATICFILES_DIRS = [Path(importlib.util.find_spec("leaflet").origin).parent / "static"]
+STATICFILES_DIRS = [
+    Path(importlib.util.find_spec("leaflet").origin).parent / "static",
+    # Country outlines (Natural Earth, via mbostock's world-atlas) and the TopoJSON reader, as the
+    # npm packages ship them; `make setup` installs them from package-lock.json.
+    ("basemap/world-atlas", BASE_DIR / "node_modules" / "world-atlas"),
+    ("basemap/topojson-client", BASE_DIR / "node_modules" / "topojson-client" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -138,9 +144,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "operator"
 LOGOUT_REDIRECT_URL = "login"
 
-# Map tiles for the operator page; point at a self-hosted tile server for offline use.
-MAP_TILE_URL = env("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+# The maps draw country outlines that need no network; a site with a tile server names it here
+# (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png), and its tiles cover the outlines.
+MAP_TILE_URL = env("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="Natural Earth")
 
 # Content-Security-Policy: scripts, styles and connections from this site only (no inline script
 # or event handler runs), images also from the tile server.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fraudsite's tests and local run need, when missing:
-# Java 17 and Maven (the local Kafka + Flink stack), PostgreSQL, Redis, Chromium and its driver.
+# Java 17 and Maven (the local Kafka + Flink stack), PostgreSQL, Redis, Chromium and its driver,
+# npm (the country outlines the maps draw, from package-lock.json).
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,7 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

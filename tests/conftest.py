@@ -48,7 +48,7 @@ def live_site(stack, tmp_path, postgres_redis_env):
         # The test process's key, so that sessions it creates are valid on the site.
         "SECRET_KEY": django_settings.SECRET_KEY, "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "STATIC_ROOT": str(tmp_path / "static"),
-        "MAP_TILE_URL": "/no-tiles/{z}/{x}/{y}.png",  # this machine reaches no tile server
+        "MAP_TILE_URL": "https://tiles.invalid/{z}/{x}/{y}.png",  # a tile server that cannot be reached
         "VERDICT_WORKER_GROUP": "live-site-" + secrets.token_hex(4),
         "VERDICT_LAG_ALERT_SECONDS": "2",  # the badge test holds verdicts for a few seconds
     }

@@ -23,15 +23,18 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
 
 
-def signed_in_page(playwright, site, password, init_script=None):
+def signed_in_page(playwright, site, password, init_script=None, offline=False):
     """Debian's Chromium, signed in as the operator on the map page: (browser, page). init_script
-    runs first in every page loaded."""
+    runs first in every page loaded; offline: every request to anything but the site fails."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"])
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     if init_script:
         page.add_init_script(init_script)
+    if offline:
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(site)
+                   else route.abort("internetdisconnected"))
     page.goto(site + "/")
     page.fill("input[name=username]", "operator")
     page.fill("input[name=password]", password)
@@ -48,10 +51,13 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
     ARTIFACTS.mkdir(exist_ok=True)
 
     with sync_playwright() as playwright:
-        browser, page = signed_in_page(playwright, live_site, password)
+        browser, page = signed_in_page(playwright, live_site, password, offline=True)
         try:
             page.select_option("#customer", lena.user_id)
             expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+            # No network but this site: the country outlines are drawn all the same.
+            expect(page.locator("#map")).to_have_attribute("data-outlines", "drawn", timeout=15_000)
+            assert page.locator(".leaflet-outlines-pane path").count() > 100
 
             box = page.locator("#map").bounding_box()
             submitted = []

@@ -78,13 +78,14 @@ def detection_job():
         query = f"{sink}?get={urllib.parse.quote(','.join(names))}"
         # Flink answers from its metric store and refreshes it in the background, at most once a
         # second: the first answer can be seconds old, the one after a refresh is current.
+        asked = time.time()  # when the refresh that the second answer shows was started
         stack.flink_rest(query, timeout=2)
         time.sleep(METRICS_REFRESH_SECONDS)
         marks = stack.flink_rest(query, timeout=2)
         watermark_ms = min(int(mark["value"]) for mark in marks)
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError):
         return {"state": job["state"], "watermark_lag_seconds": None}
-    lag = None if watermark_ms < 0 else max(time.time() - watermark_ms / 1000, 0.0)
+    lag = None if watermark_ms < 0 else max(asked - watermark_ms / 1000, 0.0)
     return {"state": job["state"], "watermark_lag_seconds": lag}
 
 

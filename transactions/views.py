@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
 from fraudsite.validation import BadBody, parse_json_body
@@ -16,7 +17,15 @@ from .consumers import VIEW_PERMISSION
 from .models import ReviewStatus, Verdict
 
 ADD_PERMISSION = "transactions.add_transaction"
+# Natural Earth's countries at 1:50m, from the world-atlas package (see STATICFILES_DIRS).
+OUTLINES = "basemap/world-atlas/countries-50m.json"
 HISTORY_SIZE = 200
+
+
+def map_config():
+    """What the maps' scripts need: the outlines drawn without network, and the tile server, if any."""
+    return {"outlinesUrl": static(OUTLINES), "tileUrl": settings.MAP_TILE_URL,
+            "attribution": settings.MAP_TILE_ATTRIBUTION}
 
 
 @login_required
@@ -26,7 +35,7 @@ def operator_page(request):
     return render(request, "transactions/operator.html", {
         "customers": Customer.objects.filter(active=True),
         "history": [verdict_message(verdict) for verdict in reversed(recent)],
-        "map_config": {"tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
+        "map_config": map_config(),
         "can_review": request.user.has_perm(reviews.REVIEW_PERMISSION),
         "decisions": reviews.DECISIONS,
     })
@@ -173,7 +182,7 @@ def customer_view(request, user_id):
     return render(request, "transactions/customer.html", {
         "customer": customer, "verdicts": recent,
         "path": [verdict_message(verdict) for verdict in reversed(recent)],
-        "map_config": {"tileUrl": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
+        "map_config": map_config(),
     })
 
 

@@ -5,7 +5,7 @@
   const path = JSON.parse(document.getElementById("path").textContent);
   const mapConfig = JSON.parse(document.getElementById("map-config").textContent);
   const map = L.map("customer-map", { worldCopyJump: true }).setView([30, 0], 2);
-  L.tileLayer(mapConfig.tileUrl, { attribution: mapConfig.attribution, maxZoom: 18 }).addTo(map);
+  fraudsiteBaseMap(map, mapConfig);
 
   function popup(content) { // a node, never a string: Leaflet inserts strings as HTML
     const element = document.createElement("span");

@@ -12,7 +12,7 @@
   const LABELS = { VALID: "VALID", FRAUD: "FRAUD", UNKNOWN_CUSTOMER: "UNKNOWN CUSTOMER" };
 
   const map = L.map("map", { doubleClickZoom: false, worldCopyJump: true }).setView(HOME.center, HOME.zoom);
-  L.tileLayer(mapConfig.tileUrl, { attribution: mapConfig.attribution, maxZoom: 18 }).addTo(map);
+  fraudsiteBaseMap(map, mapConfig);
 
   const log = document.getElementById("log");
   const counts = { events: 0, frauds: 0 };
