@@ -265,3 +265,15 @@ def test_the_orm_path_for_other_databases_stores_and_links_the_same(verdict_topi
     assert Verdict.objects.count() == 30 and DeadLetter.objects.count() == bad
     assert Verdict.objects.filter(user_id="user_3").exclude(customer=customer).count() == 0
     assert Verdict.objects.filter(customer=customer).exists()
+
+
+def test_an_idle_worker_logs_its_progress_once_not_every_interval(verdict_topic, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="fraudsite.worker")
+    fill(verdict_topic, good=5)
+    Worker(Options(group_id=unique("g"), idle_timeout=2.5, report_every=0.5)).run()
+
+    counts = [r.getMessage().split(",")[0] for r in caplog.records if r.getMessage().startswith("consumed")]
+    # Idle for about 2 s at a 0.5 s interval: the same counters are not logged again and again.
+    assert counts and counts[-1] == "consumed 5" and len(counts) == len(set(counts)), counts

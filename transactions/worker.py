@@ -90,6 +90,7 @@ class Worker:
         self.consumer.subscribe([settings.TOPIC_CARD_TRANSACTIONS_ENRICHED], **({"on_assign": on_assign} if on_assign else {}))
         logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
         last_record = last_report = last_sync = time.monotonic()
+        reported = 0  # records consumed at the last progress line
         try:
             while not self.stopping and not self._reached_max():
                 batch = self._next_batch()
@@ -102,9 +103,10 @@ class Worker:
                 elif self.options.idle_timeout is not None and now - last_record >= self.options.idle_timeout:
                     logger.info("idle for %.0f s", self.options.idle_timeout)
                     break
-                if now - last_report >= self.options.report_every:
+                # Progress while there is some; nothing repeated while idle.
+                if now - last_report >= self.options.report_every and self.counters.consumed != reported:
                     logger.info(self.counters.line())
-                    last_report = now
+                    last_report, reported = now, self.counters.consumed
                 if now - last_sync >= self.options.sync_customers_every:
                     self._retry_customer_syncs()
                     last_sync = now
