@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
-TEST_REDIS_URL ?= redis://localhost:6379/0
+# The tests' own Kafka + Flink stack (state directory and ports) and Redis database, so that
+# `make test` never touches what `make run` shows; pytest-django makes its own test_ database.
+TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_PORT=19093 \
+	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=redis://localhost:6379/2
 
 .PHONY: setup system-packages run test bench stack-up stack-down stack-status
 
@@ -34,10 +38,10 @@ system-packages:
 run: setup
 	scripts/run-local.sh
 
-## test: everything, against real PostgreSQL, Redis, Kafka and Flink (started and stopped here)
+## test: everything, against real PostgreSQL, Redis, Kafka and Flink (its own, started, stopped and removed here)
 test: setup
 	scripts/services.sh start
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest --durations=10
+	$(TEST_ENV) $(BIN)/pytest --durations=10
 
 stack-up: setup
 	$(BIN)/python manage.py stack up

@@ -217,7 +217,7 @@ def bench_b2(steps):
                     stream_to_clients(f"http://localhost:{port}", operator_cookies(1), user_ids, rate, seconds))
             # The load generator's new producer needs about half a second to connect (and get its
             # idempotent producer id); transactions stamped meanwhile measure that, not the pipeline.
-            measured = on_topic.sent_after(started_ms + GENERATOR_WARM_UP_MS)
+            measured = {i for i, sent_ms in sent_ids.items() if sent_ms >= started_ms + GENERATOR_WARM_UP_MS}
             stages = {"topic": on_topic.latencies(measured), "stored": stored_latencies(measured),
                       "websocket": {i: latency for i, latency in received.items() if i in measured}}
             step = {"rate_per_second": rate, "seconds": seconds, "sent": sent, "measured": len(measured),
@@ -257,7 +257,7 @@ def verdict_arrivals():
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
                      for p in partitions])
-    arrivals, sent_at, stop = {}, {}, threading.Event()
+    arrivals, stop = {}, threading.Event()
 
     def run():
         while not stop.is_set():
@@ -267,12 +267,8 @@ def verdict_arrivals():
                     # The verdict's record time is when Flink's producer sent it (the topic keeps
                     # CreateTime), so this consumer's own delay does not count.
                     arrivals[verdict["transaction_id"]] = message.timestamp()[1] - verdict["timestamp"]
-                    sent_at[verdict["transaction_id"]] = verdict["timestamp"]
 
     class Arrivals:
-        def sent_after(self, ms):
-            return {transaction_id for transaction_id, sent in sent_at.items() if sent >= ms}
-
         def latencies(self, ids):
             return {transaction_id: arrivals[transaction_id] for transaction_id in ids if transaction_id in arrivals}
 

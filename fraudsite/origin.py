@@ -22,11 +22,20 @@ class SameOriginValidator:
 
     async def __call__(self, scope, receive, send):
         origin, host = _header(scope, b"origin"), _header(scope, b"host")
-        scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+        scheme = "https" if scope.get("scheme") in ("wss", "https") or _behind_tls_proxy(scope) else "http"
         allowed = {f"{scheme}://{host}", *settings.CSRF_TRUSTED_ORIGINS} if host else set()
         if origin is not None and _normalised(origin) in {_normalised(entry) for entry in allowed}:
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
+
+
+def _behind_tls_proxy(scope):
+    """What Django's request.is_secure() says behind a TLS-terminating proxy (SECURE_PROXY_SSL_HEADER)."""
+    if not getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        return False
+    meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+    header = meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode()
+    return (_header(scope, header) or "").split(",")[0].strip() == secure_value
 
 
 def _normalised(origin):

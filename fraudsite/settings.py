@@ -30,8 +30,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOOPBACK_HOSTS)
 # generated once into .secret-key. Naming any other host makes it a deployment: SECRET_KEY must
 # come from the environment, and HTTPS is on unless HTTPS_ONLY=False.
 LOCAL_ONLY = set(ALLOWED_HOSTS) <= set(LOOPBACK_HOSTS)
-SECRET_KEY = env("SECRET_KEY", default="") or (
-    local_secret_key(BASE_DIR / ".secret-key") if DEBUG or LOCAL_ONLY else "")
+SECRET_KEY = env("SECRET_KEY", default="") or (local_secret_key(BASE_DIR / ".secret-key") if LOCAL_ONLY else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         f"Set SECRET_KEY in the environment: ALLOWED_HOSTS ({', '.join(ALLOWED_HOSTS)}) serves beyond this machine.")
@@ -147,7 +146,7 @@ LOGOUT_REDIRECT_URL = "login"
 # The maps draw country outlines that need no network; a site with a tile server names it here
 # (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png), and its tiles cover the outlines.
 MAP_TILE_URL = env("MAP_TILE_URL", default="")
-MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="Natural Earth")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")  # the tile server's credit (HTML)
 
 # Content-Security-Policy: scripts, styles and connections from this site only (no inline script
 # or event handler runs), images also from the tile server.
@@ -199,7 +198,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Local stack (manage.py stack up|down|status) ---------------------------------------------
-STACK_DIR = Path(env("STACK_DIR", default=str(BASE_DIR / ".stack"))).expanduser()  # data, logs, pids
+# Data, logs, pids; a relative path is taken from the project directory (processes run inside it).
+STACK_DIR = BASE_DIR / Path(env("STACK_DIR", default=".stack")).expanduser()
 STACK_CACHE_DIR = Path(env("STACK_CACHE_DIR", default="~/.cache/fraudsite")).expanduser()
 STACK_KAFKA_PORT = env.int("STACK_KAFKA_PORT", default=9092)
 STACK_KAFKA_CONTROLLER_PORT = env.int("STACK_KAFKA_CONTROLLER_PORT", default=9093)
@@ -244,7 +244,7 @@ VERDICT_WORKER_GROUP = env("VERDICT_WORKER_GROUP", default="fraudsite-verdicts")
 # job runs elsewhere, e.g. Confluent Cloud).
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)
 
-# --- Production hardening (active whenever DEBUG is off) ------------------------------------
+# --- Production hardening (with DEBUG off and HTTPS_ONLY on) -------------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "fraudsite.security.CredentialsHidingFilter"
 if not DEBUG and HTTPS_ONLY:
     SECURE_SSL_REDIRECT = True

@@ -26,8 +26,16 @@ trap stop_all INT TERM EXIT
 
 $PY manage.py consume_verdicts & pids+=($!)
 $PY -m daphne -b 127.0.0.1 -p "$PORT" fraudsite.asgi:application & pids+=($!)
-sleep 2
+# "running" only once the web server answers.
+answers() { $PY -c "import urllib.request; urllib.request.urlopen('http://localhost:$PORT/accounts/login/', timeout=1)" 2>/dev/null; }
+deadline=$((SECONDS + 30))
+until answers; do
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "the verdict worker stopped; see its output above" >&2; exit 1; }
+  kill -0 "${pids[1]}" 2>/dev/null || { echo "the web server did not start (port $PORT taken? set PORT=...)" >&2; exit 1; }
+  [ $SECONDS -lt $deadline ] || { echo "the web server did not answer within 30 s" >&2; exit 1; }
+  sleep 0.3
+done
 echo
-echo "fraudsite is running: http://localhost:$PORT/  (admin: http://localhost:$PORT/admin/)"
+echo "fraudsite is running after $SECONDS s: http://localhost:$PORT/  (admin: http://localhost:$PORT/admin/)"
 echo "Flink web UI: http://localhost:${STACK_FLINK_REST_PORT:-8081}   Ctrl-C stops everything."
 wait -n "${pids[@]}"

@@ -9,10 +9,16 @@ import pytest
 from django.conf import settings as django_settings
 
 
+SESSION_STARTED = time.time()
+# Where `make run` keeps its stack (the settings' default); `make test` uses another.
+PRODUCT_STACK_DIR = django_settings.BASE_DIR / ".stack"
+
+
 def pytest_collection_modifyitems(items):
     """Tests that kill parts of the stack run last, so that no other test runs on a stack that is
-    still recovering."""
-    items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
+    still recovering; the check that the tests left the product alone runs after everything."""
+    items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
+                                 item.get_closest_marker("destructive") is not None))
 
 from localstack import stack as local_stack
 from tests.kafka_helpers import group_at_end, wait_until_group_stable
@@ -22,13 +28,18 @@ from tests.kafka_helpers import group_at_end, wait_until_group_stable
 def stack():
     """The local Kafka + Flink stack running the current detection SQL.
 
-    Brought up here when it is not running, and then taken down again at the end of the session;
-    processes that were already running (a developer's `manage.py stack up`) are left alone.
+    Brought up here when it is not running, and then taken down again at the end of the session,
+    its data removed; a stack that was already running (a developer's `manage.py stack up` with
+    the tests' settings) is left alone.
     """
     already_running = local_stack.started_processes()
     local_stack.up()
     yield local_stack
-    local_stack.stop(local_stack.started_processes() - already_running)
+    if already_running or local_stack.paths().state == PRODUCT_STACK_DIR:
+        # Plain `pytest` (not `make test`) runs on the product's stack: stop what was started, delete nothing.
+        local_stack.stop(local_stack.started_processes() - already_running)
+    else:
+        local_stack.down(purge=True)  # topics, checkpoints, logs: nothing of the tests remains
 
 
 @pytest.fixture

@@ -270,7 +270,7 @@ def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(l
     colleague = user_with(django_user_model, "view_verdict")
     verdicts = [stored_verdict(transaction_id=f"cap-{number}") for number in range(20)]
     url = live_site.replace("http", "ws", 1) + "/ws/alerts/"
-    limit = 10  # WEBSOCKETS_PER_USER's default, which the live site runs with
+    limit = settings.WEBSOCKETS_PER_USER  # the default, which the live site runs with too
 
     cookies = {user: session_cookie(user) for user in (greedy, colleague)}
 

@@ -44,13 +44,14 @@ async def stream_to_clients(site_url, cookies, user_ids, rate, seconds, wait=20)
     """Connect one operator's client per cookie to /ws/alerts/, send `rate` simulated transactions/s
     for `seconds` s, and wait (at most `wait` s after the last) until every client has every verdict.
 
-    Returns (ids sent, how many Kafka acknowledged, one {transaction_id: ms from produce to
-    arrival} per client); a transaction's own timestamp is its send time."""
+    Returns ({transaction_id: send time in epoch ms} of every transaction sent, how many Kafka
+    acknowledged, one {transaction_id: ms from produce to arrival} per client); a transaction's
+    own timestamp is its send time."""
     import websockets
 
     from transactions import simulator
 
-    sent_ids, done = set(), asyncio.Event()
+    sent_ids, done = {}, asyncio.Event()
     received = [{} for _ in cookies]
 
     async def listen(connection, into):
@@ -68,7 +69,7 @@ async def stream_to_clients(site_url, cookies, user_ids, rate, seconds, wait=20)
                    for cookie in cookies]
     listeners = [asyncio.create_task(listen(connection, into)) for connection, into in zip(connections, received)]
     acknowledged = await asyncio.to_thread(simulator.run, user_ids, int(rate * seconds), rate, 0.05, None, None,
-                            lambda record: sent_ids.add(record["transaction_id"]))
+                            lambda record: sent_ids.__setitem__(record["transaction_id"], record["timestamp"]))
     deadline = time.monotonic() + wait
     while any(len(into) < len(sent_ids) for into in received) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)

@@ -96,9 +96,10 @@ class Clock:
                 except KafkaException as error:
                     logger.warning("could not refresh partitions: %s", error)
                     refreshed = now
-            if now - last_report >= report_every and self.failed > failed_reported:
-                logger.warning("%d ticks not delivered in the last %.0f s (is the broker up?)",
-                               self.failed - failed_reported, now - last_report)
+            if now - last_report >= report_every:
+                if self.failed > failed_reported:
+                    logger.warning("%d ticks not delivered in the last %.0f s (is the broker up?)",
+                                   self.failed - failed_reported, now - last_report)
                 failed_reported, last_report = self.failed, now
             next_tick += self.interval
             self._stopped.wait(max(next_tick - time.monotonic(), 0))

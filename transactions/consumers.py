@@ -29,18 +29,27 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_TOO_MANY_SOCKETS, reason=f"at most {settings.WEBSOCKETS_PER_USER} per user")
             return
+        # Counted before any await, so that sockets connecting at once cannot all pass the check.
         _open_sockets[user.pk] += 1
         self.counted_user = user.pk
-        await self.channel_layer.group_add(OPERATORS_GROUP, self.channel_name)
-        await self.accept()
+        try:
+            await self.channel_layer.group_add(OPERATORS_GROUP, self.channel_name)
+            await self.accept()
+        except BaseException:  # disconnect() is not called for a socket that failed to connect
+            self._release()
+            raise
 
     async def disconnect(self, code):
         if self.counted_user is None:
             return  # refused: never counted, never in the group
+        self._release()
+        await self.channel_layer.group_discard(OPERATORS_GROUP, self.channel_name)
+
+    def _release(self):
         _open_sockets[self.counted_user] -= 1
         if _open_sockets[self.counted_user] <= 0:
             del _open_sockets[self.counted_user]
-        await self.channel_layer.group_discard(OPERATORS_GROUP, self.channel_name)
+        self.counted_user = None
 
     async def receive_json(self, content, **kwargs):
         """Operators only listen; anything they send is ignored."""

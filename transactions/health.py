@@ -9,6 +9,7 @@ Verdict lag is the larger of two ages:
   (Flink, Kafka and the worker together), over the last day.
 """
 
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -26,6 +27,10 @@ from .models import Transaction
 
 UNJUDGED_WINDOW = timedelta(days=1)
 METRICS_REFRESH_SECONDS = 0.3
+# However many pages and monitors poll, the parts are asked at most once per this many seconds.
+REPORT_CACHE_SECONDS = 1.0
+_cache = {"at": float("-inf"), "report": None}
+_cache_lock = threading.Lock()
 
 
 def database_reachable():
@@ -70,11 +75,14 @@ def detection_job():
     job = running[0]
     try:
         vertices = stack.flink_rest(f"/jobs/{job['jid']}", timeout=2)["vertices"]
-        sink = f"/jobs/{job['jid']}/vertices/{vertices[-1]['id']}/metrics"  # the last vertex writes verdicts
         # The watermark reaching the Kafka writer of each subtask: the temporal join's output. (The
         # vertex's own input watermark counts the idle users-config input and stays at its minimum.)
-        names = [metric["id"] for metric in stack.flink_rest(sink, timeout=2)
-                 if metric["id"].endswith("__Writer.currentInputWatermark")]
+        for vertex in reversed(vertices):  # the writer is in the last vertex, in topological order
+            sink = f"/jobs/{job['jid']}/vertices/{vertex['id']}/metrics"
+            names = [metric["id"] for metric in stack.flink_rest(sink, timeout=2)
+                     if metric["id"].endswith("__Writer.currentInputWatermark")]
+            if names:
+                break
         query = f"{sink}?get={urllib.parse.quote(','.join(names))}"
         # Flink answers from its metric store and refreshes it in the background, at most once a
         # second: the first answer can be seconds old, the one after a refresh is current.
@@ -97,6 +105,24 @@ def oldest_unjudged_seconds():
     except DatabaseError:  # e.g. not migrated yet: nothing is known about stored verdicts
         return None
     return None if oldest is None else (timezone.now() - oldest).total_seconds()
+
+
+def cached_report():
+    """report(), computed at most once per REPORT_CACHE_SECONDS whoever asks."""
+    with _cache_lock:
+        if time.monotonic() - _cache["at"] >= REPORT_CACHE_SECONDS:
+            _cache["report"] = report()
+            _cache["at"] = time.monotonic()
+        return _cache["report"]
+
+
+def cached_report_off_thread():
+    """cached_report() for a worker thread of the asynchronous view: the thread's database
+    connection is closed afterwards rather than left open in the pool."""
+    try:
+        return cached_report()
+    finally:
+        connection.close()
 
 
 def report():

@@ -38,6 +38,7 @@ window.fraudsiteBaseMap = function (map, config) {
         pane: "outlines", interactive: false,
         style: { color: "#78909c", weight: 1, fillColor: "#eceff1", fillOpacity: 1 },
       }).addTo(map);
+      map.attributionControl.addAttribution("Natural Earth");
       map.getContainer().dataset.outlines = "drawn";
     })
     .catch((error) => {

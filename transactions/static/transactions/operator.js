@@ -224,8 +224,10 @@
       lagBadge.dataset.status = "unknown";
     }
   }
-  checkLag();
-  setInterval(checkLag, 2000);
+  (async function pollLag() { // the next question only after the answer: no pile-up while parts are slow
+    await checkLag();
+    setTimeout(pollLag, 2000);
+  })();
 
   document.getElementById("recenter").addEventListener("click", () => map.setView(HOME.center, HOME.zoom));
   document.getElementById("fullscreen").addEventListener("click", () => document.getElementById("map").requestFullscreen());
