@@ -264,6 +264,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # It logs every message that a dead connection's full channel drops.
-    "loggers": {"channels_redis": {"level": "WARNING"}},
+    # channels_redis logs every message that a dead connection's full channel drops; django-axes
+    # announces itself in every process (its lockouts are warnings, still shown).
+    "loggers": {"channels_redis": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
