@@ -9,7 +9,7 @@ TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_P
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=redis://localhost:6379/2
 
-.PHONY: setup system-packages run test bench stack-up stack-down stack-status
+.PHONY: setup system-packages run test cloud-check bench stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ run: setup
 test: setup
 	scripts/services.sh start
 	$(TEST_ENV) $(BIN)/pytest --durations=10
+
+## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test)
+cloud-check:
+	scripts/cloud-check.sh
 
 stack-up: setup
 	$(BIN)/python manage.py stack up

@@ -24,7 +24,10 @@ resource "confluent_kafka_cluster" "main" {
   availability = "SINGLE_ZONE"
   cloud        = var.cloud
   region       = var.region
-  basic {}
+  # Standard, not Basic: role bindings on single topics, consumer groups and transactional ids
+  # (least privilege, and the only authorization Confluent Cloud Flink has: it does not use ACLs)
+  # exist only on Standard, Enterprise, Dedicated and Freight clusters.
+  standard {}
 
   environment {
     id = confluent_environment.main.id
@@ -65,10 +68,11 @@ resource "confluent_role_binding" "topic_manager_cluster" {
   crn_pattern = confluent_kafka_cluster.main.rbac_crn
 }
 
+# ResourceOwner, not DeveloperWrite: `terraform destroy` deletes the subjects it registered.
 resource "confluent_role_binding" "topic_manager_subjects" {
   for_each    = local.topics
   principal   = "User:${confluent_service_account.topic_manager.id}"
-  role_name   = "DeveloperWrite"
+  role_name   = "ResourceOwner"
   crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
 }
 
@@ -100,17 +104,27 @@ resource "confluent_role_binding" "flink_verdicts_write" {
   crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/topic=${local.topics.card_transactions_enriched.name}"
 }
 
+# Flink's own transactional producers and consumer groups are named `_confluent-flink_...`
+# (Confluent's "Grant Role-Based Access in Confluent Cloud for Apache Flink").
 resource "confluent_role_binding" "flink_transactional_ids" {
+  for_each    = toset(["DeveloperRead", "DeveloperWrite"])
   principal   = "User:${confluent_service_account.flink.id}"
-  role_name   = "DeveloperWrite"
-  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/transactional-id=*"
+  role_name   = each.key
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/transactional-id=_confluent-flink_*"
 }
 
-# Write: ALTER TABLE keeps table metadata beside the schemas, and the sink may register a schema.
+resource "confluent_role_binding" "flink_consumer_groups" {
+  principal   = "User:${confluent_service_account.flink.id}"
+  role_name   = "DeveloperManage"
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/group=_confluent-flink_*"
+}
+
+# The statements read the inputs' schemas and write the verdicts' (the sink may register a
+# version of its own).
 resource "confluent_role_binding" "flink_subjects" {
   for_each    = local.topics
   principal   = "User:${confluent_service_account.flink.id}"
-  role_name   = "DeveloperWrite"
+  role_name   = each.key == "card_transactions_enriched" ? "DeveloperWrite" : "DeveloperRead"
   crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
 }
 
@@ -158,7 +172,7 @@ locals {
       app_kafka              = [confluent_service_account.app, confluent_kafka_cluster.main]
       app_registry           = [confluent_service_account.app, data.confluent_schema_registry_cluster.main]
       flink                  = [confluent_service_account.flink, data.confluent_flink_region.main]
-    } : name => {
+      } : name => {
       owner_id             = key[0].id
       owner_api_version    = key[0].api_version
       owner_kind           = key[0].kind
@@ -251,14 +265,17 @@ locals {
       "sql.current-catalog"  = confluent_environment.main.display_name
       "sql.current-database" = confluent_kafka_cluster.main.display_name
       "sql.local-time-zone"  = "UTC"
-      # A quiet input (users-config, an empty partition) stops holding the watermark back.
-      "sql.tables.scan.idle-timeout" = "1 s"
+      # The quiet users-config stops holding the watermark back (card-transactions never idles:
+      # the event-time clock ticks every partition). Per statement: Confluent Cloud has no
+      # per-table idle timeout.
+      "sql.tables.scan.idle-timeout" = var.flink_idle_timeout
     }
   }
 }
 
-# Tables are inferred from the topics once their schemas exist; each ALTER then runs once, in
-# order (the primary key before upsert mode), and the detection INSERT last.
+# Tables are inferred from the topics once their schemas exist (users-config, compacted, as the
+# versioned upsert table the temporal join needs); the two ALTERs set the watermarks of the
+# timing model (README, Timing), and the detection INSERT runs last.
 module "alter_card_transactions_watermark" {
   source     = "./modules/flink-statement"
   name       = "${var.name_prefix}-01-card-transactions-watermark"
@@ -267,36 +284,23 @@ module "alter_card_transactions_watermark" {
   depends_on = [confluent_schema.values, confluent_kafka_topic.topics, confluent_role_binding.flink_topics_manage]
 }
 
-module "alter_users_config_primary_key" {
+module "alter_users_config_watermark" {
   source     = "./modules/flink-statement"
-  name       = "${var.name_prefix}-02-users-config-primary-key"
-  statement  = file("${local.statements_dir}/02-alter-users-config-add-primary.sql")
+  name       = "${var.name_prefix}-02-users-config-watermark"
+  statement  = file("${local.statements_dir}/02-alter-users-config-modify-watermark.sql")
   flink      = local.flink
   depends_on = [module.alter_card_transactions_watermark]
 }
 
-module "alter_users_config_upsert" {
-  source     = "./modules/flink-statement"
-  name       = "${var.name_prefix}-03-users-config-upsert"
-  statement  = file("${local.statements_dir}/03-alter-users-config-set-changelog.sql")
-  flink      = local.flink
-  depends_on = [module.alter_users_config_primary_key]
-}
-
-module "alter_users_config_watermark" {
-  source     = "./modules/flink-statement"
-  name       = "${var.name_prefix}-04-users-config-watermark"
-  statement  = file("${local.statements_dir}/04-alter-users-config-modify-watermark.sql")
-  flink      = local.flink
-  depends_on = [module.alter_users_config_upsert]
-}
-
 module "detection" {
   source = "./modules/flink-statement"
-  # A new name per SQL version: changing the SQL replaces the running statement.
-  name       = "${var.name_prefix}-detection-${substr(sha256(file("${local.statements_dir}/05-insert-into-card-transactions-enriched.sql")), 0, 12)}"
-  statement  = file("${local.statements_dir}/05-insert-into-card-transactions-enriched.sql")
-  flink      = local.flink
-  depends_on = [module.alter_users_config_watermark, confluent_role_binding.flink_verdicts_write,
-  confluent_role_binding.flink_topics_read, confluent_role_binding.flink_subjects, confluent_role_binding.flink_transactional_ids]
+  # A new name per SQL version, so that the replaced statement's name is not reused.
+  name      = "${var.name_prefix}-detection-${substr(sha256(file("${local.statements_dir}/03-insert-into-card-transactions-enriched.sql")), 0, 12)}"
+  statement = file("${local.statements_dir}/03-insert-into-card-transactions-enriched.sql")
+  flink     = local.flink
+  depends_on = [
+    module.alter_users_config_watermark, confluent_role_binding.flink_verdicts_write, confluent_role_binding.flink_topics_read,
+    confluent_role_binding.flink_subjects, confluent_role_binding.flink_transactional_ids,
+    confluent_role_binding.flink_consumer_groups,
+  ]
 }

@@ -43,3 +43,9 @@ variable "verdict_consumer_group" {
   type        = string
   default     = "fraudsite-verdicts"
 }
+
+variable "flink_idle_timeout" {
+  description = "sql.tables.scan.idle-timeout of the statements: after this long without a record, an input stops holding the watermark back."
+  type        = string
+  default     = "1 s"
+}

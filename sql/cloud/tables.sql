@@ -12,11 +12,10 @@
 ALTER TABLE `{{ topics.card_transactions }}`
   MODIFY WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND;
 
--- The temporal join needs a versioned table: a primary key (the Kafka key, so tombstones
--- delete) and upsert semantics.
-ALTER TABLE `{{ topics.users_config }}` ADD PRIMARY KEY (`key`) NOT ENFORCED;
-
-ALTER TABLE `{{ topics.users_config }}` SET ('changelog.mode' = 'upsert');
-
+-- The temporal join needs users-config as a versioned table: upsert mode with the Kafka key as
+-- primary key (tombstones delete). Confluent Cloud infers exactly that for a compacted topic
+-- (changelog.mode upsert, which requires a primary key: the key column), so no statement sets it;
+-- a second ADD PRIMARY KEY would be refused. Check once on a real account: SHOW CREATE TABLE
+-- `users-config` shows PRIMARY KEY (`key`) and 'changelog.mode' = 'upsert'.
 ALTER TABLE `{{ topics.users_config }}`
   MODIFY WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND;

@@ -33,6 +33,13 @@ variable "flink" {
   sensitive = true
 }
 
+# A statement's SQL and properties cannot change in place (the provider updates only `stopped`):
+# a change of either replaces the statement. (The SQL forces that by itself; the properties
+# through this.)
+resource "terraform_data" "definition" {
+  input = sha256(jsonencode([var.statement, var.flink.properties]))
+}
+
 resource "confluent_flink_statement" "this" {
   statement_name = var.name
   statement      = var.statement
@@ -55,8 +62,18 @@ resource "confluent_flink_statement" "this" {
     key    = var.flink.api_key
     secret = var.flink.api_secret
   }
+
+  lifecycle {
+    replace_triggered_by = [terraform_data.definition]
+  }
 }
 
 output "name" {
   value = confluent_flink_statement.this.statement_name
+}
+
+output "definition" {
+  description = "Hash of the statement's SQL and properties: a new value replaces the statement."
+  value       = terraform_data.definition.output
+  sensitive   = true
 }

@@ -1,1 +1,0 @@
-ALTER TABLE `users-config` ADD PRIMARY KEY (`key`) NOT ENFORCED;

@@ -1,1 +1,0 @@
-ALTER TABLE `users-config` SET ('changelog.mode' = 'upsert');
