@@ -84,6 +84,7 @@ ENV_FROM_OUTPUT = {
     "TOPIC_USERS_CONFIG": "topic_users_config",
     "TOPIC_CARD_TRANSACTIONS_ENRICHED": "topic_card_transactions_enriched",
     "TOPIC_PARTITIONS": "topic_partitions",
+    "VERDICT_WORKER_GROUP": "verdict_consumer_group",
 }
 FIXED_CLOUD_SETTINGS = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",

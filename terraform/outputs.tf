@@ -53,3 +53,8 @@ output "flink_detection_statement" {
   description = "Name of the running detection statement (Cloud Console > Flink > Statements)."
   value       = module.detection.name
 }
+
+output "verdict_consumer_group" {
+  description = "Consumer group of the verdict workers, the one the app account may read in."
+  value       = var.verdict_consumer_group
+}

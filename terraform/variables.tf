@@ -39,7 +39,7 @@ variable "flink_max_cfu" {
 }
 
 variable "verdict_consumer_group" {
-  description = "Consumer group of `manage.py consume_verdicts` (its --group default)."
+  description = "Consumer group of the verdict workers: the app account's read role, and VERDICT_WORKER_GROUP in the .env that cloud_env writes."
   type        = string
   default     = "fraudsite-verdicts"
 }

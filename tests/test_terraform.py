@@ -193,6 +193,7 @@ def test_cloud_env_turns_recorded_outputs_into_a_working_env(tmp_path, capsys):
     assert (values["KAFKA_SECURITY_PROTOCOL"], values["SCHEMA_REGISTRY_AUTO_REGISTER"]) == ("SASL_SSL", "False")
     assert values["KAFKA_ISOLATION_LEVEL"] == "read_committed"
     assert values["HEALTH_CHECKS_FLINK"] == "False"  # the job runs in Confluent Cloud, not the local stack
+    assert values["VERDICT_WORKER_GROUP"] == "fraudsite-verdicts"  # the group the app account may read in
     assert (values["SECRET_KEY"], values["DEBUG"]) == ("keep-me", "False")  # other lines kept
     text = env_file.read_text()
     assert text.count("KAFKA_BOOTSTRAP_SERVERS=") == 2 and "# KAFKA_BOOTSTRAP_SERVERS=commented" in text
