@@ -15,16 +15,21 @@ from users.models import Customer
 
 pytestmark = pytest.mark.django_db
 
+# Leaves include numbers no float can hold and text with control characters (a NUL among them).
+hostile_numbers = st.sampled_from([10**400, -(10**400), 2**64, float("1e308")])
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    st.none() | st.booleans() | st.integers() | hostile_numbers | st.floats() | st.text(max_size=80)
+    | st.text(alphabet=st.characters(max_codepoint=0x20), min_size=1, max_size=5),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
+# JSON nested far deeper than any body of this site (and than Python's parser goes).
+deeply_nested = st.integers(min_value=10, max_value=100_000).map(lambda depth: "[" * depth + "]" * depth)
 FIELDS = ["user_id", "amount", "lat", "lng", "transaction_id", "timestamp", "latitude", "longitude"]
 # Bodies shaped like submissions, with any values, around a real customer so validation goes deep.
 submissions = st.fixed_dictionaries({}, optional={name: json_values for name in FIELDS}).map(
     lambda body: {**body, "user_id": body.get("user_id", "fuzz_customer")})
-bodies = st.one_of(json_values.map(json.dumps), submissions.map(json.dumps), st.binary(max_size=200))
+bodies = st.one_of(json_values.map(json.dumps), submissions.map(json.dumps), st.binary(max_size=200), deeply_nested)
 header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 
@@ -57,3 +62,20 @@ def test_arbitrary_bodies_and_headers_never_cause_a_server_error(fuzz_client, pa
         assert "errors" in response.json()
         assert not produced
     assert not Transaction.objects.exists()  # nothing is recorded as sent without Kafka's acknowledgement
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values.map(json.dumps), deeply_nested,
+                      st.fixed_dictionaries({}, optional={"decision": json_values, "comment": json_values}).map(json.dumps)))
+def test_arbitrary_review_bodies_never_cause_a_server_error(admin_user, body):
+    from tests.test_reviews import verdict
+    from transactions.models import AlertReview, Verdict
+
+    alert = Verdict.objects.filter(transaction_id="fuzz-alert").first() or verdict(transaction_id="fuzz-alert")
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    reviews_before = AlertReview.objects.filter(verdict=alert).count()
+    response = client.post(f"/api/alerts/{alert.transaction_id}/review", body, content_type="application/json")
+    assert response.status_code in (200, 400), response.content
+    recorded = AlertReview.objects.filter(verdict=alert).count() - reviews_before
+    assert recorded == (1 if response.status_code == 200 else 0)  # a refused body records nothing
