@@ -70,7 +70,7 @@ def machine():
 def require_stack():
     from localstack import stack
 
-    if not stack.kafka_reachable() or not any(job["state"] == "RUNNING" for job in stack.detection_jobs()):
+    if not stack.broker_reachable() or not any(job["state"] == "RUNNING" for job in stack.detection_jobs()):
         sys.exit("the local stack is not running with the detection job: run `make stack-up` first")
 
 

@@ -30,6 +30,20 @@ def client_config(**overrides):
     return config
 
 
+def broker_reachable(timeout=2.0):
+    """Whether the cluster answers a metadata request within timeout seconds (quietly: librdkafka
+    logs nothing about a broker that is simply down)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        AdminClient(client_config(**{"socket.connection.setup.timeout.ms": 1000, "log_level": 0})).list_topics(
+            timeout=timeout)
+    except KafkaException:
+        return False
+    return True
+
+
 def producer_config(**overrides):
     """A producer that gives up (and reports the failure) after KAFKA_DELIVERY_TIMEOUT_MS."""
     return client_config(

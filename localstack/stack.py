@@ -26,6 +26,7 @@ from pathlib import Path
 from django.conf import settings
 
 from fraudsite import detection_sql
+from fraudsite.kafka import broker_reachable
 from fraudsite.topics import ensure_topics
 
 HERE = Path(__file__).resolve().parent
@@ -265,20 +266,6 @@ def require_java():
 
 # --- Kafka ----------------------------------------------------------------------------------
 
-def kafka_reachable(timeout=2.0):
-    from confluent_kafka.admin import AdminClient
-
-    from fraudsite.kafka import client_config
-
-    try:
-        AdminClient(client_config(**{"socket.connection.setup.timeout.ms": 1000, "log_level": 0})).list_topics(
-            timeout=timeout
-        )
-    except Exception:
-        return False
-    return True
-
-
 def format_kafka_storage(properties, data, classpath):
     """Give a new broker its cluster id (once; a formatted data directory is kept)."""
     if (data / "meta.properties").exists():
@@ -326,7 +313,7 @@ def start_kafka():
     pid = _spawn("kafka", ["java", "-Xms512m", "-Xmx512m", *_log4j_options("kafka"),
                            "-cp", classpath, "kafka.Kafka", str(properties)])
     say(f"Kafka starting on localhost:{kafka_port} (pid {pid})")
-    _wait("Kafka", kafka_reachable, 90, p.logs / "kafka.log")
+    _wait("Kafka", broker_reachable, 90, p.logs / "kafka.log")
     created = ensure_topics()
     say(f"topics ready{' (created ' + ', '.join(created) + ')' if created else ''}")
 
@@ -599,7 +586,7 @@ def status():
     """A dict describing the stack; also what `manage.py stack status` prints."""
     from fraudsite.topics import topic_configs
 
-    report = {"kafka_pid": _pid("kafka"), "kafka_reachable": kafka_reachable(), "topics": {}}
+    report = {"kafka_pid": _pid("kafka"), "kafka_reachable": broker_reachable(), "topics": {}}
     if report["kafka_reachable"]:
         from confluent_kafka.admin import AdminClient
 

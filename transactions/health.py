@@ -15,13 +15,13 @@ import urllib.error
 import urllib.parse
 from datetime import timedelta
 
-from confluent_kafka import KafkaException
+from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from fraudsite.kafka import client_config
+from fraudsite.kafka import broker_reachable, client_config
 
 from .models import Transaction
 
@@ -41,19 +41,9 @@ def database_reachable():
         return False
 
 
-def broker_reachable(timeout=2.0):
-    try:
-        AdminClient(client_config(**{"socket.connection.setup.timeout.ms": 1000})).list_topics(timeout=timeout)
-        return True
-    except KafkaException:
-        return False
-
-
 def worker_running(timeout=3.0):
     """Whether a verdict worker is a member of its consumer group right now."""
     group = settings.VERDICT_WORKER_GROUP
-    from confluent_kafka import ConsumerGroupState
-
     admin = AdminClient(client_config())  # must outlive the future
     try:
         description = admin.describe_consumer_groups([group], request_timeout=timeout)[group].result(timeout + 1)
