@@ -109,8 +109,14 @@ def fill_verdicts(topic, count):
     producer.flush(120)
 
 
+# Records the naive consumer handles (at a few hundred a second it would take minutes for more).
+NAIVE_SAMPLE = 20_000
+
+
 def bench_b1(count):
     from django.test import override_settings
+
+    from bench import peers
 
     from bench.original_consumer import consume_like_the_original
     from tests.kafka_helpers import create_topic, unique
@@ -129,9 +135,23 @@ def bench_b1(count):
         counters = Worker(Options(group_id=unique("bench"), max_messages=count, report_every=5)).run()
     stored = Verdict.objects.filter(kafka_topic=topic).count()
     ours = counters.rate()
+
+    # Honest peers on the same topic (bench/peers.py); the naive consumer on a sample, it is slow.
+    naive_count = min(count, NAIVE_SAMPLE)
+    say(f"B1 (c): a naive Django consumer (ORM save per record), {naive_count:,} records ...")
+    Verdict.objects.filter(kafka_topic=topic).delete()
+    naive = peers.naive_django_consumer(topic, naive_count)
+    say("B1 limits: librdkafka consume and decode alone, then PostgreSQL COPY of the same rows alone ...")
+    decode_limit, rows = peers.consume_and_decode(topic, count)
+    copy_limit = peers.copy_alone(rows)
+    slower_limit = min(decode_limit, copy_limit)
     return {
         "records": count, "original_per_second": round(original), "consume_verdicts_per_second": round(ours),
         "ratio": round(ours / original, 2), "stored_rows": stored, "target_ratio": 2.0,
+        "naive_records": naive_count, "naive_per_second": round(naive),
+        "consume_and_decode_per_second": round(decode_limit), "copy_per_second": round(copy_limit),
+        "ratio_to_naive": round(ours / naive, 1), "share_of_slower_limit": round(ours / slower_limit, 2),
+        "targets": {"ratio_to_naive": 10, "share_of_slower_limit": 0.6},
     }
 
 
@@ -443,7 +463,14 @@ def table(results):
                   f"| (a) original demo's loop (poll one, decode, emit; stores nothing) | {b1['original_per_second']:,} |",
                   f"| (b) consume_verdicts (PostgreSQL upsert + Redis push) | {b1['consume_verdicts_per_second']:,} |",
                   f"| ratio b/a (target ≥ {b1['target_ratio']}) | **{b1['ratio']}** |",
-                  f"| rows stored of {b1['records']:,} | {b1['stored_rows']:,} |", ""]
+                  f"| rows stored of {b1['records']:,} | {b1['stored_rows']:,} |"]
+        if "naive_per_second" in b1:
+            lines += [f"| (c) naive Django consumer (ORM save per record; {b1['naive_records']:,} records) | {b1['naive_per_second']:,} |",
+                      f"| limit: librdkafka consume and decode alone | {b1['consume_and_decode_per_second']:,} |",
+                      f"| limit: PostgreSQL COPY of the same rows alone | {b1['copy_per_second']:,} |",
+                      f"| (b) / (c) (target ≥ {b1['targets']['ratio_to_naive']}) | **{b1['ratio_to_naive']}** |",
+                      f"| (b) / slower limit (target ≥ {b1['targets']['share_of_slower_limit']}) | **{b1['share_of_slower_limit']}** |"]
+        lines.append("")
     if "b2" in results:
         targets = results["b2"]["targets"]
         lines += [f"| B2: latency from produce (ms) | verdict on the topic p50 / p99 / max | stored p50 / p99 / max "
