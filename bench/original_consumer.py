@@ -7,13 +7,9 @@ so the comparison errs in the original's favour."""
 import json
 import socket
 import threading
-import time
 
-from confluent_kafka import Consumer
-
+from bench.peers import one_by_one
 from fraudsite.avro import PlainAvroCodec
-from fraudsite.kafka import client_config
-from tests.kafka_helpers import unique
 from transactions.verdicts import SCHEMA_PATH
 
 
@@ -27,21 +23,9 @@ def consume_like_the_original(topic, count):
     browser, _ = server.accept()
     threading.Thread(target=lambda: [None for _ in iter(lambda: browser.recv(1 << 20), b"")], daemon=True).start()
 
-    consumer = Consumer(client_config(**{"group.id": unique("original"), "auto.offset.reset": "earliest",
-                                         "isolation.level": "read_uncommitted"}))
-    consumer.subscribe([topic])
-    received, first = 0, None
     try:
-        while received < count:
-            message = consumer.poll(1.0)
-            if message is None or message.error():
-                continue
-            first = first or time.monotonic()
-            record = codec.decode(message.value())
-            emitter.sendall(json.dumps(record).encode() + b"\n")
-            received += 1
-        return received / (time.monotonic() - first)
+        return one_by_one(topic, count, lambda message: emitter.sendall(
+            json.dumps(codec.decode(message.value())).encode() + b"\n"))
     finally:
-        consumer.close()
         emitter.close()
         server.close()
