@@ -31,7 +31,7 @@ class SameOriginValidator:
 
 def _behind_tls_proxy(scope):
     """What Django's request.is_secure() says behind a TLS-terminating proxy (SECURE_PROXY_SSL_HEADER)."""
-    if not getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+    if not settings.SECURE_PROXY_SSL_HEADER:
         return False
     meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
     header = meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode()

@@ -199,7 +199,9 @@ else:
 
 # --- Local stack (manage.py stack up|down|status) ---------------------------------------------
 # Data, logs, pids; a relative path is taken from the project directory (processes run inside it).
-STACK_DIR = BASE_DIR / Path(env("STACK_DIR", default=".stack")).expanduser()
+# `make run` keeps the default; `make test` sets a directory of the tests' own.
+PRODUCT_STACK_DIR = BASE_DIR / ".stack"
+STACK_DIR = BASE_DIR / Path(env("STACK_DIR", default=str(PRODUCT_STACK_DIR))).expanduser()
 STACK_CACHE_DIR = Path(env("STACK_CACHE_DIR", default="~/.cache/fraudsite")).expanduser()
 STACK_KAFKA_PORT = env.int("STACK_KAFKA_PORT", default=9092)
 STACK_KAFKA_CONTROLLER_PORT = env.int("STACK_KAFKA_CONTROLLER_PORT", default=9093)

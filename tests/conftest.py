@@ -10,8 +10,6 @@ from django.conf import settings as django_settings
 
 
 SESSION_STARTED = time.time()
-# Where `make run` keeps its stack (the settings' default); `make test` uses another.
-PRODUCT_STACK_DIR = django_settings.BASE_DIR / ".stack"
 
 
 def pytest_collection_modifyitems(items):
@@ -35,7 +33,7 @@ def stack():
     already_running = local_stack.started_processes()
     local_stack.up()
     yield local_stack
-    if already_running or local_stack.paths().state == PRODUCT_STACK_DIR:
+    if already_running or local_stack.paths().state == django_settings.PRODUCT_STACK_DIR:
         # Plain `pytest` (not `make test`) runs on the product's stack: stop what was started, delete nothing.
         local_stack.stop(local_stack.started_processes() - already_running)
     else:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import PRODUCT_STACK_DIR, SESSION_STARTED
+from tests.conftest import SESSION_STARTED
 
 pytestmark = pytest.mark.after_all
 
@@ -25,7 +25,7 @@ PRODUCT_TOPICS = ["card-transactions", "users-config", "card-transactions-enrich
 
 
 def test_the_tests_run_on_their_own_stack():
-    assert Path(settings.STACK_DIR).resolve() != PRODUCT_STACK_DIR.resolve(), "run the tests with `make test`"
+    assert Path(settings.STACK_DIR).resolve() != settings.PRODUCT_STACK_DIR.resolve(), "run the tests with `make test`"
     assert settings.KAFKA_BOOTSTRAP_SERVERS != PRODUCT_BOOTSTRAP
 
 
@@ -77,8 +77,8 @@ def test_the_product_stack_holds_no_record_of_the_tests():
     except KafkaException:
         topics = None
     if topics is None:  # no product broker running: then the tests did not write its data either
-        written = [path for path in PRODUCT_STACK_DIR.rglob("*") if path.stat().st_mtime > SESSION_STARTED] \
-            if PRODUCT_STACK_DIR.exists() else []
+        written = [path for path in settings.PRODUCT_STACK_DIR.rglob("*") if path.stat().st_mtime > SESSION_STARTED] \
+            if settings.PRODUCT_STACK_DIR.exists() else []
         consumer.close()
         assert not written, f"the tests wrote to the product's stack: {written[:5]}"
         return

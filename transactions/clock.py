@@ -26,6 +26,7 @@ from .submission import SCHEMA_PATH
 
 logger = logging.getLogger("fraudsite.clock")
 
+
 def tick_producer():
     # A tick that cannot be delivered quickly is worthless (a later one supersedes it): expire it
     # instead of letting ticks pile up during a broker outage.

@@ -48,11 +48,10 @@ def _timestamp(value, errors):
     """Epoch milliseconds or an ISO-8601 string; must lie within the accepted window around now."""
     if value is None:
         return django_timezone.now()
-    if isinstance(value, bool):
-        moment = None
-    elif finite_float(value) is not None:
+    millis = finite_float(value)  # None for a bool, a string, or a number no float holds
+    if millis is not None:
         try:
-            moment = datetime.fromtimestamp(finite_float(value) / 1000, tz=timezone.utc)
+            moment = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             moment = None
     elif isinstance(value, str) and not has_control_characters(value):

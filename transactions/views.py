@@ -13,8 +13,8 @@ from users.models import Customer
 
 from . import reviews, submission
 from .alerts import verdict_message
-from .health import cached_report_off_thread as health_report
 from .consumers import VIEW_PERMISSION
+from .health import cached_report_off_thread as health_report
 from .models import ReviewStatus, Verdict
 
 ADD_PERMISSION = "transactions.add_transaction"
