@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 	.venv-checkov/bin/pip install -q -r terraform/requirements-checkov.txt
 	touch $@
 
-## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium) and the Python environments
+## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium, npm), the Python environments and the npm packages
 setup: system-packages $(VENV)/.installed .venv-checkov/.installed node_modules/.installed
 
 system-packages:
