@@ -9,13 +9,12 @@ import socket
 import threading
 
 from bench.peers import one_by_one
-from fraudsite.avro import PlainAvroCodec
-from transactions.verdicts import SCHEMA_PATH
+from fraudsite.topics import VERDICTS
 
 
 def consume_like_the_original(topic, count):
     """Records per second, from the first record to the last."""
-    codec = PlainAvroCodec(SCHEMA_PATH, topic)
+    codec = VERDICTS.codec(topic)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()

@@ -15,7 +15,8 @@ from django.db import connection
 from fraudsite.kafka import client_config
 from tests.kafka_helpers import unique
 from transactions.models import Verdict
-from transactions.verdicts import ROW_FIELDS, parse_verdict, verdict_codec
+from fraudsite.topics import VERDICTS
+from transactions.verdicts import ROW_FIELDS, parse_verdict
 
 
 def _consumer(topic):
@@ -45,7 +46,7 @@ def one_by_one(topic, count, handle):
 
 def naive_django_consumer(topic, count):
     """Records per second of poll-one, decode, `Verdict.objects.update_or_create`."""
-    codec = verdict_codec()
+    codec = VERDICTS.codec()
 
     def save(message):
         row = parse_verdict(message, codec)
@@ -57,7 +58,7 @@ def naive_django_consumer(topic, count):
 def consume_and_decode(topic, count):
     """Records per second of librdkafka batches and Avro decoding into verdict rows, nothing stored.
     Returns (rate, the rows) so that the COPY limit writes exactly these."""
-    codec, consumer = verdict_codec(), _consumer(topic)
+    codec, consumer = VERDICTS.codec(), _consumer(topic)
     rows, first = [], None
     try:
         while len(rows) < count:

@@ -1,7 +1,7 @@
 """The bridge between the Django project and terraform/.
 
 * generated_files(): what Terraform reads from the project, rendered from the one place each fact
-  lives (topic names and configs in fraudsite.topics, schemas in the apps' .avsc files, the
+  lives (topic names, configs and schemas in the topic registry fraudsite.topics, the
   Confluent Cloud SQL in sql/). `manage.py cloud_render` writes them to terraform/generated/, and
   a test fails when the committed copies drift from a fresh rendering.
 * env_from_outputs(): `terraform output -json` turned into the settings of the project's .env,
@@ -16,33 +16,23 @@ from pathlib import Path
 from django.conf import settings
 
 from fraudsite import detection_sql
-from fraudsite.topics import topic_configs, topic_names
-from transactions.submission import SCHEMA_PATH as TRANSACTION_SCHEMA
-from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
+from fraudsite.topics import TOPICS
 
 TERRAFORM_DIR = settings.BASE_DIR / "terraform"
 GENERATED_DIR = TERRAFORM_DIR / "generated"
 STATEMENTS_DIR = GENERATED_DIR / "statements"
 TOPICS_FILE = GENERATED_DIR / "topics.json"
 
-VALUE_SCHEMAS = {
-    "card_transactions": TRANSACTION_SCHEMA,
-    "users_config": USERS_CONFIG_SCHEMA,
-    "card_transactions_enriched": detection_sql.VERDICT_SCHEMA,
-}
-
-
 def topics_document():
     """Per topic: its name, partitions, Kafka config and value schema file (relative to terraform/)."""
-    configs = topic_configs()
     return {
-        key: {
-            "name": name,
+        topic.role: {
+            "name": topic.name,
             "partitions": settings.TOPIC_PARTITIONS,
-            "config": configs[name],
-            "value_schema": os.path.relpath(VALUE_SCHEMAS[key], TERRAFORM_DIR),
+            "config": topic.config,
+            "value_schema": os.path.relpath(topic.value_schema_path, TERRAFORM_DIR),
         }
-        for key, name in topic_names().items()
+        for topic in TOPICS
     }
 
 

@@ -5,16 +5,14 @@ statements and the names of its key and time columns.
 """
 
 import hashlib
-import json
 import re
 
 from django.conf import settings
 from django.template import Context, Engine
 
-from .topics import TICK_USER_ID, topic_names
+from .topics import TICK_USER_ID, TOPICS, VERDICTS, topic_names
 
 SQL_DIR = settings.BASE_DIR / "sql"
-VERDICT_SCHEMA = SQL_DIR / "card-transactions-enriched.avsc"
 
 VARIANTS = {
     "local": {
@@ -63,15 +61,11 @@ def _epoch_millis(column):
     )
 
 
-def _verdict_fields():
-    return [field["name"] for field in json.loads(VERDICT_SCHEMA.read_text())["fields"]]
-
-
 def _context(variant, bootstrap_servers, partitions):
     spec = VARIANTS[variant]
     topics = topic_names()
     tables = spec["names"] or {key: f"`{topic}`" for key, topic in topics.items()}
-    columns = (["key"] if spec["enriched_key"] else []) + _verdict_fields()
+    columns = (["key"] if spec["enriched_key"] else []) + VERDICTS.field_names
     return Context(
         {
             **spec,
@@ -80,6 +74,7 @@ def _context(variant, bootstrap_servers, partitions):
             "bootstrap_servers": bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
             "partitions": partitions or settings.TOPIC_PARTITIONS,
             "enriched_columns": ", ".join(f"`{name}`" for name in columns),
+            "columns": {topic.role: topic.flink_columns() for topic in TOPICS},
             "epoch_millis_of_received_at": _epoch_millis("received_at"),
             "history_rows": HISTORY_ROWS,
             "spend_min_history": SPEND_MIN_HISTORY,

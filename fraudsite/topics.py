@@ -1,47 +1,110 @@
-"""The three topics and their configurations: the one place both the local stack and the tests read."""
+"""The topic registry: one object per topic, owning its name setting, Kafka configuration, key and
+value schema, codec and Flink columns. Every producer, consumer, SQL renderer, Terraform generator
+and test asks it, so a contract changes in one place."""
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
 
+from .avro import codec_for
 from .kafka import client_config
 
+BASE_DIR = Path(__file__).resolve().parent.parent
 SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
 
 # The key of the event-time clock's ticks on card-transactions (transactions/clock.py); a real
 # customer's user_id is never empty. The detection SQL drops these records after reading them.
 TICK_USER_ID = ""
 
+# Avro type -> Flink SQL type: Flink's plain `avro` format derives its schema from the columns.
+AVRO_TO_FLINK = {"string": "STRING", "long": "BIGINT", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN"}
+
+# Every topic is keyed by the customer: user_id as raw UTF-8 (Flink's `raw` key format), so a
+# customer's records share a partition and arrive in order.
+KEY_COLUMN = "user_id"
+
+
+@dataclass(frozen=True)
+class Topic:
+    role: str  # the topic's name in the SQL templates and in Terraform
+    name_setting: str
+    value_schema_path: Path
+    config: dict = field(hash=False)
+    key_in_value: bool = False  # whether the value repeats the key as a field (the verdicts do)
+
+    @property
+    def name(self):
+        return getattr(settings, self.name_setting)
+
+    @cached_property
+    def value_schema(self):
+        return json.loads(self.value_schema_path.read_text())
+
+    @property
+    def field_names(self):
+        return [f["name"] for f in self.value_schema["fields"]]
+
+    def codec(self, topic=None):
+        """The value codec for this topic (or for a stand-in topic of the same contract, in tests)."""
+        return codec_for(self.value_schema_path, topic or self.name)
+
+    @staticmethod
+    def encode_key(user_id):
+        return user_id.encode()
+
+    def flink_columns(self):
+        """The table's physical columns as Flink DDL, in record order: the key, then the value's fields."""
+        key = [] if self.key_in_value else [f"  `{KEY_COLUMN}` STRING NOT NULL"]
+        return ",\n".join(key + [f"  {column}" for column in value_columns(self.value_schema)])
+
+
+def value_columns(schema):
+    """`name` TYPE [NOT NULL] per field of an Avro record schema (a ["null", T] union is nullable)."""
+    columns = []
+    for f in schema["fields"]:
+        nullable = isinstance(f["type"], list)
+        kind = [t for t in f["type"] if t != "null"][0] if nullable else f["type"]
+        columns.append(f"`{f['name']}` {AVRO_TO_FLINK[kind]}{'' if nullable else ' NOT NULL'}")
+    return columns
+
+
+CARD_TRANSACTIONS = Topic(
+    role="card_transactions",
+    name_setting="TOPIC_CARD_TRANSACTIONS",
+    value_schema_path=BASE_DIR / "transactions/schemas/card-transactions.avsc",
+    # LogAppendTime makes a record's timestamp the broker's clock, which the Flink job uses as
+    # event time: a client's skewed clock cannot move the watermark.
+    config={"cleanup.policy": "delete", "retention.ms": SEVEN_DAYS_MS, "message.timestamp.type": "LogAppendTime"},
+)
+USERS_CONFIG = Topic(
+    role="users_config",
+    name_setting="TOPIC_USERS_CONFIG",
+    value_schema_path=BASE_DIR / "users/schemas/users-config.avsc",
+    config={"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime"},
+)
+VERDICTS = Topic(
+    role="card_transactions_enriched",
+    name_setting="TOPIC_CARD_TRANSACTIONS_ENRICHED",
+    # Written by the Flink job, so sql/ keeps it next to the query.
+    value_schema_path=BASE_DIR / "sql/card-transactions-enriched.avsc",
+    config={"cleanup.policy": "delete", "retention.ms": SEVEN_DAYS_MS},
+    key_in_value=True,
+)
+TOPICS = (CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS)
+
 
 def topic_names():
     """Role -> topic name: the keys the SQL templates and Terraform use for the three topics."""
-    return {
-        "card_transactions": settings.TOPIC_CARD_TRANSACTIONS,
-        "users_config": settings.TOPIC_USERS_CONFIG,
-        "card_transactions_enriched": settings.TOPIC_CARD_TRANSACTIONS_ENRICHED,
-    }
+    return {topic.role: topic.name for topic in TOPICS}
 
 
 def topic_configs():
-    """Topic name -> Kafka topic configuration (the original demo's, plus LogAppendTime).
-
-    LogAppendTime makes a record's timestamp the broker's clock, which the Flink job uses as event
-    time: a client's skewed clock cannot move the watermark.
-    """
-    return {
-        settings.TOPIC_CARD_TRANSACTIONS: {
-            "cleanup.policy": "delete",
-            "retention.ms": SEVEN_DAYS_MS,
-            "message.timestamp.type": "LogAppendTime",
-        },
-        settings.TOPIC_USERS_CONFIG: {
-            "cleanup.policy": "compact",
-            "message.timestamp.type": "LogAppendTime",
-        },
-        settings.TOPIC_CARD_TRANSACTIONS_ENRICHED: {
-            "cleanup.policy": "delete",
-            "retention.ms": SEVEN_DAYS_MS,
-        },
-    }
+    """Topic name -> Kafka topic configuration (the original demo's, plus LogAppendTime)."""
+    return {topic.name: topic.config for topic in TOPICS}
 
 
 def ensure_topics(partitions=None, timeout=30):
@@ -49,9 +112,10 @@ def ensure_topics(partitions=None, timeout=30):
     admin = AdminClient(client_config())
     existing = admin.list_topics(timeout=timeout).topics
     missing = [
-        NewTopic(name, num_partitions=partitions or settings.TOPIC_PARTITIONS, replication_factor=-1, config=config)
-        for name, config in topic_configs().items()
-        if name not in existing
+        NewTopic(topic.name, num_partitions=partitions or settings.TOPIC_PARTITIONS, replication_factor=-1,
+                 config=topic.config)
+        for topic in TOPICS
+        if topic.name not in existing
     ]
     for name, future in (admin.create_topics(missing) if missing else {}).items():
         future.result(timeout)

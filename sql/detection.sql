@@ -120,14 +120,16 @@ classified_transactions AS (
   FROM signals AS s
 )
 
+-- One output per field of the verdict schema, in its order (INSERT matches by position; a test
+-- compares these names with sql/card-transactions-enriched.avsc).
 SELECT
   {% if enriched_key %}customer_key,{% endif %}
   user_id, transaction_id, `timestamp`, lat, lng, amount,
   {{ epoch_millis_of_received_at }} AS received_at,
   prev_transaction_id, prev_timestamp, prev_lat, prev_lng, prev_amount,
   first_name, last_name, max_speed,
-  CASE WHEN prev_transaction_id IS NULL THEN CAST(NULL AS DOUBLE) ELSE distance_km END,
-  CASE WHEN prev_transaction_id IS NULL THEN CAST(NULL AS DOUBLE) ELSE elapsed_seconds END,
+  CASE WHEN prev_transaction_id IS NULL THEN CAST(NULL AS DOUBLE) ELSE distance_km END AS distance_km,
+  CASE WHEN prev_transaction_id IS NULL THEN CAST(NULL AS DOUBLE) ELSE elapsed_seconds END AS elapsed_seconds,
   speed_kmh,
   fraud_reasons <> '' AS is_fraud,
   CASE

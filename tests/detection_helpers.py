@@ -6,14 +6,10 @@ import time
 from confluent_kafka import Producer
 from django.conf import settings
 
-from fraudsite import detection_sql
-from fraudsite.avro import PlainAvroCodec
 from fraudsite.kafka import client_config
+from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS
 from tests.kafka_helpers import TopicReader, producer, unique
-from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
-TRANSACTION_SCHEMA = settings.BASE_DIR / "transactions/schemas/card-transactions.avsc"
-VERDICT_SCHEMA = detection_sql.VERDICT_SCHEMA
 HOUR_MS = 3600 * 1000
 LONDON_PARIS = [(51.5074, -0.1278), (48.8566, 2.3522)]
 
@@ -35,10 +31,9 @@ class Pipeline:
 
     def __init__(self):
         self.producer = producer()
-        self.customers = PlainAvroCodec(USERS_CONFIG_SCHEMA, settings.TOPIC_USERS_CONFIG)
-        self.transactions = PlainAvroCodec(TRANSACTION_SCHEMA, settings.TOPIC_CARD_TRANSACTIONS)
-        verdicts = PlainAvroCodec(VERDICT_SCHEMA, settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
-        self.reader = TopicReader(settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, verdicts.decode)
+        self.customers = USERS_CONFIG.codec()
+        self.transactions = CARD_TRANSACTIONS.codec()
+        self.reader = TopicReader(VERDICTS.name, VERDICTS.codec().decode)
         self.base_time = int(time.time() * 1000)
 
     def customer(self, max_speed, first_name="Test", last_name="Customer", user_id=None, **thresholds):

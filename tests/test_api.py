@@ -8,8 +8,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from fraudsite.avro import PlainAvroCodec
-from tests.detection_helpers import TRANSACTION_SCHEMA
+from fraudsite.topics import CARD_TRANSACTIONS
 from tests.kafka_helpers import latest_records, unique
 from transactions.models import Transaction
 from users.models import Customer
@@ -110,7 +109,7 @@ def test_a_valid_submission_is_produced_recorded_and_accepted(kafka, api, custom
     recorded = Transaction.objects.get(transaction_id=body["transaction_id"])
     assert (recorded.customer, recorded.amount, recorded.submitted_by) == (customer, 12.5, operator)
     (value, _), = latest_records("card-transactions", customer.user_id)
-    record = PlainAvroCodec(TRANSACTION_SCHEMA, "t").decode(value)
+    record = CARD_TRANSACTIONS.codec().decode(value)
     assert (record["transaction_id"], record["lat"], record["lng"], record["amount"]) == (
         body["transaction_id"], 51.5, -0.12, 12.5)
     assert abs(record["timestamp"] - recorded.timestamp.timestamp() * 1000) < 1

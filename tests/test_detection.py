@@ -9,13 +9,16 @@ from django.conf import settings
 
 from fraudsite import detection_sql
 from fraudsite.avro import load_schema
-from fraudsite.topics import TICK_USER_ID, ensure_topics
+from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID, USERS_CONFIG, VERDICTS, ensure_topics
 from tests.kafka_helpers import unique
 from transactions import clock as event_clock
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
-from tests.detection_helpers import HOUR_MS, TRANSACTION_SCHEMA, VERDICT_SCHEMA, Pipeline, great_circle_km
-from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
+from tests.detection_helpers import HOUR_MS, Pipeline, great_circle_km
+
+TRANSACTION_SCHEMA = CARD_TRANSACTIONS.value_schema_path
+USERS_CONFIG_SCHEMA = USERS_CONFIG.value_schema_path
+VERDICT_SCHEMA = VERDICTS.value_schema_path
 
 LONDON, PARIS, NEW_YORK, SYDNEY = (51.5074, -0.1278), (48.8566, 2.3522), (40.7128, -74.0060), (-33.8688, 151.2093)
 

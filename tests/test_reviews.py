@@ -9,8 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from fraudsite.avro import PlainAvroCodec
-from tests.detection_helpers import VERDICT_SCHEMA
+from fraudsite.topics import VERDICTS
 from tests.kafka_helpers import unique
 from tests.test_worker import verdict_record
 from transactions.models import AlertReview, Verdict
@@ -122,7 +121,7 @@ class RedeliveredMessage:
     """What the worker reads from Kafka, for store_batch alone (no broker needed to test the upsert)."""
 
     def __init__(self, record, offset):
-        self._value, self._offset = PlainAvroCodec(VERDICT_SCHEMA, "t").encode(record), offset
+        self._value, self._offset = VERDICTS.codec().encode(record), offset
 
     def key(self):
         return b"user_1"
@@ -147,7 +146,7 @@ def test_a_redelivered_verdict_keeps_its_review(reviewer):
 
     record = verdict_record("user_1", unique("tx"), is_fraud=True, status="FRAUD", reason="spend_deviation",
                             reasons="spend_deviation")
-    codec = PlainAvroCodec(VERDICT_SCHEMA, "t")
+    codec = VERDICTS.codec()
     store_batch([RedeliveredMessage(record, offset=1)], codec)
     stored = Verdict.objects.get(transaction_id=record["transaction_id"])
     assert stored.review_status == ""  # a new alert is open

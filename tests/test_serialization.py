@@ -9,9 +9,10 @@ import avro.schema
 import pytest
 
 from fraudsite.avro import PlainAvroCodec, RegistryAvroCodec, UndecodableValue
-from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
+from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG
 
-TRANSACTION_SCHEMA = "transactions/schemas/card-transactions.avsc"
+TRANSACTION_SCHEMA = CARD_TRANSACTIONS.value_schema_path
+USERS_CONFIG_SCHEMA = USERS_CONFIG.value_schema_path
 TRANSACTION = {"timestamp": 1_700_000_000_123, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5}
 CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0, "velocity_max_transactions": 5,
             "velocity_window_minutes": 10, "spend_factor": None, "usual_hour_start": 22, "usual_hour_end": 6,

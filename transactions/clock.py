@@ -18,11 +18,8 @@ import time
 from confluent_kafka import KafkaException, Producer
 from django.conf import settings
 
-from fraudsite.avro import codec_for
 from fraudsite.kafka import client_config
-from fraudsite.topics import TICK_USER_ID
-
-from .submission import SCHEMA_PATH
+from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID
 
 logger = logging.getLogger("fraudsite.clock")
 
@@ -42,10 +39,10 @@ class Clock:
     """Sends a tick to each partition of topic every interval_ms until stop() is called."""
 
     def __init__(self, topic=None, interval_ms=None, producer=None):
-        self.topic = topic or settings.TOPIC_CARD_TRANSACTIONS
+        self.topic = topic or CARD_TRANSACTIONS.name
         self.interval = (interval_ms or settings.EVENT_TIME_TICK_MS) / 1000
         self.producer = producer or tick_producer()
-        self.codec = codec_for(SCHEMA_PATH, self.topic)
+        self.codec = CARD_TRANSACTIONS.codec(self.topic)
         self._stopped = threading.Event()
         self.sent = 0
         self.failed = 0

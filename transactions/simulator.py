@@ -9,12 +9,9 @@ import uuid
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
-from django.conf import settings
 
-from fraudsite.avro import codec_for
 from fraudsite.kafka import client_config
-
-from .submission import SCHEMA_PATH
+from fraudsite.topics import CARD_TRANSACTIONS
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -72,7 +69,7 @@ def run(user_ids, count, rate=None, fraud_share=0.05, progress=None, seed=None, 
     """Produce `count` transactions, at `rate` per second (None: as fast as possible). Returns
     the number the broker acknowledged. on_send(record) sees each transaction as it is sent."""
     simulator = Simulator(user_ids, fraud_share, seed)
-    codec = codec_for(SCHEMA_PATH, settings.TOPIC_CARD_TRANSACTIONS)
+    codec = CARD_TRANSACTIONS.codec()
     producer = transaction_producer()
     delivered = []
 
@@ -90,7 +87,7 @@ def run(user_ids, count, rate=None, fraud_share=0.05, progress=None, seed=None, 
             on_send(record)
         while True:
             try:
-                producer.produce(settings.TOPIC_CARD_TRANSACTIONS, key=user_id.encode(),
+                producer.produce(CARD_TRANSACTIONS.name, key=CARD_TRANSACTIONS.encode_key(user_id),
                                  value=codec.encode(record), on_delivery=on_delivery)
                 break
             except BufferError:  # local queue full: let it drain

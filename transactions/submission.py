@@ -3,21 +3,19 @@
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from confluent_kafka import KafkaException
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone as django_timezone
 
-from fraudsite.avro import codec_for
 from fraudsite.kafka import DeliveryFailed, produce_and_confirm, shared_producer
+from fraudsite.topics import CARD_TRANSACTIONS
 from fraudsite.validation import finite_float, has_control_characters
 from users.models import Customer
 
 from .models import Transaction, Verdict
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "card-transactions.avsc"
 TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -114,7 +112,7 @@ def submit(cleaned, user=None):
         "transaction_id": cleaned["transaction_id"],
         "lat": cleaned["lat"], "lng": cleaned["lng"], "amount": cleaned["amount"],
     }
-    value = codec_for(SCHEMA_PATH, settings.TOPIC_CARD_TRANSACTIONS).encode(record)
+    value = CARD_TRANSACTIONS.codec().encode(record)
     try:
         with transaction.atomic():
             submitted = Transaction.objects.create(
@@ -122,8 +120,8 @@ def submit(cleaned, user=None):
                 timestamp=cleaned["timestamp"], lat=cleaned["lat"], lng=cleaned["lng"], amount=cleaned["amount"],
                 submitted_by=user if user is not None and user.is_authenticated else None,
             )
-            produce_and_confirm(shared_producer(), settings.TOPIC_CARD_TRANSACTIONS,
-                                cleaned["customer"].user_id.encode(), value)
+            produce_and_confirm(shared_producer(), CARD_TRANSACTIONS.name,
+                                CARD_TRANSACTIONS.encode_key(cleaned["customer"].user_id), value)
     except IntegrityError:
         raise DuplicateTransaction(cleaned["transaction_id"]) from None
     except (DeliveryFailed, KafkaException, BufferError) as error:

@@ -1,24 +1,34 @@
 """Turning card-transactions-enriched records into stored Verdicts, or dead letters."""
 
 from datetime import datetime, timezone
-from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 
-from fraudsite.avro import UndecodableValue, codec_for
-from fraudsite.detection_sql import VERDICT_SCHEMA
+from fraudsite.avro import UndecodableValue
+from fraudsite.topics import VERDICTS
 from users.models import Customer
 
 from .models import DeadLetter, Transaction, Verdict
 
-SCHEMA_PATH = VERDICT_SCHEMA  # the Flink job writes it; sql/ owns it
-COPIED_FIELDS = ["transaction_id", "user_id", "lat", "lng", "amount", "prev_lat", "prev_lng", "prev_amount",
-                 "max_speed", "distance_km", "elapsed_seconds", "speed_kmh", "is_fraud", "status", "reason", "reasons",
-                 "velocity_max_transactions", "velocity_window_minutes", "spend_factor", "average_amount",
-                 "usual_hour_start", "usual_hour_end", "local_hour"]
-ROW_FIELDS = COPIED_FIELDS + ["prev_transaction_id", "first_name", "last_name", "timestamp", "received_at",
-                              "prev_timestamp", "kafka_topic", "kafka_partition", "kafka_offset"]
+
+def _time(millis):
+    return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+
+def _text(value):
+    return value or ""
+
+
+def _same(value):
+    return value
+
+
+# The verdict schema's fields that the Verdict row stores differently (times as datetimes, absent
+# text as ""); every other field is stored as it comes. The row's columns follow the schema.
+CONVERTED_FIELDS = {"timestamp": _time, "received_at": _time, "prev_timestamp": _time,
+                    "prev_transaction_id": _text, "first_name": _text, "last_name": _text}
+KAFKA_POSITION_FIELDS = ["kafka_topic", "kafka_partition", "kafka_offset"]
+ROW_FIELDS = VERDICTS.field_names + KAFKA_POSITION_FIELDS
 UPDATABLE_FIELDS = [name for name in ROW_FIELDS if name != "transaction_id"] + ["customer", "submitted", "stored_at"]
 
 STATUSES = frozenset(Verdict.Status.values)
@@ -31,14 +41,6 @@ TEXT_LIMITS = {
 
 class InvalidVerdict(ValueError):
     pass
-
-
-def verdict_codec():
-    return codec_for(Path(SCHEMA_PATH), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
-
-
-def _time(millis):
-    return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
 
 
 def parse_verdict(message, codec):
@@ -61,18 +63,8 @@ def parse_verdict(message, codec):
     for name, limit in TEXT_LIMITS.items():
         if record[name] is not None and len(record[name]) > limit:
             raise InvalidVerdict(f"{name} is longer than {limit} characters")
-    row = {name: record[name] for name in COPIED_FIELDS}
-    row.update(
-        prev_transaction_id=record["prev_transaction_id"] or "",
-        first_name=record["first_name"] or "",
-        last_name=record["last_name"] or "",
-        timestamp=_time(record["timestamp"]),
-        received_at=_time(record["received_at"]),
-        prev_timestamp=_time(record["prev_timestamp"]),
-        kafka_topic=message.topic(),
-        kafka_partition=message.partition(),
-        kafka_offset=message.offset(),
-    )
+    row = {name: CONVERTED_FIELDS.get(name, _same)(record[name]) for name in VERDICTS.field_names}
+    row.update(kafka_topic=message.topic(), kafka_partition=message.partition(), kafka_offset=message.offset())
     return row
 
 

@@ -1,5 +1,5 @@
--- Local open-source Flink: the three topics as tables, values in plain Avro matching the repo's
--- .avsc files field by field (a test checks this), keys as the raw UTF-8 user_id.
+-- Local open-source Flink: the three topics as tables, values in plain Avro, keys as the raw UTF-8
+-- user_id. The physical columns are generated from the topics' .avsc files (fraudsite/topics.py).
 --
 -- Event time is the Kafka record time (the topics use LogAppendTime, so it is the broker's
 -- clock), never the client-supplied `timestamp`: a skewed client clock can then neither drag
@@ -24,7 +24,7 @@ SET 'execution.buffer-timeout.interval' = '{{ buffer_timeout_ms }} ms';
 SET 'table.local-time-zone' = 'UTC';
 
 CREATE TABLE card_transactions (
-{% include "columns/card_transactions.sql" %},
+{{ columns.card_transactions }},
   received_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   arrival AS PROCTIME(),
   WATERMARK FOR received_at AS received_at - INTERVAL '0.001' SECOND
@@ -45,7 +45,7 @@ CREATE TABLE card_transactions (
 );
 
 CREATE TABLE users_config (
-{% include "columns/users_config.sql" %},
+{{ columns.users_config }},
   updated_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   PRIMARY KEY (user_id) NOT ENFORCED,
   WATERMARK FOR updated_at AS updated_at - INTERVAL '0.001' SECOND
@@ -60,7 +60,7 @@ CREATE TABLE users_config (
 );
 
 CREATE TABLE card_transactions_enriched (
-{% include "columns/card_transactions_enriched.sql" %}
+{{ columns.card_transactions_enriched }}
 ) WITH (
   'connector' = 'kafka',
   'topic' = '{{ topics.card_transactions_enriched }}',

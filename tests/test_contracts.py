@@ -1,0 +1,82 @@
+"""The topic registry's contracts: the verdict columns the SQL writes and the worker stores follow
+the verdict schema, so a field added, removed or reordered in one place fails here."""
+
+import re
+
+import pytest
+
+from fraudsite import detection_sql
+from fraudsite.topics import TOPICS, VERDICTS, topic_names
+from transactions.models import Verdict
+from transactions.verdicts import CONVERTED_FIELDS, ROW_FIELDS, parse_verdict
+
+
+def top_level_items(select_list):
+    """The items of a SELECT list, split at the commas outside parentheses and CASE ... END."""
+    items, depth, current = [], 0, []
+    for token in re.findall(r"\(|\)|,|\bCASE\b|\bEND\b|[^(),]+?(?=\(|\)|,|\bCASE\b|\bEND\b|$)", select_list, re.S):
+        if token in ("(", "CASE"):
+            depth += 1
+        elif token in (")", "END"):
+            depth -= 1
+        if token == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+        else:
+            current.append(token)
+    return items + ["".join(current).strip()]
+
+
+def output_names(query):
+    """The column names of the detection query's final SELECT, in order."""
+    select_list = re.search(r"\nSELECT\n(.*?)\nFROM classified_transactions", query, re.S).group(1)
+    select_list = "\n".join(line for line in select_list.splitlines() if not line.strip().startswith("--"))
+    return [re.search(r"(?:\bAS\s+)?`?(\w+)`?\s*$", item).group(1) for item in top_level_items(select_list)]
+
+
+@pytest.mark.parametrize("variant, key_columns", [("local", []), ("cloud", ["customer_key"])])
+def test_the_detection_query_writes_the_verdict_schema_fields_in_order(variant, key_columns):
+    query = detection_sql.render(variant)
+    assert output_names(query) == key_columns + VERDICTS.field_names
+
+
+def test_the_drift_check_notices_two_columns_swapped():
+    query = detection_sql.render("local").replace("prev_lat, prev_lng,", "prev_lng, prev_lat,", 1)
+    assert output_names(query) != VERDICTS.field_names
+
+
+def test_the_worker_stores_every_verdict_field_in_a_column_of_its_own():
+    columns = {field.attname for field in Verdict._meta.get_fields() if hasattr(field, "attname")}
+    assert set(ROW_FIELDS) <= columns
+    assert set(CONVERTED_FIELDS) <= set(VERDICTS.field_names)
+
+
+def test_a_parsed_verdict_has_exactly_the_stored_columns():
+    from tests.kafka_helpers import unique
+
+    class Message:
+        def key(self):
+            return b"u1"
+
+        def value(self):
+            return VERDICTS.codec().encode({name: None for name in VERDICTS.field_names} | {
+                "user_id": "u1", "transaction_id": unique("tx"), "timestamp": 0, "lat": 0.0, "lng": 0.0,
+                "amount": 1.0, "received_at": 0, "is_fraud": False, "status": "VALID", "reason": "no_history",
+                "reasons": "no_history"})
+
+        def topic(self):
+            return VERDICTS.name
+
+        def partition(self):
+            return 0
+
+        def offset(self):
+            return 7
+
+    assert list(parse_verdict(Message(), VERDICTS.codec())) == ROW_FIELDS
+
+
+def test_every_topic_has_a_role_the_sql_templates_name_and_a_schema():
+    assert set(topic_names()) == set(detection_sql.VARIANTS["local"]["names"])
+    for topic in TOPICS:
+        assert topic.value_schema["type"] == "record" and topic.field_names, topic.role
