@@ -79,11 +79,10 @@ def require_stack():
 def fill_verdicts(topic, count):
     from confluent_kafka import Producer
 
-    from fraudsite.avro import PlainAvroCodec
     from fraudsite.kafka import client_config
-    from transactions.verdicts import SCHEMA_PATH
+    from fraudsite.topics import VERDICTS
 
-    codec = PlainAvroCodec(SCHEMA_PATH, topic)
+    codec = VERDICTS.codec(topic)
     producer = Producer(client_config(**{"linger.ms": 20, "batch.num.messages": 10000}))
     for i in range(count):
         user_id = f"user_{i % 500}"
@@ -164,12 +163,14 @@ def free_port():
 
 
 def bench_customers(count=50):
+    from outbox.publisher import publish_all_pending
     from users.models import Customer
 
     user_ids = [f"bench_{i:03d}" for i in range(count)]
     for user_id in user_ids:
         Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
                                                                      "max_speed": 900})
+    publish_all_pending()
     time.sleep(2)  # the detection job reads the customers' limits
     return user_ids
 
@@ -263,15 +264,13 @@ def verdict_arrivals():
     import threading
 
     from confluent_kafka import Consumer, TopicPartition
-    from django.conf import settings
 
-    from fraudsite.avro import PlainAvroCodec
-    from fraudsite.detection_sql import VERDICT_SCHEMA
     from fraudsite.kafka import client_config
+    from fraudsite.topics import VERDICTS
     from tests.kafka_helpers import unique
 
-    topic = settings.TOPIC_CARD_TRANSACTIONS_ENRICHED
-    codec = PlainAvroCodec(VERDICT_SCHEMA, topic)
+    topic = VERDICTS.name
+    codec = VERDICTS.codec()
     consumer = Consumer(client_config(**{"group.id": unique("bench-b2"), "enable.auto.commit": False,
                                          "fetch.wait.max.ms": 5}))
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions

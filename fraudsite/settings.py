@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "outbox",
     "users",
     "transactions",
     "localstack",
@@ -238,6 +239,10 @@ TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
 # Milliseconds between the event-time clock's ticks to every card-transactions partition
 # (transactions/clock.py): the bound on how long a verdict can wait for the job's watermark.
 EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS", default=20)
+# How often the outbox publisher (manage.py publish_outbox) looks for records to send, and how
+# long it keeps sent ones (the customers' publication state is read from them).
+OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=0.1)
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # The health endpoint and the operator page's badge report verdict lag past this many seconds.
 VERDICT_LAG_ALERT_SECONDS = env.float("VERDICT_LAG_ALERT_SECONDS", default=5.0)
 # The verdict workers' consumer group (consume_verdicts --group overrides it for one worker).

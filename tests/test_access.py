@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from outbox.publisher import publish_all_pending
 from transactions.worker import Options, Worker
 from users.models import Customer
 
@@ -40,7 +41,8 @@ def test_no_secret_reaches_error_pages_or_logs(settings, caplog, admin_user):
                     content_type="application/json"),
         client.get("/no-such-page/"),
     ]
-    worker = Worker(Options(group_id="secret-check", sync_customers_every=0))
+    assert publish_all_pending() == (0, 1)  # the customer's users-config record: the broker is unreachable
+    worker = Worker(Options(group_id="secret-check"))
     threading.Timer(3, worker.stop).start()  # it retries an unreachable broker forever, logging as it goes
     worker.run()
 

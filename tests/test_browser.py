@@ -16,6 +16,7 @@ from tests.kafka_helpers import unique
 from users.demo import create_operator
 from transactions.models import Verdict
 from users.models import Customer
+from outbox.publisher import publish_all_pending
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -46,6 +47,7 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
     from playwright.sync_api import expect, sync_playwright
 
     lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
+    assert publish_all_pending() == (1, 0)
     password = create_operator()
     time.sleep(1.5)  # the detection job reads Lena's limit
     ARTIFACTS.mkdir(exist_ok=True)

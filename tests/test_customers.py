@@ -12,13 +12,16 @@ from django.db import IntegrityError
 from django.urls import reverse
 
 from localstack import stack as local_stack
+from fraudsite.topics import USERS_CONFIG
+from outbox.models import OutboxMessage
+from outbox.publisher import publish_all_pending
 from tests.kafka_helpers import latest_records, unique
-from users.models import Customer, PendingTombstone
-from users.publishing import SCHEMA_PATH, sync_customers
+from users.models import Customer
+from users.thresholds import InvalidThresholds, set_thresholds
 
 
 def decode_with_plain_avro_reader(value):
-    schema = avro.schema.parse(SCHEMA_PATH.read_text())
+    schema = avro.schema.parse(USERS_CONFIG.value_schema_path.read_text())
     return avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(value)))
 
 
@@ -115,7 +118,8 @@ def test_limit_change_in_admin_is_audited_and_reaches_users_config(kafka, admin_
     history_page = admin_client.get(reverse("admin:users_customer_history", args=[customer.pk])).content.decode()
     assert "250" in history_page and admin_user.username in history_page
 
-    customer.refresh_from_db()
+    assert customer.sync_state == Customer.SyncState.PENDING  # queued; the request never waited for Kafka
+    assert publish_all_pending() == (2, 0)
     assert customer.sync_state == Customer.SyncState.SYNCED
     records = latest_records("users-config", user_id)
     assert [decode_with_plain_avro_reader(value)["max_speed"] for value, _ in records] == [10.0, 250.0]
@@ -141,6 +145,7 @@ def test_signal_thresholds_set_in_admin_are_audited_and_reach_users_config(kafka
     assert {c.field: (c.old, c.new) for c in change.diff_against(change.prev_record).changes} == {
         "velocity_max_transactions": (None, 3), "velocity_window_minutes": (None, 10), "spend_factor": (None, 4.0),
         "usual_hour_start": (None, 22), "usual_hour_end": (None, 6), "time_zone": ("UTC", "Asia/Tokyo")}
+    publish_all_pending()
     record = decode_with_plain_avro_reader(latest_records("users-config", user_id)[-1][0])
     assert {name: record[name] for name in thresholds} == {
         "velocity_max_transactions": 3, "velocity_window_minutes": 10, "spend_factor": 4.0,
@@ -154,11 +159,12 @@ def test_deleting_or_deactivating_a_customer_publishes_a_tombstone(kafka):
     active.delete()
     deactivated.active = False
     deactivated.save()
+    assert publish_all_pending() == (4, 0)
 
     assert [value for value, _ in latest_records("users-config", active.user_id)][-1] is None
     assert [value for value, _ in latest_records("users-config", deactivated.user_id)][-1] is None
     assert Customer.objects.get(pk=deactivated.pk).sync_state == Customer.SyncState.SYNCED
-    assert not PendingTombstone.objects.exists()
+    assert not OutboxMessage.objects.filter(sent_at=None).exists()
 
 
 def free_port():
@@ -181,31 +187,98 @@ def private_kafka(stack, settings, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_save_succeeds_while_the_broker_is_down_and_sync_customers_publishes_later(private_kafka, capsys):
+def test_a_broker_outage_leaves_changes_in_the_outbox_and_the_admin_answers_at_once(
+        private_kafka, admin_client, monkeypatch, capsys):
     private_kafka.stop({"kafka"})
+    # The admin request must not touch Kafka at all (not merely survive its timeout).
+    import fraudsite.kafka
 
-    customer = Customer.objects.create(user_id=unique("offline"), first_name="Eve", last_name="Down", max_speed=42)
+    monkeypatch.setattr(fraudsite.kafka, "_producer", lambda *args: pytest.fail("the request waited for Kafka"))
+    user_id = unique("offline")
+    response = admin_client.post(reverse("admin:users_customer_add"),
+                                 customer_form(user_id=user_id, first_name="Eve", max_speed="42"))
+    assert response.status_code == 302
     doomed = Customer.objects.create(user_id=unique("gone"), first_name="Del", last_name="Eted", max_speed=1)
     doomed.delete()
+    monkeypatch.undo()
 
-    customer.refresh_from_db()
+    customer = Customer.objects.get(user_id=user_id)
+    assert customer.sync_state == Customer.SyncState.PENDING
+    with pytest.raises(Exception, match="could not be sent"):
+        call_command("publish_outbox", once=True)
     assert customer.sync_state == Customer.SyncState.FAILED
     assert customer.sync_error
-    assert PendingTombstone.objects.filter(user_id=doomed.user_id).exists()
-    with pytest.raises(Exception, match="could not be published"):
-        call_command("sync_customers")
+    assert OutboxMessage.objects.filter(sent_at=None).count() == 3  # kept, to be sent later
 
     private_kafka.start_kafka()
-    call_command("sync_customers")
-    assert "2 published, 0 failed" in capsys.readouterr().out
-
-    customer.refresh_from_db()
+    call_command("publish_outbox", once=True)
+    assert "3 sent, 0 not sent" in capsys.readouterr().out
     assert customer.sync_state == Customer.SyncState.SYNCED
     (value, _), = latest_records("users-config", customer.user_id)
     assert decode_with_plain_avro_reader(value)["max_speed"] == 42.0
-    assert [value for value, _ in latest_records("users-config", doomed.user_id)] == [None]
-    assert not PendingTombstone.objects.exists()
-    assert sync_customers() == (0, 0)  # nothing left pending: idempotent
+    assert latest_records("users-config", doomed.user_id)[-1][0] is None
+    assert publish_all_pending() == (0, 0)  # nothing left pending
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_threshold_change_publishes_every_changed_customer_exactly_once(kafka, admin_user):
+    changed = [Customer.objects.create(user_id=unique("bulk"), first_name="B", last_name=str(n), max_speed=100)
+               for n in range(5)]
+    untouched = Customer.objects.create(user_id=unique("keep"), first_name="K", last_name="K", max_speed=100)
+    publish_all_pending()
+
+    count = set_thresholds(Customer.objects.filter(pk__in=[c.pk for c in changed]),
+                           {"max_speed": 40.0, "spend_factor": 3.0}, changed_by=admin_user, reason="bulk test")
+    assert count == 5
+    assert publish_all_pending() == (5, 0)
+    for customer in changed:
+        values = [decode_with_plain_avro_reader(v) for v, _ in latest_records("users-config", customer.user_id)]
+        assert [(v["max_speed"], v["spend_factor"]) for v in values] == [(100.0, None), (40.0, 3.0)]
+        change = customer.history.latest()  # audited like an admin edit
+        assert (change.history_user, change.history_change_reason) == (admin_user, "bulk test")
+    assert len(latest_records("users-config", untouched.user_id)) == 1
+
+
+@pytest.mark.django_db
+def test_a_bulk_threshold_change_with_one_invalid_customer_changes_nothing():
+    good = Customer.objects.create(user_id="good", first_name="G", last_name="G", max_speed=100)
+    Customer.objects.create(user_id="paired", first_name="P", last_name="P", max_speed=100,
+                            velocity_max_transactions=3, velocity_window_minutes=10)
+    queued = OutboxMessage.objects.count()
+    with pytest.raises(InvalidThresholds, match="paired: Set both velocity thresholds"):
+        set_thresholds(Customer.objects.all(), {"velocity_window_minutes": None})
+    with pytest.raises(InvalidThresholds, match="Not a threshold"):
+        set_thresholds(Customer.objects.all(), {"first_name": "X"})
+    good.refresh_from_db()
+    assert (good.velocity_window_minutes, OutboxMessage.objects.count()) == (None, queued)
+    assert Customer.objects.get(user_id="paired").velocity_window_minutes == 10
+
+
+@pytest.mark.django_db
+def test_every_write_path_queues_the_customer():
+    created = Customer.objects.bulk_create([Customer(user_id="b1", first_name="A", last_name="B", max_speed=5)])
+    Customer.objects.filter(user_id="b1").update(max_speed=6)
+    created[0].max_speed = 7
+    Customer.objects.bulk_update(created, ["max_speed"])
+    Customer.objects.filter(user_id="b1").update(user_id="b2")  # renamed: the old key is removed
+    Customer.objects.filter(user_id="b2").delete()
+    rows = [(row.key, row.value and row.value["max_speed"]) for row in OutboxMessage.objects.all()]
+    assert rows == [("b1", 5.0), ("b1", 6.0), ("b1", 7.0), ("b1", None), ("b2", 7.0), ("b2", None)]
+
+
+@pytest.mark.django_db
+def test_set_thresholds_command_says_what_is_wrong_and_changes_nothing(capsys):
+    Customer.objects.create(user_id="c1", first_name="A", last_name="B", max_speed=100)
+    with pytest.raises(Exception, match="No such customer: nobody"):
+        call_command("set_thresholds", "c1", "nobody", max_speed=5.0)
+    with pytest.raises(Exception, match="Name at least one threshold"):
+        call_command("set_thresholds", "c1")
+    with pytest.raises(Exception, match="less than or equal to 100000"):
+        call_command("set_thresholds", "--all", "--max-speed", "1e9")
+    assert Customer.objects.get(user_id="c1").max_speed == 100
+    call_command("set_thresholds", "c1", "--max-speed", "55", "--spend-factor", "off")
+    assert "1 customer(s) changed (max_speed, spend_factor)" in capsys.readouterr().out
+    assert Customer.objects.get(user_id="c1").max_speed == 55
 
 
 # --- demo data ---------------------------------------------------------------------------
@@ -245,5 +318,6 @@ def test_admin_action_republishes_the_selected_customers(kafka, admin_client):
     customer = Customer.objects.create(user_id=unique("again"), first_name="Re", last_name="Pub", max_speed=7)
     response = admin_client.post(reverse("admin:users_customer_changelist"),
                                  {"action": "republish", "_selected_action": [customer.pk]}, follow=True)
-    assert "1 customer(s) published." in response.content.decode()
+    assert "1 customer(s) queued for users-config." in response.content.decode()
+    assert publish_all_pending() == (2, 0)
     assert len(latest_records("users-config", customer.user_id)) == 2  # the save, then the action

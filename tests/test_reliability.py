@@ -16,6 +16,7 @@ from tests.test_worker import database_url
 from transactions import simulator
 from transactions.models import Verdict
 from users.models import Customer
+from outbox.publisher import publish_all_pending
 
 pytestmark = [pytest.mark.stack, pytest.mark.destructive, pytest.mark.django_db(transaction=True)]
 
@@ -34,6 +35,7 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
     user_ids = [unique("tm") for _ in range(20)]
     for user_id in user_ids:
         Customer.objects.create(user_id=user_id, first_name="T", last_name="M", max_speed=900)
+    assert publish_all_pending() == (20, 0)
     time.sleep(1.5)
     group = group_at_end(unique("reliability"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
     worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
@@ -82,13 +84,14 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
     carry on without being restarted."""
     from django.urls import reverse
 
-    from fraudsite.avro import codec_for
+    from fraudsite.topics import USERS_CONFIG
+    from outbox.publisher import publish_all_pending
     from tests.kafka_helpers import latest_records
     from transactions.models import Transaction
-    from users.publishing import SCHEMA_PATH, sync_customers
 
     settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
     customer = Customer.objects.create(user_id=unique("outage"), first_name="Out", last_name="Age", max_speed=10)
+    publish_all_pending()
     group = group_at_end(unique("outage"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
     worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
                               cwd=settings.BASE_DIR, env={**os.environ, "DATABASE_URL": database_url()},
@@ -102,16 +105,16 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
         for speed in (20, 30):  # edited twice while the broker is down
             customer.max_speed = speed
             customer.save()
-        customer.refresh_from_db()
+        assert publish_all_pending() == (0, 2)  # both edits kept in the outbox
         assert customer.sync_state == Customer.SyncState.FAILED
         response = client.post(reverse("api-transactions"), body, content_type="application/json")
         assert response.status_code == 503 and "nothing was sent" in response.json()["error"]
         assert not Transaction.objects.exists()
 
         stack.start_kafka()
-        assert sync_customers() == (1, 0)
+        assert publish_all_pending() == (2, 0)  # both edits, in order: the latest wins
         (value, _), *_ = reversed(latest_records(settings.TOPIC_USERS_CONFIG, customer.user_id))
-        assert codec_for(SCHEMA_PATH, settings.TOPIC_USERS_CONFIG).decode(value)["max_speed"] == 30.0
+        assert USERS_CONFIG.codec().decode(value)["max_speed"] == 30.0
 
         time.sleep(1.5)  # the job (once it has reconnected) reads the new limit
         accepted = client.post(reverse("api-transactions"), body, content_type="application/json")

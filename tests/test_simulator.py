@@ -9,6 +9,7 @@ from tests.detection_helpers import Pipeline, great_circle_km
 from tests.kafka_helpers import unique
 from transactions import simulator
 from users.models import Customer
+from outbox.publisher import publish_all_pending
 
 
 @pytest.mark.parametrize("distance", [1.0, 350.0, 9000.0])
@@ -32,6 +33,7 @@ def test_simulated_traffic_gets_verdicts_with_frauds_for_the_jumps(stack, django
     user_ids = [unique("sim") for _ in range(3)]
     for user_id in user_ids:
         Customer.objects.create(user_id=user_id, first_name="Sim", last_name="T", max_speed=900)
+    assert publish_all_pending() == (3, 0)
     pipeline = Pipeline()
     try:
         time.sleep(1.5)  # the job reads the customers' limits

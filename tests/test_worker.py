@@ -15,14 +15,15 @@ from django.conf import settings
 from django.db import OperationalError, connection
 
 from fraudsite.asgi import application
-from fraudsite.avro import PlainAvroCodec
-from tests.detection_helpers import LONDON_PARIS, Pipeline, TRANSACTION_SCHEMA, VERDICT_SCHEMA
+from fraudsite.topics import CARD_TRANSACTIONS, VERDICTS
+from tests.detection_helpers import LONDON_PARIS, Pipeline
 from tests.kafka_helpers import create_topic, producer, unique
 from tests.websocket_helpers import session_headers
 from transactions import worker as worker_module
 from transactions.models import DeadLetter, Verdict
 from transactions.worker import Options, Worker
 from users.models import Customer
+from outbox.publisher import publish_all_pending
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +42,7 @@ def verdict_record(user_id, transaction_id, **overrides):
 
 def malformed_records(codec):
     """(key, value) pairs the worker must dead-letter, one of each kind."""
-    other_schema = PlainAvroCodec(TRANSACTION_SCHEMA, "t").encode(
+    other_schema = CARD_TRANSACTIONS.codec().encode(
         {"timestamp": 1, "transaction_id": "x", "lat": 1.0, "lng": 2.0, "amount": 3.0})
     return [
         (b"user_x", bytes(random.getrandbits(8) for _ in range(40))),      # random bytes
@@ -62,7 +63,7 @@ def verdict_topic(stack, settings):
 
 def fill(topic, good, bad_every=None):
     """Produce `good` verdict records, with a malformed one after every `bad_every`; returns (good ids, bad count)."""
-    codec = PlainAvroCodec(VERDICT_SCHEMA, topic)
+    codec = VERDICTS.codec(topic)
     kafka, ids, bad = producer(), [], 0
     malformed = malformed_records(codec)
     for i in range(good):
@@ -228,6 +229,7 @@ def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack,
     pipeline = Pipeline()
     try:
         customer = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="W", max_speed=10)
+        assert publish_all_pending() == (1, 0)
         time.sleep(1.5)  # let the job read the customer's settings
         first = pipeline.transaction(customer.user_id, *LONDON_PARIS[0])
         second = pipeline.transaction(customer.user_id, *LONDON_PARIS[1], offset_ms=3600_000)
@@ -240,16 +242,6 @@ def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack,
     stored = Verdict.objects.get(transaction_id=second)
     assert (stored.customer, stored.status, stored.prev_transaction_id) == (customer, "FRAUD", first)
     assert stored.speed_kmh == pytest.approx(343.5, rel=1e-2)
-
-
-def test_the_worker_retries_customers_whose_publication_failed(verdict_topic):
-    customer = Customer.objects.create(user_id=unique("retry"), first_name="R", last_name="T", max_speed=5)
-    Customer.objects.filter(pk=customer.pk).update(sync_state=Customer.SyncState.FAILED, sync_error="broker down")
-
-    Worker(Options(group_id=unique("g"), idle_timeout=1, sync_customers_every=0)).run()
-
-    customer.refresh_from_db()
-    assert (customer.sync_state, customer.sync_error) == (Customer.SyncState.SYNCED, "")
 
 
 def test_the_orm_path_for_other_databases_stores_and_links_the_same(verdict_topic, monkeypatch):

@@ -17,12 +17,11 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from fraudsite.kafka import client_config
-from users.models import Customer, PendingTombstone
-from users.publishing import sync_customers
+from fraudsite.topics import VERDICTS
 
 from .alerts import layer_is_process_local, push_verdicts
 from .models import DeadLetter
-from .verdicts import dead_letter, store_batch, verdict_codec
+from .verdicts import dead_letter, store_batch
 
 logger = logging.getLogger("fraudsite.worker")
 
@@ -38,7 +37,6 @@ class Options:
     batch_size: int = 2000
     batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
     report_every: float = 10.0
-    sync_customers_every: float = 30.0
 
 
 @dataclass
@@ -65,7 +63,7 @@ class Worker:
         self.options = options
         self.counters = Counters()
         self.stopping = False
-        self.codec = verdict_codec()
+        self.codec = VERDICTS.codec()
         self.consumer = Consumer(client_config(**{
             "group.id": options.group_id,
             "enable.auto.commit": False,
@@ -89,7 +87,7 @@ class Worker:
         on_assign = self._rewind if self.options.from_beginning else None
         self.consumer.subscribe([settings.TOPIC_CARD_TRANSACTIONS_ENRICHED], **({"on_assign": on_assign} if on_assign else {}))
         logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
-        last_record = last_report = last_sync = time.monotonic()
+        last_record = last_report = time.monotonic()
         reported = 0  # records consumed at the last progress line
         try:
             while not self.stopping and not self._reached_max():
@@ -107,9 +105,6 @@ class Worker:
                 if now - last_report >= self.options.report_every and self.counters.consumed != reported:
                     logger.info(self.counters.line())
                     last_report, reported = now, self.counters.consumed
-                if now - last_sync >= self.options.sync_customers_every:
-                    self._retry_customer_syncs()
-                    last_sync = now
         finally:
             self.consumer.close()
             for sig, handler in previous.items():
@@ -208,8 +203,3 @@ class Worker:
             # Stored already; a replay after a rebalance or restart is absorbed by the idempotent store.
             logger.warning("offset commit failed (%s); the batch may be replayed", error)
 
-    def _retry_customer_syncs(self):
-        pending = Customer.objects.exclude(sync_state=Customer.SyncState.SYNCED).exists()
-        if pending or PendingTombstone.objects.exists():
-            sent, failed = sync_customers()
-            logger.info("customer sync retried: %d published, %d failed", sent, failed)

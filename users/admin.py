@@ -1,20 +1,40 @@
+from types import SimpleNamespace
+
 from csp.decorators import csp_update
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import transaction
+from django.db.models import Q
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Customer, PendingTombstone
-from .publishing import publish_customer
+from .models import Customer, publication_state
+from .publishing import publish_customers, with_publication_state
+
+
+class PublicationFilter(admin.SimpleListFilter):
+    title = "users-config"
+    parameter_name = "users_config"
+
+    def lookups(self, request, model_admin):
+        return Customer.SyncState.choices
+
+    def queryset(self, request, queryset):
+        unsent = Q(publication_id__isnull=False, publication_sent_at__isnull=True)
+        conditions = {
+            Customer.SyncState.SYNCED: ~unsent,
+            Customer.SyncState.PENDING: unsent & Q(publication_attempts=0),
+            Customer.SyncState.FAILED: unsent & Q(publication_attempts__gt=0),
+        }
+        return queryset.filter(conditions[self.value()]) if self.value() in conditions else queryset
 
 
 @admin.register(Customer)
 class CustomerAdmin(SimpleHistoryAdmin):
     list_display = ["user_id", "first_name", "last_name", "max_speed", "active", "users_config"]
-    list_filter = ["active", "sync_state"]
+    list_filter = ["active", PublicationFilter]
     search_fields = ["user_id", "first_name", "last_name"]
-    readonly_fields = ["sync_state", "sync_error", "synced_at"]
+    readonly_fields = ["users_config", "users_config_error"]
     history_list_display = ["max_speed", *Customer.SIGNAL_FIELDS, "active"]
     actions = ["republish"]
     fieldsets = [
@@ -23,7 +43,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
             ("velocity_max_transactions", "velocity_window_minutes"), "spend_factor",
             ("usual_hour_start", "usual_hour_end"), "time_zone",
         ]}),
-        ("users-config topic", {"fields": ["sync_state", "sync_error", "synced_at"]}),
+        ("users-config topic", {"fields": ["users_config", "users_config_error"]}),
     ]
 
     class Media:
@@ -35,44 +55,24 @@ class CustomerAdmin(SimpleHistoryAdmin):
     def history_view(self, request, object_id, extra_context=None):
         return super().history_view(request, object_id, extra_context)
 
-    @admin.display(description="users-config", ordering="sync_state")
+    def get_queryset(self, request):
+        return with_publication_state(super().get_queryset(request))
+
+    @admin.display(description="users-config")
     def users_config(self, customer):
-        return format_html(
-            '<span class="sync-{}" title="{}">{}</span>',
-            customer.sync_state, customer.sync_error, customer.get_sync_state_display(),
-        )
+        latest = None if customer.publication_id is None else SimpleNamespace(
+            sent_at=customer.publication_sent_at, attempts=customer.publication_attempts)
+        state = publication_state(latest)
+        title = customer.publication_error or (f"sent {customer.publication_sent_at:%Y-%m-%d %H:%M:%S}"
+                                              if customer.publication_sent_at else "")
+        return format_html('<span class="sync-{}" title="{}">{}</span>', state, title, state.label)
+
+    @admin.display(description="last error")
+    def users_config_error(self, customer):
+        return "" if customer.publication_sent_at else customer.publication_error or ""
 
     @admin.action(description="Republish selected customers to users-config")
     def republish(self, request, queryset):
-        outcomes = [publish_customer(pk) for pk in queryset.values_list("pk", flat=True)]
-        if all(outcomes):
-            self.message_user(request, f"{len(outcomes)} customer(s) published.")
-        else:
-            self.message_user(
-                request,
-                f"{outcomes.count(False)} of {len(outcomes)} could not be published; see the sync column.",
-                messages.ERROR,
-            )
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        # Publishing runs after commit; tell the operator when it did not reach Kafka.
-        def report():
-            obj.refresh_from_db()
-            if obj.sync_state == Customer.SyncState.FAILED:
-                self.message_user(
-                    request,
-                    f"Saved, but not yet published to users-config: {obj.sync_error}. "
-                    "It is retried by 'manage.py sync_customers'.",
-                    messages.WARNING,
-                )
-        transaction.on_commit(report)
-
-
-@admin.register(PendingTombstone)
-class PendingTombstoneAdmin(admin.ModelAdmin):
-    list_display = ["user_id", "created_at", "error"]
-    readonly_fields = ["user_id", "created_at", "error"]
-
-    def has_add_permission(self, request):
-        return False
+        with transaction.atomic():
+            publish_customers(queryset)
+        self.message_user(request, f"{queryset.count()} customer(s) queued for users-config.")

@@ -2,10 +2,12 @@ import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, transaction
 from simple_history.models import HistoricalRecords
 
 from fraudsite.detection_sql import HISTORY_ROWS
+
+from . import publishing
 
 # Fastest plausible travel between two card uses: well above an airliner, far below "anything".
 MAX_SPEED_LIMIT_KMH = 100_000
@@ -24,6 +26,34 @@ user_id_validator = RegexValidator(
     regex=r"^[A-Za-z0-9_.-]{1,64}$",
     message="User id: 1 to 64 letters, digits, '_', '.' or '-' (it is the Kafka key).",
 )
+
+
+class CustomerQuerySet(models.QuerySet):
+    """Bulk writes publish too: each changed customer's record joins the outbox in the same
+    transaction, so no path (admin, commands, shell) leaves users-config behind the database.
+    (bulk_update is covered: Django runs it as update() calls.)"""
+
+    def update(self, **changes):
+        with transaction.atomic():
+            before = dict(self.values_list("pk", "user_id"))
+            count = super().update(**changes)
+            after = Customer.objects.filter(pk__in=before)
+            publishing.publish_tombstones(set(before.values()) - {c.user_id for c in after})
+            publishing.publish_customers(after)
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            publishing.publish_customers(Customer.objects.filter(user_id__in=[c.user_id for c in created]))
+        return created
+
+    def delete(self):
+        with transaction.atomic():
+            user_ids = list(self.values_list("user_id", flat=True))
+            result = super().delete()
+            publishing.publish_tombstones(user_ids)
+        return result
 
 
 class Customer(models.Model):
@@ -75,16 +105,11 @@ class Customer(models.Model):
         default=True, help_text="Inactive customers are removed from detection and cannot transact."
     )
 
-    # Where the users-config topic stands relative to this row; not part of the audit history.
-    sync_state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.PENDING)
-    sync_error = models.TextField(blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-
     # The further signals' thresholds, as published to users-config.
-    SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_factor", "usual_hour_start",
-                     "usual_hour_end", "time_zone"]
+    SIGNAL_FIELDS = publishing.SIGNAL_FIELDS
 
-    history = HistoricalRecords(excluded_fields=["sync_state", "sync_error", "synced_at"])
+    objects = CustomerQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["user_id"]
@@ -128,17 +153,39 @@ class Customer(models.Model):
     def __str__(self):
         return f"{self.first_name} {self.last_name} ({self.user_id})"
 
+    def save(self, *args, **kwargs):
+        """Save, and queue the customer's users-config record in the same transaction (a renamed
+        customer's old key is removed)."""
+        with transaction.atomic():
+            previous_user_id = Customer.objects.filter(pk=self.pk).values_list("user_id", flat=True).first()
+            super().save(*args, **kwargs)
+            if previous_user_id not in (None, self.user_id):
+                publishing.publish_tombstones([previous_user_id])
+            publishing.publish_customers([self])
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            publishing.publish_tombstones([self.user_id])
+        return result
+
+    @property
+    def sync_state(self):
+        """Where users-config stands relative to this row: synced, pending, or failed (retrying)."""
+        return publication_state(publishing.latest_publication(self.user_id))
+
+    @property
+    def sync_error(self):
+        latest = publishing.latest_publication(self.user_id)
+        return "" if latest is None or latest.sent_at else latest.last_error
+
     @property
     def full_name(self):
         return f"{self.first_name} {self.last_name}"
 
 
-class PendingTombstone(models.Model):
-    """A deleted (or deactivated) customer whose tombstone has not reached users-config yet."""
-
-    user_id = models.CharField(max_length=64, unique=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        return self.user_id
+def publication_state(row):
+    """The SyncState of a customer whose latest outbox row is row (None: pruned long after sending)."""
+    if row is None or row.sent_at is not None:
+        return Customer.SyncState.SYNCED
+    return Customer.SyncState.FAILED if row.attempts else Customer.SyncState.PENDING

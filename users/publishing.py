@@ -1,29 +1,20 @@
-"""Publishes customers to the compacted users-config topic, which the Flink job joins against.
+"""What the users-config topic says about customers, and how a change gets there.
 
-A record is produced only after the database transaction that changed the customer commits, and
-the customer is marked synced only once the broker has acknowledged it. When Kafka cannot be
-reached the customer is marked failed with the error; `manage.py sync_customers` retries.
+Every change of a customer writes its users-config record to the outbox in the same database
+transaction (Customer.save/delete and the customer QuerySet's bulk methods call this module);
+the outbox publisher (`manage.py publish_outbox`) produces it. A customer's publication state is
+read from its latest outbox row, so it is never out of step with what was sent.
 """
 
-import logging
-from pathlib import Path
+from django.db.models import OuterRef, Subquery
 
-from confluent_kafka import KafkaException
-from django.conf import settings
-from django.utils import timezone
+from fraudsite.topics import USERS_CONFIG
+from outbox.models import OutboxMessage
+from outbox.publisher import enqueue
 
-from fraudsite.avro import codec_for
-from fraudsite.kafka import DeliveryFailed, produce_and_confirm, shared_producer
-
-from .models import Customer, PendingTombstone
-
-logger = logging.getLogger(__name__)
-
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "users-config.avsc"
-
-
-def users_config_codec():
-    return codec_for(SCHEMA_PATH, settings.TOPIC_USERS_CONFIG)
+# The further signals' thresholds, as published to users-config (after the name and max_speed).
+SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_factor", "usual_hour_start",
+                 "usual_hour_end", "time_zone"]
 
 
 def users_config_value(customer):
@@ -32,60 +23,35 @@ def users_config_value(customer):
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "max_speed": float(customer.max_speed),
-        **{name: getattr(customer, name) for name in Customer.SIGNAL_FIELDS},
+        **{name: getattr(customer, name) for name in SIGNAL_FIELDS},
     }
 
 
-def _send(user_id, record):
-    value = None if record is None else users_config_codec().encode(record)
-    try:
-        produce_and_confirm(shared_producer(), settings.TOPIC_USERS_CONFIG, user_id.encode(), value)
-    except (DeliveryFailed, KafkaException, BufferError) as error:
-        return str(error)
-    return None
+def publish_customers(customers):
+    """Queue each customer's current state (an inactive one as a tombstone) in the caller's transaction."""
+    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c) if c.active else None for c in customers})
 
 
-def publish_customer(pk):
-    """Publish the customer's current state (an inactive one as a tombstone). True when acknowledged."""
-    customer = Customer.objects.filter(pk=pk).first()
-    if customer is None:  # deleted meanwhile: its tombstone is on its way
-        return True
-    error = _send(customer.user_id, users_config_value(customer) if customer.active else None)
-    if error:
-        logger.warning("users-config: %s not published: %s", customer.user_id, error)
-        Customer.objects.filter(pk=pk).update(
-            sync_state=Customer.SyncState.FAILED, sync_error=error
-        )
-        return False
-    Customer.objects.filter(pk=pk).update(
-        sync_state=Customer.SyncState.SYNCED, sync_error="", synced_at=timezone.now()
+def publish_tombstones(user_ids):
+    """Queue the removal of customers from users-config."""
+    enqueue(USERS_CONFIG, dict.fromkeys(user_ids))
+
+
+def publications():
+    """The users-config outbox rows, newest first per customer."""
+    return OutboxMessage.objects.filter(topic=USERS_CONFIG.role).order_by("-id")
+
+
+def latest_publication(user_id):
+    return publications().filter(key=user_id).first()
+
+
+def with_publication_state(customers):
+    """The customers annotated with their latest publication's sent_at, attempts and error."""
+    latest = publications().filter(key=OuterRef("user_id"))
+    return customers.annotate(
+        publication_id=Subquery(latest.values("id")[:1]),
+        publication_sent_at=Subquery(latest.values("sent_at")[:1]),
+        publication_attempts=Subquery(latest.values("attempts")[:1]),
+        publication_error=Subquery(latest.values("last_error")[:1]),
     )
-    PendingTombstone.objects.filter(user_id=customer.user_id).delete()
-    return True
-
-
-def publish_tombstone(user_id):
-    """Remove a deleted customer from users-config. True when acknowledged; else kept pending."""
-    if Customer.objects.filter(user_id=user_id).exists():  # re-created since: its record wins
-        PendingTombstone.objects.filter(user_id=user_id).delete()
-        return True
-    error = _send(user_id, None)
-    if error:
-        logger.warning("users-config: tombstone for %s not published: %s", user_id, error)
-        PendingTombstone.objects.update_or_create(user_id=user_id, defaults={"error": error})
-        return False
-    PendingTombstone.objects.filter(user_id=user_id).delete()
-    return True
-
-
-def sync_customers(everything=False):
-    """Publish every unsynced customer and pending tombstone (or every customer). Returns (sent, failed)."""
-    customers = Customer.objects.all()
-    if not everything:
-        customers = customers.exclude(sync_state=Customer.SyncState.SYNCED)
-    outcomes = [publish_customer(pk) for pk in customers.values_list("pk", flat=True)]
-    outcomes += [
-        publish_tombstone(user_id)
-        for user_id in PendingTombstone.objects.values_list("user_id", flat=True)
-    ]
-    return outcomes.count(True), outcomes.count(False)

@@ -1,0 +1,24 @@
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+
+from outbox.publisher import Publisher, publish_all_pending
+
+
+class Command(BaseCommand):
+    help = "Produce the outbox's pending records to Kafka, in order: continuously, or once with --once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="send what is pending now, then exit")
+
+    def handle(self, *args, **options):
+        if options["once"]:
+            sent, failed = publish_all_pending()
+            self.stdout.write(f"outbox: {sent} sent, {failed} not sent")
+            if failed:
+                raise CommandError(f"{failed} could not be sent; is Kafka reachable? They stay pending.")
+            return
+        publisher = Publisher()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, publisher.stop)
+        publisher.run()
