@@ -12,6 +12,7 @@ from django.db import IntegrityError
 from django.urls import reverse
 
 from localstack import stack as local_stack
+from localstack.kafka import start_kafka
 from tests.kafka_helpers import latest_records, unique
 from users.models import Customer, PendingTombstone
 from users.publishing import SCHEMA_PATH, sync_customers
@@ -175,7 +176,7 @@ def private_kafka(stack, settings, tmp_path):
     settings.STACK_KAFKA_CONTROLLER_PORT = free_port()
     settings.KAFKA_BOOTSTRAP_SERVERS = f"localhost:{settings.STACK_KAFKA_PORT}"
     settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
-    local_stack.start_kafka()
+    start_kafka()
     yield local_stack
     local_stack.stop({"kafka"})
 
@@ -195,7 +196,7 @@ def test_save_succeeds_while_the_broker_is_down_and_sync_customers_publishes_lat
     with pytest.raises(Exception, match="could not be published"):
         call_command("sync_customers")
 
-    private_kafka.start_kafka()
+    start_kafka()
     call_command("sync_customers")
     assert "2 published, 0 failed" in capsys.readouterr().out
 
