@@ -68,9 +68,10 @@ def machine():
 
 
 def require_stack():
-    from localstack import stack
+    from fraudsite.kafka import broker_reachable
+    from localstack.flink import detection_jobs
 
-    if not stack.broker_reachable() or not any(job["state"] == "RUNNING" for job in stack.detection_jobs()):
+    if not broker_reachable() or not any(job["state"] == "RUNNING" for job in detection_jobs()):
         sys.exit("the local stack is not running with the detection job: run `make stack-up` first")
 
 

@@ -19,6 +19,7 @@ def pytest_collection_modifyitems(items):
                                  item.get_closest_marker("destructive") is not None))
 
 from localstack import stack as local_stack
+from localstack.layout import paths
 from tests.kafka_helpers import group_at_end, wait_until_group_stable
 
 
@@ -33,7 +34,7 @@ def stack():
     already_running = local_stack.started_processes()
     local_stack.up()
     yield local_stack
-    if already_running or local_stack.paths().state == django_settings.PRODUCT_STACK_DIR:
+    if already_running or paths().state == django_settings.PRODUCT_STACK_DIR:
         # Plain `pytest` (not `make test`) runs on the product's stack: stop what was started, delete nothing.
         local_stack.stop(local_stack.started_processes() - already_running)
     else:

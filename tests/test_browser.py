@@ -12,6 +12,7 @@ import time
 import pytest
 from django.conf import settings
 
+from localstack.layout import paths
 from tests.kafka_helpers import unique
 from users.demo import create_operator
 from transactions.models import Verdict
@@ -110,7 +111,7 @@ def test_the_verdict_lag_badge_turns_red_while_verdicts_are_held_and_green_again
     from playwright.sync_api import expect, sync_playwright
 
     password = create_operator()
-    taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
+    taskmanager = int(paths().pidfile("flink-taskmanager").read_text())
     with sync_playwright() as playwright:
         browser, page = signed_in_page(playwright, live_site, password)
         try:

@@ -15,6 +15,7 @@ from localstack import stack as local_stack
 from fraudsite.topics import USERS_CONFIG
 from outbox.models import OutboxMessage
 from outbox.publisher import publish_all_pending
+from localstack.kafka import start_kafka
 from tests.kafka_helpers import latest_records, unique
 from users.models import Customer
 from users.thresholds import InvalidThresholds, set_thresholds
@@ -181,7 +182,7 @@ def private_kafka(stack, settings, tmp_path):
     settings.STACK_KAFKA_CONTROLLER_PORT = free_port()
     settings.KAFKA_BOOTSTRAP_SERVERS = f"localhost:{settings.STACK_KAFKA_PORT}"
     settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
-    local_stack.start_kafka()
+    start_kafka()
     yield local_stack
     local_stack.stop({"kafka"})
 
@@ -210,7 +211,7 @@ def test_a_broker_outage_leaves_changes_in_the_outbox_and_the_admin_answers_at_o
     assert customer.sync_error
     assert OutboxMessage.objects.filter(sent_at=None).count() == 3  # kept, to be sent later
 
-    private_kafka.start_kafka()
+    start_kafka()
     call_command("publish_outbox", once=True)
     assert "3 sent, 0 not sent" in capsys.readouterr().out
     assert customer.sync_state == Customer.SyncState.SYNCED

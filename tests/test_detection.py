@@ -10,6 +10,7 @@ from django.conf import settings
 from fraudsite import detection_sql
 from fraudsite.avro import load_schema
 from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID, USERS_CONFIG, VERDICTS, ensure_topics
+from localstack import flink
 from tests.kafka_helpers import unique
 from transactions import clock as event_clock
 from transactions.models import Verdict
@@ -137,8 +138,8 @@ def test_a_skewed_client_clock_hurts_nobody_else_and_loses_nothing(pipeline):
 
 
 def test_the_running_job_is_the_rendered_local_sql(stack):
-    (job,) = [job for job in stack.detection_jobs() if job["state"] == "RUNNING"]
-    assert job["name"] == stack.JOB_NAME_PREFIX + detection_sql.fingerprint(detection_sql.render("local"))
+    (job,) = [job for job in flink.detection_jobs() if job["state"] == "RUNNING"]
+    assert job["name"] == flink.JOB_NAME_PREFIX + detection_sql.fingerprint(detection_sql.render("local"))
     submitted = (settings.STACK_DIR / "flink" / "detection.sql").read_text()
     assert submitted.endswith(detection_sql.render("local"))
 
@@ -284,8 +285,8 @@ def test_stop_with_savepoint_then_submit_keeps_each_customers_previous_transacti
     first = pipeline.transaction(user, *LONDON)
     pipeline.verdicts([first])
 
-    stack.suspend_detection_job()  # what `manage.py stack down` does first
-    stack.submit_detection_job()  # what `manage.py stack up` does last
+    flink.suspend_detection_job()  # what `manage.py stack down` does first
+    flink.submit_detection_job()  # what `manage.py stack up` does last
 
     second = pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)
     (verdict,) = pipeline.verdicts([second], timeout=60)
@@ -331,7 +332,7 @@ def test_the_cloud_detection_statement_is_valid_flink_sql_over_the_inferred_tabl
     (*_, (_, insert)) = detection_sql.statements("cloud")
     script = tmp_path / "explain-cloud.sql"
     script.write_text(f"SET 'table.local-time-zone' = 'UTC';\n\n{emulated_inferred_tables()}\n\nEXPLAIN {insert}")
-    plan = stack.run_sql_script(script, "EXPLAIN of the cloud detection statement")
+    plan = flink.run_sql_script(script, "EXPLAIN of the cloud detection statement")
     assert "TemporalJoin" in plan, plan[-3000:]
 
 
@@ -350,15 +351,15 @@ def cloud_emulation(stack, settings, tmp_path):
     # The idle timeout stands in for the statement property sql.tables.scan.idle-timeout (terraform/main.tf).
     script.write_text(f"SET 'pipeline.name' = '{name}';\nSET 'table.local-time-zone' = 'UTC';\n"
                       f"SET 'table.exec.source.idle-timeout' = '1 s';\n\n{emulated_inferred_tables()}\n\n{insert}")
-    stack.run_sql_script(script, "the emulated cloud detection job")
+    flink.run_sql_script(script, "the emulated cloud detection job")
     clock = event_clock.run_in_thread(topic=settings.TOPIC_CARD_TRANSACTIONS)  # as deployed beside the cloud job
     try:
         yield
     finally:
         clock.stop()
-        for job in stack.flink_rest("/jobs/overview")["jobs"]:
+        for job in flink.flink_rest("/jobs/overview")["jobs"]:
             if job["name"] == name and job["state"] not in ("CANCELED", "FAILED", "FINISHED"):
-                stack.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+                flink.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,9 @@ import time
 import pytest
 from django.conf import settings
 
+from localstack import flink
+from localstack.kafka import start_kafka
+from localstack.layout import paths
 from tests.detection_helpers import Pipeline
 from tests.kafka_helpers import group_at_end, unique
 from tests.test_worker import database_url
@@ -45,16 +48,16 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
     traffic = threading.Thread(target=simulator.run, args=(user_ids, 3000),
                                kwargs={"rate": 150, "on_send": lambda record: sent_ids.append(record["transaction_id"])})
     try:
-        (job,) = [job for job in stack.detection_jobs() if job["state"] == "RUNNING"]
-        completed = lambda: stack.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["completed"]
+        (job,) = [job for job in flink.detection_jobs() if job["state"] == "RUNNING"]
+        completed = lambda: flink.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["completed"]
         before = completed()
         traffic.start()
         wait_for(lambda: completed() > before, 30, "a checkpoint should complete under traffic")
         time.sleep(2)
-        taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
+        taskmanager = int(paths().pidfile("flink-taskmanager").read_text())
         os.kill(taskmanager, signal.SIGKILL)  # mid-stream, after a checkpoint
         time.sleep(1)
-        stack.start_flink()  # a new TaskManager; the job restores from its last checkpoint
+        flink.start_flink()  # a new TaskManager; the job restores from its last checkpoint
         traffic.join()
         ours = Verdict.objects.filter(user_id__in=user_ids)
         wait_for(lambda: ours.count() >= len(sent_ids), 180, "every transaction should get its verdict")
@@ -65,7 +68,7 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
 
     assert len(sent_ids) == 3000
     assert sorted(ours.values_list("transaction_id", flat=True)) == sorted(sent_ids)  # one row each, none extra
-    assert stack.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["restored"] >= 1  # it did recover
+    assert flink.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["restored"] >= 1  # it did recover
     # and it is live again: a burst sharing one broker millisecond after the storm gets every
     # verdict with no traffic after it (nothing held behind the restored job's watermark).
     pipeline = Pipeline()
@@ -111,7 +114,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
         assert response.status_code == 503 and "nothing was sent" in response.json()["error"]
         assert not Transaction.objects.exists()
 
-        stack.start_kafka()
+        start_kafka()
         assert publish_all_pending() == (2, 0)  # both edits, in order: the latest wins
         (value, _), *_ = reversed(latest_records(settings.TOPIC_USERS_CONFIG, customer.user_id))
         assert USERS_CONFIG.codec().decode(value)["max_speed"] == 30.0

@@ -16,6 +16,8 @@ from django.conf import settings
 
 from fraudsite.kafka import client_config
 from fraudsite.topics import TICK_USER_ID
+from localstack import flink
+from localstack.layout import paths
 from tests.detection_helpers import LONDON_PARIS, Pipeline
 from tests.kafka_helpers import TopicReader, create_topic, unique
 
@@ -49,7 +51,7 @@ def lateness_probe(stack, tmp_path):
     holds such a row until the next watermark rise; FLINK-39719 drops it). Yields a function
     giving {transaction_id: late} for the ids asked."""
     topic = create_topic(unique("late-probe"))
-    (table,) = re.findall(r"CREATE TABLE card_transactions \(.*?\n\);", stack.local_sql(), re.S)
+    (table,) = re.findall(r"CREATE TABLE card_transactions \(.*?\n\);", flink.local_sql(), re.S)
     assert "'scan.watermark.emit.strategy' = 'on-event'" in table  # a watermark after every record
     name = unique("late-probe")
     script = tmp_path / "late-probe.sql"
@@ -64,7 +66,7 @@ FROM card_transactions /*+ OPTIONS('properties.group.id' = '{name}', 'scan.start
                                    'scan.startup.timestamp-millis' = '{int(time.time() * 1000)}') */
 WHERE user_id <> '{TICK_USER_ID}';
 """)
-    stack.run_sql_script(script, "the lateness probe")
+    flink.run_sql_script(script, "the lateness probe")
     reader = TopicReader(topic, json.loads)
 
     def lateness(transaction_ids, timeout=30):
@@ -74,9 +76,9 @@ WHERE user_id <> '{TICK_USER_ID}';
 
     yield lateness
     reader.close()
-    for job in stack.flink_rest("/jobs/overview")["jobs"]:
+    for job in flink.flink_rest("/jobs/overview")["jobs"]:
         if job["name"] == name and job["state"] not in ("CANCELED", "FAILED", "FINISHED"):
-            stack.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+            flink.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
 
 
 def test_a_burst_sharing_one_broker_millisecond_gets_every_verdict_none_late(stack, lateness_probe):
@@ -166,7 +168,7 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
     settings.VERDICT_WORKER_GROUP = group_at_end(unique("lag"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
     worker = Worker(Options())
     threading.Thread(target=worker.run, daemon=True).start()
-    taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
+    taskmanager = int(paths().pidfile("flink-taskmanager").read_text())
 
     def health_until(condition, timeout, what):
         deadline = time.monotonic() + timeout

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from localstack import stack
+from localstack.messages import StackError
 
 
 class Command(BaseCommand):
@@ -20,5 +21,5 @@ class Command(BaseCommand):
                 stack.down(purge=purge)
             else:
                 self.stdout.write(json.dumps(stack.status(), indent=2))
-        except stack.StackError as error:
+        except StackError as error:
             raise CommandError(str(error)) from None

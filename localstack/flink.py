@@ -1,0 +1,239 @@
+"""The stack's Apache Flink session cluster and the detection job it runs: submitted through Flink's
+SQL client, stopped by `stack down` with a savepoint that the next `stack up` resumes from."""
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+
+from fraudsite import detection_sql
+
+from .artifacts import ensure_flink
+from .layout import paths
+from .messages import StackError, say
+from .processes import log4j_options, require_free_port, run_checked, running_pid, spawn, wait_for
+
+JOB_NAME_PREFIX = "fraud-detection-"
+
+# What Flink's own scripts pass to every Flink JVM on Java 17 (env.java.opts.all in its default config).
+FLINK_JAVA_17_OPTIONS = [
+    "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
+    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
+    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.net=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens=java.base/java.text=ALL-UNNAMED",
+    "--add-opens=java.base/java.time=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
+]
+
+
+def flink_rest(path, method="GET", timeout=5, body=None):
+    request = urllib.request.Request(
+        f"http://localhost:{settings.STACK_FLINK_REST_PORT}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={} if body is None else {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def flink_overview():
+    try:
+        return flink_rest("/overview", timeout=2)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _write_flink_conf():
+    p = paths()
+    p.flink_conf.mkdir(parents=True, exist_ok=True)
+    checkpoints = (p.state / "flink" / "checkpoints").as_uri()
+    (p.flink_conf / "config.yaml").write_text(
+        f"""\
+# Written by manage.py stack up; edit fraudsite/localstack/flink.py instead.
+jobmanager:
+  rpc: {{address: localhost, port: {settings.STACK_FLINK_RPC_PORT}}}
+  bind-host: localhost
+  memory: {{process: {{size: 1024m}}}}
+taskmanager:
+  host: localhost
+  bind-host: localhost
+  numberOfTaskSlots: 4
+  memory: {{process: {{size: 1728m}}}}
+rest:
+  address: localhost
+  bind-address: localhost
+  port: {settings.STACK_FLINK_REST_PORT}
+parallelism: {{default: {settings.STACK_FLINK_PARALLELISM}}}
+execution:
+  checkpointing: {{interval: 10s, dir: "{checkpoints}"}}
+restart-strategy: {{type: exponential-delay}}
+# The REST API's metrics (the job's watermark, read by /health) at most 1 s old rather than 10 s.
+metrics: {{fetcher: {{update-interval: 1000}}}}
+# Jobs are submitted by this stack (SQL client, REST), never as jars uploaded through the web UI.
+web: {{submit: {{enable: false}}}}
+# A lost TaskManager is noticed within seconds rather than Flink's default 50 s.
+heartbeat: {{interval: 2000, timeout: 10000}}
+"""
+    )
+
+
+def _resource_options(flink_home, which):
+    """JVM flags and -D memory settings for a JobManager or TaskManager, as Flink's scripts get them."""
+    result = run_checked(
+        ["java", "-cp", f"{flink_home}/bin/bash-java-utils.jar:{flink_home}/lib/*",
+         "org.apache.flink.runtime.util.bash.BashJavaUtils", which, "--configDir", str(paths().flink_conf)],
+        f"computing Flink memory settings ({which})",
+    )
+    lines = [line.split(":", 1)[1] for line in result.stdout.splitlines()
+             if line.startswith("BASH_JAVA_UTILS_EXEC_RESULT:")]
+    jvm_flags, dynamic_properties = lines[0].split(), lines[1].split()
+    return jvm_flags, dynamic_properties
+
+
+def _flink_classpath(flink_home):
+    return f"{flink_home}/lib/*:{flink_home}/connectors/*"
+
+
+def start_flink():
+    flink_home = ensure_flink()
+    _write_flink_conf()
+    p = paths()
+    if not running_pid("flink-jobmanager"):
+        require_free_port(settings.STACK_FLINK_REST_PORT, "STACK_FLINK_REST_PORT")
+        require_free_port(settings.STACK_FLINK_RPC_PORT, "STACK_FLINK_RPC_PORT")
+        jvm, dynamic = _resource_options(flink_home, "GET_JM_RESOURCE_PARAMS")
+        pid = spawn("flink-jobmanager", [
+            "java", *jvm, *FLINK_JAVA_17_OPTIONS, *log4j_options("flink-jobmanager"),
+            "-cp", _flink_classpath(flink_home),
+            "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+            "--configDir", str(p.flink_conf), *dynamic,
+        ])
+        say(f"Flink JobManager starting, web UI http://localhost:{settings.STACK_FLINK_REST_PORT} (pid {pid})")
+    if not running_pid("flink-taskmanager"):
+        jvm, dynamic = _resource_options(flink_home, "GET_TM_RESOURCE_PARAMS")
+        pid = spawn("flink-taskmanager", [
+            "java", *jvm, *FLINK_JAVA_17_OPTIONS, *log4j_options("flink-taskmanager"),
+            "-cp", _flink_classpath(flink_home),
+            "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
+            "--configDir", str(p.flink_conf), *dynamic,
+        ])
+        say(f"Flink TaskManager starting (pid {pid})")
+    wait_for("the Flink cluster", lambda: (flink_overview() or {}).get("taskmanagers", 0) >= 1, 120,
+             p.logs / "flink-jobmanager.log")
+
+
+def detection_jobs():
+    """Jobs of the cluster whose name marks them as the detection job: [{'jid', 'name', 'state'}]."""
+    try:
+        jobs = flink_rest("/jobs/overview")["jobs"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return []
+    return [job for job in jobs if job["name"].startswith(JOB_NAME_PREFIX)]
+
+
+def local_sql():
+    return detection_sql.render("local", bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+
+
+def expected_job_name():
+    return JOB_NAME_PREFIX + detection_sql.fingerprint(local_sql())
+
+
+def run_sql_script(script, what):
+    """Run a SQL script through Flink's SQL client (embedded); returns its output."""
+    p = paths()
+    flink_home = p.flink_home
+    result = run_checked(
+        ["java", *FLINK_JAVA_17_OPTIONS, *log4j_options("sql-client"),
+         "-cp", f"{_flink_classpath(flink_home)}:{flink_home}/opt/*",
+         "org.apache.flink.table.client.SqlClient", "embedded", "-f", str(script)],
+        f"running {what}", env={**os.environ, "FLINK_CONF_DIR": str(p.flink_conf)}, cwd=p.state,
+        timeout=300,
+    )
+    if "[ERROR]" in result.stdout:  # the SQL client exits 0 even when a statement fails
+        error = result.stdout[result.stdout.index("[ERROR]"):].splitlines()[:3]
+        raise StackError(f"{what} was rejected ({script}):\n" + "\n".join(error))
+    return result.stdout
+
+
+def submit_detection_job():
+    """Run the rendered local SQL through Flink's SQL client unless that exact SQL already runs."""
+    name = expected_job_name()
+    live = [job for job in detection_jobs() if job["state"] in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")]
+    if any(job["name"] == name for job in live):
+        say(f"detection job {name} already running")
+        return
+    for job in live:  # an older version of the SQL
+        say(f"cancelling outdated detection job {job['name']}")
+        flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+    p = paths()
+    script = p.state / "flink" / "detection.sql"
+    settings_lines = [f"SET 'pipeline.name' = '{name}';"]
+    savepoint = _savepoint_for(name)
+    if savepoint:
+        say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
+        settings_lines.append(f"SET 'execution.savepoint.path' = '{savepoint}';")
+    script.write_text("\n".join(settings_lines) + f"\n\n{local_sql()}")
+    say(f"submitting detection job {name} ({script}) ...")
+    run_sql_script(script, "the detection SQL")
+    wait_for("the detection job", lambda: any(job["name"] == name and job["state"] == "RUNNING"
+                                              for job in detection_jobs()), 120, p.logs / "flink-jobmanager.log")
+    _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
+    say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
+
+
+def _savepoint_file():
+    return paths().state / "flink" / "savepoint.json"
+
+
+def _savepoint_for(job_name):
+    """The savepoint of the same SQL (state of other SQL may not fit), if `stack down` left one."""
+    if not _savepoint_file().exists():
+        return None
+    saved = json.loads(_savepoint_file().read_text())
+    if saved["job_name"] != job_name:
+        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed")
+        return None
+    return saved["location"]
+
+
+def suspend_detection_job(timeout=120):
+    """Stop the running detection job with a savepoint, so that the next `up` resumes its state
+    (each customer's previous transaction, the Kafka offsets) instead of starting afresh."""
+    for job in detection_jobs():
+        if job["state"] != "RUNNING":
+            continue
+        target = (paths().state / "flink" / "savepoints").as_uri()
+        trigger = flink_rest(f"/jobs/{job['jid']}/stop", method="POST",
+                             body={"targetDirectory": target, "drain": False})["request-id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = flink_rest(f"/jobs/{job['jid']}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                operation = status["operation"]
+                if "location" in operation:
+                    _savepoint_file().write_text(json.dumps({"job_name": job["name"], "location": operation["location"]}))
+                    say(f"detection job stopped with a savepoint: {operation['location']}")
+                else:
+                    say(f"the savepoint failed; the next start begins afresh: {operation.get('failure-cause')}")
+                break
+            time.sleep(0.5)
+        else:
+            say(f"no savepoint within {timeout} s; the next start begins afresh")
