@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "outbox",
     "users",
     "transactions",
+    "alerts",
     "localstack",
     "cloud",
 ]

@@ -145,7 +145,7 @@ def test_script_in_every_text_field_never_runs_on_any_page(live_site, django_cap
     from playwright.sync_api import expect, sync_playwright
 
     from tests.test_operator_page import stored_verdict
-    from transactions.alerts import push_verdicts
+    from transactions.broadcast import push_verdicts
 
     customer = Customer.objects.create(user_id=unique("xss"), first_name=SCRIPT, last_name=SCRIPT, max_speed=10)
     stored = stored_verdict(transaction_id=unique("xss-stored"))

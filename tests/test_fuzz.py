@@ -69,7 +69,8 @@ def test_arbitrary_bodies_and_headers_never_cause_a_server_error(fuzz_client, pa
                       st.fixed_dictionaries({}, optional={"decision": json_values, "comment": json_values}).map(json.dumps)))
 def test_arbitrary_review_bodies_never_cause_a_server_error(admin_user, body):
     from tests.test_reviews import verdict
-    from transactions.models import AlertReview, Verdict
+    from alerts.models import AlertReview
+    from transactions.models import Verdict
 
     alert = Verdict.objects.filter(transaction_id="fuzz-alert").first() or verdict(transaction_id="fuzz-alert")
     client = Client(raise_request_exception=False)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from fraudsite.asgi import application
 from tests.kafka_helpers import unique
 from tests.websocket_helpers import session_headers
-from transactions.alerts import push_verdicts
+from transactions.broadcast import push_verdicts
 from transactions.models import Verdict
 from users.models import Customer
 

@@ -12,7 +12,8 @@ from django.urls import reverse
 from fraudsite.topics import VERDICTS
 from tests.kafka_helpers import unique
 from tests.test_worker import verdict_record
-from transactions.models import AlertReview, Verdict
+from alerts.models import AlertReview
+from transactions.models import Verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
 
@@ -142,7 +143,7 @@ class RedeliveredMessage:
 @pytest.mark.django_db(transaction=True)  # the worker's storage commits; so does this test
 def test_a_redelivered_verdict_keeps_its_review(reviewer):
     # Kafka redelivers after a worker crash; the upsert must not reopen a decided alert.
-    from transactions.reviews import review_alert
+    from alerts.reviews import review_alert
 
     record = verdict_record("user_1", unique("tx"), is_fraud=True, status="FRAUD", reason="spend_deviation",
                             reasons="spend_deviation")
@@ -219,7 +220,7 @@ def test_viewers_see_an_alert_but_cannot_decide(client, viewer):
 
 def test_a_decision_made_in_the_admin_is_audited_and_cannot_be_edited(admin_client, admin_user):
     alert = verdict()
-    response = admin_client.post(reverse("admin:transactions_alertreview_add"),
+    response = admin_client.post(reverse("admin:alerts_alertreview_add"),
                                  {"verdict": alert.pk, "decision": "confirmed_fraud", "comment": "Chargeback filed."})
     assert response.status_code == 302
     (review,) = AlertReview.objects.all()
@@ -228,10 +229,10 @@ def test_a_decision_made_in_the_admin_is_audited_and_cannot_be_edited(admin_clie
     alert.refresh_from_db()
     assert alert.review_status == "confirmed_fraud"
 
-    change = admin_client.post(reverse("admin:transactions_alertreview_change", args=[review.pk]),
+    change = admin_client.post(reverse("admin:alerts_alertreview_change", args=[review.pk]),
                                {"verdict": alert.pk, "decision": "false_positive", "comment": "rewritten"})
     assert change.status_code == 403
-    assert admin_client.post(reverse("admin:transactions_alertreview_delete", args=[review.pk]),
+    assert admin_client.post(reverse("admin:alerts_alertreview_delete", args=[review.pk]),
                              {"post": "yes"}).status_code == 403
     review.refresh_from_db()
     assert review.comment == "Chargeback filed."
@@ -241,7 +242,7 @@ def test_a_decision_made_in_the_admin_is_audited_and_cannot_be_edited(admin_clie
 
 def test_the_admin_refuses_to_review_a_valid_verdict(admin_client):
     valid = verdict(status="VALID", reasons="within_limit")
-    response = admin_client.post(reverse("admin:transactions_alertreview_add"),
+    response = admin_client.post(reverse("admin:alerts_alertreview_add"),
                                  {"verdict": valid.pk, "decision": "confirmed_fraud", "comment": "x"})
     assert response.status_code == 200 and "is not an alert" in response.content.decode()
     assert not AlertReview.objects.exists()

@@ -19,7 +19,8 @@ from fraudsite.security import CredentialsHidingFilter
 from localstack import flink
 from tests.test_reviews import post_review, user_with, verdict
 from transactions import submission
-from transactions.models import AlertReview, Transaction
+from alerts.models import AlertReview
+from transactions.models import Transaction
 from users.models import Customer
 
 pytestmark = pytest.mark.django_db
@@ -264,7 +265,7 @@ def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(l
 
     from tests.test_operator_page import stored_verdict
     from tests.websocket_helpers import session_cookie
-    from transactions.alerts import push_verdicts
+    from transactions.broadcast import push_verdicts
     from transactions.consumers import CLOSE_TOO_MANY_SOCKETS
 
     greedy = user_with(django_user_model, "view_verdict")

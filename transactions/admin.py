@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
@@ -6,9 +5,8 @@ from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
-from . import reviews
 from .export import verdict_csv_lines
-from .models import FRAUD_REASONS, OTHER_REASONS, AlertReview, DeadLetter, Transaction, Verdict
+from .models import FRAUD_REASONS, OTHER_REASONS, DeadLetter, Transaction, Verdict
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,17 +39,6 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset.filter(reasons__regex=rf"(^|,){self.value()}(,|$)")
 
 
-class ReviewInline(admin.TabularInline):
-    model = AlertReview
-    fields = ["decided_at", "decision", "reviewer_username", "comment"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Verdict)
 class VerdictAdmin(ReadOnlyAdmin):
     list_display = ["transaction_id", "user_id", "customer", "status", "reasons", "speed_kmh", "max_speed",
@@ -61,7 +48,6 @@ class VerdictAdmin(ReadOnlyAdmin):
     search_fields = ["transaction_id", "=user_id"]
     date_hierarchy = "timestamp"
     list_select_related = ["customer"]
-    inlines = [ReviewInline]
 
     def get_urls(self):
         export = self.admin_site.admin_view(self.export_csv)
@@ -79,50 +65,6 @@ class VerdictAdmin(ReadOnlyAdmin):
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="verdicts-{stamp}.csv"'
         return response
-
-
-class AlertReviewForm(forms.ModelForm):
-    class Meta:
-        model = AlertReview
-        fields = ["verdict", "decision", "comment"]
-
-    def clean(self):
-        cleaned = super().clean()
-        verdict = cleaned.get("verdict")
-        if verdict is not None and (problem := reviews.not_an_alert(verdict)):
-            raise forms.ValidationError(problem)
-        for field, problems in reviews.validate_review(cleaned.get("decision"), cleaned.get("comment")).items():
-            if field in self.fields and field not in self.errors:
-                self.add_error(field, problems)
-        return cleaned
-
-
-@admin.register(AlertReview)
-class AlertReviewAdmin(admin.ModelAdmin):
-    """Decisions are added (audited: who and when are set here), never changed or deleted."""
-
-    form = AlertReviewForm
-    list_display = ["verdict", "decision", "reviewer_username", "decided_at"]
-    list_filter = ["decision", "decided_at"]
-    search_fields = ["verdict__transaction_id", "=verdict__user_id", "reviewer_username", "comment"]
-    raw_id_fields = ["verdict"]
-    readonly_fields = ["reviewer_username", "decided_at"]
-
-    def get_fields(self, request, obj=None):
-        return ["verdict", "decision", "comment"] + (["reviewer_username", "decided_at"] if obj else [])
-
-    def has_add_permission(self, request):
-        return request.user.has_perm(reviews.REVIEW_PERMISSION)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        review = reviews.review_alert(obj.verdict_id, obj.decision, obj.comment, request.user)
-        obj.pk, obj.decided_at, obj.reviewer_username = review.pk, review.decided_at, review.reviewer_username
 
 
 @admin.register(Transaction)

@@ -3,7 +3,7 @@ from collections import Counter
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from .alerts import OPERATORS_GROUP
+from .broadcast import OPERATORS_GROUP
 
 VIEW_PERMISSION = "transactions.view_verdict"
 # Close codes (4000-4999 are the application's): not signed in or not allowed; too many sockets.

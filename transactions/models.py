@@ -30,6 +30,11 @@ class ReviewStatus(models.TextChoices):
     NEEDS_FOLLOW_UP = "needs_follow_up", "Needs follow-up"
 
 
+# What an operator can decide about an alert (alerts/reviews.py records it), and who may.
+DECISIONS = {value: label for value, label in ReviewStatus.choices if value}
+REVIEW_PERMISSION = "transactions.review_verdict"
+
+
 # Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD.
 FRAUD_REASONS = ["speed_above_limit", "non_positive_elapsed_time", "velocity_exceeded", "spend_deviation",
                  "unusual_hour"]
@@ -77,7 +82,7 @@ class Verdict(models.Model):
     usual_hour_start = models.IntegerField(null=True, blank=True)
     usual_hour_end = models.IntegerField(null=True, blank=True)
     local_hour = models.IntegerField(null=True, blank=True, help_text="In the customer's time zone.")
-    # An alert (a FRAUD verdict) is open until an operator decides; AlertReview keeps every decision.
+    # An alert (a FRAUD verdict) is open until an operator decides; alerts.AlertReview keeps every decision.
     review_status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,
                                      db_default=ReviewStatus.OPEN, blank=True, db_index=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
@@ -96,23 +101,6 @@ class Verdict(models.Model):
     @property
     def reason_list(self):
         return [reason for reason in self.reasons.split(",") if reason]
-
-
-class AlertReview(models.Model):
-    """One operator decision on an alert: the audit trail (who, when, what), never edited."""
-
-    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="reviews")
-    decision = models.CharField(max_length=20, choices=[c for c in ReviewStatus.choices if c[0]])
-    comment = models.TextField()
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    reviewer_username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
-    decided_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-decided_at", "-id"]
-
-    def __str__(self):
-        return f"{self.verdict.transaction_id}: {self.get_decision_display()} by {self.reviewer_username}"
 
 
 class DeadLetter(models.Model):

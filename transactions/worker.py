@@ -19,7 +19,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from fraudsite.kafka import client_config
 from fraudsite.topics import VERDICTS
 
-from .alerts import layer_is_process_local, push_verdicts
+from .broadcast import layer_is_process_local, push_verdicts
 from .models import DeadLetter
 from .verdicts import dead_letter, store_batch
 

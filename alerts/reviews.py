@@ -6,11 +6,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from fraudsite.validation import has_control_characters
+from transactions.models import DECISIONS, ReviewStatus, Verdict
 
-from .models import AlertReview, ReviewStatus, Verdict
+from .models import AlertReview
 
-REVIEW_PERMISSION = "transactions.review_verdict"
-DECISIONS = {value: label for value, label in ReviewStatus.choices if value}
 MAX_COMMENT_LENGTH = 2000
 # Alerts still waiting for an operator: never decided, or decided to need a follow-up.
 OPEN_STATUSES = (ReviewStatus.OPEN, ReviewStatus.NEEDS_FOLLOW_UP)

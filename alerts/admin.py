@@ -1,0 +1,68 @@
+from django import forms
+from django.contrib import admin
+
+from transactions.admin import VerdictAdmin
+from transactions.models import REVIEW_PERMISSION
+
+from . import reviews
+from .models import AlertReview
+
+
+class ReviewInline(admin.TabularInline):
+    model = AlertReview
+    fields = ["decided_at", "decision", "reviewer_username", "comment"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+# A verdict's page shows its decisions; the inline is added here so that transactions/ needs no
+# knowledge of the alerts app.
+VerdictAdmin.inlines = [*VerdictAdmin.inlines, ReviewInline]
+
+
+class AlertReviewForm(forms.ModelForm):
+    class Meta:
+        model = AlertReview
+        fields = ["verdict", "decision", "comment"]
+
+    def clean(self):
+        cleaned = super().clean()
+        verdict = cleaned.get("verdict")
+        if verdict is not None and (problem := reviews.not_an_alert(verdict)):
+            raise forms.ValidationError(problem)
+        for field, problems in reviews.validate_review(cleaned.get("decision"), cleaned.get("comment")).items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, problems)
+        return cleaned
+
+
+@admin.register(AlertReview)
+class AlertReviewAdmin(admin.ModelAdmin):
+    """Decisions are added (audited: who and when are set here), never changed or deleted."""
+
+    form = AlertReviewForm
+    list_display = ["verdict", "decision", "reviewer_username", "decided_at"]
+    list_filter = ["decision", "decided_at"]
+    search_fields = ["verdict__transaction_id", "=verdict__user_id", "reviewer_username", "comment"]
+    raw_id_fields = ["verdict"]
+    readonly_fields = ["reviewer_username", "decided_at"]
+
+    def get_fields(self, request, obj=None):
+        return ["verdict", "decision", "comment"] + (["reviewer_username", "decided_at"] if obj else [])
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        review = reviews.review_alert(obj.verdict_id, obj.decision, obj.comment, request.user)
+        obj.pk, obj.decided_at, obj.reviewer_username = review.pk, review.decided_at, review.reviewer_username

@@ -1,0 +1,88 @@
+"""Migrations that move data keep it: a database holding reviews, and unpublished customers, is
+migrated forward and everything is still there."""
+
+from datetime import datetime, timezone
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE_THE_MOVE = [("transactions", "0003_further_signals_and_reviews"), ("alerts", None),
+                   ("users", "0002_further_signals")]
+
+
+def migrate(targets):
+    """Migrate the test database to targets; returns the models as they are there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection)._create_project_state(with_applied_migrations=True).apps
+
+
+def latest():
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+@pytest.fixture(autouse=True)
+def back_to_the_latest_schema():
+    yield
+    migrate(latest())  # whatever happened, the next test finds the schema it expects
+
+
+def test_reviews_and_their_permissions_survive_the_move_to_the_alerts_app(django_user_model):
+    old = migrate(BEFORE_THE_MOVE)
+    Verdict, AlertReview = old.get_model("transactions", "Verdict"), old.get_model("transactions", "AlertReview")
+    ContentType, Permission = old.get_model("contenttypes", "ContentType"), old.get_model("auth", "Permission")
+    User, Group = old.get_model("auth", "User"), old.get_model("auth", "Group")
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    verdict = Verdict.objects.create(
+        transaction_id="tx-kept", user_id="u1", timestamp=moment, lat=0, lng=0, amount=1, received_at=moment,
+        is_fraud=True, status="FRAUD", reason="speed_above_limit", reasons="speed_above_limit",
+        review_status="confirmed_fraud", kafka_topic="t", kafka_partition=0, kafka_offset=1)
+    reviewer = User.objects.create(username="analyst")
+    AlertReview.objects.create(verdict=verdict, decision="needs_follow_up", comment="first look",
+                               reviewer=reviewer, reviewer_username="analyst")
+    AlertReview.objects.create(verdict=verdict, decision="confirmed_fraud", comment="called the customer",
+                               reviewer=reviewer, reviewer_username="analyst")
+    reviews_type, _ = ContentType.objects.get_or_create(app_label="transactions", model="alertreview")
+    may_add, _ = Permission.objects.get_or_create(content_type=reviews_type, codename="add_alertreview",
+                                                  defaults={"name": "Can add alert review"})
+    Group.objects.create(name="analysts").permissions.add(may_add)
+
+    migrate(latest())
+
+    from alerts.models import AlertReview as MovedReview
+
+    assert [(r.verdict.transaction_id, r.decision, r.comment, r.reviewer.username)
+            for r in MovedReview.objects.order_by("id")] == [
+        ("tx-kept", "needs_follow_up", "first look", "analyst"),
+        ("tx-kept", "confirmed_fraud", "called the customer", "analyst")]
+    assert MovedReview._meta.db_table == "alerts_alertreview"
+    analyst = django_user_model.objects.create(username="new-analyst")
+    analyst.groups.add(*Group.objects.values_list("pk", flat=True))
+    analyst = django_user_model.objects.get(pk=analyst.pk)
+    assert analyst.has_perm("alerts.add_alertreview")  # the group's grant followed the model
+
+
+def test_unpublished_customers_and_deletions_become_outbox_rows():
+    old = migrate([("users", "0002_further_signals"), ("outbox", "0001_initial")])
+    Customer, PendingTombstone = old.get_model("users", "Customer"), old.get_model("users", "PendingTombstone")
+    Customer.objects.create(user_id="synced", first_name="S", last_name="S", max_speed=10, sync_state="synced")
+    Customer.objects.create(user_id="failed", first_name="F", last_name="F", max_speed=20, sync_state="failed",
+                            spend_factor=3.0)
+    Customer.objects.create(user_id="off", first_name="O", last_name="O", max_speed=30, sync_state="pending",
+                            active=False)
+    PendingTombstone.objects.create(user_id="deleted")
+
+    migrate(latest())
+
+    from outbox.models import OutboxMessage
+    from users.models import Customer as Current
+
+    rows = {row.key: row.value for row in OutboxMessage.objects.filter(sent_at=None)}
+    assert set(rows) == {"failed", "off", "deleted"}
+    assert (rows["failed"]["max_speed"], rows["failed"]["spend_factor"]) == (20.0, 3.0)
+    assert rows["off"] is None and rows["deleted"] is None  # tombstones
+    assert Current.objects.get(user_id="failed").sync_state == Current.SyncState.PENDING
+    assert Current.objects.get(user_id="synced").sync_state == Current.SyncState.SYNCED
