@@ -1,0 +1,70 @@
+"""The low-cost load generator (bench/loadgen/LoadGenerator.java) driven from Python.
+
+The positions come from the project's simulator (walking customers, 5 % impossible jumps),
+written once to a pool file; the Java program loops over them at the requested rate with fresh
+timestamps and transaction ids, and reports its own CPU time, so every run states the share of
+the machine the generator took from the pipeline.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+
+from fraudsite.topics import CARD_TRANSACTIONS
+from localstack.layout import paths
+from transactions.simulator import Simulator
+
+SOURCE = Path(__file__).parent / "loadgen" / "LoadGenerator.java"
+# Kafka's producer and what it loads; compression is off, but the client links the codecs.
+CLIENT_JARS = ("kafka-clients-", "slf4j-api-", "lz4-java-", "snappy-java-", "zstd-jni-")
+
+
+def classpath():
+    jars = sorted(str(jar) for jar in paths().kafka_jars.glob("*.jar") if jar.name.startswith(CLIENT_JARS))
+    if not any("kafka-clients-" in jar for jar in jars):
+        raise RuntimeError(f"no Kafka client jars in {paths().kafka_jars}: run `manage.py stack up` once")
+    return os.pathsep.join(jars)
+
+
+def write_pool(user_ids, path, size=200_000, rate=10_000, seed=7):
+    """size positions of the simulator's customers, as if sent at rate per second."""
+    simulator = Simulator(user_ids, seed=seed)
+    start = simulator.walkers[0].last_ms
+    with open(path, "w") as pool:
+        for number in range(size):
+            user_id, record = simulator.next_transaction(now_ms=start + int(number * 1000 / rate))
+            pool.write(f"{user_id},{record['lat']!r},{record['lng']!r},{record['amount']!r}\n")
+    return path
+
+
+def command(*args):
+    return ["java", "-XX:+UseSerialGC", "-Xmx256m", "-cp", classpath(), str(SOURCE), *map(str, args)]
+
+
+def encode(timestamp, transaction_id, lat, lng, amount):
+    """The generator's Avro bytes for one record (for the test that compares them with the codec)."""
+    out = subprocess.run(command("--encode", timestamp, transaction_id, lat, lng, amount),
+                         capture_output=True, text=True, check=True).stdout
+    return bytes.fromhex(out.strip())
+
+
+def start(pool, rate, seconds, run_id, topic=None, log=None):
+    """The generator as a running process; finish() collects its report."""
+    return subprocess.Popen(
+        command("--bootstrap", settings.KAFKA_BOOTSTRAP_SERVERS, "--topic", topic or CARD_TRANSACTIONS.name,
+                "--pool", pool, "--rate", rate, "--seconds", seconds, "--run-id", run_id),
+        stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True)
+
+
+def finish(process, timeout=None):
+    """The generator's report: sent, acknowledged, failed, seconds, cpu_seconds, and cpu_share (of
+    every core of the machine, over its run)."""
+    out, _ = process.communicate(timeout=timeout)
+    if process.returncode != 0:
+        raise RuntimeError(f"the load generator failed (exit {process.returncode}); see its log")
+    report = json.loads(out.strip().splitlines()[-1])
+    report["cpu_share"] = report["cpu_seconds"] / report["seconds"] / os.cpu_count()
+    return report
