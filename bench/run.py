@@ -119,7 +119,7 @@ def bench_b1(count):
     from bench import peers
 
     from bench.original_consumer import consume_like_the_original
-    from tests.kafka_helpers import create_topic, unique
+    from tests.support.kafka import create_topic, unique
     from transactions.models import Verdict
     from transactions.worker import Options, Worker
 
@@ -179,7 +179,7 @@ def live_site(name):
     """daphne in production mode (collected static files, DEBUG off) and a verdict worker; yields the port."""
     from django.conf import settings
 
-    from tests.kafka_helpers import group_at_end, unique, wait_until_group_stable
+    from tests.support.kafka import group_at_end, unique, wait_until_group_stable
 
     port, static = free_port(), RESULTS / "static"
     # The same key as this process, which signs the bench operator's session.
@@ -224,7 +224,7 @@ def bench_b2(steps):
     """Latency by stage at each (rate, seconds): produce -> verdict on card-transactions-enriched,
     -> stored by the worker, -> received by an operator's WebSocket client. A transaction's own
     timestamp is its send time; every stage is measured on the same transactions."""
-    from tests.websocket_helpers import operator_cookies, stream_to_clients
+    from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     user_ids = bench_customers()
     results = []
@@ -268,7 +268,7 @@ def verdict_arrivals():
     from fraudsite.avro import PlainAvroCodec
     from fraudsite.detection_sql import VERDICT_SCHEMA
     from fraudsite.kafka import client_config
-    from tests.kafka_helpers import unique
+    from tests.support.kafka import unique
 
     topic = settings.TOPIC_CARD_TRANSACTIONS_ENRICHED
     codec = PlainAvroCodec(VERDICT_SCHEMA, topic)
@@ -332,7 +332,7 @@ def bench_b3(rates, step_seconds):
     with: a step passes when every verdict is stored within 5 s of the step's last transaction."""
     from django.conf import settings
 
-    from tests.kafka_helpers import group_at_end, unique
+    from tests.support.kafka import group_at_end, unique
     from transactions.models import Verdict
 
     user_ids = bench_customers(100)
@@ -397,7 +397,7 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
     """B4: the page's time to render with `history` verdicts stored, and delivery to `clients` sockets."""
     from playwright.sync_api import sync_playwright
 
-    from tests.websocket_helpers import operator_cookies, stream_to_clients
+    from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     seed_history(history)
     user_ids = bench_customers()

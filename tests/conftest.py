@@ -1,3 +1,5 @@
+from tests.support.session import SESSION_STARTED  # noqa: F401  (imported first: when the session started)
+
 import os
 import secrets
 import subprocess
@@ -9,9 +11,6 @@ import pytest
 from django.conf import settings as django_settings
 
 
-SESSION_STARTED = time.time()
-
-
 def pytest_collection_modifyitems(items):
     """Tests that kill parts of the stack run last, so that no other test runs on a stack that is
     still recovering; the check that the tests left the product alone runs after everything."""
@@ -19,7 +18,7 @@ def pytest_collection_modifyitems(items):
                                  item.get_closest_marker("destructive") is not None))
 
 from localstack import stack as local_stack
-from tests.kafka_helpers import group_at_end, wait_until_group_stable
+from tests.support.kafka import group_at_end, wait_until_group_stable
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +88,7 @@ def live_site(stack, tmp_path, postgres_redis_env):
 
 @pytest.fixture
 def postgres_redis_env():
-    from tests.test_worker import database_url
+    from tests.support.site import database_url
 
     if "RedisChannelLayer" not in django_settings.CHANNEL_LAYERS["default"]["BACKEND"]:
         pytest.skip("needs REDIS_URL and a PostgreSQL DATABASE_URL (make test sets both)")

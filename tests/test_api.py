@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from fraudsite.avro import PlainAvroCodec
-from tests.detection_helpers import TRANSACTION_SCHEMA
-from tests.kafka_helpers import latest_records, unique
+from tests.support.kafka import latest_records, unique
+from tests.support.pipeline import TRANSACTION_SCHEMA
 from transactions.models import Transaction
 from users.models import Customer
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.kafka_helpers import unique
+from tests.support.kafka import unique
 from users.demo import create_operator
 from transactions.models import Verdict
 from users.models import Customer
@@ -141,7 +141,7 @@ document.addEventListener("securitypolicyviolation",
 def test_script_in_every_text_field_never_runs_on_any_page(live_site, django_capture_on_commit_callbacks):
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.test_operator_page import stored_verdict
+    from tests.support.records import stored_verdict
     from transactions.alerts import push_verdicts
 
     customer = Customer.objects.create(user_id=unique("xss"), first_name=SCRIPT, last_name=SCRIPT, max_speed=10)

@@ -12,7 +12,7 @@ from django.db import IntegrityError
 from django.urls import reverse
 
 from localstack import stack as local_stack
-from tests.kafka_helpers import latest_records, unique
+from tests.support.kafka import latest_records, unique
 from users.models import Customer, PendingTombstone
 from users.publishing import SCHEMA_PATH, sync_customers
 

@@ -10,11 +10,11 @@ from django.conf import settings
 from fraudsite import detection_sql
 from fraudsite.avro import load_schema
 from fraudsite.topics import TICK_USER_ID, ensure_topics
-from tests.kafka_helpers import unique
+from tests.support.kafka import unique
+from tests.support.pipeline import HOUR_MS, TRANSACTION_SCHEMA, VERDICT_SCHEMA, Pipeline, great_circle_km
 from transactions import clock as event_clock
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
-from tests.detection_helpers import HOUR_MS, TRANSACTION_SCHEMA, VERDICT_SCHEMA, Pipeline, great_circle_km
 from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
 LONDON, PARIS, NEW_YORK, SYDNEY = (51.5074, -0.1278), (48.8566, 2.3522), (40.7128, -74.0060), (-33.8688, 151.2093)

@@ -10,9 +10,9 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.detection_helpers import Pipeline
-from tests.kafka_helpers import group_at_end, unique
-from tests.test_worker import database_url
+from tests.support.kafka import group_at_end, unique
+from tests.support.pipeline import Pipeline
+from tests.support.site import database_url
 from transactions import simulator
 from transactions.models import Verdict
 from users.models import Customer
@@ -83,7 +83,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
     from django.urls import reverse
 
     from fraudsite.avro import codec_for
-    from tests.kafka_helpers import latest_records
+    from tests.support.kafka import latest_records
     from transactions.models import Transaction
     from users.publishing import SCHEMA_PATH, sync_customers
 
@@ -136,7 +136,7 @@ LOAD_CLIENTS, LOAD_RATE, LOAD_SECONDS = (int(n) for n in os.environ.get("RELIABI
 def test_every_connected_client_gets_every_verdict_under_load(live_site, tmp_path):
     import asyncio
 
-    from tests.websocket_helpers import operator_cookies, stream_to_clients
+    from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     user_ids = [unique("load") for _ in range(50)]
     Customer.objects.bulk_create([Customer(user_id=u, first_name="L", last_name="D", max_speed=900) for u in user_ids])

@@ -5,8 +5,8 @@ import time
 import pytest
 from django.core.management import call_command
 
-from tests.detection_helpers import Pipeline, great_circle_km
-from tests.kafka_helpers import unique
+from tests.support.kafka import unique
+from tests.support.pipeline import Pipeline, great_circle_km
 from transactions import simulator
 from users.models import Customer
 

@@ -16,8 +16,8 @@ from django.conf import settings
 
 from fraudsite.kafka import client_config
 from fraudsite.topics import TICK_USER_ID
-from tests.detection_helpers import LONDON_PARIS, Pipeline
-from tests.kafka_helpers import TopicReader, create_topic, unique
+from tests.support.kafka import TopicReader, create_topic, unique
+from tests.support.pipeline import LONDON_PARIS, Pipeline
 
 pytestmark = pytest.mark.stack
 
@@ -159,7 +159,7 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
     import signal
     import threading
 
-    from tests.kafka_helpers import group_at_end
+    from tests.support.kafka import group_at_end
     from transactions.worker import Options, Worker
 
     settings.VERDICT_LAG_ALERT_SECONDS = 2
@@ -192,7 +192,7 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
 
 
 def test_the_clock_ticks_every_partition_of_its_topic(stack):
-    from tests.kafka_helpers import create_topic
+    from tests.support.kafka import create_topic
     from transactions import clock as event_clock
 
     topic = create_topic(unique("ticked"), partitions=3)

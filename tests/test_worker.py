@@ -16,27 +16,17 @@ from django.db import OperationalError, connection
 
 from fraudsite.asgi import application
 from fraudsite.avro import PlainAvroCodec
-from tests.detection_helpers import LONDON_PARIS, Pipeline, TRANSACTION_SCHEMA, VERDICT_SCHEMA
-from tests.kafka_helpers import create_topic, producer, unique
-from tests.websocket_helpers import session_headers
+from tests.support.kafka import create_topic, producer, unique
+from tests.support.pipeline import LONDON_PARIS, Pipeline, TRANSACTION_SCHEMA, VERDICT_SCHEMA
+from tests.support.records import verdict_record
+from tests.support.site import database_url
+from tests.support.websocket_clients import session_headers
 from transactions import worker as worker_module
 from transactions.models import DeadLetter, Verdict
 from transactions.worker import Options, Worker
 from users.models import Customer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def verdict_record(user_id, transaction_id, **overrides):
-    record = {
-        "user_id": user_id, "transaction_id": transaction_id, "timestamp": 1_700_000_000_000, "lat": 51.5,
-        "lng": -0.12, "amount": 10.0, "received_at": 1_700_000_000_005, "prev_transaction_id": None,
-        "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
-        "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
-        "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history", "reasons": "no_history",
-    }
-    record.update(overrides)
-    return record
 
 
 def malformed_records(codec):
@@ -123,11 +113,6 @@ def worker_process(topic, *args):
            "DATABASE_URL": database_url(), "LOG_LEVEL": "INFO"}
     return subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", *args], cwd=settings.BASE_DIR, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def database_url():
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture

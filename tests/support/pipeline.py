@@ -9,7 +9,7 @@ from django.conf import settings
 from fraudsite import detection_sql
 from fraudsite.avro import PlainAvroCodec
 from fraudsite.kafka import client_config
-from tests.kafka_helpers import TopicReader, producer, unique
+from tests.support.kafka import TopicReader, producer, unique
 from users.publishing import SCHEMA_PATH as USERS_CONFIG_SCHEMA
 
 TRANSACTION_SCHEMA = settings.BASE_DIR / "transactions/schemas/card-transactions.avsc"

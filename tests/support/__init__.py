@@ -1,0 +1,9 @@
+"""What the tests (and the benchmarks) share. Test modules import from here, never from each other.
+
+- `kafka`: unique ids, producers, reading topics, consumer groups.
+- `pipeline`: driving the running detection job (`Pipeline`).
+- `site`: what processes started beside a test need (its database's URL).
+- `records`, `reviews`: verdict records and rows, users with permissions, the review API.
+- `websocket_clients`: operators' WebSocket clients against a running site.
+- `session`: when the test session started.
+"""
