@@ -4,7 +4,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -18,6 +17,7 @@ def pytest_collection_modifyitems(items):
                                  item.get_closest_marker("destructive") is not None))
 
 from localstack import stack as local_stack
+from tests.support import wait_until
 from tests.support.kafka import group_at_end, wait_until_group_stable
 
 
@@ -70,13 +70,8 @@ def live_site(stack, tmp_path, postgres_redis_env):
         subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
                          cwd=django_settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
     ]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://localhost:{LIVE_SITE_PORT}/accounts/login/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
+    wait_until(lambda: urllib.request.urlopen(f"http://localhost:{LIVE_SITE_PORT}/accounts/login/", timeout=1).status,
+               30, "the live site to answer", interval=0.3, retry_on=(OSError,))
     wait_until_group_stable(group)
     yield f"http://localhost:{LIVE_SITE_PORT}"
     for process in processes:

@@ -2,7 +2,6 @@
 
 import re
 import threading
-import time
 
 import pytest
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.conf import settings
 from fraudsite import detection_sql
 from fraudsite.avro import load_schema
 from fraudsite.topics import TICK_USER_ID, ensure_topics
+from tests.support import wait_until
 from tests.support.kafka import unique
 from tests.support.pipeline import HOUR_MS, TRANSACTION_SCHEMA, VERDICT_SCHEMA, Pipeline, great_circle_km
 from transactions import clock as event_clock
@@ -374,12 +374,8 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        def judged_all():
-            return Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count() == 4
-
-        while not judged_all() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count, 60, "all 4 verdicts stored",
+                   until=lambda count: count == 4, interval=0.5)
     finally:
         worker.stop()
         thread.join(30)

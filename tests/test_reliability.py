@@ -10,6 +10,7 @@ import time
 import pytest
 from django.conf import settings
 
+from tests.support import wait_until
 from tests.support.kafka import group_at_end, unique
 from tests.support.pipeline import Pipeline
 from tests.support.site import database_url
@@ -18,15 +19,6 @@ from transactions.models import Verdict
 from users.models import Customer
 
 pytestmark = [pytest.mark.stack, pytest.mark.destructive, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout} s")
 
 
 def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_verdict(
@@ -47,7 +39,8 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
         completed = lambda: stack.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["completed"]
         before = completed()
         traffic.start()
-        wait_for(lambda: completed() > before, 30, "a checkpoint should complete under traffic")
+        wait_until(completed, 30, "a checkpoint to complete under traffic", until=lambda count: count > before,
+                   interval=0.5)
         time.sleep(2)
         taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
         os.kill(taskmanager, signal.SIGKILL)  # mid-stream, after a checkpoint
@@ -55,7 +48,8 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
         stack.start_flink()  # a new TaskManager; the job restores from its last checkpoint
         traffic.join()
         ours = Verdict.objects.filter(user_id__in=user_ids)
-        wait_for(lambda: ours.count() >= len(sent_ids), 180, "every transaction should get its verdict")
+        wait_until(ours.count, 180, "every transaction's verdict", until=lambda count: count >= len(sent_ids),
+                   interval=0.5)
         time.sleep(3)  # duplicates re-emitted after the restore would land now
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -118,7 +112,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
         assert accepted.status_code == 202
         transaction_id = accepted.json()["transaction_id"]
         stored = Verdict.objects.filter(transaction_id=transaction_id)
-        wait_for(stored.exists, 180, "the verdict should be stored by the worker that lived through the outage")
+        wait_until(stored.exists, 180, "the verdict stored by the worker that lived through the outage", interval=0.5)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)

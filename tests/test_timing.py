@@ -16,6 +16,7 @@ from django.conf import settings
 
 from fraudsite.kafka import client_config
 from fraudsite.topics import TICK_USER_ID
+from tests.support import wait_until
 from tests.support.kafka import TopicReader, create_topic, unique
 from tests.support.pipeline import LONDON_PARIS, Pipeline
 
@@ -169,13 +170,7 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
     taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
 
     def health_until(condition, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            health = client.get("/health").json()
-            if condition(health):
-                return health
-            time.sleep(0.3)
-        raise AssertionError(f"{what} within {timeout} s; last answer: {health}")
+        return wait_until(lambda: client.get("/health").json(), timeout, what, until=condition, interval=0.3)
 
     try:
         healthy = health_until(lambda h: h["status"] == "ok", 30, "all parts up and verdicts on time")

@@ -16,6 +16,7 @@ from django.db import OperationalError, connection
 
 from fraudsite.asgi import application
 from fraudsite.avro import PlainAvroCodec
+from tests.support import wait_until
 from tests.support.kafka import create_topic, producer, unique
 from tests.support.pipeline import LONDON_PARIS, Pipeline, TRANSACTION_SCHEMA, VERDICT_SCHEMA
 from tests.support.records import verdict_record
@@ -142,11 +143,12 @@ def test_sigkill_at_random_points_while_verdicts_stream_in_leaves_exact_counts(v
     group, kills = unique("g"), 0
     for fraction in sorted(chooser.uniform(0.05, 0.8) for _ in range(3)):
         worker = worker_process(verdict_topic, "--group", group, "--batch-size", "500")
-        deadline = time.monotonic() + 60
-        while Verdict.objects.count() < fraction * STREAMED_VERDICTS and time.monotonic() < deadline:
-            time.sleep(0.02)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        try:
+            wait_until(Verdict.objects.count, 60, f"{fraction:.0%} of the verdicts stored (seed {seed})",
+                       until=lambda stored: stored >= fraction * STREAMED_VERDICTS, interval=0.02)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
         kills += 1
     streamer.join()
 
@@ -165,9 +167,10 @@ def test_sigterm_finishes_the_batch_and_commits(verdict_topic, postgres_only):
     ids, _ = fill(verdict_topic, good=2000)
     group = unique("g")
     process = worker_process(verdict_topic, "--group", group, "--batch-size", "200")
-    while Verdict.objects.count() == 0:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    try:
+        wait_until(Verdict.objects.count, 60, "the worker's first stored verdicts", interval=0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     stored = Verdict.objects.count()

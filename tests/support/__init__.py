@@ -1,5 +1,6 @@
 """What the tests (and the benchmarks) share. Test modules import from here, never from each other.
 
+- `waiting`: `wait_until`, the one polling loop, with a failure message naming what was awaited.
 - `kafka`: unique ids, producers, reading topics, consumer groups.
 - `pipeline`: driving the running detection job (`Pipeline`).
 - `site`: what processes started beside a test need (its database's URL).
@@ -7,3 +8,7 @@
 - `websocket_clients`: operators' WebSocket clients against a running site.
 - `session`: when the test session started.
 """
+
+from tests.support.waiting import wait_until
+
+__all__ = ["wait_until"]

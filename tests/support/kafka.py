@@ -6,6 +6,7 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from fraudsite.kafka import client_config
+from tests.support.waiting import wait_until
 
 
 def unique(prefix):
@@ -66,7 +67,6 @@ class TopicReader:
         self.consumer.close()
 
 
-
 def create_topic(name, partitions=1):
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -92,10 +92,10 @@ def wait_until_group_stable(group, timeout=30):
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient(client_config())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def state_and_members():
         description = admin.describe_consumer_groups([group])[group].result(10)
-        if description.state == ConsumerGroupState.STABLE and description.members:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"nobody joined consumer group {group} within {timeout} s")
+        return description.state, len(description.members)
+
+    wait_until(state_and_members, timeout, f"a consumer to join consumer group {group}", interval=0.3,
+               until=lambda seen: seen[0] == ConsumerGroupState.STABLE and seen[1] > 0)
