@@ -164,13 +164,14 @@ def free_port():
 
 
 def bench_customers(count=50):
+    from tests.support.pipeline import wait_until_customers_read
     from users.models import Customer
 
     user_ids = [f"bench_{i:03d}" for i in range(count)]
     for user_id in user_ids:
         Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
                                                                      "max_speed": 900})
-    time.sleep(2)  # the detection job reads the customers' limits
+    wait_until_customers_read()  # the detection job has read the customers' limits
     return user_ids
 
 
@@ -332,7 +333,7 @@ def bench_b3(rates, step_seconds):
     with: a step passes when every verdict is stored within 5 s of the step's last transaction."""
     from django.conf import settings
 
-    from tests.support.kafka import group_at_end, unique
+    from tests.support.kafka import group_at_end, unique, wait_until_group_stable
     from transactions.models import Verdict
 
     user_ids = bench_customers(100)
@@ -342,7 +343,7 @@ def bench_b3(rates, step_seconds):
                               cwd=BASE_DIR, env=os.environ, stdout=log, stderr=subprocess.STDOUT)
     steps, best = [], 0
     try:
-        time.sleep(4)
+        wait_until_group_stable(group)  # the worker owns its partitions
         for rate in rates:
             before = Verdict.objects.filter(user_id__startswith="bench_").count()
             started = time.monotonic()

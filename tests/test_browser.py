@@ -7,12 +7,12 @@ WhiteNoise); the verdict worker runs as its own process; the channel layer is Re
 
 import shutil
 import threading
-import time
 
 import pytest
 from django.conf import settings
 
 from tests.support.kafka import unique
+from tests.support.pipeline import wait_until_customers_read
 from users.demo import create_operator
 from transactions.models import Verdict
 from users.models import Customer
@@ -47,7 +47,7 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
 
     lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
     password = create_operator()
-    time.sleep(1.5)  # the detection job reads Lena's limit
+    wait_until_customers_read()  # the detection job has read Lena's limit
     ARTIFACTS.mkdir(exist_ok=True)
 
     with sync_playwright() as playwright:

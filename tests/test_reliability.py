@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 
 from tests.support import wait_until
-from tests.support.kafka import group_at_end, unique
-from tests.support.pipeline import Pipeline
+from tests.support.kafka import group_at_end, unique, wait_until_group_stable
+from tests.support.pipeline import Pipeline, wait_until_customers_read
 from tests.support.site import database_url
 from transactions import simulator
 from transactions.models import Verdict
@@ -26,7 +26,7 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
     user_ids = [unique("tm") for _ in range(20)]
     for user_id in user_ids:
         Customer.objects.create(user_id=user_id, first_name="T", last_name="M", max_speed=900)
-    time.sleep(1.5)
+    wait_until_customers_read()  # the job has read the customers' limits
     group = group_at_end(unique("reliability"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
     worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
                               cwd=settings.BASE_DIR, env={**os.environ, "DATABASE_URL": database_url()},
@@ -41,16 +41,17 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
         traffic.start()
         wait_until(completed, 30, "a checkpoint to complete under traffic", until=lambda count: count > before,
                    interval=0.5)
-        time.sleep(2)
+        time.sleep(2)  # deliberate: traffic after the checkpoint, which the restore must replay without duplicates
         taskmanager = int(stack.paths().pidfile("flink-taskmanager").read_text())
         os.kill(taskmanager, signal.SIGKILL)  # mid-stream, after a checkpoint
-        time.sleep(1)
+        # Gone (and reaped) before start_flink looks, or it would take the dying one for running.
+        wait_until(lambda: "flink-taskmanager" not in stack.started_processes(), 10, "the killed TaskManager to be gone")
         stack.start_flink()  # a new TaskManager; the job restores from its last checkpoint
         traffic.join()
         ours = Verdict.objects.filter(user_id__in=user_ids)
         wait_until(ours.count, 180, "every transaction's verdict", until=lambda count: count >= len(sent_ids),
                    interval=0.5)
-        time.sleep(3)  # duplicates re-emitted after the restore would land now
+        time.sleep(3)  # deliberate observation window: duplicates re-emitted after the restore would land now
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
@@ -90,7 +91,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
     client.force_login(admin_user)
     body = {"user_id": customer.user_id, "amount": 5, "lat": 48.85, "lng": 2.35}
     try:
-        time.sleep(3)  # the worker is in its group
+        wait_until_group_stable(group)  # the worker is in its group
         stack.stop({"kafka"})
 
         for speed in (20, 30):  # edited twice while the broker is down
@@ -107,7 +108,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
         (value, _), *_ = reversed(latest_records(settings.TOPIC_USERS_CONFIG, customer.user_id))
         assert codec_for(SCHEMA_PATH, settings.TOPIC_USERS_CONFIG).decode(value)["max_speed"] == 30.0
 
-        time.sleep(1.5)  # the job (once it has reconnected) reads the new limit
+        wait_until_customers_read(timeout=120)  # the job, once reconnected, has read the new limit
         accepted = client.post(reverse("api-transactions"), body, content_type="application/json")
         assert accepted.status_code == 202
         transaction_id = accepted.json()["transaction_id"]

@@ -1,7 +1,5 @@
 """The traffic simulator: plausible walks, impossible jumps, and real verdicts for them."""
 
-import time
-
 import pytest
 from django.core.management import call_command
 
@@ -34,7 +32,7 @@ def test_simulated_traffic_gets_verdicts_with_frauds_for_the_jumps(stack, django
         Customer.objects.create(user_id=user_id, first_name="Sim", last_name="T", max_speed=900)
     pipeline = Pipeline()
     try:
-        time.sleep(1.5)  # the job reads the customers' limits
+        pipeline.wait_until_customers_read()  # the job has read the customers' limits
         sent = []
         assert simulator.run(user_ids, 30, fraud_share=1.0, seed=3, on_send=lambda r: sent.append(r["transaction_id"])) == 30
         verdicts = pipeline.verdicts(sent)

@@ -85,7 +85,7 @@ def test_a_burst_sharing_one_broker_millisecond_gets_every_verdict_none_late(sta
     try:
         # Customers saved a while ago: users-config has gone idle, as it is most of the time.
         customers = [pipeline.customer(max_speed=100) for _ in range(3)]
-        time.sleep(1)
+        time.sleep(1)  # deliberate: saved a while ago, well past users-config's 200 ms idle timeout
         ids, offsets = pipeline.one_request_burst(customers, per_customer=10)
 
         times = record_times(offsets)
@@ -187,17 +187,18 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
 
 
 def test_the_clock_ticks_every_partition_of_its_topic(stack):
-    from tests.support.kafka import create_topic
     from transactions import clock as event_clock
 
     topic = create_topic(unique("ticked"), partitions=3)
-    ticking = event_clock.run_in_thread(topic=topic, interval_ms=20)
-    time.sleep(1.5)
-    ticking.stop()
     counter = Consumer(client_config(**{"group.id": unique("count"), "enable.auto.commit": False}))
+    ticking = event_clock.run_in_thread(topic=topic, interval_ms=20)
     try:
-        ends = {p: counter.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(3)}
+        # Within the 1.5 s the test used to wait (about 75 ticks each), until each partition has 10.
+        ends = wait_until(
+            lambda: {p: counter.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(3)},
+            1.5, "10 ticks in every partition", until=lambda ends: all(end >= 10 for end in ends.values()))
     finally:
+        ticking.stop()
         counter.close()
     assert all(end >= 10 for end in ends.values()), ends  # 1.5 s at 20 ms: about 75 each
 

@@ -136,7 +136,7 @@ def test_sigkill_at_random_points_while_verdicts_stream_in_leaves_exact_counts(v
             ids, bad = fill(verdict_topic, good=1000, bad_every=200)
             streamed["ids"] += ids
             streamed["bad"] += bad
-            time.sleep(0.2)
+            time.sleep(0.2)  # a pause between chunks, so that the kills fall while verdicts still arrive
 
     streamer = threading.Thread(target=stream)
     streamer.start()
@@ -216,7 +216,7 @@ def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack,
     pipeline = Pipeline()
     try:
         customer = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="W", max_speed=10)
-        time.sleep(1.5)  # let the job read the customer's settings
+        pipeline.wait_until_customers_read()  # the job has read the customer's settings
         first = pipeline.transaction(customer.user_id, *LONDON_PARIS[0])
         second = pipeline.transaction(customer.user_id, *LONDON_PARIS[1], offset_ms=3600_000)
         pipeline.verdicts([first, second])

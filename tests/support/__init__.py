@@ -2,7 +2,8 @@
 
 - `waiting`: `wait_until`, the one polling loop, with a failure message naming what was awaited.
 - `kafka`: unique ids, producers, reading topics, consumer groups.
-- `pipeline`: driving the running detection job (`Pipeline`).
+- `pipeline`: driving the running detection job (`Pipeline`), and `wait_until_customers_read`,
+  the check that the job has read the customers just published.
 - `site`: what processes started beside a test need (its database's URL).
 - `records`, `reviews`: verdict records and rows, users with permissions, the review API.
 - `websocket_clients`: operators' WebSocket clients against a running site.

@@ -41,7 +41,8 @@ def latest_records(topic, key, timeout=15):
 
 
 class TopicReader:
-    """Collects decoded records from a topic, starting at its current end, until a condition holds."""
+    """Collects decoded records from a topic, starting at its current end, until a condition holds.
+    decode(value) gives the record to keep, or None for a record this reader is not about."""
 
     def __init__(self, topic, decode):
         self.decode = decode
@@ -60,7 +61,9 @@ class TopicReader:
         while not done(self.records) and time.monotonic() < deadline:
             message = self.consumer.poll(0.2)
             if message is not None and not message.error():
-                self.records.append(self.decode(message.value()))
+                record = self.decode(message.value())
+                if record is not None:
+                    self.records.append(record)
         return self.records
 
     def close(self):
