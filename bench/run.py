@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -157,12 +156,6 @@ def bench_b1(count):
 
 # --- B2: end-to-end latency --------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def bench_customers(count=50):
     from tests.support.pipeline import wait_until_customers_read
     from users.models import Customer
@@ -175,42 +168,13 @@ def bench_customers(count=50):
     return user_ids
 
 
-@contextmanager
 def live_site(name):
-    """daphne in production mode (collected static files, DEBUG off) and a verdict worker; yields the port."""
-    from django.conf import settings
+    """The site (tests.support.site: daphne in production mode and a verdict worker, on a free
+    port), its processes' output in bench/results/<name>-processes.log; yields a Site."""
+    from tests.support.kafka import unique
+    from tests.support.site import running_site
 
-    from tests.support.kafka import group_at_end, unique, wait_until_group_stable
-
-    port, static = free_port(), RESULTS / "static"
-    # The same key as this process, which signs the bench operator's session.
-    env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
-           "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(static)}
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
-    log = open(RESULTS / f"{name}-processes.log", "w")
-    group = group_at_end(unique(f"bench-{name}"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)  # no backlog
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(port), "fraudsite.asgi:application"],
-                         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
-                         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
-    ]
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # until daphne answers
-            try:
-                socket.create_connection(("localhost", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        wait_until_group_stable(group)
-        yield port
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(30)
-        log.close()
-        shutil.rmtree(static, ignore_errors=True)
+    return running_site({}, RESULTS / f"{name}-processes.log", worker_group=unique(f"bench-{name}"))
 
 
 def percentiles(latencies):
@@ -229,13 +193,13 @@ def bench_b2(steps):
 
     user_ids = bench_customers()
     results = []
-    with live_site("b2") as port:
+    with live_site("b2") as site:
         for rate, seconds in steps:
             say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
             started_ms = time.time() * 1000
             with verdict_arrivals() as on_topic:
                 sent_ids, sent, (received,) = asyncio.run(
-                    stream_to_clients(f"http://localhost:{port}", operator_cookies(1), user_ids, rate, seconds))
+                    stream_to_clients(site.url, operator_cookies(1), user_ids, rate, seconds))
             # The load generator's new producer needs about half a second to connect (and get its
             # idempotent producer id); transactions stamped meanwhile measure that, not the pipeline.
             measured = {i for i, sent_ms in sent_ids.items() if sent_ms >= started_ms + GENERATOR_WARM_UP_MS}
@@ -404,7 +368,7 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
     user_ids = bench_customers()
     cookies = operator_cookies(clients)
     cookie = cookies[0]
-    with live_site("b4") as port:
+    with live_site("b4") as site:
         say(f"B4: rendering the operator page with {history:,} verdicts stored, {repeats} times ...")
         renders, paints = [], []
         with sync_playwright() as playwright:
@@ -413,9 +377,9 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
             for _ in range(repeats):
                 context = browser.new_context()
                 context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1],
-                                      "url": f"http://localhost:{port}"}])
+                                      "url": site.url}])
                 page = context.new_page()
-                page.goto(f"http://localhost:{port}/")
+                page.goto(site.url + "/")
                 page.wait_for_function("document.querySelectorAll('#log li').length >= 200")
                 renders.append(page.evaluate("performance.now()"))
                 paints.append(page.evaluate(
@@ -424,7 +388,7 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
             browser.close()
         say(f"B4: {clients} WebSocket clients, {rate}/s for {seconds} s ...")
         _, sent, received = asyncio.run(
-            stream_to_clients(f"http://localhost:{port}", cookies, user_ids, rate, seconds))
+            stream_to_clients(site.url, cookies, user_ids, rate, seconds))
     deliveries = [latency for client in received for latency in client.values()]
     return {
         "history_verdicts": history, "render_ms_median": round(statistics.median(renders), 1),
