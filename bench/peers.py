@@ -13,7 +13,7 @@ from confluent_kafka import Consumer
 from django.db import connection
 
 from fraudsite.kafka import client_config
-from tests.kafka_helpers import unique
+from tests.support.kafka import unique
 from transactions.models import Verdict
 from fraudsite.topics import VERDICTS
 from transactions.verdicts import ROW_FIELDS, parse_verdict

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -119,7 +118,7 @@ def bench_b1(count):
     from bench import peers
 
     from bench.original_consumer import consume_like_the_original
-    from tests.kafka_helpers import create_topic, unique
+    from tests.support.kafka import create_topic, unique
     from transactions.models import Verdict
     from transactions.worker import Options, Worker
 
@@ -157,14 +156,9 @@ def bench_b1(count):
 
 # --- B2: end-to-end latency --------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def bench_customers(count=50):
     from outbox.publisher import publish_all_pending
+    from tests.support.pipeline import wait_until_customers_read
     from users.models import Customer
 
     user_ids = [f"bench_{i:03d}" for i in range(count)]
@@ -172,46 +166,17 @@ def bench_customers(count=50):
         Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
                                                                      "max_speed": 900})
     publish_all_pending()
-    time.sleep(2)  # the detection job reads the customers' limits
+    wait_until_customers_read()  # the detection job has read the customers' limits
     return user_ids
 
 
-@contextmanager
 def live_site(name):
-    """daphne in production mode (collected static files, DEBUG off) and a verdict worker; yields the port."""
-    from django.conf import settings
+    """The site (tests.support.site: daphne in production mode and a verdict worker, on a free
+    port), its processes' output in bench/results/<name>-processes.log; yields a Site."""
+    from tests.support.kafka import unique
+    from tests.support.site import running_site
 
-    from tests.kafka_helpers import group_at_end, unique, wait_until_group_stable
-
-    port, static = free_port(), RESULTS / "static"
-    # The same key as this process, which signs the bench operator's session.
-    env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
-           "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": str(static)}
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
-    log = open(RESULTS / f"{name}-processes.log", "w")
-    group = group_at_end(unique(f"bench-{name}"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)  # no backlog
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(port), "fraudsite.asgi:application"],
-                         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
-                         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT),
-    ]
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # until daphne answers
-            try:
-                socket.create_connection(("localhost", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        wait_until_group_stable(group)
-        yield port
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(30)
-        log.close()
-        shutil.rmtree(static, ignore_errors=True)
+    return running_site({}, RESULTS / f"{name}-processes.log", worker_group=unique(f"bench-{name}"))
 
 
 def percentiles(latencies):
@@ -226,17 +191,17 @@ def bench_b2(steps):
     """Latency by stage at each (rate, seconds): produce -> verdict on card-transactions-enriched,
     -> stored by the worker, -> received by an operator's WebSocket client. A transaction's own
     timestamp is its send time; every stage is measured on the same transactions."""
-    from tests.websocket_helpers import operator_cookies, stream_to_clients
+    from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     user_ids = bench_customers()
     results = []
-    with live_site("b2") as port:
+    with live_site("b2") as site:
         for rate, seconds in steps:
             say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
             started_ms = time.time() * 1000
             with verdict_arrivals() as on_topic:
                 sent_ids, sent, (received,) = asyncio.run(
-                    stream_to_clients(f"http://localhost:{port}", operator_cookies(1), user_ids, rate, seconds))
+                    stream_to_clients(site.url, operator_cookies(1), user_ids, rate, seconds))
             # The load generator's new producer needs about half a second to connect (and get its
             # idempotent producer id); transactions stamped meanwhile measure that, not the pipeline.
             measured = {i for i, sent_ms in sent_ids.items() if sent_ms >= started_ms + GENERATOR_WARM_UP_MS}
@@ -268,7 +233,7 @@ def verdict_arrivals():
 
     from fraudsite.kafka import client_config
     from fraudsite.topics import VERDICTS
-    from tests.kafka_helpers import unique
+    from tests.support.kafka import unique
 
     topic = VERDICTS.name
     codec = VERDICTS.codec()
@@ -332,7 +297,7 @@ def bench_b3(rates, step_seconds):
     with: a step passes when every verdict is stored within 5 s of the step's last transaction."""
     from django.conf import settings
 
-    from tests.kafka_helpers import group_at_end, unique
+    from tests.support.kafka import group_at_end, unique, wait_until_group_stable
     from transactions.models import Verdict
 
     user_ids = bench_customers(100)
@@ -342,7 +307,7 @@ def bench_b3(rates, step_seconds):
                               cwd=BASE_DIR, env=os.environ, stdout=log, stderr=subprocess.STDOUT)
     steps, best = [], 0
     try:
-        time.sleep(4)
+        wait_until_group_stable(group)  # the worker owns its partitions
         for rate in rates:
             before = Verdict.objects.filter(user_id__startswith="bench_").count()
             started = time.monotonic()
@@ -397,13 +362,13 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
     """B4: the page's time to render with `history` verdicts stored, and delivery to `clients` sockets."""
     from playwright.sync_api import sync_playwright
 
-    from tests.websocket_helpers import operator_cookies, stream_to_clients
+    from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     seed_history(history)
     user_ids = bench_customers()
     cookies = operator_cookies(clients)
     cookie = cookies[0]
-    with live_site("b4") as port:
+    with live_site("b4") as site:
         say(f"B4: rendering the operator page with {history:,} verdicts stored, {repeats} times ...")
         renders, paints = [], []
         with sync_playwright() as playwright:
@@ -412,9 +377,9 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
             for _ in range(repeats):
                 context = browser.new_context()
                 context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1],
-                                      "url": f"http://localhost:{port}"}])
+                                      "url": site.url}])
                 page = context.new_page()
-                page.goto(f"http://localhost:{port}/")
+                page.goto(site.url + "/")
                 page.wait_for_function("document.querySelectorAll('#log li').length >= 200")
                 renders.append(page.evaluate("performance.now()"))
                 paints.append(page.evaluate(
@@ -423,7 +388,7 @@ def bench_b4(history, clients, rate, seconds, repeats=5):
             browser.close()
         say(f"B4: {clients} WebSocket clients, {rate}/s for {seconds} s ...")
         _, sent, received = asyncio.run(
-            stream_to_clients(f"http://localhost:{port}", cookies, user_ids, rate, seconds))
+            stream_to_clients(site.url, cookies, user_ids, rate, seconds))
     deliveries = [latency for client in received for latency in client.values()]
     return {
         "history_verdicts": history, "render_ms_median": round(statistics.median(renders), 1),

@@ -1,15 +1,9 @@
-import os
+from tests.support.session import SESSION_STARTED  # noqa: F401  (imported first: when the session started)
+
 import secrets
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from django.conf import settings as django_settings
-
-
-SESSION_STARTED = time.time()
 
 
 def pytest_collection_modifyitems(items):
@@ -20,7 +14,6 @@ def pytest_collection_modifyitems(items):
 
 from localstack import stack as local_stack
 from localstack.layout import paths
-from tests.kafka_helpers import group_at_end, wait_until_group_stable
 
 
 @pytest.fixture(scope="session")
@@ -48,49 +41,28 @@ def kafka(stack, settings):
     return settings.KAFKA_BOOTSTRAP_SERVERS
 
 
-LIVE_SITE_PORT = 8765
-
-
 @pytest.fixture
 def live_site(stack, tmp_path, postgres_redis_env):
+    """The running site (tests.support.site) on this test's database and Redis; yields its URL.
+    Its processes' output is tmp_path / "site.log", the end of which is printed afterwards."""
+    from tests.support.site import running_site
+
     env = {
-        **os.environ, **postgres_redis_env, "DEBUG": "False", "HTTPS_ONLY": "False",
-        # The test process's key, so that sessions it creates are valid on the site.
-        "SECRET_KEY": django_settings.SECRET_KEY, "ALLOWED_HOSTS": "localhost,127.0.0.1",
-        "STATIC_ROOT": str(tmp_path / "static"),
+        **postgres_redis_env,
         "MAP_TILE_URL": "https://tiles.invalid/{z}/{x}/{y}.png",  # a tile server that cannot be reached
-        "VERDICT_WORKER_GROUP": "live-site-" + secrets.token_hex(4),
         "VERDICT_LAG_ALERT_SECONDS": "2",  # the badge test holds verdicts for a few seconds
     }
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=django_settings.BASE_DIR,
-                   env=env, check=True)
-    logs = open(tmp_path / "site.log", "w")
-    group = group_at_end(env["VERDICT_WORKER_GROUP"], django_settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(LIVE_SITE_PORT), "fraudsite.asgi:application"],
-                         cwd=django_settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
-                         cwd=django_settings.BASE_DIR, env=env, stdout=logs, stderr=subprocess.STDOUT),
-    ]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://localhost:{LIVE_SITE_PORT}/accounts/login/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    wait_until_group_stable(group)
-    yield f"http://localhost:{LIVE_SITE_PORT}"
-    for process in processes:
-        process.terminate()
-        process.wait(30)
-    logs.close()
-    print((tmp_path / "site.log").read_text()[-3000:])
+    try:
+        with running_site(env, tmp_path / "site.log", worker_group="live-site-" + secrets.token_hex(4)) as site:
+            yield site.url
+    finally:
+        if (tmp_path / "site.log").exists():
+            print((tmp_path / "site.log").read_text()[-3000:])
 
 
 @pytest.fixture
 def postgres_redis_env():
-    from tests.test_worker import database_url
+    from tests.support.site import database_url
 
     if "RedisChannelLayer" not in django_settings.CHANNEL_LAYERS["default"]["BACKEND"]:
         pytest.skip("needs REDIS_URL and a PostgreSQL DATABASE_URL (make test sets both)")

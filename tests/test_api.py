@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fraudsite.topics import CARD_TRANSACTIONS
-from tests.kafka_helpers import latest_records, unique
+from tests.support.kafka import latest_records, unique
 from transactions.models import Transaction
 from users.models import Customer
 

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from django.conf import settings
 
 from bench import loadgen
 from fraudsite.kafka import client_config

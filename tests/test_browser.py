@@ -7,13 +7,13 @@ WhiteNoise); the verdict worker runs as its own process; the channel layer is Re
 
 import shutil
 import threading
-import time
 
 import pytest
 from django.conf import settings
 
 from localstack.layout import paths
-from tests.kafka_helpers import unique
+from tests.support.kafka import unique
+from tests.support.pipeline import wait_until_customers_read
 from users.demo import create_operator
 from transactions.models import Verdict
 from users.models import Customer
@@ -50,7 +50,7 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
     lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
     assert publish_all_pending() == (1, 0)
     password = create_operator()
-    time.sleep(1.5)  # the detection job reads Lena's limit
+    wait_until_customers_read()  # the detection job has read Lena's limit
     ARTIFACTS.mkdir(exist_ok=True)
 
     with sync_playwright() as playwright:
@@ -144,7 +144,7 @@ document.addEventListener("securitypolicyviolation",
 def test_script_in_every_text_field_never_runs_on_any_page(live_site, django_capture_on_commit_callbacks):
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.test_operator_page import stored_verdict
+    from tests.support.records import stored_verdict
     from transactions.broadcast import push_verdicts
 
     customer = Customer.objects.create(user_id=unique("xss"), first_name=SCRIPT, last_name=SCRIPT, max_speed=10)

@@ -52,7 +52,7 @@ def test_the_worker_stores_every_verdict_field_in_a_column_of_its_own():
 
 
 def test_a_parsed_verdict_has_exactly_the_stored_columns():
-    from tests.kafka_helpers import unique
+    from tests.support.kafka import unique
 
     class Message:
         def key(self):

@@ -13,10 +13,10 @@ from django.urls import reverse
 
 from localstack import stack as local_stack
 from fraudsite.topics import USERS_CONFIG
+from localstack.kafka import start_kafka
 from outbox.models import OutboxMessage
 from outbox.publisher import publish_all_pending
-from localstack.kafka import start_kafka
-from tests.kafka_helpers import latest_records, unique
+from tests.support.kafka import latest_records, unique
 from users.models import Customer
 from users.thresholds import InvalidThresholds, set_thresholds
 

@@ -2,7 +2,6 @@
 
 import re
 import threading
-import time
 
 import pytest
 from django.conf import settings
@@ -11,11 +10,12 @@ from fraudsite import detection_sql
 from fraudsite.avro import load_schema
 from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID, USERS_CONFIG, VERDICTS, ensure_topics
 from localstack import flink
-from tests.kafka_helpers import unique
+from tests.support import wait_until
+from tests.support.kafka import unique
+from tests.support.pipeline import HOUR_MS, Pipeline, great_circle_km
 from transactions import clock as event_clock
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
-from tests.detection_helpers import HOUR_MS, Pipeline, great_circle_km
 
 TRANSACTION_SCHEMA = CARD_TRANSACTIONS.value_schema_path
 USERS_CONFIG_SCHEMA = USERS_CONFIG.value_schema_path
@@ -378,12 +378,8 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        def judged_all():
-            return Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count() == 4
-
-        while not judged_all() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count, 60, "all 4 verdicts stored",
+                   until=lambda count: count == 4, interval=0.5)
     finally:
         worker.stop()
         thread.join(30)

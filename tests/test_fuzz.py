@@ -68,8 +68,8 @@ def test_arbitrary_bodies_and_headers_never_cause_a_server_error(fuzz_client, pa
 @given(body=st.one_of(json_values.map(json.dumps), deeply_nested,
                       st.fixed_dictionaries({}, optional={"decision": json_values, "comment": json_values}).map(json.dumps)))
 def test_arbitrary_review_bodies_never_cause_a_server_error(admin_user, body):
-    from tests.test_reviews import verdict
     from alerts.models import AlertReview
+    from tests.support.reviews import verdict
     from transactions.models import Verdict
 
     alert = Verdict.objects.filter(transaction_id="fuzz-alert").first() or verdict(transaction_id="fuzz-alert")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import SESSION_STARTED
+from tests.support.session import SESSION_STARTED
 
 pytestmark = pytest.mark.after_all
 
-# Every id the tests make comes from tests.kafka_helpers.unique: a prefix, "_" and 10 hex digits.
+# Every id the tests make comes from tests.support.kafka.unique: a prefix, "_" and 10 hex digits.
 TEST_ID = re.compile(r"^[a-z][a-z0-9-]*_[0-9a-f]{10}$")
 # What `make run` uses (scripts/run-local.sh, the settings' defaults).
 PRODUCT_DATABASE = "postgres://fraudsite:fraudsite@localhost:5432/fraudsite"

@@ -1,7 +1,6 @@
 """The operator page and the /ws/alerts/ WebSocket: access control and what they show."""
 
 import json
-from datetime import datetime, timezone
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -10,24 +9,13 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from fraudsite.asgi import application
-from tests.kafka_helpers import unique
-from tests.websocket_helpers import session_headers
+from tests.support.kafka import unique
+from tests.support.records import stored_verdict
+from tests.support.websocket_clients import session_headers
 from transactions.broadcast import push_verdicts
-from transactions.models import Verdict
 from users.models import Customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-MOMENT = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def stored_verdict(transaction_id="tx-1", status="FRAUD"):
-    return Verdict.objects.create(
-        transaction_id=transaction_id, user_id="user_1", timestamp=MOMENT, received_at=MOMENT, lat=48.85, lng=2.35,
-        amount=20, prev_transaction_id="tx-0", prev_lat=51.5, prev_lng=-0.12, first_name="Lena", last_name="Whitaker",
-        max_speed=10, distance_km=343.5, elapsed_seconds=3600, speed_kmh=343.5, is_fraud=status == "FRAUD",
-        status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1)
-
 
 @pytest.fixture
 def viewer(django_user_model):

@@ -13,9 +13,10 @@ from django.conf import settings
 from localstack import flink
 from localstack.kafka import start_kafka
 from localstack.layout import paths
-from tests.detection_helpers import Pipeline
-from tests.kafka_helpers import group_at_end, unique
-from tests.test_worker import database_url
+from tests.support import wait_until
+from tests.support.kafka import group_at_end, unique, wait_until_group_stable
+from tests.support.pipeline import Pipeline, wait_until_customers_read
+from tests.support.site import database_url
 from transactions import simulator
 from transactions.models import Verdict
 from users.models import Customer
@@ -24,22 +25,13 @@ from outbox.publisher import publish_all_pending
 pytestmark = [pytest.mark.stack, pytest.mark.destructive, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout} s")
-
-
 def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_verdict(
         stack, django_capture_on_commit_callbacks):
     user_ids = [unique("tm") for _ in range(20)]
     for user_id in user_ids:
         Customer.objects.create(user_id=user_id, first_name="T", last_name="M", max_speed=900)
     assert publish_all_pending() == (20, 0)
-    time.sleep(1.5)
+    wait_until_customers_read()  # the job has read the customers' limits
     group = group_at_end(unique("reliability"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
     worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
                               cwd=settings.BASE_DIR, env={**os.environ, "DATABASE_URL": database_url()},
@@ -52,16 +44,19 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
         completed = lambda: flink.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["completed"]
         before = completed()
         traffic.start()
-        wait_for(lambda: completed() > before, 30, "a checkpoint should complete under traffic")
-        time.sleep(2)
+        wait_until(completed, 30, "a checkpoint to complete under traffic", until=lambda count: count > before,
+                   interval=0.5)
+        time.sleep(2)  # deliberate: traffic after the checkpoint, which the restore must replay without duplicates
         taskmanager = int(paths().pidfile("flink-taskmanager").read_text())
         os.kill(taskmanager, signal.SIGKILL)  # mid-stream, after a checkpoint
-        time.sleep(1)
+        # Gone (and reaped) before start_flink looks, or it would take the dying one for running.
+        wait_until(lambda: "flink-taskmanager" not in stack.started_processes(), 10, "the killed TaskManager to be gone")
         flink.start_flink()  # a new TaskManager; the job restores from its last checkpoint
         traffic.join()
         ours = Verdict.objects.filter(user_id__in=user_ids)
-        wait_for(lambda: ours.count() >= len(sent_ids), 180, "every transaction should get its verdict")
-        time.sleep(3)  # duplicates re-emitted after the restore would land now
+        wait_until(ours.count, 180, "every transaction's verdict", until=lambda count: count >= len(sent_ids),
+                   interval=0.5)
+        time.sleep(3)  # deliberate observation window: duplicates re-emitted after the restore would land now
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
@@ -89,7 +84,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
 
     from fraudsite.topics import USERS_CONFIG
     from outbox.publisher import publish_all_pending
-    from tests.kafka_helpers import latest_records
+    from tests.support.kafka import latest_records
     from transactions.models import Transaction
 
     settings.KAFKA_DELIVERY_TIMEOUT_MS = 2000
@@ -102,7 +97,7 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
     client.force_login(admin_user)
     body = {"user_id": customer.user_id, "amount": 5, "lat": 48.85, "lng": 2.35}
     try:
-        time.sleep(3)  # the worker is in its group
+        wait_until_group_stable(group)  # the worker is in its group
         stack.stop({"kafka"})
 
         for speed in (20, 30):  # edited twice while the broker is down
@@ -119,12 +114,12 @@ def test_a_kafka_outage_loses_nothing_and_everything_resumes_by_itself(stack, se
         (value, _), *_ = reversed(latest_records(settings.TOPIC_USERS_CONFIG, customer.user_id))
         assert USERS_CONFIG.codec().decode(value)["max_speed"] == 30.0
 
-        time.sleep(1.5)  # the job (once it has reconnected) reads the new limit
+        wait_until_customers_read(timeout=120)  # the job, once reconnected, has read the new limit
         accepted = client.post(reverse("api-transactions"), body, content_type="application/json")
         assert accepted.status_code == 202
         transaction_id = accepted.json()["transaction_id"]
         stored = Verdict.objects.filter(transaction_id=transaction_id)
-        wait_for(stored.exists, 180, "the verdict should be stored by the worker that lived through the outage")
+        wait_until(stored.exists, 180, "the verdict stored by the worker that lived through the outage", interval=0.5)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
@@ -142,7 +137,7 @@ LOAD_CLIENTS, LOAD_RATE, LOAD_SECONDS = (int(n) for n in os.environ.get("RELIABI
 def test_every_connected_client_gets_every_verdict_under_load(live_site, tmp_path):
     import asyncio
 
-    from tests.websocket_helpers import operator_cookies, stream_to_clients
+    from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     user_ids = [unique("load") for _ in range(50)]
     Customer.objects.bulk_create([Customer(user_id=u, first_name="L", last_name="D", max_speed=900) for u in user_ids])

@@ -3,40 +3,20 @@
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from fraudsite.topics import VERDICTS
-from tests.kafka_helpers import unique
-from tests.test_worker import verdict_record
 from alerts.models import AlertReview
+from fraudsite.topics import VERDICTS
+from tests.support.kafka import unique
+from tests.support.records import verdict_record
+from tests.support.reviews import post_review, user_with, verdict
 from transactions.models import Verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
 
 pytestmark = pytest.mark.django_db
-
-MOMENT = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def verdict(transaction_id=None, status="FRAUD", reasons="speed_above_limit,velocity_exceeded", user_id="user_1",
-            minutes=0, **fields):
-    values = dict(
-        transaction_id=transaction_id or unique("tx"), user_id=user_id, timestamp=MOMENT + timedelta(minutes=minutes),
-        received_at=MOMENT + timedelta(minutes=minutes), lat=48.85, lng=2.35, amount=20, first_name="Lena",
-        last_name="Whitaker", max_speed=10, speed_kmh=343.5, is_fraud=status == "FRAUD", status=status,
-        reason=reasons.split(",")[0], reasons=reasons, kafka_topic="t", kafka_partition=0, kafka_offset=1)
-    return Verdict.objects.create(**{**values, **fields})
-
-
-def user_with(django_user_model, *codenames, staff=False):
-    user = django_user_model.objects.create_user(username=unique("op"), password="pw", is_staff=staff)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
-
 
 @pytest.fixture
 def reviewer(django_user_model):
@@ -46,11 +26,6 @@ def reviewer(django_user_model):
 @pytest.fixture
 def viewer(django_user_model):
     return user_with(django_user_model, "view_verdict")
-
-
-def post_review(client, transaction_id, body):
-    return client.post(reverse("api-review", args=[transaction_id]), data=body if isinstance(body, str)
-                       else json.dumps(body), content_type="application/json")
 
 
 # --- the map page's review API -------------------------------------------------------------------

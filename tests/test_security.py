@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fraudsite.security import CredentialsHidingFilter
 from localstack import flink
-from tests.test_reviews import post_review, user_with, verdict
+from tests.support.reviews import post_review, user_with, verdict
 from transactions import submission
 from alerts.models import AlertReview
 from transactions.models import Transaction
@@ -263,8 +263,8 @@ def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(l
 
     import websockets
 
-    from tests.test_operator_page import stored_verdict
-    from tests.websocket_helpers import session_cookie
+    from tests.support.records import stored_verdict
+    from tests.support.websocket_clients import session_cookie
     from transactions.broadcast import push_verdicts
     from transactions.consumers import CLOSE_TOO_MANY_SOCKETS
 

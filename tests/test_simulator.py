@@ -1,12 +1,10 @@
 """The traffic simulator: plausible walks, impossible jumps, and real verdicts for them."""
 
-import time
-
 import pytest
 from django.core.management import call_command
 
-from tests.detection_helpers import Pipeline, great_circle_km
-from tests.kafka_helpers import unique
+from tests.support.kafka import unique
+from tests.support.pipeline import Pipeline, great_circle_km
 from transactions import simulator
 from users.models import Customer
 from outbox.publisher import publish_all_pending
@@ -36,7 +34,7 @@ def test_simulated_traffic_gets_verdicts_with_frauds_for_the_jumps(stack, django
     assert publish_all_pending() == (3, 0)
     pipeline = Pipeline()
     try:
-        time.sleep(1.5)  # the job reads the customers' limits
+        pipeline.wait_until_customers_read()  # the job has read the customers' limits
         sent = []
         assert simulator.run(user_ids, 30, fraud_share=1.0, seed=3, on_send=lambda r: sent.append(r["transaction_id"])) == 30
         verdicts = pipeline.verdicts(sent)

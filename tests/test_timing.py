@@ -11,15 +11,16 @@ import re
 import time
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from django.conf import settings
 
 from fraudsite.kafka import client_config
 from fraudsite.topics import TICK_USER_ID
 from localstack import flink
 from localstack.layout import paths
-from tests.detection_helpers import LONDON_PARIS, Pipeline
-from tests.kafka_helpers import TopicReader, create_topic, unique
+from tests.support import wait_until
+from tests.support.kafka import TopicReader, create_topic, unique
+from tests.support.pipeline import LONDON_PARIS, Pipeline
 
 pytestmark = pytest.mark.stack
 
@@ -86,7 +87,7 @@ def test_a_burst_sharing_one_broker_millisecond_gets_every_verdict_none_late(sta
     try:
         # Customers saved a while ago: users-config has gone idle, as it is most of the time.
         customers = [pipeline.customer(max_speed=100) for _ in range(3)]
-        time.sleep(1)
+        time.sleep(1)  # deliberate: saved a while ago, well past users-config's 200 ms idle timeout
         ids, offsets = pipeline.one_request_burst(customers, per_customer=10)
 
         times = record_times(offsets)
@@ -161,7 +162,7 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
     import signal
     import threading
 
-    from tests.kafka_helpers import group_at_end
+    from tests.support.kafka import group_at_end
     from transactions.worker import Options, Worker
 
     settings.VERDICT_LAG_ALERT_SECONDS = 2
@@ -171,13 +172,7 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
     taskmanager = int(paths().pidfile("flink-taskmanager").read_text())
 
     def health_until(condition, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            health = client.get("/health").json()
-            if condition(health):
-                return health
-            time.sleep(0.3)
-        raise AssertionError(f"{what} within {timeout} s; last answer: {health}")
+        return wait_until(lambda: client.get("/health").json(), timeout, what, until=condition, interval=0.3)
 
     try:
         healthy = health_until(lambda h: h["status"] == "ok", 30, "all parts up and verdicts on time")
@@ -194,17 +189,20 @@ def test_verdicts_held_by_a_stopped_taskmanager_show_as_lag_then_recover(stack, 
 
 
 def test_the_clock_ticks_every_partition_of_its_topic(stack):
-    from tests.kafka_helpers import create_topic
     from transactions import clock as event_clock
 
     topic = create_topic(unique("ticked"), partitions=3)
-    ticking = event_clock.run_in_thread(topic=topic, interval_ms=20)
-    time.sleep(1.5)
-    ticking.stop()
     counter = Consumer(client_config(**{"group.id": unique("count"), "enable.auto.commit": False}))
+    ticking = event_clock.run_in_thread(topic=topic, interval_ms=20)
     try:
-        ends = {p: counter.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(3)}
+        # Until each partition has 10 ticks (0.2 s at 20 ms), where the test used to tick for 1.5 s and
+        # then count; the new topic's partitions may not have a leader yet at first.
+        ends = wait_until(
+            lambda: {p: counter.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(3)},
+            5, "10 ticks in every partition", until=lambda ends: all(end >= 10 for end in ends.values()),
+            retry_on=(KafkaException,))
     finally:
+        ticking.stop()
         counter.close()
     assert all(end >= 10 for end in ends.values()), ends  # 1.5 s at 20 ms: about 75 each
 

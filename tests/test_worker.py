@@ -16,9 +16,12 @@ from django.db import OperationalError, connection
 
 from fraudsite.asgi import application
 from fraudsite.topics import CARD_TRANSACTIONS, VERDICTS
-from tests.detection_helpers import LONDON_PARIS, Pipeline
-from tests.kafka_helpers import create_topic, producer, unique
-from tests.websocket_helpers import session_headers
+from tests.support import wait_until
+from tests.support.kafka import create_topic, producer, unique
+from tests.support.pipeline import LONDON_PARIS, Pipeline
+from tests.support.records import verdict_record
+from tests.support.site import database_url
+from tests.support.websocket_clients import session_headers
 from transactions import worker as worker_module
 from transactions.models import DeadLetter, Verdict
 from transactions.worker import Options, Worker
@@ -26,18 +29,6 @@ from users.models import Customer
 from outbox.publisher import publish_all_pending
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def verdict_record(user_id, transaction_id, **overrides):
-    record = {
-        "user_id": user_id, "transaction_id": transaction_id, "timestamp": 1_700_000_000_000, "lat": 51.5,
-        "lng": -0.12, "amount": 10.0, "received_at": 1_700_000_000_005, "prev_transaction_id": None,
-        "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
-        "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
-        "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history", "reasons": "no_history",
-    }
-    record.update(overrides)
-    return record
 
 
 def malformed_records(codec):
@@ -126,11 +117,6 @@ def worker_process(topic, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def database_url():
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":
@@ -151,18 +137,19 @@ def test_sigkill_at_random_points_while_verdicts_stream_in_leaves_exact_counts(v
             ids, bad = fill(verdict_topic, good=1000, bad_every=200)
             streamed["ids"] += ids
             streamed["bad"] += bad
-            time.sleep(0.2)
+            time.sleep(0.2)  # a pause between chunks, so that the kills fall while verdicts still arrive
 
     streamer = threading.Thread(target=stream)
     streamer.start()
     group, kills = unique("g"), 0
     for fraction in sorted(chooser.uniform(0.05, 0.8) for _ in range(3)):
         worker = worker_process(verdict_topic, "--group", group, "--batch-size", "500")
-        deadline = time.monotonic() + 60
-        while Verdict.objects.count() < fraction * STREAMED_VERDICTS and time.monotonic() < deadline:
-            time.sleep(0.02)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        try:
+            wait_until(Verdict.objects.count, 60, f"{fraction:.0%} of the verdicts stored (seed {seed})",
+                       until=lambda stored: stored >= fraction * STREAMED_VERDICTS, interval=0.02)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
         kills += 1
     streamer.join()
 
@@ -181,9 +168,10 @@ def test_sigterm_finishes_the_batch_and_commits(verdict_topic, postgres_only):
     ids, _ = fill(verdict_topic, good=2000)
     group = unique("g")
     process = worker_process(verdict_topic, "--group", group, "--batch-size", "200")
-    while Verdict.objects.count() == 0:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    try:
+        wait_until(Verdict.objects.count, 60, "the worker's first stored verdicts", interval=0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     stored = Verdict.objects.count()
@@ -230,7 +218,7 @@ def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack,
     try:
         customer = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="W", max_speed=10)
         assert publish_all_pending() == (1, 0)
-        time.sleep(1.5)  # let the job read the customer's settings
+        pipeline.wait_until_customers_read()  # the job has read the customer's settings
         first = pipeline.transaction(customer.user_id, *LONDON_PARIS[0])
         second = pipeline.transaction(customer.user_id, *LONDON_PARIS[1], offset_ms=3600_000)
         pipeline.verdicts([first, second])

@@ -6,6 +6,7 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from fraudsite.kafka import client_config
+from tests.support.waiting import wait_until
 
 
 def unique(prefix):
@@ -40,7 +41,8 @@ def latest_records(topic, key, timeout=15):
 
 
 class TopicReader:
-    """Collects decoded records from a topic, starting at its current end, until a condition holds."""
+    """Collects decoded records from a topic, starting at its current end, until a condition holds.
+    decode(value) gives the record to keep, or None for a record this reader is not about."""
 
     def __init__(self, topic, decode):
         self.decode = decode
@@ -59,12 +61,13 @@ class TopicReader:
         while not done(self.records) and time.monotonic() < deadline:
             message = self.consumer.poll(0.2)
             if message is not None and not message.error():
-                self.records.append(self.decode(message.value()))
+                record = self.decode(message.value())
+                if record is not None:
+                    self.records.append(record)
         return self.records
 
     def close(self):
         self.consumer.close()
-
 
 
 def create_topic(name, partitions=1):
@@ -92,10 +95,10 @@ def wait_until_group_stable(group, timeout=30):
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient(client_config())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def state_and_members():
         description = admin.describe_consumer_groups([group])[group].result(10)
-        if description.state == ConsumerGroupState.STABLE and description.members:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"nobody joined consumer group {group} within {timeout} s")
+        return description.state, len(description.members)
+
+    wait_until(state_and_members, timeout, f"a consumer to join consumer group {group}", interval=0.3,
+               until=lambda seen: seen[0] == ConsumerGroupState.STABLE and seen[1] > 0)

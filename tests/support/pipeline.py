@@ -8,10 +8,12 @@ from django.conf import settings
 
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS
-from tests.kafka_helpers import TopicReader, producer, unique
+from tests.support.kafka import TopicReader, producer, unique
+from tests.support.waiting import wait_until
 
 HOUR_MS = 3600 * 1000
 LONDON_PARIS = [(51.5074, -0.1278), (48.8566, 2.3522)]
+PROBE_PREFIX = "probe"  # the readiness probes' customers: unique(PROBE_PREFIX)
 
 
 def great_circle_km(lat1, lng1, lat2, lng2):
@@ -33,19 +35,74 @@ class Pipeline:
         self.producer = producer()
         self.customers = USERS_CONFIG.codec()
         self.transactions = CARD_TRANSACTIONS.codec()
-        self.reader = TopicReader(VERDICTS.name, VERDICTS.codec().decode)
+        verdicts = VERDICTS.codec()
+        self.probe_verdicts = {}  # transaction_id: verdict, of the readiness probes (kept out of reader.records)
+
+        def decode(value):
+            verdict = verdicts.decode(value)
+            if verdict["user_id"].startswith(PROBE_PREFIX + "_"):
+                self.probe_verdicts[verdict["transaction_id"]] = verdict
+                return None
+            return verdict
+
+        self.reader = TopicReader(VERDICTS.name, decode)
         self.base_time = int(time.time() * 1000)
 
     def customer(self, max_speed, first_name="Test", last_name="Customer", user_id=None, **thresholds):
         """Publish a customer's settings (thresholds: the further signals' fields of users-config);
-        returns the user_id. Waits until the job has surely read them."""
+        returns the user_id. Waits until the job has read them."""
         user_id = user_id or unique("cust")
         value = self.customers.encode(
             {"first_name": first_name, "last_name": last_name, "max_speed": float(max_speed), **thresholds})
         self.producer.produce(settings.TOPIC_USERS_CONFIG, key=user_id.encode(), value=value)
         self.producer.flush(10)
-        time.sleep(1.5)  # settings apply from the record's time on; let the job ingest them first
+        self.wait_until_customers_read()  # settings apply from the record's time on: the job must hold them first
         return user_id
+
+    def wait_until_customers_read(self, timeout=60):
+        """Return once the running job has read every users-config record published so far.
+
+        Why this is proof: after the records of interest, a probe customer is published to each
+        users-config partition, then a transaction for each probe customer. A partition is read in
+        offset order, and with parallelism 1 one source subtask sends everything it reads down one
+        ordered channel to the one temporal-join subtask. So a probe transaction judged with its
+        probe customer's settings (anything but UNKNOWN_CUSTOMER) shows that the join already held
+        everything published to that partition before the probe, the records of interest included.
+        A probe judged too early (UNKNOWN_CUSTOMER) is simply asked again with a new transaction.
+        The probes' verdicts never reach reader.records; a worker storing the topic stores them
+        (user_id "probe_..."). Typically a few hundred ms (users-config must go idle, 200 ms, before
+        the join's watermark moves on) instead of a fixed 1.5 s."""
+        if settings.STACK_FLINK_PARALLELISM != 1:
+            # Several join subtasks: a probe customer may be hashed to another subtask than the
+            # records of interest, so its verdict proves nothing about them. Wait as before.
+            time.sleep(1.5)  # the fixed wait this probe replaces, for parallelism > 1 only
+            return
+        topic = settings.TOPIC_USERS_CONFIG
+        probes = {}  # probe customer: its probe transaction awaiting a verdict
+        for partition in self.producer.list_topics(topic, timeout=10).topics[topic].partitions:
+            probe = unique(PROBE_PREFIX)
+            value = self.customers.encode({"first_name": "Readiness", "last_name": "Probe", "max_speed": 1000.0})
+            self.producer.produce(topic, key=probe.encode(), value=value, partition=partition)
+            probes[probe] = None
+        self.producer.flush(10)
+        probe_transaction = lambda probe: self.transaction(probe, *LONDON_PARIS[0], timestamp=int(time.time() * 1000))
+        for probe in probes:
+            probes[probe] = probe_transaction(probe)
+
+        def unconfirmed_probes():
+            self.reader.collect_until(lambda _: any(t in self.probe_verdicts for t in probes.values()), timeout=0.5)
+            for probe, transaction_id in list(probes.items()):
+                verdict = self.probe_verdicts.pop(transaction_id, None)
+                if verdict is None:
+                    continue
+                if verdict["status"] == "UNKNOWN_CUSTOMER":  # judged before the job read the probe customer
+                    probes[probe] = probe_transaction(probe)
+                else:
+                    del probes[probe]
+            return sorted(probes)
+
+        wait_until(unconfirmed_probes, timeout, "the detection job to read the users-config records just published "
+                   "(a verdict knowing each probe customer)", until=lambda left: not left, interval=0)
 
     def transaction(self, user_id, lat, lng, offset_ms=0, amount=10.0, timestamp=None):
         """Send one transaction (timestamp = the test's base time + offset_ms); returns its id."""
@@ -90,3 +147,13 @@ class Pipeline:
 
     def close(self):
         self.reader.close()
+
+
+def wait_until_customers_read(timeout=60):
+    """Return once the running job has read every customer published so far (e.g. by saving
+    Customer rows): see Pipeline.wait_until_customers_read."""
+    pipeline = Pipeline()
+    try:
+        pipeline.wait_until_customers_read(timeout)
+    finally:
+        pipeline.close()

@@ -1,0 +1,27 @@
+"""Verdicts as the tests make them: Avro verdict records, and Verdict rows stored directly."""
+
+from datetime import datetime, timezone
+
+from transactions.models import Verdict
+
+MOMENT = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def verdict_record(user_id, transaction_id, **overrides):
+    record = {
+        "user_id": user_id, "transaction_id": transaction_id, "timestamp": 1_700_000_000_000, "lat": 51.5,
+        "lng": -0.12, "amount": 10.0, "received_at": 1_700_000_000_005, "prev_transaction_id": None,
+        "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
+        "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
+        "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history", "reasons": "no_history",
+    }
+    record.update(overrides)
+    return record
+
+
+def stored_verdict(transaction_id="tx-1", status="FRAUD"):
+    return Verdict.objects.create(
+        transaction_id=transaction_id, user_id="user_1", timestamp=MOMENT, received_at=MOMENT, lat=48.85, lng=2.35,
+        amount=20, prev_transaction_id="tx-0", prev_lat=51.5, prev_lng=-0.12, first_name="Lena", last_name="Whitaker",
+        max_speed=10, distance_km=343.5, elapsed_seconds=3600, speed_kmh=343.5, is_fraud=status == "FRAUD",
+        status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1)

@@ -1,0 +1,95 @@
+"""The site as operators get it, for the browser, load and security tests and the benchmarks:
+daphne in production mode (DEBUG off, collected static files) and the verdict worker, each its
+own process, on a port chosen when it starts (other sites may be running on this machine)."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from tests.support.kafka import group_at_end, wait_until_group_stable
+from tests.support.waiting import wait_until
+
+
+def site_processes(listening_fd, worker_group):
+    """The site's processes, (name, argv); each is started with the site and stopped with it.
+    listening_fd: the site's listening socket, inherited by every process (daphne serves it)."""
+    return [
+        ("web", [sys.executable, "-m", "daphne", "--fd", str(listening_fd), "fraudsite.asgi:application"]),
+        ("worker", [sys.executable, "manage.py", "consume_verdicts", "--group", worker_group]),
+        ("outbox", [sys.executable, "manage.py", "publish_outbox"]),
+    ]
+
+
+@dataclass
+class Site:
+    url: str  # http://localhost:<port>
+    port: int
+    log: Path  # every process's output
+    worker_group: str
+
+
+@contextmanager
+def running_site(env_overrides, log, worker_group, ready_timeout=30):
+    """Collect static files, start the site's processes with this process's environment plus
+    env_overrides, and yield a Site once it answers and the worker owns its partitions (the
+    worker's group starts at the end of the verdict topic: no backlog). Stops them at the end.
+
+    The site signs sessions with this process's SECRET_KEY, so that sessions made here are valid there."""
+    with tempfile.TemporaryDirectory(prefix="site-static-") as static_root, open(log, "w") as output:
+        env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
+               "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": static_root,
+               "VERDICT_WORKER_GROUP": worker_group, **env_overrides}
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=settings.BASE_DIR,
+                       env=env, check=True)
+        group_at_end(worker_group, settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
+        # The port is the OS's choice, and the socket is listening before daphne starts: no other
+        # process can take the port in between.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        port = listener.getsockname()[1]
+        processes = []
+        try:
+            for name, argv in site_processes(listener.fileno(), worker_group):
+                processes.append((name, subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, stdout=output,
+                                                         stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])))
+            listener.close()
+            url = f"http://localhost:{port}"
+            wait_until(lambda: _answer(url, processes, log), ready_timeout, f"the site at {url} to answer",
+                       interval=0.2, retry_on=(OSError,))
+            wait_until_group_stable(worker_group)
+            yield Site(url=url, port=port, log=Path(log), worker_group=worker_group)
+        finally:
+            listener.close()
+            for _, process in processes:
+                process.terminate()
+            for _, process in processes:
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _answer(url, processes, log):
+    import urllib.request
+
+    exited = [f"{name} (exit code {process.returncode})" for name, process in processes if process.poll() is not None]
+    if exited:
+        raise RuntimeError(f"site process {', '.join(exited)} ended while starting; see {log}")
+    with urllib.request.urlopen(url + "/accounts/login/", timeout=2) as response:
+        return response.status
+
+
+def database_url():
+    """The URL of the database this test runs on, for processes started beside it."""
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
