@@ -48,7 +48,7 @@ def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_sit
     from playwright.sync_api import expect, sync_playwright
 
     lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
-    assert publish_all_pending() == (1, 0)
+    publish_all_pending()  # sent by the site's publisher or this call, whichever locks the outbox first
     password = create_operator()
     wait_until_customers_read()  # the detection job has read Lena's limit
     ARTIFACTS.mkdir(exist_ok=True)
