@@ -92,6 +92,12 @@ def publish_all_pending():
             return total_sent, total_failed
 
 
+def oldest_pending_seconds():
+    """How long the oldest unsent row has waited, or None when nothing is pending."""
+    oldest = OutboxMessage.objects.filter(sent_at=None).order_by("id").values_list("created_at", flat=True).first()
+    return None if oldest is None else (timezone.now() - oldest).total_seconds()
+
+
 def prune_sent(older_than_days=None):
     """Delete sent rows past the retention, keeping each key's latest (its publication state)."""
     days = settings.OUTBOX_RETENTION_DAYS if older_than_days is None else older_than_days

@@ -322,3 +322,19 @@ def test_admin_action_republishes_the_selected_customers(kafka, admin_client):
     assert "1 customer(s) queued for users-config." in response.content.decode()
     assert publish_all_pending() == (2, 0)
     assert len(latest_records("users-config", customer.user_id)) == 2  # the save, then the action
+
+
+@pytest.mark.django_db
+def test_health_reports_how_long_a_customer_change_has_waited_for_kafka(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transactions import health
+
+    settings.HEALTH_CHECKS_FLINK = False
+    settings.KAFKA_BOOTSTRAP_SERVERS = "localhost:1"
+    assert health.report()["oldest_unpublished_change_seconds"] is None
+    Customer.objects.create(user_id="waiting", first_name="W", last_name="K", max_speed=10)
+    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(minutes=3))
+    assert health.report()["oldest_unpublished_change_seconds"] >= 180

@@ -22,6 +22,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from fraudsite.kafka import broker_reachable, client_config
+from outbox.publisher import oldest_pending_seconds
 
 from .models import Transaction
 
@@ -125,6 +126,7 @@ def report():
     job = detection_job()
     watermark_lag = job["watermark_lag_seconds"] if job else None
     unjudged = oldest_unjudged_seconds() if database else None
+    unpublished = oldest_pending_seconds() if database else None
     checks = {
         "database": database,
         "broker": broker_reachable(),
@@ -146,4 +148,6 @@ def report():
         "job_watermark_lag_seconds": watermark_lag,
         "oldest_unjudged_transaction_seconds": unjudged,
         "lag_alert_seconds": settings.VERDICT_LAG_ALERT_SECONDS,
+        # Customer changes not yet on users-config (the outbox publisher down, or Kafka refusing).
+        "oldest_unpublished_change_seconds": unpublished,
     }
