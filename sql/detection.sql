@@ -46,7 +46,13 @@ with_history AS (
     SUM(amount) OVER h - amount AS prior_amount_sum,
     -- The timestamps of this window, oldest first, so that the N-th previous one can be picked
     -- for a per-customer N (OVER frames are constant).
-    LISTAGG(CAST(`timestamp` AS STRING), ',') OVER h AS recent_timestamps
+    LISTAGG(CAST(`timestamp` AS STRING), ',') OVER h AS recent_timestamps,
+    -- Haversine great-circle distance, R = 6371 km (LEAST guards rounding just above 1).
+    2 * 6371 * ASIN(SQRT(LEAST(1.0,
+        POWER(SIN(RADIANS(lat - prev_lat) / 2), 2)
+        + COS(RADIANS(prev_lat)) * COS(RADIANS(lat))
+          * POWER(SIN(RADIANS(lng - prev_lng) / 2), 2)))) AS distance_km,
+    CAST(`timestamp` - prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds
   FROM paired_transactions AS p
   WINDOW h AS (
     PARTITION BY customer_key ORDER BY {% if processing_time %}arrival{% else %}received_at{% endif %}
@@ -60,24 +66,24 @@ measured_transactions AS (
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
     c.usual_hour_start, c.usual_hour_end,
-    -- Haversine great-circle distance, R = 6371 km (LEAST guards rounding just above 1).
-    2 * 6371 * ASIN(SQRT(LEAST(1.0,
-        POWER(SIN(RADIANS(t.lat - t.prev_lat) / 2), 2)
-        + COS(RADIANS(t.prev_lat)) * COS(RADIANS(t.lat))
-          * POWER(SIN(RADIANS(t.lng - t.prev_lng) / 2), 2)))) AS distance_km,
-    CAST(t.`timestamp` - t.prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds,
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
+    per_customer.velocity_reference_timestamp, per_customer.local_hour
+  FROM with_history AS t
+  LEFT JOIN {{ tables.users_config }} FOR SYSTEM_TIME AS OF t.received_at AS c
+    ON t.customer_key = c.{{ customer_key }}
+  -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
+  -- expression into every later expression that uses it, and these are the costly ones. (The
+  -- distance and elapsed time are computed before the join for the same reason.)
+  CROSS JOIN UNNEST(ARRAY[ROW(
     -- More than N transactions within M minutes: this one and the N before it, the N-th
     -- previous no further than M minutes away.
     CASE WHEN c.velocity_max_transactions IS NOT NULL AND t.prior_count >= c.velocity_max_transactions
       THEN CAST(SPLIT_INDEX(t.recent_timestamps, ',', CAST(t.prior_count - c.velocity_max_transactions AS INT)) AS BIGINT)
-    END AS velocity_reference_timestamp,
-    CASE WHEN c.usual_hour_start IS NOT NULL THEN CAST(HOUR(CAST(CONVERT_TZ(
-      DATE_FORMAT(TO_TIMESTAMP_LTZ(t.`timestamp`, 3), 'yyyy-MM-dd HH:mm:ss'), 'UTC', c.time_zone) AS TIMESTAMP(0))) AS INT)
-    END AS local_hour
-  FROM with_history AS t
-  LEFT JOIN {{ tables.users_config }} FOR SYSTEM_TIME AS OF t.received_at AS c
-    ON t.customer_key = c.{{ customer_key }}
+    END,
+    CASE WHEN c.usual_hour_start IS NOT NULL THEN CAST(SUBSTRING(CONVERT_TZ(
+      DATE_FORMAT(TO_TIMESTAMP_LTZ(t.`timestamp`, 3), 'yyyy-MM-dd HH:mm:ss'), 'UTC', c.time_zone) FROM 12 FOR 2) AS INT)
+    END
+  )]) AS per_customer (velocity_reference_timestamp, local_hour)
 ),
 
 signals AS (
