@@ -22,6 +22,9 @@ SET 'pipeline.auto-watermark-interval' = '{{ watermark_interval_ms }} ms';
 -- full or after this long (Flink's default, 100 ms, would add up to 300 ms to a quiet verdict).
 SET 'execution.buffer-timeout.interval' = '{{ buffer_timeout_ms }} ms';
 SET 'table.local-time-zone' = 'UTC';
+-- Chained operators hand records on without copying them (the SQL operators never keep a record
+-- they were handed): TaskManager CPU per transaction -15 % (bench/RESULTS.md).
+SET 'pipeline.object-reuse' = 'true';
 
 CREATE TABLE card_transactions (
 {{ columns.card_transactions }},
