@@ -8,7 +8,9 @@ the machine the generator took from the pipeline.
 
 import json
 import os
+import re
 import subprocess
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -52,17 +54,33 @@ def encode(timestamp, transaction_id, lat, lng, amount):
 
 
 def start(pool, rate, seconds, run_id, topic=None, log=None):
-    """The generator as a running process; finish() collects its report."""
+    """The generator as a running process; finish() collects its report. Its progress lines
+    (each second: 'loadgen: N of M sent, K acknowledged') go to log, a file or subprocess.PIPE."""
     return subprocess.Popen(
         command("--bootstrap", settings.KAFKA_BOOTSTRAP_SERVERS, "--topic", topic or CARD_TRANSACTIONS.name,
                 "--pool", pool, "--rate", rate, "--seconds", seconds, "--run-id", run_id),
         stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True)
 
 
+PROGRESS = re.compile(r"loadgen: (\d+) of \d+ sent, (\d+) acknowledged")
+
+
+def follow_progress(process, on_progress):
+    """Call on_progress(acknowledged) for each progress line of a generator started with
+    log=subprocess.PIPE, on a thread of its own."""
+    def read():
+        for line in process.stderr:
+            match = PROGRESS.match(line)
+            if match:
+                on_progress(int(match.group(2)))
+    threading.Thread(target=read, daemon=True).start()
+
+
 def finish(process, timeout=None):
     """The generator's report: sent, acknowledged, failed, seconds, cpu_seconds, and cpu_share (of
     every core of the machine, over its run)."""
-    out, _ = process.communicate(timeout=timeout)
+    out = process.stdout.read()  # (its stderr, when piped, belongs to follow_progress)
+    process.wait(timeout)
     if process.returncode != 0:
         raise RuntimeError(f"the load generator failed (exit {process.returncode}); see its log")
     report = json.loads(out.strip().splitlines()[-1])

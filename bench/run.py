@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -28,9 +27,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
 MODES = {
     "quick": {"b1_records": 10_000, "b2_steps": [(1, 6), (200, 5), (1000, 3)], "b3_rates": [200], "b3_seconds": 5,
+              "sustained_rate": 1000, "sustained_minutes": 1,
               "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2},
     "full": {"b1_records": 200_000, "b2_steps": [(1, 120), (200, 60), (1000, 30)],
-             "b3_rates": [500, 1000, 2000, 3000, 4000, 6000, 8000, 10000], "b3_seconds": 20,
+             "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
+             "sustained_rate": 10_000, "sustained_minutes": 10,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5},
 }
 
@@ -275,74 +276,6 @@ def stored_latencies(ids):
     return {transaction_id: (stored_at - timestamp).total_seconds() * 1000 for transaction_id, timestamp, stored_at in rows}
 
 
-def _generate_share(args):
-    from transactions import simulator
-
-    user_ids, rate, seconds, seed = args
-    return simulator.run(user_ids, int(rate * seconds), rate=rate, seed=seed)
-
-
-def generate(user_ids, rate, seconds, per_process=2500):
-    """Send rate/s for `seconds` s from as many processes as one process (≈ 4,000/s) needs."""
-    import multiprocessing
-
-    processes = -(-rate // per_process)
-    shares = [(user_ids[i::processes], rate / processes, seconds, i) for i in range(processes)]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        return sum(pool.map(_generate_share, shares))
-
-
-def bench_b3(rates, step_seconds):
-    """B3: the highest rate the pipeline (Kafka, Flink, the worker storing in PostgreSQL) keeps up
-    with: a step passes when every verdict is stored within 5 s of the step's last transaction."""
-    from django.conf import settings
-
-    from tests.support.kafka import group_at_end, unique, wait_until_group_stable
-    from transactions.models import Verdict
-
-    user_ids = bench_customers(100)
-    group = group_at_end(unique("bench-b3"), settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
-    log = open(RESULTS / "b3-processes.log", "w")
-    worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", group],
-                              cwd=BASE_DIR, env=os.environ, stdout=log, stderr=subprocess.STDOUT)
-    steps, best = [], 0
-    try:
-        wait_until_group_stable(group)  # the worker owns its partitions
-        for rate in rates:
-            before = Verdict.objects.filter(user_id__startswith="bench_").count()
-            started = time.monotonic()
-            sent = generate(user_ids, rate, step_seconds)
-            produced_in = time.monotonic() - started
-            deadline = time.monotonic() + 5
-            grace_deadline = time.monotonic() + 30
-            while True:
-                stored = Verdict.objects.filter(user_id__startswith="bench_").count() - before
-                if stored >= sent or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            kept_up, stored_in_time = stored >= sent, stored
-            while stored < sent and time.monotonic() < grace_deadline:  # late, or lost?
-                time.sleep(0.5)
-                stored = Verdict.objects.filter(user_id__startswith="bench_").count() - before
-            say(f"B3: {stored} of {sent} stored within 30 s")
-            steps.append({"rate": rate, "sent": sent, "achieved_send_rate": round(sent / produced_in),
-                          "stored_within_5s": stored_in_time, "stored_within_30s": stored, "kept_up": kept_up})
-            say(f"B3: {rate}/s -> {steps[-1]}")
-            if not kept_up:
-                break
-            best = rate
-            if sent / produced_in < rate * 0.95:
-                say("B3: the load generator cannot go faster")
-                break
-            time.sleep(3)
-    finally:
-        worker.terminate()
-        worker.wait(30)
-        log.close()
-    return {"partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
-            "step_seconds": step_seconds, "highest_rate_kept_up": best, "steps": steps}
-
-
 def seed_history(count):
     from transactions.models import Verdict
 
@@ -449,12 +382,26 @@ def table(results):
                   f"and p99 ≤ {targets['websocket_p99_ms']} ms at 1/s and 200/s; nothing later than "
                   f"{targets['max_ms_at_1000']} ms at 1,000/s.", ""]
     if "b3" in results:
-        lines += ["| B3: sustained pipeline throughput | highest rate kept up with | steps (rate: kept up) |",
-                  "|---|---|---|"]
+        lines += ["| B3: pipeline throughput, all four signals | highest rate kept up with | steps (rate: kept up, "
+                  "generator CPU share, TaskManager CPU s per 1,000) |", "|---|---|---|"]
         for key, b3 in sorted(results["b3"].items()):
-            steps = ", ".join(f"{step['rate']}: {'yes' if step['kept_up'] else 'no'}" for step in b3["steps"])
+            steps = ", ".join(
+                f"{step['rate']}: {'yes' if step['kept_up'] else 'no'}"
+                + (f", {step['generator_cpu_share']:.0%}, {step['cpu_seconds_per_1000']['flink-taskmanager']}"
+                   if "generator_cpu_share" in step else "")
+                for step in b3["steps"])
             lines.append(f"| {key} ({b3['step_seconds']} s steps) | {b3['highest_rate_kept_up']}/s | {steps} |")
         lines.append("")
+    for key, run in sorted(results.get("sustained", {}).items()):
+        lines += ["| Sustained run | |", "|---|---|",
+                  f"| {key}: {run['rate']:,}/s for {run['minutes']} min | {run['sent']:,} sent at "
+                  f"{run['achieved_send_rate']:,}/s, {run['stored']:,} stored; every verdict within 5 s: "
+                  f"{'yes' if run['every_verdict_stored_within_5s'] else 'no'} "
+                  f"({run['checks_with_verdicts_older_than_5s']} of {run['checks']} checks late, "
+                  f"at most {run['most_verdicts_behind']:,} behind) |",
+                  f"| generator CPU share | {run['generator_cpu_share']:.0%} |",
+                  f"| CPU s per 1,000 transactions | {run['cpu_seconds_per_1000']} |",
+                  f"| memory at start / end | {run['memory_start']} / {run['memory_end']} |", ""]
     if "b4" in results:
         b4 = results["b4"]
         lines += ["| B4: the operator page | |", "|---|---|",
@@ -468,7 +415,9 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4"], action="append", help="run only these benchmarks")
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "sustained"], action="append",
+                        help="run only these benchmarks (sustained: B3's sustained run, never run by default)")
+    parser.add_argument("--rate", type=int, help="the sustained run's rate (default: the mode's)")
     args = parser.parse_args()
     settings = MODES[args.mode]
     setup_django()
@@ -492,9 +441,18 @@ def main():
             for step in results["b2"]["steps"]:
                 step["latencies_ms"] = None
     if "b3" in chosen:
-        b3 = bench_b3(settings["b3_rates"], settings["b3_seconds"])
+        from bench.throughput import bench_b3
+
+        b3 = bench_b3(settings["b3_rates"], settings["b3_seconds"], RESULTS, say)
         key = f"{b3['partitions']} partitions, parallelism {b3['flink_parallelism']}"
         results.setdefault("b3", {})[key] = b3  # one entry per stack configuration
+    if "sustained" in chosen:
+        from bench.throughput import bench_sustained
+
+        sustained = bench_sustained(args.rate or settings["sustained_rate"], settings["sustained_minutes"], RESULTS, say)
+        key = f"{sustained['partitions']} partitions, parallelism {sustained['flink_parallelism']}"
+        results.setdefault("sustained", {})[key] = sustained
+        say(f"sustained: {sustained}")
     if "b4" in chosen:
         results["b4"] = bench_b4(settings["b4_history"], settings["b4_clients"], settings["b4_rate"],
                                  settings["b4_seconds"], settings["b4_repeats"])

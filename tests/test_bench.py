@@ -1,5 +1,6 @@
 """The benchmarks' load generator writes exactly what the product's codec writes, and sends what it says."""
 
+import subprocess
 import uuid
 
 import pytest
@@ -26,8 +27,12 @@ def test_the_generator_sends_every_record_at_its_rate_and_reports_its_cpu(stack,
     admin = AdminClient(client_config())  # must outlive the future
     admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(15)
     pool = loadgen.write_pool(["a", "b", "c"], tmp_path / "pool.csv", size=50)
-    report = loadgen.finish(loadgen.start(pool, rate=200, seconds=2, run_id="t", topic=topic), timeout=60)
+    generator = loadgen.start(pool, rate=200, seconds=2, run_id="t", topic=topic, log=subprocess.PIPE)
+    progress = []
+    loadgen.follow_progress(generator, progress.append)
+    report = loadgen.finish(generator, timeout=60)
     assert (report["sent"], report["acknowledged"], report["failed"]) == (400, 400, 0)
+    assert progress and progress == sorted(progress) and progress[-1] <= 400  # one line a second
     assert 0 < report["cpu_share"] < 1
     consumer = Consumer(client_config(**{"group.id": topic}))
     try:

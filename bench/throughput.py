@@ -1,0 +1,226 @@
+"""B3: pipeline throughput with all four signals, driven by the low-cost load generator.
+
+Steps of rising rates, and a sustained run at one rate. Whether the pipeline keeps up is read
+from Kafka, not the database: the verdict topic has grown by every transaction sent (the Flink
+job), and the verdict worker's group has committed every verdict (the worker commits only what it
+stored). Every second the sustained run checks that what was stored covers what had been sent
+5 s earlier. Each step records the CPU the generator, the TaskManager, Kafka and the worker used.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from bench import loadgen
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STORED_WITHIN_SECONDS = 5
+# Every customer has all four signals on (the slowest path through the job).
+ALL_SIGNALS = {"max_speed": 900, "velocity_max_transactions": 5, "velocity_window_minutes": 10,
+               "spend_factor": 5.0, "usual_hour_start": 6, "usual_hour_end": 23, "time_zone": "Europe/London"}
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    return int(next(line for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+class Offsets:
+    """Sums of a topic's end offsets and of a group's committed offsets on it."""
+
+    def __init__(self):
+        from confluent_kafka import Consumer
+
+        from fraudsite.kafka import client_config
+
+        self.consumer = Consumer(client_config(**{"group.id": f"bench-offsets-{uuid.uuid4().hex[:8]}"}))
+
+    def _partitions(self, topic):
+        from confluent_kafka import TopicPartition
+
+        metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
+        return [TopicPartition(topic, p) for p in metadata.partitions]
+
+    def end(self, topic):
+        return sum(self.consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._partitions(topic))
+
+    def committed(self, group, topic):
+        from confluent_kafka import Consumer
+
+        from fraudsite.kafka import client_config
+
+        reader = Consumer(client_config(**{"group.id": group, "enable.auto.commit": False}))
+        try:
+            return sum(max(tp.offset, 0) for tp in reader.committed(self._partitions(topic), timeout=10))
+        finally:
+            reader.close()
+
+    def close(self):
+        self.consumer.close()
+
+
+def setup_customers(count):
+    """count customers with every signal on, published and read by the job; their user ids."""
+    from outbox.publisher import publish_all_pending
+    from tests.support.pipeline import wait_until_customers_read
+    from users.models import Customer
+
+    user_ids = [f"bench_{i:03d}" for i in range(count)]
+    for user_id in user_ids:
+        Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
+                                                                     "active": True, **ALL_SIGNALS})
+    publish_all_pending()
+    wait_until_customers_read()
+    return user_ids
+
+
+def stack_pids():
+    from localstack.layout import paths
+
+    return {name: int(paths().pidfile(name).read_text()) for name in ("kafka", "flink-taskmanager")}
+
+
+def flink_memory():
+    """The TaskManager's heap in use (MiB) and the last checkpoint's state size (bytes)."""
+    from localstack.flink import detection_jobs, flink_rest
+
+    from tests.support import wait_until
+
+    taskmanager = flink_rest("/taskmanagers")["taskmanagers"][0]["id"]
+    # The first ask of a metric only starts its fetching: it answers with nothing.
+    heap = wait_until(lambda: flink_rest(f"/taskmanagers/{taskmanager}/metrics?get=Status.JVM.Memory.Heap.Used"),
+                      10, "the TaskManager's heap metric", interval=0.5)[0]["value"]
+    job = next(job for job in detection_jobs() if job["state"] == "RUNNING")["jid"]
+    latest = flink_rest(f"/jobs/{job}/checkpoints")["latest"]["completed"] or {}
+    return {"taskmanager_heap_used_mib": round(float(heap) / 2**20), "state_size_bytes": latest.get("state_size")}
+
+
+class Pipeline:
+    """The stack's processes and a verdict worker of its own group, with their CPU accounted."""
+
+    def __init__(self, log):
+        from django.conf import settings
+
+        from tests.support.kafka import group_at_end, wait_until_group_stable
+
+        self.topic_in, self.topic_out = settings.TOPIC_CARD_TRANSACTIONS, settings.TOPIC_CARD_TRANSACTIONS_ENRICHED
+        self.group = group_at_end(f"bench-b3-{uuid.uuid4().hex[:8]}", self.topic_out)
+        self.worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", self.group],
+                                       cwd=BASE_DIR, env=os.environ, stdout=log, stderr=subprocess.STDOUT)
+        self.pids = {**stack_pids(), "worker": self.worker.pid}
+        self.offsets = Offsets()
+        wait_until_group_stable(self.group)
+
+    def cpu(self):
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def position(self):
+        """(transactions in, verdicts out, verdicts stored) so far."""
+        return (self.offsets.end(self.topic_in), self.offsets.end(self.topic_out),
+                self.offsets.committed(self.group, self.topic_out))
+
+    def close(self):
+        self.offsets.close()
+        self.worker.terminate()
+        self.worker.wait(30)
+
+
+def run_step(pipeline, pool, rate, seconds, generator_log):
+    """One step: the generator at rate for seconds; kept up when everything sent is stored within
+    STORED_WITHIN_SECONDS of the last send."""
+    in0, out0, stored0 = pipeline.position()
+    cpu0 = pipeline.cpu()
+    report = loadgen.finish(loadgen.start(pool, rate, seconds, f"b3-{uuid.uuid4().hex[:6]}", log=generator_log))
+    sent = report["acknowledged"]
+    deadline = time.monotonic() + STORED_WITHIN_SECONDS
+    while True:
+        _, out, stored = pipeline.position()
+        if stored - stored0 >= sent or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    cpu1 = pipeline.cpu()
+    return {
+        "rate": rate, "seconds": seconds, "sent": sent, "achieved_send_rate": round(sent / report["seconds"]),
+        "verdicts_out": out - out0, "stored_within_5s": stored - stored0, "kept_up": stored - stored0 >= sent,
+        "generator_cpu_share": round(report["cpu_share"], 3),
+        "cpu_seconds_per_1000": {name: round((cpu1[name] - cpu0[name]) / max(sent, 1) * 1000, 3) for name in cpu1},
+    }
+
+
+def bench_b3(rates, step_seconds, results_dir, say):
+    from django.conf import settings
+
+    user_ids = setup_customers(100)
+    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
+    with open(results_dir / "b3-processes.log", "w") as log:
+        pipeline = Pipeline(log)
+        steps, best = [], 0
+        try:
+            for rate in rates:
+                steps.append(run_step(pipeline, pool, rate, step_seconds, log))
+                say(f"B3: {rate}/s -> {steps[-1]}")
+                if not steps[-1]["kept_up"]:
+                    break
+                best = rate
+                if steps[-1]["achieved_send_rate"] < rate * 0.95:
+                    say("B3: the load generator cannot go faster")
+                    break
+        finally:
+            pipeline.close()
+    return {"partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
+            "step_seconds": step_seconds, "highest_rate_kept_up": best, "steps": steps}
+
+
+def bench_sustained(rate, minutes, results_dir, say):
+    """rate/s for minutes: each second, what was stored must cover what was sent 5 s before."""
+    from django.conf import settings
+
+    user_ids = setup_customers(100)
+    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
+    with open(results_dir / "sustained-processes.log", "w") as log:
+        pipeline = Pipeline(log)
+        try:
+            memory_start = {**flink_memory(), "worker_rss_mib": round(rss_mib(pipeline.worker.pid))}
+            _, _, stored0 = pipeline.position()
+            cpu0 = pipeline.cpu()
+            generator = loadgen.start(pool, rate, minutes * 60, f"sustained-{uuid.uuid4().hex[:6]}",
+                                      log=subprocess.PIPE)
+            acknowledged = []  # (when, how many the broker had acknowledged), from the generator each second
+            loadgen.follow_progress(generator, lambda count: acknowledged.append((time.monotonic(), count)))
+            started, checks, worst_behind, late_seconds = time.monotonic(), 0, 0, 0
+            while generator.poll() is None:
+                time.sleep(1)
+                stored = pipeline.position()[2] - stored0
+                checks += 1
+                # What the broker had acknowledged STORED_WITHIN_SECONDS ago must be stored by now.
+                due = [count for when, count in acknowledged if when <= time.monotonic() - STORED_WITHIN_SECONDS]
+                behind = (due[-1] if due else 0) - stored
+                worst_behind = max(worst_behind, behind)
+                late_seconds += behind > 0
+                if checks % 60 == 0:
+                    say(f"sustained: {checks} checks, {acknowledged[-1][1] if acknowledged else 0:,} sent, "
+                        f"{stored:,} stored")
+            report = loadgen.finish(generator)
+            time.sleep(STORED_WITHIN_SECONDS)
+            _, out, stored = pipeline.position()
+            cpu1 = pipeline.cpu()
+            memory_end = {**flink_memory(), "worker_rss_mib": round(rss_mib(pipeline.worker.pid))}
+        finally:
+            pipeline.close()
+    sent = report["acknowledged"]
+    return {
+        "partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
+        "rate": rate, "minutes": minutes, "sent": sent, "achieved_send_rate": round(sent / report["seconds"]),
+        "stored": stored - stored0, "every_verdict_stored_within_5s": late_seconds == 0 and stored - stored0 >= sent,
+        "checks": checks, "checks_with_verdicts_older_than_5s": late_seconds, "most_verdicts_behind": worst_behind,
+        "generator_cpu_share": round(report["cpu_share"], 3),
+        "cpu_seconds_per_1000": {name: round((cpu1[name] - cpu0[name]) / max(sent, 1) * 1000, 3) for name in cpu1},
+        "memory_start": memory_start, "memory_end": memory_end, "elapsed_seconds": round(time.monotonic() - started),
+    }
