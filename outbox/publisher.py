@@ -36,7 +36,8 @@ def enqueue(topic, records):
 
 
 def publish_pending(batch_size=500, producer=None):
-    """Send the oldest unsent rows (one batch); returns (sent, failed)."""
+    """Send the oldest unsent rows (one batch); returns (sent, failed). A key's rows are in commit
+    order by id: each change of a customer locks its row, so a later change gets a later id."""
     producer = producer or shared_producer()
     with transaction.atomic():
         # Locked, so that a second publisher waits instead of sending the same rows out of order.

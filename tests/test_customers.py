@@ -338,3 +338,26 @@ def test_health_reports_how_long_a_customer_change_has_waited_for_kafka(client, 
     Customer.objects.create(user_id="waiting", first_name="W", last_name="K", max_speed=10)
     OutboxMessage.objects.update(created_at=timezone.now() - timedelta(minutes=3))
     assert health.report()["oldest_unpublished_change_seconds"] >= 180
+
+
+@pytest.mark.django_db
+def test_pruning_keeps_each_customers_latest_publication_and_everything_unsent():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from outbox.publisher import prune_sent
+
+    customer = Customer.objects.create(user_id="pruned", first_name="P", last_name="R", max_speed=10)
+    for speed in (20, 30):
+        customer.max_speed = speed
+        customer.save()
+    Customer.objects.create(user_id="unsent", first_name="U", last_name="S", max_speed=10)
+    long_ago = timezone.now() - timedelta(days=30)
+    OutboxMessage.objects.filter(key="pruned").update(sent_at=long_ago)
+    OutboxMessage.objects.filter(key="unsent").update(created_at=long_ago)
+
+    assert prune_sent(older_than_days=7) == 2
+    assert [(row.key, row.value["max_speed"]) for row in OutboxMessage.objects.all()] == [
+        ("pruned", 30.0), ("unsent", 10.0)]
+    assert Customer.objects.get(user_id="pruned").sync_state == Customer.SyncState.SYNCED
