@@ -158,7 +158,7 @@ def bench_b3(rates, step_seconds, results_dir, say):
     from django.conf import settings
 
     user_ids = setup_customers(100)
-    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
+    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")  # generated, not kept (bench/.gitignore)
     with open(results_dir / "b3-processes.log", "w") as log:
         pipeline = Pipeline(log)
         steps, best = [], 0
@@ -183,7 +183,7 @@ def bench_sustained(rate, minutes, results_dir, say):
     from django.conf import settings
 
     user_ids = setup_customers(100)
-    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
+    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")  # generated, not kept (bench/.gitignore)
     with open(results_dir / "sustained-processes.log", "w") as log:
         pipeline = Pipeline(log)
         try:
