@@ -5,21 +5,10 @@ from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
+from fraudsite.admin import ReadOnlyAdmin
+
 from .export import verdict_csv_lines
 from .models import FRAUD_REASONS, OTHER_REASONS, DeadLetter, Transaction, Verdict
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the system, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReasonFilter(admin.SimpleListFilter):
