@@ -111,6 +111,15 @@ def _flink_classpath(flink_home):
     return f"{flink_home}/lib/*:{flink_home}/connectors/*"
 
 
+def _spawn_flink_process(flink_home, name, resources, entrypoint):
+    """A JobManager or TaskManager JVM, started as Flink's own scripts start it; returns its pid."""
+    jvm, dynamic = _resource_options(flink_home, resources)
+    return spawn(name, [
+        "java", *jvm, *FLINK_JAVA_17_OPTIONS, *log4j_options(name), "-cp", _flink_classpath(flink_home),
+        entrypoint, "--configDir", str(paths().flink_conf), *dynamic,
+    ])
+
+
 def start_flink():
     flink_home = ensure_flink()
     _write_flink_conf()
@@ -118,22 +127,12 @@ def start_flink():
     if not running_pid("flink-jobmanager"):
         require_free_port(settings.STACK_FLINK_REST_PORT, "STACK_FLINK_REST_PORT")
         require_free_port(settings.STACK_FLINK_RPC_PORT, "STACK_FLINK_RPC_PORT")
-        jvm, dynamic = _resource_options(flink_home, "GET_JM_RESOURCE_PARAMS")
-        pid = spawn("flink-jobmanager", [
-            "java", *jvm, *FLINK_JAVA_17_OPTIONS, *log4j_options("flink-jobmanager"),
-            "-cp", _flink_classpath(flink_home),
-            "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
-            "--configDir", str(p.flink_conf), *dynamic,
-        ])
+        pid = _spawn_flink_process(flink_home, "flink-jobmanager", "GET_JM_RESOURCE_PARAMS",
+                                   "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint")
         say(f"Flink JobManager starting, web UI http://localhost:{settings.STACK_FLINK_REST_PORT} (pid {pid})")
     if not running_pid("flink-taskmanager"):
-        jvm, dynamic = _resource_options(flink_home, "GET_TM_RESOURCE_PARAMS")
-        pid = spawn("flink-taskmanager", [
-            "java", *jvm, *FLINK_JAVA_17_OPTIONS, *log4j_options("flink-taskmanager"),
-            "-cp", _flink_classpath(flink_home),
-            "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
-            "--configDir", str(p.flink_conf), *dynamic,
-        ])
+        pid = _spawn_flink_process(flink_home, "flink-taskmanager", "GET_TM_RESOURCE_PARAMS",
+                                   "org.apache.flink.runtime.taskexecutor.TaskManagerRunner")
         say(f"Flink TaskManager starting (pid {pid})")
     wait_for("the Flink cluster", lambda: (flink_overview() or {}).get("taskmanagers", 0) >= 1, 120,
              p.logs / "flink-jobmanager.log")
