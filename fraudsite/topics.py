@@ -44,7 +44,7 @@ class Topic:
     def value_schema(self):
         return json.loads(self.value_schema_path.read_text())
 
-    @property
+    @cached_property  # read for every verdict the worker stores
     def field_names(self):
         return [f["name"] for f in self.value_schema["fields"]]
 
