@@ -33,14 +33,15 @@ def rss_mib(pid):
 
 
 class Offsets:
-    """Sums of a topic's end offsets and of a group's committed offsets on it."""
+    """Sums of a topic's end offsets, and of the committed offsets of a consumer group on it."""
 
-    def __init__(self):
+    def __init__(self, group):
         from confluent_kafka import Consumer
 
         from fraudsite.kafka import client_config
 
-        self.consumer = Consumer(client_config(**{"group.id": f"bench-offsets-{uuid.uuid4().hex[:8]}"}))
+        # Never subscribes: it only reads offsets (the group's committed ones, as the group's id).
+        self.consumer = Consumer(client_config(**{"group.id": group, "enable.auto.commit": False}))
 
     def _partitions(self, topic):
         from confluent_kafka import TopicPartition
@@ -51,16 +52,8 @@ class Offsets:
     def end(self, topic):
         return sum(self.consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._partitions(topic))
 
-    def committed(self, group, topic):
-        from confluent_kafka import Consumer
-
-        from fraudsite.kafka import client_config
-
-        reader = Consumer(client_config(**{"group.id": group, "enable.auto.commit": False}))
-        try:
-            return sum(max(tp.offset, 0) for tp in reader.committed(self._partitions(topic), timeout=10))
-        finally:
-            reader.close()
+    def committed(self, topic):
+        return sum(max(tp.offset, 0) for tp in self.consumer.committed(self._partitions(topic), timeout=10))
 
     def close(self):
         self.consumer.close()
@@ -79,6 +72,12 @@ def setup_customers(count):
     publish_all_pending()
     wait_until_customers_read()
     return user_ids
+
+
+def customers_pool(results_dir, customers=100):
+    """The benchmark's customers set up, and the generator's pool file of their positions
+    (generated per run, not kept: bench/.gitignore)."""
+    return loadgen.write_pool(setup_customers(customers), results_dir / "b3-pool.csv")
 
 
 def stack_pids():
@@ -115,7 +114,7 @@ class Pipeline:
         self.worker = subprocess.Popen([sys.executable, "manage.py", "consume_verdicts", "--group", self.group],
                                        cwd=BASE_DIR, env=os.environ, stdout=log, stderr=subprocess.STDOUT)
         self.pids = {**stack_pids(), "worker": self.worker.pid}
-        self.offsets = Offsets()
+        self.offsets = Offsets(self.group)
         wait_until_group_stable(self.group)
 
     def cpu(self):
@@ -124,7 +123,7 @@ class Pipeline:
     def position(self):
         """(transactions in, verdicts out, verdicts stored) so far."""
         return (self.offsets.end(self.topic_in), self.offsets.end(self.topic_out),
-                self.offsets.committed(self.group, self.topic_out))
+                self.offsets.committed(self.topic_out))
 
     def close(self):
         self.offsets.close()
@@ -157,8 +156,7 @@ def run_step(pipeline, pool, rate, seconds, generator_log):
 def bench_b3(rates, step_seconds, results_dir, say):
     from django.conf import settings
 
-    user_ids = setup_customers(100)
-    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")  # generated, not kept (bench/.gitignore)
+    pool = customers_pool(results_dir)
     with open(results_dir / "b3-processes.log", "w") as log:
         pipeline = Pipeline(log)
         steps, best = [], 0
@@ -182,8 +180,7 @@ def bench_sustained(rate, minutes, results_dir, say):
     """rate/s for minutes: each second, what was stored must cover what was sent 5 s before."""
     from django.conf import settings
 
-    user_ids = setup_customers(100)
-    pool = loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")  # generated, not kept (bench/.gitignore)
+    pool = customers_pool(results_dir)
     with open(results_dir / "sustained-processes.log", "w") as log:
         pipeline = Pipeline(log)
         try:
