@@ -1,11 +1,15 @@
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from simple_history.admin import SimpleHistoryAdmin
+
+from fraudsite.admin import ReadOnlyAdmin
 
 from transactions.admin import VerdictAdmin
 from transactions.models import REVIEW_PERMISSION
 
 from . import reviews
-from .models import AlertReview
+from .models import AlertEvent, AlertReview, Case, CaseNote
 
 
 class ReviewInline(admin.TabularInline):
@@ -66,3 +70,36 @@ class AlertReviewAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         review = reviews.review_alert(obj.verdict_id, obj.decision, obj.comment, request.user)
         obj.pk, obj.decided_at, obj.reviewer_username = review.pk, review.decided_at, review.reviewer_username
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    """Who took, assigned and released which alert (written by alerts/claims.py)."""
+
+    list_display = ["alert", "action", "actor_username", "holder_username", "at"]
+    list_filter = ["action", "at"]
+    search_fields = ["alert__verdict__transaction_id", "actor_username", "holder_username"]
+
+
+class CaseNoteInline(admin.TabularInline):
+    model = CaseNote
+    fields = ["written_at", "author_username", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+    """Cases are worked on their own page (/cases/<id>/); here they are looked up, with their history."""
+
+    list_display = ["pk", "customer", "status", "owner", "decision", "opened_at", "decided_at"]
+    list_filter = ["status", "decision"]
+    search_fields = ["=customer__user_id", "customer__last_name", "owner__username"]
+    inlines = [CaseNoteInline]
+
+    def view_on_site(self, obj):
+        return reverse("case-detail", args=[obj.pk])

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from transactions.models import ReviewStatus, Verdict
 
@@ -19,3 +20,82 @@ class AlertReview(models.Model):
 
     def __str__(self):
         return f"{self.verdict.transaction_id}: {self.get_decision_display()} by {self.reviewer_username}"
+
+
+class Case(models.Model):
+    """A customer's alerts worked as one: an owner, notes, and one decision for all of them."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DECIDED = "decided", "Decided"
+
+    customer = models.ForeignKey("users.Customer", on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="owned_cases")
+    decision = models.CharField(max_length=20, blank=True, choices=[c for c in ReviewStatus.choices if c[0]])
+    opened_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # A new alert joins the customer's open case: there must be only one to join.
+            models.UniqueConstraint(fields=["customer"], condition=models.Q(status="open"),
+                                    name="one_open_case_per_customer"),
+        ]
+
+    def __str__(self):
+        return f"Case {self.pk}: {self.customer.full_name} ({self.get_status_display()})"
+
+
+class CaseNote(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    author_username = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    written_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["written_at", "id"]
+
+
+class Alert(models.Model):
+    """Who works an alert (a FRAUD verdict) and in which case. Every FRAUD verdict has one, made
+    when the verdict is stored (alerts.signals)."""
+
+    verdict = models.OneToOneField(Verdict, on_delete=models.CASCADE, primary_key=True, related_name="alert")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="held_alerts")
+    held_since = models.DateTimeField(null=True, blank=True)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+
+    class Meta:
+        permissions = [("assign_alert", "Can assign alerts to colleagues"),
+                       ("view_team", "Can see the team's workload")]
+
+    def __str__(self):
+        return str(self.verdict_id)
+
+
+class AlertEvent(models.Model):
+    """The audit trail of who held an alert: every claim, assignment and release, never edited."""
+
+    class Action(models.TextChoices):
+        TAKEN = "taken", "Taken"
+        ASSIGNED = "assigned", "Assigned"
+        RELEASED = "released", "Released"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_username = models.CharField(max_length=150)
+    holder_username = models.CharField(max_length=150, blank=True, help_text="Who holds the alert afterwards.")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.alert_id}: {self.get_action_display()} by {self.actor_username}"

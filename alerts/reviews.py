@@ -8,7 +8,8 @@ from django.utils import timezone
 from fraudsite.validation import has_control_characters
 from transactions.models import DECISIONS, ReviewStatus, Verdict
 
-from .models import AlertReview
+from . import live
+from .models import Alert, AlertReview
 
 MAX_COMMENT_LENGTH = 2000
 # Alerts still waiting for an operator: never decided, or decided to need a follow-up.
@@ -33,6 +34,11 @@ def validate_review(decision, comment):
     return errors
 
 
+def require_valid_review(decision, comment):
+    if errors := validate_review(decision, comment):
+        raise ReviewError(" ".join(message for messages in errors.values() for message in messages))
+
+
 def not_an_alert(verdict):
     """Why the verdict cannot be reviewed, or None when it is an alert."""
     return None if verdict.is_fraud else f"{verdict.transaction_id} is not an alert: its verdict is {verdict.status}."
@@ -40,19 +46,42 @@ def not_an_alert(verdict):
 
 def review_alert(verdict_pk, decision, comment, user):
     """Record an operator's decision on an alert and make it the alert's status. Returns the review."""
-    errors = validate_review(decision, comment)
-    if errors:
-        raise ReviewError(" ".join(message for messages in errors.values() for message in messages))
+    return review_alerts([verdict_pk], decision, comment, user)[0]
+
+
+def review_alerts(verdict_pks, decision, comment, user):
+    """The same decision and comment on several alerts, all or none, one audited review each.
+    A final decision takes the alert out of its holder's hands. Returns the reviews."""
+    require_valid_review(decision, comment)
+    if not verdict_pks:
+        raise ReviewError("Choose at least one alert.")
     with transaction.atomic():
-        verdict = Verdict.objects.select_for_update().get(pk=verdict_pk)
-        if problem := not_an_alert(verdict):
-            raise ReviewError(problem)
-        review = AlertReview.objects.create(verdict=verdict, decision=decision, comment=comment.strip(),
-                                            reviewer=user, reviewer_username=user.get_username())
-        verdict.review_status = decision
-        verdict.reviewed_at = review.decided_at
-        verdict.save(update_fields=["review_status", "reviewed_at"])
+        verdicts = list(Verdict.objects.select_for_update().filter(pk__in=verdict_pks).order_by("pk"))
+        if missing := set(verdict_pks) - {verdict.pk for verdict in verdicts}:
+            raise ReviewError(f"{len(missing)} of the chosen alerts no longer exist.")
+        reviews = [_record(verdict, decision, comment.strip(), user) for verdict in verdicts]
+        if decision not in OPEN_STATUSES:
+            release_holders([verdict.pk for verdict in verdicts])
+    return reviews
+
+
+def _record(verdict, decision, comment, user):
+    if problem := not_an_alert(verdict):
+        raise ReviewError(problem)
+    review = AlertReview.objects.create(verdict=verdict, decision=decision, comment=comment,
+                                        reviewer=user, reviewer_username=user.get_username())
+    verdict.review_status = decision
+    verdict.reviewed_at = review.decided_at
+    verdict.save(update_fields=["review_status", "reviewed_at"])
     return review
+
+
+def release_holders(verdict_pks):
+    """Decided alerts leave their holders' hands (inside the deciding transaction)."""
+    held = list(Alert.objects.filter(pk__in=verdict_pks, holder__isnull=False)
+                .values_list("verdict__transaction_id", flat=True))
+    Alert.objects.filter(pk__in=verdict_pks).update(holder=None, held_since=None)
+    transaction.on_commit(lambda: live.push_holders([(transaction_id, None) for transaction_id in held]))
 
 
 def alerts():

@@ -1,14 +1,20 @@
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from fraudsite.api import json_api
 from transactions.consumers import VIEW_PERMISSION
 from transactions.models import DECISIONS, REVIEW_PERMISSION, ReviewStatus, Verdict
 
-from . import reviews
+from . import cases, claims, deadlines, reviews, team
+from .models import Alert, Case
 
 QUEUE_SIZE = 200
 
@@ -19,16 +25,24 @@ def alert_queue(request):
     """GET /alerts/?status=open (default: undecided or needing follow-up) | all | <a review status>."""
     status = request.GET.get("status", "open")
     if status == "open":
-        queue = reviews.open_alerts()
+        queue = deadlines.with_waiting_since(reviews.open_alerts()).order_by("waiting_since", "pk")
     elif status == "all":
         queue = reviews.alerts().order_by("-received_at")
     elif status in DECISIONS:
         queue = reviews.alerts().filter(review_status=status).order_by("-reviewed_at")
     else:
         return render(request, "alerts/alert_queue.html", {"error": f"Unknown status {status!r}."}, status=400)
+    if request.GET.get("held") == "mine":
+        queue = queue.filter(alert__holder=request.user)
     counts = reviews.counts_by_status()
+    alerts = list(queue.select_related("customer", "alert__holder", "alert__case")[:QUEUE_SIZE])
+    now = timezone.now()
+    for alert in alerts:
+        alert.standing = deadlines.standing(alert, now) if alert.review_status in reviews.OPEN_STATUSES else ""
+        alert.standing_label = deadlines.LABELS.get(alert.standing, "")
     return render(request, "alerts/alert_queue.html", {
-        "alerts": queue.select_related("customer")[:QUEUE_SIZE], "status": status,
+        "alerts": alerts, "status": status, "held": request.GET.get("held", ""),
+        "can_review": request.user.has_perm(REVIEW_PERMISSION),
         "counts": [(value, label, counts[value]) for value, label in ReviewStatus.choices],
         "open_count": sum(counts[value] for value in reviews.OPEN_STATUSES),
         "decisions": DECISIONS,
@@ -55,10 +69,14 @@ def alert_detail(request, transaction_id):
                 messages.success(request, f"{verdict.transaction_id}: {review.get_decision_display()}.")
                 return redirect("alert-detail", transaction_id=verdict.transaction_id)
         status = 400
+    alert = Alert.objects.select_related("holder", "case").filter(pk=verdict.pk).first()
+    can_assign = request.user.has_perm(claims.ASSIGN_PERMISSION)
     return render(request, "alerts/alert_detail.html", {
         "verdict": verdict, "reviews": verdict.reviews.all(), "errors": errors, "decisions": DECISIONS,
         "can_review": verdict.is_fraud and request.user.has_perm(REVIEW_PERMISSION),
-        "posted": request.POST,
+        "posted": request.POST, "alert": alert, "events": alert.events.all() if alert else [],
+        "is_open": verdict.review_status in reviews.OPEN_STATUSES,
+        "can_assign": can_assign, "colleagues": claims.reviewers() if can_assign else [],
     }, status=status)
 
 
@@ -78,3 +96,111 @@ def api_review(request, data, transaction_id):
     except reviews.ReviewError as error:
         return JsonResponse({"errors": {"__all__": [str(error)]}}, status=400)
     return JsonResponse(reviews.review_message(review))
+
+
+def back(request):
+    """Where a form asked to return to (a path of this site only), else the queue."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts=None) and target.startswith("/"):
+        return target
+    return reverse("alert-queue")
+
+
+def reviewer_action(view):
+    """A POST by someone who may review alerts; a refused action is shown as a message on the
+    page it came from, never a server error."""
+    @login_required
+    @permission_required([VIEW_PERMISSION, REVIEW_PERMISSION], raise_exception=True)
+    @require_POST
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except reviews.ReviewError as error:
+            messages.error(request, str(error))
+            return redirect(back(request))
+    wrapper.__name__, wrapper.__doc__ = view.__name__, view.__doc__
+    return wrapper
+
+
+@reviewer_action
+def take_next(request):
+    """POST /alerts/take-next: the oldest open alert nobody holds becomes the user's."""
+    alert = claims.take_next(request.user)
+    if alert is None:
+        messages.info(request, "No open alert is waiting: every one is held or decided.")
+        return redirect("alert-queue")
+    return redirect("alert-detail", transaction_id=alert.verdict.transaction_id)
+
+
+@reviewer_action
+def assign(request, transaction_id):
+    """POST /alerts/<id>/assign {holder}: take the alert (holder = oneself) or give it to a colleague."""
+    verdict = get_object_or_404(Verdict, transaction_id=transaction_id)
+    username = request.POST.get("holder") or request.user.get_username()
+    holder = get_user_model().objects.filter(username=username).first()
+    if holder is None:
+        raise reviews.ReviewError(f"No user {username!r}.")
+    claims.assign(verdict.pk, holder, request.user)
+    return redirect("alert-detail", transaction_id=transaction_id)
+
+
+@reviewer_action
+def release(request, transaction_id):
+    """POST /alerts/<id>/release: back to the queue for anyone to take."""
+    verdict = get_object_or_404(Verdict, transaction_id=transaction_id)
+    claims.release(verdict.pk, request.user)
+    return redirect("alert-detail", transaction_id=transaction_id)
+
+
+@reviewer_action
+def bulk_review(request):
+    """POST /alerts/bulk {alert: [transaction ids], decision, comment}: one decision, one audited review each."""
+    chosen = request.POST.getlist("alert")
+    pks = list(Verdict.objects.filter(transaction_id__in=chosen).values_list("pk", flat=True))
+    if len(pks) != len(set(chosen)):
+        raise reviews.ReviewError("Some of the chosen alerts do not exist.")
+    decided = reviews.review_alerts(pks, request.POST.get("decision", ""), request.POST.get("comment", ""), request.user)
+    messages.success(request, f"{len(decided)} alerts: {decided[0].get_decision_display()}.")
+    return redirect(back(request))
+
+
+@reviewer_action
+def open_case(request, transaction_id):
+    """POST /alerts/<id>/case: the alert's customer's open case (opened now if there is none)."""
+    verdict = get_object_or_404(Verdict, transaction_id=transaction_id)
+    if verdict.customer is None:
+        raise reviews.ReviewError("This alert's customer is unknown: there is nobody to open a case for.")
+    case, _ = cases.open_case(verdict.customer, request.user)
+    return redirect("case-detail", pk=case.pk)
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def case_detail(request, pk):
+    """GET /cases/<pk>/: the case, its alerts and notes. POST (review permission): a note or the decision."""
+    case = get_object_or_404(Case.objects.select_related("customer", "owner"), pk=pk)
+    if request.method == "POST":
+        return _act_on_case(request, case)
+    return render(request, "alerts/case_detail.html", {
+        "case": case, "alerts": case.alerts.select_related("verdict", "holder").order_by("verdict__received_at"),
+        "notes": case.notes.all(), "decisions": {value: DECISIONS[value] for value in cases.CASE_DECISIONS},
+        "can_review": request.user.has_perm(REVIEW_PERMISSION) and case.status == Case.Status.OPEN,
+    })
+
+
+@reviewer_action
+def _act_on_case(request, case):
+    if "note" in request.POST:
+        cases.add_note(case, request.POST["note"], request.user)
+    else:
+        decided = cases.decide_case(case.pk, request.POST.get("decision", ""), request.POST.get("comment", ""),
+                                    request.user)
+        messages.success(request, f"Case decided: {len(decided)} alerts closed.")
+    return redirect("case-detail", pk=case.pk)
+
+
+@login_required
+@permission_required(claims.TEAM_PERMISSION, raise_exception=True)
+def team_view(request):
+    """GET /team/: per analyst, held and decided alerts; overdue alerts; median time to decision."""
+    return render(request, "alerts/team.html", team.workload())

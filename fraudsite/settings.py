@@ -248,6 +248,13 @@ OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 VERDICT_LAG_ALERT_SECONDS = env.float("VERDICT_LAG_ALERT_SECONDS", default=5.0)
 # The verdict workers' consumer group (consume_verdicts --group overrides it for one worker).
 VERDICT_WORKER_GROUP = env("VERDICT_WORKER_GROUP", default="fraudsite-verdicts")
+# How long an alert may wait in each open review status before it is overdue (the queue colours
+# it and the team view lists it): from its arrival while undecided, from the decision that asked
+# for a follow-up after that.
+ALERT_DEADLINE_MINUTES = {
+    "": env.int("ALERT_DEADLINE_OPEN_MINUTES", default=4 * 60),
+    "needs_follow_up": env.int("ALERT_DEADLINE_FOLLOW_UP_MINUTES", default=24 * 60),
+}
 # Whether /health asks the local stack's Flink REST API about the detection job (off where the
 # job runs elsewhere, e.g. Confluent Cloud).
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)

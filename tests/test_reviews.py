@@ -10,7 +10,7 @@ from django.urls import reverse
 from alerts.models import AlertReview
 from fraudsite.topics import VERDICTS
 from tests.support.kafka import unique
-from tests.support.records import verdict_record
+from tests.support.records import VerdictMessage, verdict_record
 from tests.support.reviews import post_review, user_with, verdict
 from transactions.models import Verdict
 from transactions.verdicts import store_batch
@@ -93,28 +93,6 @@ def test_the_review_api_needs_the_csrf_token(reviewer):
     assert response.status_code == 403 and not AlertReview.objects.exists()
 
 
-class RedeliveredMessage:
-    """What the worker reads from Kafka, for store_batch alone (no broker needed to test the upsert)."""
-
-    def __init__(self, record, offset):
-        self._value, self._offset = VERDICTS.codec().encode(record), offset
-
-    def key(self):
-        return b"user_1"
-
-    def value(self):
-        return self._value
-
-    def topic(self):
-        return "card-transactions-enriched"
-
-    def partition(self):
-        return 0
-
-    def offset(self):
-        return self._offset
-
-
 @pytest.mark.django_db(transaction=True)  # the worker's storage commits; so does this test
 def test_a_redelivered_verdict_keeps_its_review(reviewer):
     # Kafka redelivers after a worker crash; the upsert must not reopen a decided alert.
@@ -123,12 +101,12 @@ def test_a_redelivered_verdict_keeps_its_review(reviewer):
     record = verdict_record("user_1", unique("tx"), is_fraud=True, status="FRAUD", reason="spend_deviation",
                             reasons="spend_deviation")
     codec = VERDICTS.codec()
-    store_batch([RedeliveredMessage(record, offset=1)], codec)
+    store_batch([VerdictMessage(record, offset=1)], codec)
     stored = Verdict.objects.get(transaction_id=record["transaction_id"])
     assert stored.review_status == ""  # a new alert is open
     review_alert(stored.pk, "false_positive", "Known big purchase.", reviewer)
 
-    store_batch([RedeliveredMessage(record, offset=1)], codec)
+    store_batch([VerdictMessage(record, offset=1)], codec)
     stored.refresh_from_db()
     assert (stored.review_status, stored.reviews.count()) == ("false_positive", 1)
 

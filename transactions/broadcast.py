@@ -8,7 +8,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 logger = logging.getLogger(__name__)
 
 OPERATORS_GROUP = "operators"
-VERDICTS_EVENT = "verdicts.stored"  # handled by AlertsConsumer.verdicts_stored
+OPERATORS_EVENT = "operators.messages"  # handled by AlertsConsumer.operators_messages
 
 MESSAGE_FIELDS = [
     "transaction_id", "user_id", "lat", "lng", "amount", "prev_transaction_id", "prev_lat", "prev_lng",
@@ -23,6 +23,7 @@ def verdict_message(verdict):
     message = {"type": "verdict", "alert": values["is_fraud"]}
     message.update({field: values[field] for field in MESSAGE_FIELDS})
     message["review_status"] = values.get("review_status", "")
+    message["holder"] = values.get("holder") or ""  # who works the alert, when the page asked
     message["timestamp"] = values["timestamp"].isoformat()
     message["received_at"] = values["received_at"].isoformat()
     return message
@@ -31,13 +32,17 @@ def verdict_message(verdict):
 def push_verdicts(verdicts):
     """Send the verdicts to the operators group, as one channel-layer message per batch. Returns
     False (and logs) when the layer is unreachable."""
-    if not verdicts:
+    return push_to_operators([verdict_message(verdict) for verdict in verdicts])
+
+
+def push_to_operators(messages):
+    """Send JSON messages to every operator's socket, in one channel-layer message."""
+    if not messages:
         return True
-    event = {"type": VERDICTS_EVENT, "messages": [verdict_message(verdict) for verdict in verdicts]}
     try:
-        async_to_sync(get_channel_layer().group_send)(OPERATORS_GROUP, event)
-    except Exception as error:  # Redis down: the verdicts are stored; the page reloads them from history
-        logger.warning("could not push verdicts to operators: %r", error)
+        async_to_sync(get_channel_layer().group_send)(OPERATORS_GROUP, {"type": OPERATORS_EVENT, "messages": messages})
+    except Exception as error:  # Redis down: the data is stored; pages show it when reloaded
+        logger.warning("could not push %s to operators: %r", messages[0]["type"], error)
         return False
     return True
 

@@ -15,7 +15,8 @@ _open_sockets = Counter()
 
 
 class AlertsConsumer(AsyncJsonWebsocketConsumer):
-    """/ws/alerts/: every stored verdict, live, for signed-in operators allowed to view verdicts."""
+    """/ws/alerts/: every stored verdict and every change of an alert's holder, live, for signed-in
+    operators allowed to view verdicts."""
 
     counted_user = None
 
@@ -61,7 +62,7 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return None  # junk from a client is ignored, not a server error
 
-    async def verdicts_stored(self, event):
+    async def operators_messages(self, event):
         for message in event["messages"]:
             await self.send_json(message)
 

@@ -9,6 +9,7 @@ from fraudsite.topics import VERDICTS
 from users.models import Customer
 
 from .models import DeadLetter, Transaction, Verdict
+from .signals import verdicts_stored
 
 
 def _time(millis):
@@ -88,6 +89,7 @@ def store_batch(messages, codec):
     with transaction.atomic():
         if rows:
             (_upsert_postgresql if connection.vendor == "postgresql" else _upsert_generic)(list(rows.values()))
+            verdicts_stored.send(sender=Verdict, rows=list(rows.values()))
         DeadLetter.objects.bulk_create(dead_letters, ignore_conflicts=True)
     return list(rows.values()), dead_letters
 

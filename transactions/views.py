@@ -1,6 +1,7 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
@@ -30,7 +31,8 @@ def map_config():
 @login_required
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def operator_page(request):
-    recent = Verdict.objects.order_by("-received_at")[:HISTORY_SIZE]
+    # (the holder of an alert is kept by the alerts app: alerts.Alert)
+    recent = Verdict.objects.annotate(holder=F("alert__holder__username")).order_by("-received_at")[:HISTORY_SIZE]
     return render(request, "transactions/operator.html", {
         "customers": Customer.objects.filter(active=True),
         "history": [verdict_message(verdict) for verdict in reversed(recent)],

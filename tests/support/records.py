@@ -2,6 +2,7 @@
 
 from datetime import datetime, timezone
 
+from fraudsite.topics import VERDICTS
 from transactions.models import Verdict
 
 MOMENT = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -25,3 +26,25 @@ def stored_verdict(transaction_id="tx-1", status="FRAUD"):
         amount=20, prev_transaction_id="tx-0", prev_lat=51.5, prev_lng=-0.12, first_name="Lena", last_name="Whitaker",
         max_speed=10, distance_km=343.5, elapsed_seconds=3600, speed_kmh=343.5, is_fraud=status == "FRAUD",
         status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1)
+
+
+class VerdictMessage:
+    """What the worker reads from Kafka, for store_batch alone (no broker needed to test storage)."""
+
+    def __init__(self, record, offset):
+        self._key, self._value, self._offset = record["user_id"].encode(), VERDICTS.codec().encode(record), offset
+
+    def key(self):
+        return self._key
+
+    def value(self):
+        return self._value
+
+    def topic(self):
+        return "card-transactions-enriched"
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset

@@ -72,7 +72,9 @@
       review.className = "review-line";
       const link = text("a", `review: ${REVIEW_LABELS[verdict.review_status] || verdict.review_status}`, "review-status");
       link.href = `/alerts/${encodeURIComponent(verdict.transaction_id)}/`;
-      review.append(link);
+      const holder = text("span", "", "holder");
+      holder.dataset.holderOf = verdict.transaction_id;
+      review.append(link, " ", holder);
       if (canReview) {
         const button = text("button", "Review", "review-button");
         button.type = "button";
@@ -82,6 +84,7 @@
       entry.append(review);
     }
     log.prepend(entry);
+    if (verdict.holder) showHolder(verdict.transaction_id, verdict.holder);
 
     counts.events += 1;
     if (verdict.is_fraud) counts.frauds += 1;
@@ -89,30 +92,18 @@
     document.getElementById("fraud-count").textContent = counts.frauds;
   }
 
+  function showHolder(transactionId, holder) {
+    const line = document.querySelector(`[data-holder-of="${CSS.escape(transactionId)}"]`);
+    if (line) line.textContent = holder ? `held by ${holder}` : "";
+  }
+
   history.forEach(showVerdict);
 
-  // Live verdicts, with automatic reconnection.
-  const indicator = document.getElementById("connection");
-  let retryDelay = 1000;
-  function connect() {
-    const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/alerts/`);
-    socket.onopen = () => {
-      retryDelay = 1000;
-      indicator.textContent = "live";
-      indicator.className = "badge online";
-    };
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "verdict") showVerdict(message);
-    };
-    socket.onclose = () => {
-      indicator.textContent = "reconnecting…";
-      indicator.className = "badge offline";
-      setTimeout(connect, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, 15000);
-    };
-  }
-  connect();
+  // Live verdicts and alert holders, with automatic reconnection.
+  fraudsiteLive(document.getElementById("connection"), (message) => {
+    if (message.type === "verdict") showVerdict(message);
+    else if (message.type === "holder") showHolder(message.transaction_id, message.holder);
+  });
 
   // Double-click: ask for an amount, then submit a transaction at that point.
   const dialog = document.getElementById("amount-dialog");

@@ -1,0 +1,33 @@
+"""Every FRAUD verdict becomes an alert as it is stored, joining its customer's open case."""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from transactions.models import Verdict
+from transactions.signals import verdicts_stored
+
+from .models import Alert, Case
+
+
+def make_alerts(verdicts):
+    """Alert rows for the FRAUD verdicts among verdicts (a Verdict queryset) that have none."""
+    new = list(verdicts.filter(is_fraud=True, alert__isnull=True).values_list("pk", "customer_id"))
+    if not new:
+        return
+    open_cases = dict(Case.objects.filter(status=Case.Status.OPEN, customer_id__in={c for _, c in new})
+                      .values_list("customer_id", "pk"))
+    Alert.objects.bulk_create([Alert(verdict_id=pk, case_id=open_cases.get(customer_id)) for pk, customer_id in new],
+                              ignore_conflicts=True)
+
+
+@receiver(verdicts_stored)
+def alerts_for_stored_verdicts(sender, rows, **kwargs):
+    frauds = [row["transaction_id"] for row in rows if row["is_fraud"]]
+    if frauds:
+        make_alerts(Verdict.objects.filter(transaction_id__in=frauds))
+
+
+@receiver(post_save, sender=Verdict)
+def alert_for_saved_verdict(sender, instance, created, **kwargs):
+    if created and instance.is_fraud:
+        make_alerts(Verdict.objects.filter(pk=instance.pk))

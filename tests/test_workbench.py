@@ -1,0 +1,281 @@
+"""The analyst workbench: taking and assigning alerts, cases, deadlines, bulk decisions, roles."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts import cases, claims
+from alerts.models import Alert, AlertEvent, AlertReview, Case
+from fraudsite.topics import VERDICTS
+from tests.support.kafka import unique
+from tests.support.records import VerdictMessage, verdict_record
+from tests.support.reviews import user_with, verdict
+from transactions.verdicts import store_batch
+from users.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+
+def reviewer(django_user_model):
+    """For transactional tests: the flush between them removes the groups the migrations made."""
+    return user_with(django_user_model, "view_verdict", "review_verdict")
+
+
+def member(django_user_model, role, staff=False):
+    user = django_user_model.objects.create_user(username=unique(role.split()[0].lower()), password="pw",
+                                                 is_staff=staff)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def analyst(django_user_model):
+    return member(django_user_model, "Analyst")
+
+
+@pytest.fixture
+def lead(django_user_model):
+    return member(django_user_model, "Team lead")
+
+
+def customer():
+    return Customer.objects.create(user_id=unique("cust"), first_name="Lena", last_name="Whitaker", max_speed=10)
+
+
+# --- taking and assigning ---------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)  # each thread commits on its own connection
+def test_twenty_analysts_taking_at_once_get_each_of_ten_alerts_exactly_once(django_user_model):
+    alerts = [verdict(minutes=i).pk for i in range(10)]
+    analysts = [reviewer(django_user_model) for _ in range(20)]
+    start, taken, failures = threading.Barrier(20), [], []
+
+    def take(user):
+        try:
+            start.wait()
+            alert = claims.take_next(user)
+            taken.append((user.pk, alert.pk if alert else None))
+        except Exception as error:  # reported below: a thread's exception would otherwise vanish
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take, args=(user,)) for user in analysts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures
+    handed_out = [pk for _, pk in taken if pk is not None]
+    assert sorted(handed_out) == sorted(alerts)  # each alert once, none twice
+    assert len(taken) - len(handed_out) == 10  # the other ten analysts were told there is none
+    holders = dict(Alert.objects.values_list("pk", "holder_id"))
+    assert holders == {pk: user for user, pk in taken if pk is not None}
+    assert AlertEvent.objects.filter(action="taken").count() == 10
+
+
+def test_take_next_gives_the_oldest_open_alert_nobody_holds(analyst, lead):
+    newest, oldest, decided = verdict(minutes=3), verdict(minutes=1), verdict(minutes=0, review_status="false_positive")
+    assert claims.take_next(lead).pk == oldest.pk
+    assert claims.take_next(analyst).pk == newest.pk
+    assert claims.take_next(analyst) is None
+    assert not Alert.objects.get(pk=decided.pk).holder
+
+
+def test_assigning_and_releasing_are_audited_and_need_the_right(analyst, lead, django_user_model):
+    alert = verdict()
+    other = member(django_user_model, "Analyst")
+    with pytest.raises(claims.ReviewError, match="may not assign"):
+        claims.assign(alert.pk, other, analyst)
+    claims.assign(alert.pk, analyst, lead)
+    with pytest.raises(claims.ReviewError, match="holds this alert"):
+        claims.assign(alert.pk, other, other)  # an analyst cannot take a colleague's alert
+    with pytest.raises(claims.ReviewError, match="holds this alert"):
+        claims.release(alert.pk, other)
+    claims.assign(alert.pk, other, lead)  # reassigned
+    claims.release(alert.pk, other)
+    viewer = django_user_model.objects.create_user(username=unique("viewer"))
+    with pytest.raises(claims.ReviewError, match="may not review"):
+        claims.assign(alert.pk, viewer, lead)
+    steps = list(AlertEvent.objects.filter(alert_id=alert.pk).values_list("action", "actor_username", "holder_username"))
+    assert steps == [("assigned", lead.username, analyst.username), ("assigned", lead.username, other.username),
+                     ("released", other.username, "")]
+
+
+def test_a_final_decision_releases_the_alert_but_a_follow_up_keeps_it(analyst, client):
+    follow_up, final = verdict(minutes=1), verdict(minutes=2)
+    for alert in (follow_up, final):
+        claims.assign(alert.pk, analyst, analyst)
+    client.force_login(analyst)
+    for alert, decision in ((follow_up, "needs_follow_up"), (final, "confirmed_fraud")):
+        client.post(reverse("alert-detail", args=[alert.transaction_id]), {"decision": decision, "comment": "Seen."})
+    assert Alert.objects.get(pk=follow_up.pk).holder == analyst
+    assert Alert.objects.get(pk=final.pk).holder is None
+
+
+def test_the_pages_take_assign_and_release(client, analyst, lead):
+    alert = verdict()
+    client.force_login(analyst)
+    response = client.post(reverse("alert-take-next"))
+    assert response.url == reverse("alert-detail", args=[alert.transaction_id])
+    page = client.get(response.url).content.decode()
+    assert f"{analyst.username}" in page and 'id="release"' in page
+    assert client.post(reverse("alert-take-next"), follow=True).content.decode().count("No open alert is waiting") == 1
+
+    client.force_login(lead)
+    client.post(reverse("alert-assign", args=[alert.transaction_id]), {"holder": lead.username})
+    assert Alert.objects.get(pk=alert.pk).holder == lead
+    response = client.post(reverse("alert-assign", args=[alert.transaction_id]), {"holder": "nobody-such"}, follow=True)
+    assert "No user" in response.content.decode() and Alert.objects.get(pk=alert.pk).holder == lead
+    client.post(reverse("alert-release", args=[alert.transaction_id]))
+    assert Alert.objects.get(pk=alert.pk).holder is None
+
+
+def test_a_form_cannot_send_the_user_to_another_site(client, analyst):
+    client.force_login(analyst)
+    response = client.post(reverse("alert-release", args=[verdict().transaction_id]),
+                           {"next": "https://evil.example/"})
+    assert response.url == reverse("alert-queue")
+
+
+# --- bulk decisions -----------------------------------------------------------------------------
+
+def test_a_bulk_decision_records_one_review_per_alert(client, analyst):
+    chosen = [verdict(minutes=i) for i in range(3)]
+    untouched = verdict(minutes=9)
+    client.force_login(analyst)
+    response = client.post(reverse("alert-bulk-review"), {
+        "alert": [a.transaction_id for a in chosen], "decision": "false_positive", "comment": "Known merchant."})
+    assert response.status_code == 302
+    reviews = AlertReview.objects.order_by("verdict_id")
+    assert [(r.verdict_id, r.decision, r.comment, r.reviewer_username) for r in reviews] == [
+        (a.pk, "false_positive", "Known merchant.", analyst.username) for a in chosen]
+    untouched.refresh_from_db()
+    assert untouched.review_status == ""
+
+
+def test_a_bulk_decision_with_a_bad_choice_changes_nothing(client, analyst):
+    alert, valid = verdict(), verdict(status="VALID", reasons="within_limit")
+    client.force_login(analyst)
+    for chosen, comment in (([alert.transaction_id, valid.transaction_id], "x"), ([alert.transaction_id], " "),
+                            ([alert.transaction_id, "no-such"], "x"), ([], "x")):
+        response = client.post(reverse("alert-bulk-review"), {"alert": chosen, "decision": "false_positive",
+                                                               "comment": comment}, follow=True)
+        assert response.status_code == 200 and 'class="notice error"' in response.content.decode()
+    assert not AlertReview.objects.exists()
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)  # the worker's storage commits
+def test_a_case_gathers_the_customers_alerts_new_ones_join_and_deciding_it_decides_them(django_user_model):
+    analyst = reviewer(django_user_model)
+    lena, other = customer(), customer()
+    first, second = verdict(user_id=lena.user_id, customer=lena), verdict(user_id=lena.user_id, customer=lena)
+    someone_elses = verdict(user_id=other.user_id, customer=other)
+    decided = verdict(user_id=lena.user_id, customer=lena, review_status="false_positive")
+    case, created = cases.open_case(lena, analyst)
+    assert created and set(case.alerts.values_list("pk", flat=True)) == {first.pk, second.pk}
+    assert cases.open_case(lena, analyst) == (case, False)
+
+    record = verdict_record(lena.user_id, unique("tx"), is_fraud=True, status="FRAUD", reason="spend_deviation",
+                            reasons="spend_deviation")
+    store_batch([VerdictMessage(record, offset=7)], VERDICTS.codec())  # as the worker stores it
+    arrived = Alert.objects.get(verdict__transaction_id=record["transaction_id"])
+    assert arrived.case == case
+
+    claims.assign(first.pk, analyst, analyst)
+    cases.add_note(case, "Called the customer: the card was stolen.", analyst)
+    reviews = cases.decide_case(case.pk, "confirmed_fraud", "Stolen card.", analyst)
+    assert sorted(r.verdict_id for r in reviews) == sorted([first.pk, second.pk, arrived.pk])
+    case.refresh_from_db()
+    assert (case.status, case.decision) == ("decided", "confirmed_fraud")
+    assert case.history.first().history_user == analyst
+    assert not Alert.objects.filter(case=case, holder__isnull=False).exists()
+    for alert in (someone_elses, decided):
+        alert.refresh_from_db()
+    assert (someone_elses.review_status, decided.review_status) == ("", "false_positive")
+    with pytest.raises(cases.ReviewError, match="already decided"):
+        cases.decide_case(case.pk, "false_positive", "Again.", analyst)
+    assert cases.open_case(lena, analyst)[1]  # a new case can be opened once the last is decided
+
+
+def test_the_case_page_adds_notes_and_decides(client, analyst):
+    lena = customer()
+    alert = verdict(user_id=lena.user_id, customer=lena)
+    client.force_login(analyst)
+    response = client.post(reverse("alert-open-case", args=[alert.transaction_id]))
+    case = Case.objects.get(customer=lena)
+    assert response.url == reverse("case-detail", args=[case.pk])
+    client.post(response.url, {"note": "Customer confirms travel."})
+    client.post(response.url, {"decision": "needs_follow_up", "comment": "Maybe."})  # not a case decision
+    assert Case.objects.get(pk=case.pk).status == "open"
+    client.post(response.url, {"decision": "false_positive", "comment": "Travelling."})
+    page = client.get(response.url).content.decode()
+    assert "Customer confirms travel." in page and "Decided" in page and "False positive" in page
+    alert.refresh_from_db()
+    assert alert.review_status == "false_positive"
+
+
+# --- deadlines and the team view ---------------------------------------------------------------
+
+def test_the_queue_colours_by_age_and_the_team_view_lists_overdue_alerts(client, lead, analyst, settings):
+    settings.ALERT_DEADLINE_MINUTES = {"": 60, "needs_follow_up": 24 * 60}
+    now = timezone.now()
+    overdue = verdict(received_at=now - timedelta(minutes=61))
+    nearly = verdict(received_at=now - timedelta(minutes=50))
+    fresh = verdict(received_at=now - timedelta(minutes=5))
+    follow_up = verdict(received_at=now - timedelta(days=3), review_status="needs_follow_up",
+                        reviewed_at=now - timedelta(hours=2))  # waits from the follow-up decision: in time
+    claims.assign(fresh.pk, analyst, analyst)
+    client.force_login(lead)
+    page = client.get(reverse("alert-queue")).content.decode()
+    rows = [page.index(f'data-transaction-id="{v.transaction_id}"') for v in (overdue, nearly, fresh)]
+    assert rows == sorted(rows)  # oldest first
+    for alert, standing in ((overdue, "overdue"), (nearly, "nearly-due"), (fresh, "in-time"), (follow_up, "in-time")):
+        assert f'<tr class="{standing}" data-transaction-id="{alert.transaction_id}"' in page
+
+    AlertReview.objects.create(verdict=nearly, decision="false_positive", comment="x", reviewer=analyst,
+                               reviewer_username=analyst.username)
+    team = client.get(reverse("alert-team")).context
+    assert [v.transaction_id for v in team["overdue"]] == [overdue.transaction_id]
+    (row,) = team["analysts"]
+    assert (row["username"], row["held"], row["decided"]) == (analyst.username, 1, 1)
+    assert 49 <= row["median_minutes_to_decision"] <= 51
+
+
+# --- roles --------------------------------------------------------------------------------------
+
+def test_each_role_can_do_its_work_and_is_refused_the_rest(client, django_user_model):
+    alert = verdict()
+    analyst, lead = member(django_user_model, "Analyst", staff=True), member(django_user_model, "Team lead", staff=True)
+    admin = member(django_user_model, "Administrator", staff=True)
+    customers = reverse("admin:users_customer_add")
+
+    client.force_login(analyst)
+    assert client.get(reverse("alert-queue")).status_code == 200
+    assert client.get(reverse("alert-team")).status_code == 403
+    assert client.get(customers).status_code == 403
+    client.post(reverse("alert-assign", args=[alert.transaction_id]), {"holder": lead.username})
+    assert Alert.objects.get(pk=alert.pk).holder is None  # analysts cannot assign colleagues
+    client.post(reverse("alert-take-next"))
+    assert Alert.objects.get(pk=alert.pk).holder == analyst
+
+    client.force_login(lead)
+    assert client.get(reverse("alert-team")).status_code == 200
+    assert client.get(customers).status_code == 403
+    client.post(reverse("alert-assign", args=[alert.transaction_id]), {"holder": lead.username})
+    assert Alert.objects.get(pk=alert.pk).holder == lead
+
+    client.force_login(admin)
+    assert client.get(customers).status_code == 200
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
+    analysts = Group.objects.get(name="Analyst")  # roles are changed by migrations, not in the admin
+    response = client.post(reverse("admin:auth_group_change", args=[analysts.pk]), {"name": "Everyone"})
+    assert response.status_code == 403 and Group.objects.filter(name="Analyst").exists()
