@@ -13,6 +13,7 @@ from django.conf import settings
 
 from localstack.layout import paths
 from tests.support.kafka import unique
+from tests.support.reviews import user_with, verdict
 from tests.support.pipeline import wait_until_customers_read
 from users.demo import create_operator
 from transactions.models import Verdict
@@ -25,23 +26,33 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
 
 
-def signed_in_page(playwright, site, password, init_script=None, offline=False):
-    """Debian's Chromium, signed in as the operator on the map page: (browser, page). init_script
-    runs first in every page loaded; offline: every request to anything but the site fails."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+def chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"])
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+
+
+def sign_in(browser, url, username, password, init_script=None, offline_but=None):
+    """A new browser context (its own cookies) signed in as username, on url: the page.
+    init_script runs first in every page loaded; offline_but: every request to anything but
+    this site fails."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     if init_script:
         page.add_init_script(init_script)
-    if offline:
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(site)
+    if offline_but:
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(offline_but)
                    else route.abort("internetdisconnected"))
-    page.goto(site + "/")
-    page.fill("input[name=username]", "operator")
+    page.goto(url)
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    return browser, page
+    return page
+
+
+def signed_in_page(playwright, site, password, init_script=None, offline=False):
+    """Debian's Chromium, signed in as the operator on the map page: (browser, page)."""
+    browser = chromium(playwright)
+    return browser, sign_in(browser, site + "/", "operator", password, init_script, site if offline else None)
 
 
 def test_an_operator_double_clicks_two_far_points_and_sees_fraud_arrive(live_site, django_capture_on_commit_callbacks):
@@ -185,3 +196,56 @@ def test_script_in_every_text_field_never_runs_on_any_page(live_site, django_cap
             browser.close()
     problems = [(url, found) for url, found in visited if found != [[], []]]
     assert not problems and len(visited) == 8, problems
+
+
+def test_two_analysts_one_takes_an_alert_the_other_sees_it_held_and_a_case_closes_its_alerts(live_site,
+                                                                                            django_user_model):
+    from playwright.sync_api import expect, sync_playwright
+
+    lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
+    alerts = [verdict(user_id=lena.user_id, customer=lena, minutes=i) for i in range(2)]
+    other = verdict(minutes=5)  # someone else's: not in Lena's case
+    ana, ben = (user_with(django_user_model, "view_verdict", "review_verdict") for _ in range(2))
+    for analyst in (ana, ben):
+        analyst.set_password("pw-" + analyst.username)
+        analyst.save()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        try:
+            pages = {user: sign_in(browser, live_site + "/alerts/", user.username, "pw-" + user.username)
+                     for user in (ana, ben)}
+            bens_map = pages[ben].context.new_page()
+            bens_map.goto(live_site + "/")
+            for page in (*pages.values(), bens_map):
+                expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+
+            pages[ana].click("#take-next")  # the oldest open alert: Lena's first
+            expect(pages[ana].locator("#holder")).to_contain_text(ana.username)
+            # Live, without reloading: on Ben's queue and on his map page's log.
+            held_row = pages[ben].locator(f'tr[data-transaction-id="{alerts[0].transaction_id}"] .holder')
+            expect(held_row).to_have_text(ana.username, timeout=10_000)
+            expect(bens_map.locator(f'[data-holder-of="{alerts[0].transaction_id}"]')).to_have_text(
+                f"held by {ana.username}")
+            pages[ben].screenshot(path=str(ARTIFACTS / "workbench-queue.png"))
+            pages[ben].click("#take-next")  # never the alert Ana holds
+            expect(pages[ben].locator("h1")).to_contain_text(alerts[1].transaction_id)
+
+            pages[ana].click("#open-case")
+            expect(pages[ana].locator("#case-alerts tbody tr")).to_have_count(2)
+            pages[ana].fill("textarea[name=note]", "Called Lena: her card was stolen in Paris.")
+            pages[ana].click("#add-note")
+            pages[ana].select_option("select[name=decision]", "confirmed_fraud")
+            pages[ana].fill("textarea[name=comment]", "Stolen card, confirmed by phone.")
+            pages[ana].click("#decide-case")
+            expect(pages[ana].locator("#case-status")).to_have_text("Decided")
+            expect(pages[ana].locator("#case-alerts .review")).to_have_text(["Confirmed fraud"] * 2)
+            pages[ana].screenshot(path=str(ARTIFACTS / "workbench-case.png"))
+
+            pages[ben].goto(live_site + "/alerts/")
+            expect(pages[ben].locator("tbody tr[data-transaction-id]")).to_have_count(1)  # only the other one waits
+            expect(pages[ben].locator(f'tr[data-transaction-id="{other.transaction_id}"]')).to_have_count(1)
+        finally:
+            browser.close()
+    assert {a.reviews.get().reviewer_username for a in alerts} == {ana.username}
