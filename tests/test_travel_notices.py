@@ -5,8 +5,10 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.urls import reverse
 
 from fraudsite.detection_sql import MAX_TRAVEL_NOTICES
 from outbox.publisher import publish_all_pending
@@ -107,6 +109,87 @@ def test_a_notice_is_audited():
     created.reason = "Customer phoned again: staying longer"
     created.save()
     assert [entry.history_type for entry in created.history.order_by("history_id")] == ["+", "~"]
+
+
+# --- the API --------------------------------------------------------------------------------
+
+def notice_url(user_id):
+    return reverse("api-travel-notices", args=[user_id])
+
+
+@pytest.fixture
+def agent(django_user_model):
+    """A signed-in user who may create and view travel notices (and nothing else)."""
+    user = django_user_model.objects.create_user(unique("agent"), password="x")
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["add_travelnotice", "view_travelnotice"]))
+    return user
+
+
+def post_json(client, url, body):
+    return client.post(url, body, content_type="application/json")
+
+
+@pytest.mark.django_db
+def test_the_api_creates_a_notice_and_lists_it(client, agent):
+    customer = a_customer()
+    client.force_login(agent)
+    body = {"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-15T00:00:00+01:00", "signal": "speed_above_limit",
+            "reason": "Customer phoned: two weeks in Paris", "region": {"lat": 48.8566, "lng": 2.3522, "radius_km": 50}}
+
+    response = post_json(client, notice_url(customer.user_id), body)
+
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["starts_at"] == "2030-01-01T00:00:00+00:00" and created["ends_at"] == "2030-01-14T23:00:00+00:00"
+    assert (created["signal"], created["region"], created["created_by"]) == (
+        "speed_above_limit", {"lat": 48.8566, "lng": 2.3522, "radius_km": 50.0}, agent.username)
+    stored = TravelNotice.objects.get(pk=created["id"])
+    assert (stored.customer, stored.created_by, stored.history.get().history_user) == (customer, agent, agent)
+    listed = client.get(notice_url(customer.user_id)).json()["travel_notices"]
+    assert [(n["id"], n["ended"]) for n in listed] == [(created["id"], False)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"starts_at": None}, "starts_at"),
+        ({"starts_at": "yesterday"}, "starts_at"),
+        ({"starts_at": "2030-01-01T00:00:00"}, "starts_at"),  # no time zone
+        ({"ends_at": "2030-07-01T00:00:01Z"}, "ends_at"),  # 181 days
+        ({"ends_at": "2029-12-31T00:00:00Z"}, "ends_at"),  # before the start
+        ({"reason": 42}, "reason"),
+        ({"reason": ""}, "reason"),
+        ({"signal": "all"}, "signal"),
+        ({"region": {"lat": 48.8, "lng": 2.3}}, "region"),
+        ({"region": {"lat": 48.8, "lng": 2.3, "radius_km": -1}}, "radius_km"),
+        ({"region": "Paris"}, "region"),
+    ],
+)
+def test_the_api_answers_400_with_the_field_to_fix(client, agent, body, field):
+    customer = a_customer()
+    client.force_login(agent)
+    valid = {"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-15T00:00:00Z", "reason": "trip"}
+    response = post_json(client, notice_url(customer.user_id), {**valid, **body})
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not TravelNotice.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_users_without_the_permission_and_knows_no_unknown_customer(client, agent,
+                                                                                    django_user_model):
+    customer = a_customer()
+    body = {"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-15T00:00:00Z", "reason": "trip"}
+    assert post_json(client, notice_url(customer.user_id), body).status_code == 403  # not signed in
+    client.force_login(django_user_model.objects.create_user(unique("viewer"), password="x", is_staff=True))
+    assert post_json(client, notice_url(customer.user_id), body).status_code == 403
+    assert client.get(notice_url(customer.user_id)).status_code == 403
+
+    client.force_login(agent)
+    assert post_json(client, notice_url("nobody_here"), body).status_code == 404
+    assert client.get(notice_url("nobody_here")).status_code == 404
+    assert not TravelNotice.objects.exists()
 
 
 # --- publication with the customer's record (real broker) -----------------------------------
