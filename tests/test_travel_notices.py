@@ -304,3 +304,32 @@ def test_a_notice_for_one_signal_leaves_the_others_alerting(pipeline):
     (verdict,) = pipeline.verdicts([both])
     assert (verdict["status"], verdict["is_fraud"]) == ("FRAUD", True)
     assert (verdict["reason"], verdict["reasons"]) == ("speed_above_limit", "speed_above_limit,suppressed:spend_deviation")
+
+
+# --- the admin ------------------------------------------------------------------------------
+
+def latest_outbox_value(user_id):
+    from outbox.models import OutboxMessage
+
+    return OutboxMessage.objects.filter(key=user_id).order_by("-id").first().value
+
+
+@pytest.mark.django_db
+def test_the_admin_creates_audited_notices_and_deleting_them_republishes_the_customer(admin_client, admin_user):
+    customer = a_customer()
+    form = {"customer": customer.pk, "starts_at_0": "2030-01-01", "starts_at_1": "00:00:00",
+            "ends_at_0": "2030-07-01", "ends_at_1": "00:00:01", "signal": "", "reason": "Customer phoned"}
+    refused = admin_client.post(reverse("admin:users_travelnotice_add"), form)
+    assert refused.status_code == 200 and "at most 180 days" in refused.content.decode()
+
+    response = admin_client.post(reverse("admin:users_travelnotice_add"), {**form, "ends_at_0": "2030-01-15"})
+    assert response.status_code == 302
+    created = TravelNotice.objects.get(customer=customer)
+    assert (created.created_by, created.history.get().history_user) == (admin_user, admin_user)
+    assert [n["signal"] for n in latest_outbox_value(customer.user_id)["travel_notices"]] == [""]
+    assert "Customer phoned" in admin_client.get(reverse("admin:users_customer_change", args=[customer.pk])).content.decode()
+
+    admin_client.post(reverse("admin:users_travelnotice_changelist"),
+                      {"action": "delete_selected", "_selected_action": [created.pk], "post": "yes"})
+    assert not TravelNotice.objects.exists()
+    assert latest_outbox_value(customer.user_id)["travel_notices"] == []
