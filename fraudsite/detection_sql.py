@@ -41,6 +41,18 @@ VARIANTS = {
     },
 }
 
+# Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD, unless a travel notice
+# suppresses it, when it is reported as SUPPRESSED_PREFIX + the code instead.
+FRAUD_REASONS = ["speed_above_limit", "non_positive_elapsed_time", "velocity_exceeded", "spend_deviation",
+                 "unusual_hour"]
+OTHER_REASONS = ["no_history", "within_limit", "unknown_customer"]
+SUPPRESSED_PREFIX = "suppressed:"
+SUPPRESSED_REASONS = [SUPPRESSED_PREFIX + reason for reason in FRAUD_REASONS]
+# The query checks this many travel notices of a customer's record (a Flink SQL array has no
+# filter or loop without a UDF, so each slot is a check of its own): at most this many may be in
+# force (not yet ended) at once.
+MAX_TRAVEL_NOTICES = 10
+
 # Velocity and spend deviation look back at most this many transactions per customer (so the
 # velocity threshold N is at most this), and spend deviation needs at least SPEND_MIN_HISTORY.
 HISTORY_ROWS = 20
@@ -78,6 +90,8 @@ def _context(variant, bootstrap_servers, partitions):
             "epoch_millis_of_received_at": _epoch_millis("received_at"),
             "history_rows": HISTORY_ROWS,
             "spend_min_history": SPEND_MIN_HISTORY,
+            "notice_slots": range(1, MAX_TRAVEL_NOTICES + 1),  # Flink arrays count from 1
+            "suppressed_prefix": SUPPRESSED_PREFIX,
             "tick_user_id": TICK_USER_ID,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,

@@ -62,14 +62,22 @@ class Topic:
         return ",\n".join(key + [f"  {column}" for column in value_columns(self.value_schema)])
 
 
+def flink_type(avro_type):
+    """The Flink SQL type of an Avro type: NOT NULL unless a ["null", T] union; an array of records
+    becomes ARRAY<ROW<...>>, as Flink's avro format and Confluent Cloud's inference both map it."""
+    if isinstance(avro_type, list):
+        (kind,) = [t for t in avro_type if t != "null"]
+        return flink_type(kind).removesuffix(" NOT NULL")
+    if isinstance(avro_type, dict) and avro_type["type"] == "array":
+        return f"ARRAY<{flink_type(avro_type['items'])}> NOT NULL"
+    if isinstance(avro_type, dict) and avro_type["type"] == "record":
+        return f"ROW<{', '.join(value_columns(avro_type))}> NOT NULL"
+    return f"{AVRO_TO_FLINK[avro_type]} NOT NULL"
+
+
 def value_columns(schema):
-    """`name` TYPE [NOT NULL] per field of an Avro record schema (a ["null", T] union is nullable)."""
-    columns = []
-    for f in schema["fields"]:
-        nullable = isinstance(f["type"], list)
-        kind = [t for t in f["type"] if t != "null"][0] if nullable else f["type"]
-        columns.append(f"`{f['name']}` {AVRO_TO_FLINK[kind]}{'' if nullable else ' NOT NULL'}")
-    return columns
+    """`name` TYPE [NOT NULL] per field of an Avro record schema."""
+    return [f"`{f['name']}` {flink_type(f['type'])}" for f in schema["fields"]]
 
 
 CARD_TRANSACTIONS = Topic(

@@ -11,4 +11,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("transactions.urls")),
     path("", include("alerts.urls")),
+    path("", include("users.urls")),
 ]

@@ -9,7 +9,9 @@
 --    temporal join against the versioned users-config table): a later threshold change does
 --    not rewrite earlier verdicts, and state stays bounded by the number of customers.
 -- 3. Decide, once, here: every signal that fired is a reason, and any fraud reason makes the
---    verdict FRAUD. Consumers never recompute the rules.
+--    verdict FRAUD, unless one of the customer's travel notices suppresses it: then the reason
+--    is reported as {{ suppressed_prefix }}<reason> and the measurements stay. Consumers never
+--    recompute the rules.
 
 INSERT INTO {{ tables.card_transactions_enriched }} ({{ enriched_columns }})
 WITH transactions AS (
@@ -65,7 +67,7 @@ measured_transactions AS (
     t.*,
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
-    c.usual_hour_start, c.usual_hour_end,
+    c.usual_hour_start, c.usual_hour_end, c.travel_notices,
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
   FROM with_history AS t
@@ -116,14 +118,65 @@ signals AS (
   FROM measured_transactions AS m
 ),
 
-classified_transactions AS (
+-- Travel notices: the signals that a notice of the customer (as of the transaction's record time)
+-- suppresses here: the notice is in force at the record time, and the transaction is inside its
+-- region (haversine, as above) when it has one. Checked only when a fraud reason fired, and once
+-- per transaction (in an UNNEST, as above). A Flink SQL array cannot be filtered without a UDF,
+-- so each of the at most {{ notice_slots|length }} notices in force is a slot of its own.
+suppressions AS (
   SELECT
     s.*,
-    -- CONCAT_WS skips NULLs: '' when no fraud signal fired.
-    CONCAT_WS(',',
-      CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN s.travel_reason END,
-      s.velocity_reason, s.spend_reason, s.hour_reason) AS fraud_reasons
+    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN s.travel_reason END
+      AS travel_fraud_reason,
+    n.suppressing
   FROM signals AS s
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') OR s.velocity_reason IS NOT NULL
+      OR s.spend_reason IS NOT NULL OR s.hour_reason IS NOT NULL THEN ARRAY[
+      -- Per slot: the notice's signal ('' for every signal) when it applies here, else NULL.
+{% for i in notice_slots %}      CASE WHEN CARDINALITY(s.travel_notices) >= {{ i }}
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[{{ i }}].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[{{ i }}].ends_at, 3)
+        AND (s.travel_notices[{{ i }}].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[{{ i }}].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[{{ i }}].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[{{ i }}].center_lng) / 2), 2))))
+          <= s.travel_notices[{{ i }}].radius_km)
+        THEN s.travel_notices[{{ i }}].`signal` END{% if not forloop.last %},{% endif %}
+{% endfor %}    ] END
+  )]) AS n (suppressing)
+),
+
+-- Whether each fraud reason fired and is suppressed (by a notice of its signal, or of every signal).
+suppressed_signals AS (
+  SELECT
+    p.*,
+    p.travel_fraud_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.travel_fraud_reason)) AS travel_suppressed,
+    p.velocity_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.velocity_reason)) AS velocity_suppressed,
+    p.spend_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.spend_reason)) AS spend_suppressed,
+    p.hour_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.hour_reason)) AS hour_suppressed
+  FROM suppressions AS p
+),
+
+classified_transactions AS (
+  SELECT
+    x.*,
+    -- CONCAT_WS skips NULLs: '' when no fraud reason is left (none fired, or every one was suppressed).
+    CONCAT_WS(',',
+      CASE WHEN x.travel_suppressed THEN NULL ELSE x.travel_fraud_reason END,
+      CASE WHEN x.velocity_suppressed THEN NULL ELSE x.velocity_reason END,
+      CASE WHEN x.spend_suppressed THEN NULL ELSE x.spend_reason END,
+      CASE WHEN x.hour_suppressed THEN NULL ELSE x.hour_reason END) AS fraud_reasons,
+    CONCAT_WS(',',
+      CASE WHEN x.travel_suppressed THEN '{{ suppressed_prefix }}' || x.travel_fraud_reason END,
+      CASE WHEN x.velocity_suppressed THEN '{{ suppressed_prefix }}' || x.velocity_reason END,
+      CASE WHEN x.spend_suppressed THEN '{{ suppressed_prefix }}' || x.spend_reason END,
+      CASE WHEN x.hour_suppressed THEN '{{ suppressed_prefix }}' || x.hour_reason END) AS suppressed_reasons
+  FROM suppressed_signals AS x
 )
 
 -- One output per field of the verdict schema, in its order (INSERT matches by position; a test
@@ -143,8 +196,16 @@ SELECT
     WHEN fraud_reasons <> '' THEN 'FRAUD'
     ELSE 'VALID'
   END AS status,
-  CASE WHEN fraud_reasons <> '' THEN SPLIT_INDEX(fraud_reasons, ',', 0) ELSE travel_reason END AS reason,
-  CASE WHEN fraud_reasons <> '' THEN fraud_reasons ELSE travel_reason END AS reasons,
+  -- The reasons left first: a partly suppressed verdict is FRAUD for them.
+  CASE
+    WHEN fraud_reasons <> '' THEN SPLIT_INDEX(fraud_reasons, ',', 0)
+    WHEN suppressed_reasons <> '' THEN SPLIT_INDEX(suppressed_reasons, ',', 0)
+    ELSE travel_reason
+  END AS reason,
+  CASE
+    WHEN fraud_reasons <> '' OR suppressed_reasons <> '' THEN CONCAT_WS(',', NULLIF(fraud_reasons, ''), NULLIF(suppressed_reasons, ''))
+    ELSE travel_reason
+  END AS reasons,
   velocity_max_transactions, velocity_window_minutes, spend_factor, average_amount,
   usual_hour_start, usual_hour_end, local_hour
 FROM classified_transactions;

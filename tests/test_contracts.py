@@ -6,9 +6,10 @@ import re
 import pytest
 
 from fraudsite import detection_sql
+from fraudsite.detection_sql import FRAUD_REASONS, OTHER_REASONS, SUPPRESSED_REASONS
 from fraudsite.topics import TOPICS, VERDICTS, topic_names
 from transactions.models import Verdict
-from transactions.verdicts import CONVERTED_FIELDS, ROW_FIELDS, parse_verdict
+from transactions.verdicts import CONVERTED_FIELDS, ROW_FIELDS, TEXT_LIMITS, parse_verdict
 
 
 def top_level_items(select_list):
@@ -80,3 +81,10 @@ def test_every_topic_has_a_role_the_sql_templates_name_and_a_schema():
     assert set(topic_names()) == set(detection_sql.VARIANTS["local"]["names"])
     for topic in TOPICS:
         assert topic.value_schema["type"] == "record" and topic.field_names, topic.role
+
+
+def test_every_reason_fits_the_stored_verdict():
+    # reason holds any one code, suppressed or not; reasons every fraud reason at once, each in its
+    # longer, suppressed form (a superset of what can fire together).
+    assert max(map(len, FRAUD_REASONS + SUPPRESSED_REASONS + OTHER_REASONS)) <= TEXT_LIMITS["reason"]
+    assert len(",".join(SUPPRESSED_REASONS)) <= TEXT_LIMITS["reasons"]

@@ -28,7 +28,9 @@ def decode_with_plain_avro_reader(value):
 
 def customer_form(**overrides):
     data = {"user_id": unique("c"), "first_name": "Ada", "last_name": "Lovelace", "max_speed": "50", "active": "on",
-            "time_zone": "UTC"}
+            "time_zone": "UTC",
+            # The travel notices table on the page (none).
+            "travel_notices-TOTAL_FORMS": "0", "travel_notices-INITIAL_FORMS": "0"}
     data.update(overrides)
     return data
 
@@ -127,7 +129,7 @@ def test_limit_change_in_admin_is_audited_and_reaches_users_config(kafka, admin_
     assert decode_with_plain_avro_reader(records[-1][0]) == {
         "first_name": "Ada", "last_name": "Lovelace", "max_speed": 250.0, "velocity_max_transactions": None,
         "velocity_window_minutes": None, "spend_factor": None, "usual_hour_start": None, "usual_hour_end": None,
-        "time_zone": "UTC"}
+        "time_zone": "UTC", "travel_notices": []}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,7 @@
 
 import re
 import threading
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -246,23 +247,38 @@ def test_a_threshold_change_applies_to_later_transactions_only(pipeline):
 FLINK_TO_AVRO = {"STRING": "string", "BIGINT": "long", "INT": "int", "DOUBLE": "double", "BOOLEAN": "boolean"}
 
 
+def flink_shape(flink_type):
+    """The Avro shape of a Flink column type: an Avro type name, or ("array", fields) for an
+    ARRAY<ROW<...>> (fields as avro_fields gives them)."""
+    row = re.fullmatch(r"ARRAY<ROW<(.*)> NOT NULL>", flink_type)
+    if row:  # the row's fields are scalars: no comma inside a field's type
+        return ("array", [column_shape(field) for field in row.group(1).split(", ")])
+    return FLINK_TO_AVRO[flink_type]
+
+
+def column_shape(column):
+    """(name, Avro shape, nullable) of one column definition."""
+    name, flink_type, not_null = re.fullmatch(r"`?(\w+)`? (.+?)( NOT NULL)?", column.strip()).groups()
+    return name, flink_shape(flink_type), not not_null
+
+
 def physical_columns(sql, table):
     """(name, avro type, nullable) of a CREATE TABLE's physical columns, in order."""
     body = re.search(rf"CREATE TABLE {table} \((.*?)\n\) WITH", sql, re.S).group(1)
-    columns = []
-    for line in body.splitlines():
-        match = re.match(r"\s*`?(\w+)`? (STRING|BIGINT|INT|DOUBLE|BOOLEAN)( NOT NULL)?,?$", line)
-        if match:
-            columns.append((match.group(1), FLINK_TO_AVRO[match.group(2)], not match.group(3)))
-    return columns
+    return [column_shape(line.rstrip(",")) for line in body.splitlines()
+            if re.match(r"\s*`?\w+`? (STRING|BIGINT|INT|DOUBLE|BOOLEAN|ARRAY<)", line)]
 
 
-def avro_fields(schema_path):
+def avro_fields(schema_path_or_fields):
     fields = []
-    for field in load_schema(schema_path)["fields"]:
+    for field in (load_schema(schema_path_or_fields)["fields"] if isinstance(schema_path_or_fields, Path)
+                  else schema_path_or_fields):
         kind = field["type"]
         nullable = isinstance(kind, list)
-        fields.append((field["name"], [t for t in kind if t != "null"][0] if nullable else kind, nullable))
+        kind = [t for t in kind if t != "null"][0] if nullable else kind
+        if isinstance(kind, dict):  # an array of records
+            kind = ("array", avro_fields(kind["items"]["fields"]))
+        fields.append((field["name"], kind, nullable))
     return fields
 
 
@@ -298,10 +314,19 @@ def test_stop_with_savepoint_then_submit_keeps_each_customers_previous_transacti
 AVRO_TO_FLINK = {avro: flink for flink, avro in FLINK_TO_AVRO.items()}
 
 
+def inferred_type(shape, nullable):
+    """The Flink type Confluent Cloud infers for an Avro shape (array -> ARRAY, record -> ROW)."""
+    if isinstance(shape, tuple):
+        fields = ", ".join(f"`{name}` {inferred_type(kind, null)}" for name, kind, null in shape[1])
+        flink_type = f"ARRAY<ROW<{fields}> NOT NULL>"
+    else:
+        flink_type = AVRO_TO_FLINK[shape]
+    return flink_type + ("" if nullable else " NOT NULL")
+
+
 def inferred_columns(schema_path):
     """Columns Confluent Cloud infers from a registered value schema (non-null fields NOT NULL)."""
-    return [f"`{name}` {AVRO_TO_FLINK[kind]}{'' if nullable else ' NOT NULL'}"
-            for name, kind, nullable in avro_fields(schema_path)]
+    return [f"`{name}` {inferred_type(kind, nullable)}" for name, kind, nullable in avro_fields(schema_path)]
 
 
 def emulated_inferred_tables():

@@ -16,7 +16,12 @@ USERS_CONFIG_SCHEMA = USERS_CONFIG.value_schema_path
 TRANSACTION = {"timestamp": 1_700_000_000_123, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5}
 CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0, "velocity_max_transactions": 5,
             "velocity_window_minutes": 10, "spend_factor": None, "usual_hour_start": 22, "usual_hour_end": 6,
-            "time_zone": "Europe/London"}
+            "time_zone": "Europe/London",
+            "travel_notices": [
+                {"starts_at": 1780000000000, "ends_at": 1781000000000, "signal": "", "center_lat": None,
+                 "center_lng": None, "radius_km": None},
+                {"starts_at": 1780000000000, "ends_at": 1781000000000, "signal": "speed_above_limit",
+                 "center_lat": 35.68, "center_lng": 139.69, "radius_km": 800.0}]}
 
 
 def read_with_reference_library(schema_path, body):

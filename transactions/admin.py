@@ -6,9 +6,12 @@ from django.urls import path
 from django.utils import timezone
 
 from fraudsite.admin import ReadOnlyAdmin
+from fraudsite.detection_sql import FRAUD_REASONS, OTHER_REASONS, SUPPRESSED_REASONS
 
 from .export import verdict_csv_lines
-from .models import FRAUD_REASONS, OTHER_REASONS, DeadLetter, Transaction, Verdict
+from .models import DeadLetter, Transaction, Verdict
+
+REASONS = FRAUD_REASONS + SUPPRESSED_REASONS + OTHER_REASONS
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -18,12 +21,12 @@ class ReasonFilter(admin.SimpleListFilter):
     parameter_name = "reason"
 
     def lookups(self, request, model_admin):
-        return [(reason, reason) for reason in FRAUD_REASONS + OTHER_REASONS]
+        return [(reason, reason) for reason in REASONS]
 
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        if self.value() not in FRAUD_REASONS + OTHER_REASONS:  # only known codes reach the regex
+        if self.value() not in REASONS:  # only known codes reach the regex
             raise IncorrectLookupParameters(f"Unknown reason {self.value()!r}.")
         return queryset.filter(reasons__regex=rf"(^|,){self.value()}(,|$)")
 

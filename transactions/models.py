@@ -35,10 +35,6 @@ DECISIONS = {value: label for value, label in ReviewStatus.choices if value}
 REVIEW_PERMISSION = "transactions.review_verdict"
 
 
-# Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD.
-FRAUD_REASONS = ["speed_above_limit", "non_positive_elapsed_time", "velocity_exceeded", "spend_deviation",
-                 "unusual_hour"]
-OTHER_REASONS = ["no_history", "within_limit", "unknown_customer"]
 
 
 class Verdict(models.Model):

@@ -8,7 +8,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Customer, publication_state
+from .models import Customer, TravelNotice, publication_state
 from .publishing import publish_customers, with_publication_state
 
 
@@ -29,14 +29,37 @@ class PublicationFilter(admin.SimpleListFilter):
         return queryset.filter(conditions[self.value()]) if self.value() in conditions else queryset
 
 
+class HistoryAdmin(SimpleHistoryAdmin):
+    # django-simple-history's history page has one style attribute (its paginator's border): style
+    # attributes, and only on this page, may stay; scripts stay as strict as everywhere.
+    @method_decorator(csp_update({"style-src-attr": ["'unsafe-inline'"]}))
+    def history_view(self, request, object_id, extra_context=None):
+        return super().history_view(request, object_id, extra_context)
+
+
+# The fields of a travel notice's form, in the admin page and the customer's inline alike.
+NOTICE_FIELDS = ["starts_at", "ends_at", "signal", "reason", "center_lat", "center_lng", "radius_km"]
+
+
+class TravelNoticeInline(admin.TabularInline):
+    """A customer's travel notices on the customer's page (each save republishes the customer)."""
+
+    model = TravelNotice
+    fields = NOTICE_FIELDS + ["created_by"]
+    readonly_fields = ["created_by"]
+    extra = 0
+    ordering = ["-starts_at"]
+
+
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin):
+class CustomerAdmin(HistoryAdmin):
     list_display = ["user_id", "first_name", "last_name", "max_speed", "active", "users_config"]
     list_filter = ["active", PublicationFilter]
     search_fields = ["user_id", "first_name", "last_name"]
     readonly_fields = ["users_config", "users_config_error"]
     history_list_display = ["max_speed", *Customer.SIGNAL_FIELDS, "active"]
     actions = ["republish"]
+    inlines = [TravelNoticeInline]
     fieldsets = [
         (None, {"fields": ["user_id", "first_name", "last_name", "max_speed", "active"]}),
         ("Further signals (each off while empty)", {"fields": [
@@ -49,14 +72,14 @@ class CustomerAdmin(SimpleHistoryAdmin):
     class Media:
         css = {"all": ["users/admin.css"]}
 
-    # django-simple-history's history page has one style attribute (its paginator's border): style
-    # attributes, and only on this page, may stay; scripts stay as strict as everywhere.
-    @method_decorator(csp_update({"style-src-attr": ["'unsafe-inline'"]}))
-    def history_view(self, request, object_id, extra_context=None):
-        return super().history_view(request, object_id, extra_context)
-
     def get_queryset(self, request):
         return with_publication_state(super().get_queryset(request))
+
+    def save_formset(self, request, form, formset, change):
+        for notice_form in formset.forms:
+            if notice_form.instance.pk is None:
+                notice_form.instance.created_by = request.user
+        super().save_formset(request, form, formset, change)
 
     @admin.display(description="users-config")
     def users_config(self, customer):
@@ -76,3 +99,24 @@ class CustomerAdmin(SimpleHistoryAdmin):
         with transaction.atomic():
             publish_customers(queryset)
         self.message_user(request, f"{queryset.count()} customer(s) queued for users-config.")
+
+
+@admin.register(TravelNotice)
+class TravelNoticeAdmin(HistoryAdmin):
+    list_display = ["customer", "starts_at", "ends_at", "signal", "reason", "radius_km", "created_by"]
+    list_filter = ["signal", "ends_at"]
+    search_fields = ["customer__user_id", "customer__last_name", "reason"]
+    autocomplete_fields = ["customer"]
+    list_select_related = ["customer", "created_by"]
+    readonly_fields = ["created_by", "created_at"]
+    history_list_display = NOTICE_FIELDS
+    fieldsets = [
+        (None, {"fields": ["customer", ("starts_at", "ends_at"), "signal", "reason"]}),
+        ("Region (empty: everywhere)", {"fields": [("center_lat", "center_lng", "radius_km")]}),
+        (None, {"fields": ["created_by", "created_at"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

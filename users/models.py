@@ -1,11 +1,15 @@
 import zoneinfo
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from fraudsite.detection_sql import HISTORY_ROWS
+from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS, MAX_TRAVEL_NOTICES
+from fraudsite.validation import has_control_characters
 
 from . import publishing
 
@@ -189,3 +193,143 @@ def publication_state(row):
     if row is None or row.sent_at is not None:
         return Customer.SyncState.SYNCED
     return Customer.SyncState.FAILED if row.attempts else Customer.SyncState.PENDING
+
+
+# --- travel notices -----------------------------------------------------------------------
+
+# The longest a travel notice may run (Marble's limit): long trips get a new notice, reviewed again.
+MAX_NOTICE_DAYS = 180
+# A circle wider than half the earth's circumference covers the whole earth.
+MAX_NOTICE_RADIUS_KM = 20_000
+MAX_NOTICE_REASON_LENGTH = 500
+NOTICE_REGION_FIELDS = ["center_lat", "center_lng", "radius_km"]
+
+
+class TravelNoticeQuerySet(models.QuerySet):
+    """Bulk writes republish the customers concerned in the same transaction, as for customers."""
+
+    def update(self, **changes):
+        with transaction.atomic():
+            before = dict(self.values_list("pk", "customer_id"))
+            count = super().update(**changes)
+            after = TravelNotice.objects.filter(pk__in=before).values_list("customer_id", flat=True)
+            publishing.publish_customers(Customer.objects.filter(pk__in={*before.values(), *after}))
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            publishing.publish_customers(Customer.objects.filter(pk__in={n.customer_id for n in created}))
+        return created
+
+    def delete(self):
+        with transaction.atomic():
+            customer_ids = set(self.values_list("customer_id", flat=True))
+            result = super().delete()
+            publishing.publish_customers(Customer.objects.filter(pk__in=customer_ids))
+        return result
+
+
+class TravelNotice(models.Model):
+    """A customer's travel notice: within [starts_at, ends_at), and within the region when one is
+    set, the chosen signal (or every signal) does not make a transaction fraud. The detection job
+    applies it from the customer's users-config record; the verdict says suppressed:<reason code>."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="travel_notices")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text=f"Required; at most {MAX_NOTICE_DAYS} days after the start.")
+    signal = models.CharField(
+        max_length=40, blank=True, default="",
+        choices=[("", "All signals"), *((reason, reason) for reason in FRAUD_REASONS)],
+        help_text="The fraud reason suppressed; all of them when empty.",
+    )
+    reason = models.CharField(max_length=MAX_NOTICE_REASON_LENGTH,
+                              help_text="Why, for example: customer phoned, travelling in Japan.")
+    center_lat = models.FloatField("region: centre latitude", null=True, blank=True,
+                                   validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    center_lng = models.FloatField("region: centre longitude", null=True, blank=True,
+                                   validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    radius_km = models.FloatField(
+        "region: radius (km)", null=True, blank=True,
+        validators=[MinValueValidator(0.001), MaxValueValidator(MAX_NOTICE_RADIUS_KM)],
+        help_text="Only transactions within this distance of the centre; everywhere when the region is empty.",
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TravelNoticeQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["customer", "starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="travel_notice_ends_after_it_starts"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__lte=models.F("starts_at") + timedelta(days=MAX_NOTICE_DAYS)),
+                name="travel_notice_at_most_180_days",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="travel_notice_has_a_reason"),
+            models.CheckConstraint(
+                condition=models.Q(center_lat__isnull=True, center_lng__isnull=True, radius_km__isnull=True)
+                # (NULL passes a CHECK, hence the explicit isnull=False)
+                | models.Q(center_lat__isnull=False, center_lng__isnull=False, radius_km__isnull=False,
+                           center_lat__gte=-90, center_lat__lte=90, center_lng__gte=-180, center_lng__lte=180,
+                           radius_km__gt=0, radius_km__lte=MAX_NOTICE_RADIUS_KM),
+                name="travel_notice_region_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer.user_id}: {self.signal or 'all signals'} {self.starts_at:%Y-%m-%d}..{self.ends_at:%Y-%m-%d}"
+
+    def clean(self):
+        errors = {}
+        if self.starts_at and self.ends_at:
+            if self.ends_at <= self.starts_at:
+                errors["ends_at"] = "The end must be after the start."
+            elif self.ends_at - self.starts_at > timedelta(days=MAX_NOTICE_DAYS):
+                errors["ends_at"] = f"A travel notice runs at most {MAX_NOTICE_DAYS} days."
+            elif self.pk is None and self.ends_at <= timezone.now():
+                errors["ends_at"] = "The end must be in the future."
+        if has_control_characters(self.reason or ""):
+            errors["reason"] = "Must not contain control characters or line breaks."
+        elif not (self.reason or "").strip():
+            errors["reason"] = "Say why: a reason is required."
+        region = [getattr(self, name) for name in NOTICE_REGION_FIELDS]
+        if any(value is None for value in region) and any(value is not None for value in region):
+            errors["radius_km"] = "Set the centre and the radius of the region, or none of them (everywhere)."
+        if not errors and self.customer_id and self.ends_at and self.ends_at > timezone.now():
+            others = notices_in_force(self.customer_id).exclude(pk=self.pk).count()
+            if others >= MAX_TRAVEL_NOTICES:
+                errors["__all__"] = (f"The customer already has {others} travel notices in force; at most "
+                                     f"{MAX_TRAVEL_NOTICES} at once: end one first.")
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        """Save, and queue the customer's users-config record (with its notices) in the same transaction."""
+        with transaction.atomic():
+            # One notice change at a time per customer, so that two at once cannot pass the limit together.
+            customer = Customer.objects.select_for_update().get(pk=self.customer_id)
+            super().save(*args, **kwargs)
+            publishing.publish_customers([customer])
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            customer = Customer.objects.select_for_update().get(pk=self.customer_id)
+            result = super().delete(*args, **kwargs)
+            publishing.publish_customers([customer])
+        return result
+
+    @property
+    def region(self):
+        return None if self.radius_km is None else (self.center_lat, self.center_lng, self.radius_km)
+
+
+def notices_in_force(customer_ids, now=None):
+    """The travel notices of these customers (a pk or a list) that have not ended, oldest start first."""
+    ids = customer_ids if isinstance(customer_ids, (list, tuple, set)) else [customer_ids]
+    return TravelNotice.objects.filter(customer_id__in=ids, ends_at__gt=now or timezone.now()).order_by(
+        "customer_id", "starts_at", "id")

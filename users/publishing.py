@@ -6,8 +6,10 @@ the outbox publisher (`manage.py publish_outbox`) produces it. A customer's publ
 read from its latest outbox row, so it is never out of step with what was sent.
 """
 
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 
+from fraudsite.detection_sql import MAX_TRAVEL_NOTICES
 from fraudsite.topics import USERS_CONFIG
 from outbox.models import OutboxMessage
 from outbox.publisher import enqueue
@@ -17,19 +19,40 @@ SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_
                  "usual_hour_end", "time_zone"]
 
 
-def users_config_value(customer):
-    """The users-config record of an active customer."""
+def _millis(moment):
+    return round(moment.timestamp() * 1000)
+
+
+def notice_value(notice):
+    """A travel notice as users-config carries it (times as epoch milliseconds; signal "" = every signal)."""
+    return {"starts_at": _millis(notice.starts_at), "ends_at": _millis(notice.ends_at), "signal": notice.signal,
+            "center_lat": notice.center_lat, "center_lng": notice.center_lng, "radius_km": notice.radius_km}
+
+
+def users_config_value(customer, notices=()):
+    """The users-config record of an active customer, with its travel notices that have not ended."""
+    if len(notices) > MAX_TRAVEL_NOTICES:  # the detection job checks no more: refuse rather than drop one
+        raise ValidationError(f"{customer.user_id} would have {len(notices)} travel notices in force; the "
+                              f"detection job applies at most {MAX_TRAVEL_NOTICES}.")
     return {
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "max_speed": float(customer.max_speed),
         **{name: getattr(customer, name) for name in SIGNAL_FIELDS},
+        "travel_notices": [notice_value(notice) for notice in notices],
     }
 
 
 def publish_customers(customers):
     """Queue each customer's current state (an inactive one as a tombstone) in the caller's transaction."""
-    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c) if c.active else None for c in customers})
+    from .models import notices_in_force  # (the models module imports this one)
+
+    customers = list(customers)
+    notices = {}
+    for notice in notices_in_force([c.pk for c in customers]):
+        notices.setdefault(notice.customer_id, []).append(notice)
+    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c, notices.get(c.pk, [])) if c.active else None
+                           for c in customers})
 
 
 def publish_tombstones(user_ids):

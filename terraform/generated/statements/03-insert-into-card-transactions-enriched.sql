@@ -9,7 +9,9 @@
 --    temporal join against the versioned users-config table): a later threshold change does
 --    not rewrite earlier verdicts, and state stays bounded by the number of customers.
 -- 3. Decide, once, here: every signal that fired is a reason, and any fraud reason makes the
---    verdict FRAUD. Consumers never recompute the rules.
+--    verdict FRAUD, unless one of the customer's travel notices suppresses it: then the reason
+--    is reported as suppressed:<reason> and the measurements stay. Consumers never
+--    recompute the rules.
 
 INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`)
 WITH transactions AS (
@@ -65,7 +67,7 @@ measured_transactions AS (
     t.*,
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
-    c.usual_hour_start, c.usual_hour_end,
+    c.usual_hour_start, c.usual_hour_end, c.travel_notices,
     CASE WHEN t.prior_count >= 3 THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
   FROM with_history AS t
@@ -116,14 +118,146 @@ signals AS (
   FROM measured_transactions AS m
 ),
 
-classified_transactions AS (
+-- Travel notices: the signals that a notice of the customer (as of the transaction's record time)
+-- suppresses here: the notice is in force at the record time, and the transaction is inside its
+-- region (haversine, as above) when it has one. Checked only when a fraud reason fired, and once
+-- per transaction (in an UNNEST, as above). A Flink SQL array cannot be filtered without a UDF,
+-- so each of the at most 10 notices in force is a slot of its own.
+suppressions AS (
   SELECT
     s.*,
-    -- CONCAT_WS skips NULLs: '' when no fraud signal fired.
-    CONCAT_WS(',',
-      CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN s.travel_reason END,
-      s.velocity_reason, s.spend_reason, s.hour_reason) AS fraud_reasons
+    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN s.travel_reason END
+      AS travel_fraud_reason,
+    n.suppressing
   FROM signals AS s
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') OR s.velocity_reason IS NOT NULL
+      OR s.spend_reason IS NOT NULL OR s.hour_reason IS NOT NULL THEN ARRAY[
+      -- Per slot: the notice's signal ('' for every signal) when it applies here, else NULL.
+      CASE WHEN CARDINALITY(s.travel_notices) >= 1
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[1].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[1].ends_at, 3)
+        AND (s.travel_notices[1].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[1].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[1].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[1].center_lng) / 2), 2))))
+          <= s.travel_notices[1].radius_km)
+        THEN s.travel_notices[1].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 2
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[2].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[2].ends_at, 3)
+        AND (s.travel_notices[2].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[2].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[2].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[2].center_lng) / 2), 2))))
+          <= s.travel_notices[2].radius_km)
+        THEN s.travel_notices[2].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 3
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[3].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[3].ends_at, 3)
+        AND (s.travel_notices[3].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[3].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[3].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[3].center_lng) / 2), 2))))
+          <= s.travel_notices[3].radius_km)
+        THEN s.travel_notices[3].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 4
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[4].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[4].ends_at, 3)
+        AND (s.travel_notices[4].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[4].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[4].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[4].center_lng) / 2), 2))))
+          <= s.travel_notices[4].radius_km)
+        THEN s.travel_notices[4].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 5
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[5].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[5].ends_at, 3)
+        AND (s.travel_notices[5].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[5].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[5].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[5].center_lng) / 2), 2))))
+          <= s.travel_notices[5].radius_km)
+        THEN s.travel_notices[5].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 6
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[6].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[6].ends_at, 3)
+        AND (s.travel_notices[6].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[6].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[6].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[6].center_lng) / 2), 2))))
+          <= s.travel_notices[6].radius_km)
+        THEN s.travel_notices[6].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 7
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[7].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[7].ends_at, 3)
+        AND (s.travel_notices[7].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[7].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[7].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[7].center_lng) / 2), 2))))
+          <= s.travel_notices[7].radius_km)
+        THEN s.travel_notices[7].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 8
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[8].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[8].ends_at, 3)
+        AND (s.travel_notices[8].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[8].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[8].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[8].center_lng) / 2), 2))))
+          <= s.travel_notices[8].radius_km)
+        THEN s.travel_notices[8].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 9
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[9].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[9].ends_at, 3)
+        AND (s.travel_notices[9].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[9].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[9].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[9].center_lng) / 2), 2))))
+          <= s.travel_notices[9].radius_km)
+        THEN s.travel_notices[9].`signal` END,
+      CASE WHEN CARDINALITY(s.travel_notices) >= 10
+        AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[10].starts_at, 3)
+        AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[10].ends_at, 3)
+        AND (s.travel_notices[10].radius_km IS NULL OR 2 * 6371 * ASIN(SQRT(LEAST(1.0,
+            POWER(SIN(RADIANS(s.lat - s.travel_notices[10].center_lat) / 2), 2)
+            + COS(RADIANS(s.travel_notices[10].center_lat)) * COS(RADIANS(s.lat))
+              * POWER(SIN(RADIANS(s.lng - s.travel_notices[10].center_lng) / 2), 2))))
+          <= s.travel_notices[10].radius_km)
+        THEN s.travel_notices[10].`signal` END
+    ] END
+  )]) AS n (suppressing)
+),
+
+-- Whether each fraud reason fired and is suppressed (by a notice of its signal, or of every signal).
+suppressed_signals AS (
+  SELECT
+    p.*,
+    p.travel_fraud_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.travel_fraud_reason)) AS travel_suppressed,
+    p.velocity_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.velocity_reason)) AS velocity_suppressed,
+    p.spend_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.spend_reason)) AS spend_suppressed,
+    p.hour_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.hour_reason)) AS hour_suppressed
+  FROM suppressions AS p
+),
+
+classified_transactions AS (
+  SELECT
+    x.*,
+    -- CONCAT_WS skips NULLs: '' when no fraud reason is left (none fired, or every one was suppressed).
+    CONCAT_WS(',',
+      CASE WHEN x.travel_suppressed THEN NULL ELSE x.travel_fraud_reason END,
+      CASE WHEN x.velocity_suppressed THEN NULL ELSE x.velocity_reason END,
+      CASE WHEN x.spend_suppressed THEN NULL ELSE x.spend_reason END,
+      CASE WHEN x.hour_suppressed THEN NULL ELSE x.hour_reason END) AS fraud_reasons,
+    CONCAT_WS(',',
+      CASE WHEN x.travel_suppressed THEN 'suppressed:' || x.travel_fraud_reason END,
+      CASE WHEN x.velocity_suppressed THEN 'suppressed:' || x.velocity_reason END,
+      CASE WHEN x.spend_suppressed THEN 'suppressed:' || x.spend_reason END,
+      CASE WHEN x.hour_suppressed THEN 'suppressed:' || x.hour_reason END) AS suppressed_reasons
+  FROM suppressed_signals AS x
 )
 
 -- One output per field of the verdict schema, in its order (INSERT matches by position; a test
@@ -143,8 +277,16 @@ SELECT
     WHEN fraud_reasons <> '' THEN 'FRAUD'
     ELSE 'VALID'
   END AS status,
-  CASE WHEN fraud_reasons <> '' THEN SPLIT_INDEX(fraud_reasons, ',', 0) ELSE travel_reason END AS reason,
-  CASE WHEN fraud_reasons <> '' THEN fraud_reasons ELSE travel_reason END AS reasons,
+  -- The reasons left first: a partly suppressed verdict is FRAUD for them.
+  CASE
+    WHEN fraud_reasons <> '' THEN SPLIT_INDEX(fraud_reasons, ',', 0)
+    WHEN suppressed_reasons <> '' THEN SPLIT_INDEX(suppressed_reasons, ',', 0)
+    ELSE travel_reason
+  END AS reason,
+  CASE
+    WHEN fraud_reasons <> '' OR suppressed_reasons <> '' THEN CONCAT_WS(',', NULLIF(fraud_reasons, ''), NULLIF(suppressed_reasons, ''))
+    ELSE travel_reason
+  END AS reasons,
   velocity_max_transactions, velocity_window_minutes, spend_factor, average_amount,
   usual_hour_start, usual_hour_end, local_hour
 FROM classified_transactions;

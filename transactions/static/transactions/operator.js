@@ -36,8 +36,9 @@
   function describe(verdict) {
     const who = verdict.first_name ? `${verdict.first_name} ${verdict.last_name}` : verdict.user_id;
     let speed = "first transaction";
-    if (verdict.reason === "non_positive_elapsed_time") speed = "moved with no time elapsed";
-    else if (verdict.speed_kmh !== null) speed = `${verdict.speed_kmh.toFixed(1)} km/h`;
+    // (a null speed after a previous transaction: moved with no time elapsed, even when a travel notice suppressed it)
+    if (verdict.speed_kmh !== null) speed = `${verdict.speed_kmh.toFixed(1)} km/h`;
+    else if (verdict.prev_transaction_id) speed = "moved with no time elapsed";
     const limit = verdict.max_speed !== null ? ` (limit ${verdict.max_speed} km/h)` : "";
     return `${who}: ${speed}${limit}, amount ${verdict.amount.toFixed(2)}`;
   }
