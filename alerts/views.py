@@ -12,6 +12,9 @@ from django.views.decorators.http import require_POST
 from fraudsite.api import json_api
 from transactions.consumers import VIEW_PERMISSION
 from transactions.models import DECISIONS, REVIEW_PERMISSION, ReviewStatus, Verdict
+from transactions.views import map_config
+from users.forms import TravelNoticeForm
+from users.views import ADD_NOTICE_PERMISSION
 
 from . import cases, claims, deadlines, reviews, team
 from .models import Alert, Case
@@ -179,13 +182,24 @@ def open_case(request, transaction_id):
 def case_detail(request, pk):
     """GET /cases/<pk>/: the case, its alerts and notes. POST (review permission): a note or the decision."""
     case = get_object_or_404(Case.objects.select_related("customer", "owner"), pk=pk)
-    if request.method == "POST":
+    notice_form, status = TravelNoticeForm(), 200
+    if request.method == "POST" and "reason" in request.POST:  # a travel notice for the customer
+        if not request.user.has_perm(ADD_NOTICE_PERMISSION):
+            raise PermissionDenied
+        notice_form = TravelNoticeForm(request.POST)
+        if notice := notice_form.create(case.customer, request.user):
+            messages.success(request, f"Travel notice until {notice.ends_at:%Y-%m-%d %H:%M}: published to the job.")
+            return redirect("case-detail", pk=case.pk)
+        status = 400
+    elif request.method == "POST":
         return _act_on_case(request, case)
     return render(request, "alerts/case_detail.html", {
         "case": case, "alerts": case.alerts.select_related("verdict", "holder").order_by("verdict__received_at"),
         "notes": case.notes.all(), "decisions": {value: DECISIONS[value] for value in cases.CASE_DECISIONS},
         "can_review": request.user.has_perm(REVIEW_PERMISSION) and case.status == Case.Status.OPEN,
-    })
+        "notices": case.customer.travel_notices.order_by("-ends_at"), "notice_form": notice_form,
+        "can_add_notice": request.user.has_perm(ADD_NOTICE_PERMISSION), "map_config": map_config(),
+    }, status=status)
 
 
 @reviewer_action

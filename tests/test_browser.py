@@ -7,9 +7,11 @@ WhiteNoise); the verdict worker runs as its own process; the channel layer is Re
 
 import shutil
 import threading
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from localstack.layout import paths
 from tests.support.kafka import unique
@@ -205,7 +207,7 @@ def test_two_analysts_one_takes_an_alert_the_other_sees_it_held_and_a_case_close
     lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
     alerts = [verdict(user_id=lena.user_id, customer=lena, minutes=i) for i in range(2)]
     other = verdict(minutes=5)  # someone else's: not in Lena's case
-    ana, ben = (user_with(django_user_model, "view_verdict", "review_verdict") for _ in range(2))
+    ana, ben = (user_with(django_user_model, "view_verdict", "review_verdict", "add_travelnotice") for _ in range(2))
     for analyst in (ana, ben):
         analyst.set_password("pw-" + analyst.username)
         analyst.save()
@@ -236,6 +238,18 @@ def test_two_analysts_one_takes_an_alert_the_other_sees_it_held_and_a_case_close
             expect(pages[ana].locator("#case-alerts tbody tr")).to_have_count(2)
             pages[ana].fill("textarea[name=note]", "Called Lena: her card was stolen in Paris.")
             pages[ana].click("#add-note")
+            # A travel notice for Lena, its region drawn on the map: a click sets the centre.
+            notice_map = pages[ana].locator("#notice-map")
+            box = notice_map.bounding_box()
+            notice_map.click(position={"x": box["width"] * 0.52, "y": box["height"] * 0.3})
+            pages[ana].fill("#id_radius_km", "250")
+            expect(pages[ana].locator("#notice-map path.leaflet-interactive")).to_have_count(1)  # the circle
+            starts = timezone.localtime() + timedelta(hours=1)
+            pages[ana].fill("#id_starts_at", f"{starts:%Y-%m-%dT%H:%M}")
+            pages[ana].fill("#id_ends_at", f"{starts + timedelta(days=10):%Y-%m-%dT%H:%M}")
+            pages[ana].fill("#id_reason", "Travelling in Europe, called in.")
+            pages[ana].click("#add-notice")
+            expect(pages[ana].locator("#notices tbody tr")).to_contain_text("250 km around")
             pages[ana].select_option("select[name=decision]", "confirmed_fraud")
             pages[ana].fill("textarea[name=comment]", "Stolen card, confirmed by phone.")
             pages[ana].click("#decide-case")

@@ -279,3 +279,34 @@ def test_each_role_can_do_its_work_and_is_refused_the_rest(client, django_user_m
     analysts = Group.objects.get(name="Analyst")  # roles are changed by migrations, not in the admin
     response = client.post(reverse("admin:auth_group_change", args=[analysts.pk]), {"name": "Everyone"})
     assert response.status_code == 403 and Group.objects.filter(name="Analyst").exists()
+
+
+# --- travel notices from a case -------------------------------------------------------------------
+
+def test_a_travel_notice_made_on_the_case_page_is_published_with_its_region(client, analyst, django_user_model):
+    from outbox.models import OutboxMessage
+
+    lena = customer()
+    case, _ = cases.open_case(lena, analyst)
+    start = timezone.now().replace(microsecond=0) + timedelta(hours=1)
+    form = {"starts_at": f"{start:%Y-%m-%dT%H:%M}", "ends_at": f"{start + timedelta(days=14):%Y-%m-%dT%H:%M}",
+            "signal": "speed_above_limit", "reason": "Holiday in Italy", "center_lat": "41.9", "center_lng": "12.5",
+            "radius_km": "300"}
+    client.force_login(analyst)
+    too_long = {**form, "ends_at": f"{start + timedelta(days=181):%Y-%m-%dT%H:%M}"}
+    response = client.post(reverse("case-detail", args=[case.pk]), too_long)
+    assert response.status_code == 400 and "180 days" in response.content.decode()
+    half_region = {**form, "radius_km": ""}
+    assert client.post(reverse("case-detail", args=[case.pk]), half_region).status_code == 400
+    assert not lena.travel_notices.exists()
+
+    client.post(reverse("case-detail", args=[case.pk]), form)
+    notice = lena.travel_notices.get()
+    assert (notice.signal, notice.radius_km, notice.created_by) == ("speed_above_limit", 300, analyst)
+    published = OutboxMessage.objects.filter(key=lena.user_id).latest("id").value["travel_notices"]
+    assert [(n["signal"], n["radius_km"], n["center_lat"]) for n in published] == [("speed_above_limit", 300, 41.9)]
+
+    viewer = user_with(django_user_model, "view_verdict", "review_verdict")  # may review, not add notices
+    client.force_login(viewer)
+    assert client.post(reverse("case-detail", args=[case.pk]), form).status_code == 403
+    assert lena.travel_notices.count() == 1

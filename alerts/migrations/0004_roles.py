@@ -7,9 +7,10 @@ from django.db import migrations
 
 ANALYST = [
     "transactions.view_verdict", "transactions.review_verdict",  # the map, queue, alert and case pages
+    "users.view_travelnotice", "users.add_travelnotice",  # from a case
 ]
 TEAM_LEAD = ANALYST + [
-    "alerts.assign_alert", "alerts.view_team",
+    "alerts.assign_alert", "alerts.view_team", "users.change_travelnotice", "users.delete_travelnotice",
     "alerts.view_alertreview", "alerts.view_case", "alerts.view_alert", "alerts.view_alertevent",
 ]
 ADMINISTRATOR = TEAM_LEAD + [
@@ -47,6 +48,6 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("outbox", "0001_initial"),
         ("transactions", "0004_alertreview_moves_to_alerts"),
-        ("users", "0003_publish_through_the_outbox"),
+        ("users", "0004_travel_notices"),
     ]
     operations = [migrations.RunPython(create_roles, remove_roles)]
