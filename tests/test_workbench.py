@@ -17,6 +17,7 @@ from tests.support.records import VerdictMessage, verdict_record
 from tests.support.reviews import user_with, verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
+from users.notices import create_travel_notice
 
 pytestmark = pytest.mark.django_db
 
@@ -267,9 +268,16 @@ def test_each_role_can_do_its_work_and_is_refused_the_rest(client, django_user_m
     client.post(reverse("alert-take-next"))
     assert Alert.objects.get(pk=alert.pk).holder == analyst
 
+    lena = customer()
+    notice = create_travel_notice(lena, starts_at=timezone.now(), ends_at=timezone.now() + timedelta(days=3),
+                                  reason="Trip", user=analyst)
+    end_notice = reverse("admin:users_travelnotice_delete", args=[notice.pk])
+    assert client.post(end_notice, {"post": "yes"}).status_code == 403  # analysts add notices, never end them
+
     client.force_login(lead)
     assert client.get(reverse("alert-team")).status_code == 200
     assert client.get(customers).status_code == 403
+    assert client.post(end_notice, {"post": "yes"}).status_code == 302 and not lena.travel_notices.exists()
     client.post(reverse("alert-assign", args=[alert.transaction_id]), {"holder": lead.username})
     assert Alert.objects.get(pk=alert.pk).holder == lead
 
