@@ -97,6 +97,7 @@ def fill_verdicts(topic, count):
             "is_fraud": fraud, "status": "FRAUD" if fraud else "VALID",
             "reason": "speed_above_limit" if fraud else "within_limit",
             "reasons": "speed_above_limit" if fraud else "within_limit",
+            "score": 60.0 if fraud else 0.0, "outcome": "decline" if fraud else "approve",
         }
         while True:
             try:

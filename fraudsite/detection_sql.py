@@ -48,6 +48,9 @@ FRAUD_REASONS = ["speed_above_limit", "non_positive_elapsed_time", "velocity_exc
 OTHER_REASONS = ["no_history", "within_limit", "unknown_customer"]
 SUPPRESSED_PREFIX = "suppressed:"
 SUPPRESSED_REASONS = [SUPPRESSED_PREFIX + reason for reason in FRAUD_REASONS]
+# What each customer's record carries of the scoring policy (users.models.ScoringPolicy): a weight
+# per fraud reason and the two outcome thresholds.
+SCORING_FIELDS = [f"weight_{reason}" for reason in FRAUD_REASONS] + ["review_from", "decline_from"]
 # The query checks this many travel notices of a customer's record (a Flink SQL array has no
 # filter or loop without a UDF, so each slot is a check of its own): at most this many may be in
 # force (not yet ended) at once.
@@ -92,6 +95,7 @@ def _context(variant, bootstrap_servers, partitions):
             "spend_min_history": SPEND_MIN_HISTORY,
             "notice_slots": range(1, MAX_TRAVEL_NOTICES + 1),  # Flink arrays count from 1
             "suppressed_prefix": SUPPRESSED_PREFIX,
+            "scoring_fields": SCORING_FIELDS,
             "tick_user_id": TICK_USER_ID,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,

@@ -68,6 +68,7 @@ measured_transactions AS (
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
     c.usual_hour_start, c.usual_hour_end, c.travel_notices,
+    {% for name in scoring_fields %}c.{{ name }}, {% endfor %}
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
   FROM with_history AS t
@@ -175,7 +176,16 @@ classified_transactions AS (
       CASE WHEN x.travel_suppressed THEN '{{ suppressed_prefix }}' || x.travel_fraud_reason END,
       CASE WHEN x.velocity_suppressed THEN '{{ suppressed_prefix }}' || x.velocity_reason END,
       CASE WHEN x.spend_suppressed THEN '{{ suppressed_prefix }}' || x.spend_reason END,
-      CASE WHEN x.hour_suppressed THEN '{{ suppressed_prefix }}' || x.hour_reason END) AS suppressed_reasons
+      CASE WHEN x.hour_suppressed THEN '{{ suppressed_prefix }}' || x.hour_reason END) AS suppressed_reasons,
+    -- The score: the weights of the fraud reasons left (fired, not suppressed).
+    CASE WHEN x.travel_fraud_reason = 'speed_above_limit' AND x.travel_suppressed IS NOT TRUE
+      THEN x.weight_speed_above_limit ELSE 0 END
+    + CASE WHEN x.travel_fraud_reason = 'non_positive_elapsed_time' AND x.travel_suppressed IS NOT TRUE
+      THEN x.weight_non_positive_elapsed_time ELSE 0 END
+    + CASE WHEN x.velocity_reason IS NOT NULL AND x.velocity_suppressed IS NOT TRUE THEN x.weight_velocity_exceeded ELSE 0 END
+    + CASE WHEN x.spend_reason IS NOT NULL AND x.spend_suppressed IS NOT TRUE THEN x.weight_spend_deviation ELSE 0 END
+    + CASE WHEN x.hour_reason IS NOT NULL AND x.hour_suppressed IS NOT TRUE THEN x.weight_unusual_hour ELSE 0 END
+      AS score
   FROM suppressed_signals AS x
 )
 
@@ -207,5 +217,12 @@ SELECT
     ELSE travel_reason
   END AS reasons,
   velocity_max_transactions, velocity_window_minutes, spend_factor, average_amount,
-  usual_hour_start, usual_hour_end, local_hour
+  usual_hour_start, usual_hour_end, local_hour,
+  CASE WHEN travel_reason = 'unknown_customer' THEN CAST(NULL AS DOUBLE) ELSE score END AS score,
+  CASE
+    WHEN travel_reason = 'unknown_customer' THEN 'review'
+    WHEN score >= decline_from THEN 'decline'
+    WHEN score >= review_from THEN 'review'
+    ELSE 'approve'
+  END AS outcome
 FROM classified_transactions;

@@ -63,7 +63,7 @@ def test_a_parsed_verdict_has_exactly_the_stored_columns():
             return VERDICTS.codec().encode({name: None for name in VERDICTS.field_names} | {
                 "user_id": "u1", "transaction_id": unique("tx"), "timestamp": 0, "lat": 0.0, "lng": 0.0,
                 "amount": 1.0, "received_at": 0, "is_fraud": False, "status": "VALID", "reason": "no_history",
-                "reasons": "no_history"})
+                "reasons": "no_history", "outcome": "approve"})
 
         def topic(self):
             return VERDICTS.name
@@ -88,3 +88,13 @@ def test_every_reason_fits_the_stored_verdict():
     # longer, suppressed form (a superset of what can fire together).
     assert max(map(len, FRAUD_REASONS + SUPPRESSED_REASONS + OTHER_REASONS)) <= TEXT_LIMITS["reason"]
     assert len(",".join(SUPPRESSED_REASONS)) <= TEXT_LIMITS["reasons"]
+
+
+def test_the_scoring_policy_has_a_weight_per_fraud_reason_and_every_record_carries_them():
+    from fraudsite.detection_sql import FRAUD_REASONS, SCORING_FIELDS
+    from fraudsite.topics import USERS_CONFIG
+    from users.models import ScoringPolicy
+
+    policy_fields = {field.name for field in ScoringPolicy._meta.fields} - {"id"}
+    assert policy_fields == set(SCORING_FIELDS) >= {f"weight_{reason}" for reason in FRAUD_REASONS}
+    assert set(SCORING_FIELDS) <= {field["name"] for field in USERS_CONFIG.value_schema["fields"]}

@@ -129,7 +129,10 @@ def test_limit_change_in_admin_is_audited_and_reaches_users_config(kafka, admin_
     assert decode_with_plain_avro_reader(records[-1][0]) == {
         "first_name": "Ada", "last_name": "Lovelace", "max_speed": 250.0, "velocity_max_transactions": None,
         "velocity_window_minutes": None, "spend_factor": None, "usual_hour_start": None, "usual_hour_end": None,
-        "time_zone": "UTC", "travel_notices": []}
+        "time_zone": "UTC", "travel_notices": [],
+        # the scoring policy's defaults (users.models.ScoringPolicy), in every record
+        "weight_speed_above_limit": 60.0, "weight_non_positive_elapsed_time": 60.0, "weight_velocity_exceeded": 40.0,
+        "weight_spend_deviation": 30.0, "weight_unusual_hour": 15.0, "review_from": 20.0, "decline_from": 50.0}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -363,3 +366,27 @@ def test_pruning_keeps_each_customers_latest_publication_and_everything_unsent()
     assert [(row.key, row.value["max_speed"]) for row in OutboxMessage.objects.all()] == [
         ("pruned", 30.0), ("unsent", 10.0)]
     assert Customer.objects.get(user_id="pruned").sync_state == Customer.SyncState.SYNCED
+
+
+def test_a_scoring_policy_change_is_audited_and_queues_every_active_customer(admin_client, admin_user):
+    from users.models import ScoringPolicy
+
+    active = [Customer.objects.create(user_id=unique("sc"), first_name="A", last_name="B", max_speed=10)
+              for _ in range(3)]
+    inactive = Customer.objects.create(user_id=unique("sc"), first_name="A", last_name="B", max_speed=10, active=False)
+    policy = ScoringPolicy.current()
+    policy.save()  # (a flush between transactional tests removes the row the migration made)
+    before = OutboxMessage.objects.latest("id").id
+    form = {**policy.published_fields(), "weight_unusual_hour": 25, "decline_from": 70}
+    response = admin_client.post(reverse("admin:users_scoringpolicy_change", args=[policy.pk]), form)
+    assert response.status_code == 302
+    queued = OutboxMessage.objects.filter(id__gt=before)
+    assert {row.key for row in queued} == {c.user_id for c in active}
+    assert {(row.value["weight_unusual_hour"], row.value["decline_from"]) for row in queued} == {(25.0, 70.0)}
+    assert ScoringPolicy.current().history.latest().history_user == admin_user
+    assert not queued.filter(key=inactive.user_id).exists()
+
+    refused = admin_client.post(reverse("admin:users_scoringpolicy_change", args=[policy.pk]),
+                                {**form, "review_from": 80})
+    assert refused.status_code == 200 and "at least the review threshold" in refused.content.decode()
+    assert ScoringPolicy.current().review_from == policy.review_from

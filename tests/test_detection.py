@@ -418,3 +418,22 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     assert (again.status, again.reasons) == ("FRAUD", "velocity_exceeded")  # three within 61 minutes
     assert (unknown.status, unknown.reasons) == ("UNKNOWN_CUSTOMER", "unknown_customer")
     assert not Verdict.objects.filter(user_id=TICK_USER_ID).exists()
+
+
+def test_the_score_adds_the_weights_of_the_reasons_and_the_outcome_is_its_band(pipeline):
+    user = pipeline.customer(max_speed=10, spend_factor=2.0, weight_speed_above_limit=35.0,
+                             weight_spend_deviation=20.0, review_from=30.0, decline_from=50.0)
+    hops = [(LONDON, 10.0), (PARIS, 10.0), (PARIS, 10.0), (LONDON, 100.0)]  # the last: too fast and too big
+    ids = [pipeline.transaction(user, *point, amount=amount, offset_ms=i * HOUR_MS)
+           for i, (point, amount) in enumerate(hops)]
+    stranger = pipeline.transaction(unique("nobody"), *LONDON)
+
+    verdicts = pipeline.verdicts([*ids, stranger])
+
+    assert [(v["reasons"], v["score"], v["outcome"]) for v in verdicts] == [
+        ("no_history", 0.0, "approve"),
+        ("speed_above_limit", 35.0, "review"),  # 35 >= review_from 30
+        ("within_limit", 0.0, "approve"),
+        ("speed_above_limit,spend_deviation", 55.0, "decline"),  # 35 + 20 >= decline_from 50
+        ("unknown_customer", None, "review"),  # nobody to score: a person looks
+    ]

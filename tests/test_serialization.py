@@ -21,7 +21,10 @@ CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0, "v
                 {"starts_at": 1780000000000, "ends_at": 1781000000000, "signal": "", "center_lat": None,
                  "center_lng": None, "radius_km": None},
                 {"starts_at": 1780000000000, "ends_at": 1781000000000, "signal": "speed_above_limit",
-                 "center_lat": 35.68, "center_lng": 139.69, "radius_km": 800.0}]}
+                 "center_lat": 35.68, "center_lng": 139.69, "radius_km": 800.0}],
+            "weight_speed_above_limit": 60.0, "weight_non_positive_elapsed_time": 60.0,
+            "weight_velocity_exceeded": 40.0, "weight_spend_deviation": 30.0, "weight_unusual_hour": 15.5,
+            "review_from": 20.0, "decline_from": 50.0}
 
 
 def read_with_reference_library(schema_path, body):

@@ -255,6 +255,7 @@ def test_a_transaction_inside_the_window_is_suppressed_and_one_after_it_is_fraud
     assert suppressed["received_at"] < at_ms(ends_at), "too slow: the pair was not judged inside the window"
     assert (suppressed["status"], suppressed["is_fraud"]) == ("VALID", False)
     assert (suppressed["reason"], suppressed["reasons"]) == ("suppressed:speed_above_limit",) * 2
+    assert (suppressed["score"], suppressed["outcome"]) == (0.0, "approve")  # a suppressed reason weighs nothing
     assert suppressed["speed_kmh"] == pytest.approx(343.5, rel=1e-2)  # measured all the same
     assert (suppressed["max_speed"], suppressed["prev_transaction_id"]) == (10.0, inside[0])
 

@@ -45,6 +45,11 @@ class Verdict(models.Model):
         FRAUD = "FRAUD", "Fraud"
         UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER", "Unknown customer"
 
+    class Outcome(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REVIEW = "review", "Review"
+        DECLINE = "decline", "Decline"
+
     transaction_id = models.CharField(max_length=64, unique=True)
     user_id = models.CharField(max_length=64, db_index=True)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdicts")
@@ -78,6 +83,9 @@ class Verdict(models.Model):
     usual_hour_start = models.IntegerField(null=True, blank=True)
     usual_hour_end = models.IntegerField(null=True, blank=True)
     local_hour = models.IntegerField(null=True, blank=True, help_text="In the customer's time zone.")
+    score = models.FloatField(null=True, blank=True, help_text="The weights of the reasons, as the job computed them.")
+    # Blank for verdicts stored before scoring.
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True, db_index=True)
     # An alert (a FRAUD verdict) is open until an operator decides; alerts.AlertReview keeps every decision.
     review_status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,
                                      db_default=ReviewStatus.OPEN, blank=True, db_index=True)

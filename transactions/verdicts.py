@@ -33,6 +33,7 @@ ROW_FIELDS = VERDICTS.field_names + KAFKA_POSITION_FIELDS
 UPDATABLE_FIELDS = [name for name in ROW_FIELDS if name != "transaction_id"] + ["customer", "submitted", "stored_at"]
 
 STATUSES = frozenset(Verdict.Status.values)
+OUTCOMES = frozenset(Verdict.Outcome.values)
 TEXT_LIMITS = {
     name: Verdict._meta.get_field(name).max_length
     for name in ("transaction_id", "user_id", "prev_transaction_id", "first_name", "last_name", "status", "reason",
@@ -57,6 +58,8 @@ def parse_verdict(message, codec):
         raise InvalidVerdict(str(error)) from error
     if key != record["user_id"]:
         raise InvalidVerdict(f"key {key!r} does not match user_id {record['user_id']!r}")
+    if record["outcome"] not in OUTCOMES:
+        raise InvalidVerdict(f"unknown outcome {record['outcome']!r}")
     if record["status"] not in STATUSES:
         raise InvalidVerdict(f"unknown status {record['status']!r}")
     if not record["transaction_id"]:

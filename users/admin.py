@@ -4,11 +4,14 @@ from csp.decorators import csp_update
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Customer, TravelNotice, publication_state
+from fraudsite.detection_sql import SCORING_FIELDS
+
+from .models import Customer, ScoringPolicy, TravelNotice, publication_state
 from .publishing import publish_customers, with_publication_state
 
 
@@ -120,3 +123,26 @@ class TravelNoticeAdmin(HistoryAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ScoringPolicy)
+class ScoringPolicyAdmin(HistoryAdmin):
+    """The one scoring policy: saving it republishes every active customer with it (see the model)."""
+
+    history_list_display = SCORING_FIELDS
+    fieldsets = [
+        ("Weights: what each fraud reason adds to the score", {"fields": SCORING_FIELDS[:-2]}),
+        ("Outcome: approve below review, decline from decline", {"fields": SCORING_FIELDS[-2:]}),
+    ]
+
+    def has_add_permission(self, request):
+        return not ScoringPolicy.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        """The list of one: straight to its page."""
+        if not ScoringPolicy.objects.exists():
+            return redirect("admin:users_scoringpolicy_add")
+        return redirect("admin:users_scoringpolicy_change", ScoringPolicy.current().pk)

@@ -8,7 +8,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS, MAX_TRAVEL_NOTICES
+from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS, MAX_TRAVEL_NOTICES, SCORING_FIELDS
+from fraudsite.topics import USERS_CONFIG
 from fraudsite.validation import has_control_characters
 
 from . import publishing
@@ -333,3 +334,59 @@ def notices_in_force(customer_ids, now=None):
     ids = customer_ids if isinstance(customer_ids, (list, tuple, set)) else [customer_ids]
     return TravelNotice.objects.filter(customer_id__in=ids, ends_at__gt=now or timezone.now()).order_by(
         "customer_id", "starts_at", "id")
+
+
+SCORING_DEFAULTS = {field["name"]: field["default"] for field in USERS_CONFIG.value_schema["fields"]
+                    if field["name"] in SCORING_FIELDS}
+
+
+def scoring_field(name, **options):
+    return models.FloatField(default=SCORING_DEFAULTS[name], validators=[MinValueValidator(0)], **options)
+
+
+class ScoringPolicy(models.Model):
+    """How verdicts are scored and banded: a weight per fraud reason (the score is the sum of the
+    weights of the reasons that fired and were not suppressed) and two thresholds mapping the score
+    to approve / review / decline. One row; published with every customer's users-config record so
+    that the detection job computes score and outcome, and a change applies to later transactions
+    only (a verdict keeps the score it was given)."""
+
+    # One weight per reason of FRAUD_REASONS, and the two thresholds: SCORING_FIELDS names them
+    # (a test checks that none is missing); their defaults are the users-config schema's.
+    weight_speed_above_limit = scoring_field("weight_speed_above_limit")
+    weight_non_positive_elapsed_time = scoring_field("weight_non_positive_elapsed_time")
+    weight_velocity_exceeded = scoring_field("weight_velocity_exceeded")
+    weight_spend_deviation = scoring_field("weight_spend_deviation")
+    weight_unusual_hour = scoring_field("weight_unusual_hour")
+    review_from = scoring_field("review_from", help_text="A score at least this is answered review.")
+    decline_from = scoring_field("decline_from", help_text="A score at least this is answered decline.")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "scoring policy"
+        constraints = [models.CheckConstraint(condition=models.Q(decline_from__gte=models.F("review_from")),
+                                              name="scoring_decline_from_review")]
+
+    def __str__(self):
+        return "Scoring policy"
+
+    def clean(self):
+        if self.review_from is not None and self.decline_from is not None and self.decline_from < self.review_from:
+            raise ValidationError({"decline_from": "Must be at least the review threshold."})
+
+    @classmethod
+    def current(cls):
+        """The policy in force: the saved one (a migration makes it), else the defaults (unsaved)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    def published_fields(self):
+        """The policy as each users-config record carries it."""
+        return {name: getattr(self, name) for name in SCORING_FIELDS}
+
+    def save(self, *args, **kwargs):
+        """Save, and queue every active customer's record with the new policy in the same transaction."""
+        self.pk = 1
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            publishing.publish_customers(Customer.objects.filter(active=True))
+

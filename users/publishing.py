@@ -29,8 +29,9 @@ def notice_value(notice):
             "center_lat": notice.center_lat, "center_lng": notice.center_lng, "radius_km": notice.radius_km}
 
 
-def users_config_value(customer, notices=()):
-    """The users-config record of an active customer, with its travel notices that have not ended."""
+def users_config_value(customer, notices, scoring):
+    """The users-config record of an active customer, with its travel notices that have not ended
+    and the scoring policy's fields (ScoringPolicy.published_fields)."""
     if len(notices) > MAX_TRAVEL_NOTICES:  # the detection job checks no more: refuse rather than drop one
         raise ValidationError(f"{customer.user_id} would have {len(notices)} travel notices in force; the "
                               f"detection job applies at most {MAX_TRAVEL_NOTICES}.")
@@ -40,18 +41,20 @@ def users_config_value(customer, notices=()):
         "max_speed": float(customer.max_speed),
         **{name: getattr(customer, name) for name in SIGNAL_FIELDS},
         "travel_notices": [notice_value(notice) for notice in notices],
+        **scoring,
     }
 
 
 def publish_customers(customers):
     """Queue each customer's current state (an inactive one as a tombstone) in the caller's transaction."""
-    from .models import notices_in_force  # (the models module imports this one)
+    from .models import ScoringPolicy, notices_in_force  # (the models module imports this one)
 
     customers = list(customers)
+    scoring = ScoringPolicy.current().published_fields()
     notices = {}
     for notice in notices_in_force([c.pk for c in customers]):
         notices.setdefault(notice.customer_id, []).append(notice)
-    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c, notices.get(c.pk, [])) if c.active else None
+    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c, notices.get(c.pk, []), scoring) if c.active else None
                            for c in customers})
 
 

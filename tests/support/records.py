@@ -15,6 +15,7 @@ def verdict_record(user_id, transaction_id, **overrides):
         "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
         "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
         "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history", "reasons": "no_history",
+        "score": 0.0, "outcome": "approve",
     }
     record.update(overrides)
     return record

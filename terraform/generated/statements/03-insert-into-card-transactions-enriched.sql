@@ -13,7 +13,7 @@
 --    is reported as suppressed:<reason> and the measurements stay. Consumers never
 --    recompute the rules.
 
-INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`)
+INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`, `score`, `outcome`)
 WITH transactions AS (
   SELECT
     `key` AS customer_key, DECODE(`key`, 'UTF-8') AS user_id,
@@ -68,6 +68,7 @@ measured_transactions AS (
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
     c.usual_hour_start, c.usual_hour_end, c.travel_notices,
+    c.weight_speed_above_limit, c.weight_non_positive_elapsed_time, c.weight_velocity_exceeded, c.weight_spend_deviation, c.weight_unusual_hour, c.review_from, c.decline_from, 
     CASE WHEN t.prior_count >= 3 THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
   FROM with_history AS t
@@ -256,7 +257,16 @@ classified_transactions AS (
       CASE WHEN x.travel_suppressed THEN 'suppressed:' || x.travel_fraud_reason END,
       CASE WHEN x.velocity_suppressed THEN 'suppressed:' || x.velocity_reason END,
       CASE WHEN x.spend_suppressed THEN 'suppressed:' || x.spend_reason END,
-      CASE WHEN x.hour_suppressed THEN 'suppressed:' || x.hour_reason END) AS suppressed_reasons
+      CASE WHEN x.hour_suppressed THEN 'suppressed:' || x.hour_reason END) AS suppressed_reasons,
+    -- The score: the weights of the fraud reasons left (fired, not suppressed).
+    CASE WHEN x.travel_fraud_reason = 'speed_above_limit' AND x.travel_suppressed IS NOT TRUE
+      THEN x.weight_speed_above_limit ELSE 0 END
+    + CASE WHEN x.travel_fraud_reason = 'non_positive_elapsed_time' AND x.travel_suppressed IS NOT TRUE
+      THEN x.weight_non_positive_elapsed_time ELSE 0 END
+    + CASE WHEN x.velocity_reason IS NOT NULL AND x.velocity_suppressed IS NOT TRUE THEN x.weight_velocity_exceeded ELSE 0 END
+    + CASE WHEN x.spend_reason IS NOT NULL AND x.spend_suppressed IS NOT TRUE THEN x.weight_spend_deviation ELSE 0 END
+    + CASE WHEN x.hour_reason IS NOT NULL AND x.hour_suppressed IS NOT TRUE THEN x.weight_unusual_hour ELSE 0 END
+      AS score
   FROM suppressed_signals AS x
 )
 
@@ -288,5 +298,12 @@ SELECT
     ELSE travel_reason
   END AS reasons,
   velocity_max_transactions, velocity_window_minutes, spend_factor, average_amount,
-  usual_hour_start, usual_hour_end, local_hour
+  usual_hour_start, usual_hour_end, local_hour,
+  CASE WHEN travel_reason = 'unknown_customer' THEN CAST(NULL AS DOUBLE) ELSE score END AS score,
+  CASE
+    WHEN travel_reason = 'unknown_customer' THEN 'review'
+    WHEN score >= decline_from THEN 'decline'
+    WHEN score >= review_from THEN 'review'
+    ELSE 'approve'
+  END AS outcome
 FROM classified_transactions;
