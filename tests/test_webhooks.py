@@ -360,3 +360,15 @@ def test_a_deliverer_killed_mid_delivery_loses_nothing(receiver, tmp_path):
     duplicates = {event_id for event_id in receiver.event_ids() if receiver.event_ids().count(event_id) > 1}
     assert duplicates == in_flight  # at least once: what was in flight came again, with its event id
     assert first_arrivals(receiver) == expected_order(endpoint)
+
+
+def test_two_deliverers_never_send_the_same_delivery(receiver, tmp_path):
+    endpoint = endpoint_for(receiver, "verdict")
+    people = customers(3)
+    receiver.delay = 0.2  # long enough for both to look at the same rows while one sends
+    store(*[verdict_record(c.user_id, f"{c.user_id}-{n}") for n in range(4) for c in people])
+    with deliverer(tmp_path / "first.log", WEBHOOK_CONCURRENCY=2), deliverer(tmp_path / "second.log",
+                                                                             WEBHOOK_CONCURRENCY=2):
+        wait_until(all_delivered, 60, "every delivery to be delivered", interval=0.5)
+    assert len(receiver.received) == len(set(receiver.event_ids())) == 12
+    assert receiver.by_customer() == expected_order(endpoint)
