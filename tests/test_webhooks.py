@@ -8,9 +8,11 @@ import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -224,6 +226,16 @@ def test_a_failed_delivery_is_retried_and_holds_back_its_customers_later_ones(re
     assert list(first.delivery_attempts.values_list("status_code", flat=True)) == [500, 200]
 
 
+def test_deliver_webhooks_once_sends_what_is_due_and_exits(receiver):
+    endpoint_for(receiver, "verdict")
+    (lena,) = customers(1)
+    store(verdict_record(lena.user_id, "l1"), verdict_record(lena.user_id, "l2"))
+    output = StringIO()
+    call_command("deliver_webhooks", "--once", stdout=output)
+    assert output.getvalue().strip() == "webhooks: 2 delivered, 0 failed (retried later)"
+    assert len(receiver.received) == 2
+
+
 def test_back_off_doubles_up_to_its_cap(settings):
     settings.WEBHOOK_BACKOFF_SECONDS, settings.WEBHOOK_BACKOFF_MAX_SECONDS = 5, 900
     assert [deliveries.backoff(n) for n in (1, 2, 3, 4, 8, 9, 1000)] == [5, 10, 20, 40, 640, 900, 900]
@@ -302,6 +314,7 @@ def test_the_admin_creates_endpoints_shows_the_secret_once_and_lists_deliveries_
     assert "502" in page and "receiver trouble" in page and "tx-admin" in page
 
     Delivery.objects.update(given_up_at=timezone.now())
+    assert "Retry now" in admin_client.get(changelist + "?state=given_up").content.decode()
     admin_client.post(changelist, {"action": "retry", "_selected_action": [delivery.pk]})
     delivery.refresh_from_db()
     assert delivery.given_up_at is None and delivery.next_attempt_at <= timezone.now()

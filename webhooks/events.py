@@ -5,7 +5,7 @@ import uuid
 
 from django.utils import timezone
 
-from .models import Delivery, Endpoint, EventType
+from .models import Delivery, Endpoint
 
 # Verdict event ids are derived from the transaction id, so that a batch the worker stores again
 # after a crash (store_batch is idempotent) writes no second delivery.
