@@ -385,3 +385,12 @@ def test_two_deliverers_never_send_the_same_delivery(receiver, tmp_path):
         wait_until(all_delivered, 60, "every delivery to be delivered", interval=0.5)
     assert len(receiver.received) == len(set(receiver.event_ids())) == 12
     assert receiver.by_customer() == expected_order(endpoint)
+
+
+def test_a_measurement_json_cannot_hold_does_not_fail_the_workers_batch(receiver):
+    endpoint_for(receiver, "verdict")
+    (lena,) = customers(1)
+    store(verdict_record(lena.user_id, "inf", speed_kmh=float("inf"), distance_km=float("nan")))
+    assert Verdict.objects.filter(transaction_id="inf").exists()
+    measurements = Delivery.objects.get().payload["data"]["measurements"]
+    assert measurements["speed_kmh"] is None and measurements["distance_km"] is None

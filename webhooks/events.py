@@ -1,6 +1,7 @@
 """What each event says (its JSON payload), and writing it as Delivery rows for every endpoint that
 subscribes, in the caller's transaction: stored first, sent later by the deliverer."""
 
+import math
 import uuid
 
 from django.utils import timezone
@@ -15,6 +16,12 @@ MEASUREMENTS = ["distance_km", "elapsed_seconds", "speed_kmh", "average_amount",
 
 def _iso(moment):
     return None if moment is None else moment.isoformat()
+
+
+def _number(value):
+    # JSON (and PostgreSQL's jsonb) has no NaN or infinity: a delivery that could not be stored
+    # would fail the worker's whole batch.
+    return value if value is None or math.isfinite(value) else None
 
 
 def subscribed_endpoints(event_type):
@@ -44,7 +51,7 @@ def verdict_events(rows):
     for row in rows:
         data = {"transaction_id": row["transaction_id"], "user_id": row["user_id"], "status": row["status"],
                 "reasons": [reason for reason in (row["reasons"] or "").split(",") if reason],
-                "measurements": {name: row.get(name) for name in MEASUREMENTS},
+                "measurements": {name: _number(row.get(name)) for name in MEASUREMENTS},
                 "received_at": _iso(row["received_at"])}
         yield uuid.uuid5(VERDICT_EVENT_NAMESPACE, row["transaction_id"]), row["user_id"], data
 
