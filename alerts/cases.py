@@ -7,6 +7,7 @@ from fraudsite.validation import has_control_characters
 
 from .models import Alert, Case, CaseNote
 from .reviews import MAX_COMMENT_LENGTH, OPEN_STATUSES, ReviewError, require_valid_review, review_alerts
+from .signals import case_decided
 
 # A case is closed by a final decision; "needs follow-up" is for single alerts.
 CASE_DECISIONS = ["confirmed_fraud", "false_positive"]
@@ -47,6 +48,8 @@ def decide_case(case_pk, decision, comment, user):
         case.status, case.decision, case.decided_at = Case.Status.DECIDED, decision, timezone.now()
         case._history_user = user
         case.save()
+        case_decided.send(sender=Case, case=case, decided_by=user.get_username(),
+                          alerts=list(case.alerts.order_by("pk").values_list("verdict__transaction_id", flat=True)))
     return reviews
 
 

@@ -10,6 +10,7 @@ from transactions.models import DECISIONS, ReviewStatus, Verdict
 
 from . import live
 from .models import Alert, AlertReview
+from .signals import alert_reviewed
 
 MAX_COMMENT_LENGTH = 2000
 # Alerts still waiting for an operator: never decided, or decided to need a follow-up.
@@ -62,6 +63,7 @@ def review_alerts(verdict_pks, decision, comment, user):
         reviews = [_record(verdict, decision, comment.strip(), user) for verdict in verdicts]
         if decision not in OPEN_STATUSES:
             release_holders([verdict.pk for verdict in verdicts])
+        alert_reviewed.send(sender=AlertReview, reviews=reviews)
     return reviews
 
 

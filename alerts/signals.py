@@ -1,12 +1,20 @@
-"""Every FRAUD verdict becomes an alert as it is stored, joining its customer's open case."""
+"""The alerts app's signals, and its receivers: every FRAUD verdict becomes an alert as it is
+stored, joining its customer's open case."""
 
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from transactions.models import Verdict
 from transactions.signals import verdicts_stored
 
 from .models import Alert, Case
+
+# Sent by reviews.review_alerts inside the deciding transaction, with reviews=[AlertReview]:
+# receivers' writes (webhook deliveries) commit or roll back with the decisions.
+alert_reviewed = Signal()
+# Sent by cases.decide_case inside its transaction, with case=the decided Case and alerts=[its
+# alerts' transaction ids], after the alert_reviewed of its alerts.
+case_decided = Signal()
 
 
 def make_alerts(verdicts):

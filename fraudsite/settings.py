@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "users",
     "transactions",
     "alerts",
+    "webhooks",
     "localstack",
     "cloud",
 ]
@@ -255,6 +256,16 @@ ALERT_DEADLINE_MINUTES = {
     "": env.int("ALERT_DEADLINE_OPEN_MINUTES", default=4 * 60),
     "needs_follow_up": env.int("ALERT_DEADLINE_FOLLOW_UP_MINUTES", default=24 * 60),
 }
+# Webhooks (manage.py deliver_webhooks): how often the deliverer looks for due deliveries, how
+# long a receiver may take to answer, the back-off after a failed attempt (doubling from the first
+# value up to the second), how long a delivery is retried before it is given up, and how many
+# deliveries (each of a different customer or endpoint) are sent at once.
+WEBHOOK_POLL_SECONDS = env.float("WEBHOOK_POLL_SECONDS", default=0.2)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=5.0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=15 * 60.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=8)
 # Whether /health asks the local stack's Flink REST API about the detection job (off where the
 # job runs elsewhere, e.g. Confluent Cloud).
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)

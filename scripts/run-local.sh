@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: everything on one machine. The local Kafka + Flink stack, PostgreSQL and Redis,
-# migrations, demo customers, the verdict worker, the outbox publisher and the web server (daphne). Ctrl-C stops it all.
+# migrations, demo customers, the verdict worker, the outbox publisher, the webhook deliverer and the web
+# server (daphne). Ctrl-C stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -27,6 +28,7 @@ trap stop_all INT TERM EXIT
 $PY manage.py consume_verdicts & pids+=($!)
 $PY -m daphne -b 127.0.0.1 -p "$PORT" fraudsite.asgi:application & pids+=($!)
 $PY manage.py publish_outbox & pids+=($!)
+$PY manage.py deliver_webhooks & pids+=($!)
 # "running" only once the web server answers.
 answers() { $PY -c "import urllib.request; urllib.request.urlopen('http://localhost:$PORT/accounts/login/', timeout=1)" 2>/dev/null; }
 deadline=$((SECONDS + 30))
@@ -34,6 +36,7 @@ until answers; do
   kill -0 "${pids[0]}" 2>/dev/null || { echo "the verdict worker stopped; see its output above" >&2; exit 1; }
   kill -0 "${pids[1]}" 2>/dev/null || { echo "the web server did not start (port $PORT taken? set PORT=...)" >&2; exit 1; }
   kill -0 "${pids[2]}" 2>/dev/null || { echo "the outbox publisher stopped; see its output above" >&2; exit 1; }
+  kill -0 "${pids[3]}" 2>/dev/null || { echo "the webhook deliverer stopped; see its output above" >&2; exit 1; }
   [ $SECONDS -lt $deadline ] || { echo "the web server did not answer within 30 s" >&2; exit 1; }
   sleep 0.3
 done

@@ -1,6 +1,7 @@
 """The site as operators get it, for the browser, load and security tests and the benchmarks:
-daphne in production mode (DEBUG off, collected static files) and the verdict worker, each its
-own process, on a port chosen when it starts (other sites may be running on this machine)."""
+daphne in production mode (DEBUG off, collected static files), the verdict worker, the outbox
+publisher and the webhook deliverer, each its own process, on a port chosen when it starts (other
+sites may be running on this machine)."""
 
 import os
 import socket
@@ -25,6 +26,7 @@ def site_processes(listening_fd, worker_group):
         ("web", [sys.executable, "-m", "daphne", "--fd", str(listening_fd), "fraudsite.asgi:application"]),
         ("worker", [sys.executable, "manage.py", "consume_verdicts", "--group", worker_group]),
         ("outbox", [sys.executable, "manage.py", "publish_outbox"]),
+        ("webhooks", [sys.executable, "manage.py", "deliver_webhooks"]),
     ]
 
 
