@@ -28,11 +28,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 MODES = {
     "quick": {"b1_records": 10_000, "b2_steps": [(1, 6), (200, 5), (1000, 3)], "b3_rates": [200], "b3_seconds": 5,
               "sustained_rate": 1000, "sustained_minutes": 1,
-              "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2},
+              "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2,
+              "b5_rates": [50], "b5_seconds": 5},
     "full": {"b1_records": 200_000, "b2_steps": [(1, 120), (200, 60), (1000, 30)],
              "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
              "sustained_rate": 10_000, "sustained_minutes": 10,
-             "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5},
+             "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5,
+             "b5_rates": [50, 200, 500], "b5_seconds": 30},
 }
 
 
@@ -410,13 +412,22 @@ def table(results):
                   f"| history rendered in the log (median) | {b4['render_ms_median']} ms |",
                   f"| {b4['clients']} clients, {b4['rate_per_second']}/s for {b4['seconds']} s: deliveries | {b4['deliveries']:,} of {b4['deliveries_expected']:,} ({b4['clients_missing_any']} clients missed any) |",
                   f"| delivery latency p50 / p99 / max | {b4['delivery_p50_ms']} / {b4['delivery_p99_ms']} / {b4['delivery_max_ms']} ms |", ""]
+    if "b5" in results:
+        b5 = results["b5"]
+        lines += [f"| B5: decision API (budget {b5['budget_ms']} ms) | p50 / p99 / max ms | timed out | errors "
+                  f"| achieved rate | client CPU share |", "|---|---|---|---|---|---|"]
+        for step in b5["steps"]:
+            lines.append(f"| {step['rate_per_second']}/s for {step['seconds']} s | {step['p50_ms']} / {step['p99_ms']} / "
+                         f"{step['max_ms']} | {step['timed_out_share']:.1%} | {step['errors'] or 'none'} "
+                         f"| {step['achieved_per_second']}/s | {step['client_cpu_share']:.0%} |")
+        lines.append("")
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "sustained"], action="append",
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "sustained"], action="append",
                         help="run only these benchmarks (sustained: B3's sustained run, never run by default)")
     parser.add_argument("--rate", type=int, help="the sustained run's rate (default: the mode's)")
     args = parser.parse_args()
@@ -428,7 +439,7 @@ def main():
     # With --only, the other benchmarks' latest results in this mode are kept.
     results = json.loads(output.read_text()) if args.only and output.exists() else {}
     results.update({"mode": args.mode, "machine": machine(), "started": datetime.now(timezone.utc).isoformat()})
-    chosen = args.only or ["b1", "b2", "b3", "b4"]
+    chosen = args.only or ["b1", "b2", "b3", "b4", "b5"]
     if "b1" in chosen:
         results["b1"] = bench_b1(settings["b1_records"])
         say(f"B1: {results['b1']}")
@@ -458,6 +469,12 @@ def main():
         results["b4"] = bench_b4(settings["b4_history"], settings["b4_clients"], settings["b4_rate"],
                                  settings["b4_seconds"], settings["b4_repeats"])
         say(f"B4: {results['b4']}")
+    if "b5" in chosen:
+        from bench.decisions import bench_b5
+
+        user_ids = bench_customers()
+        with live_site("b5") as site:
+            results["b5"] = bench_b5(site.url, user_ids, settings["b5_rates"], settings["b5_seconds"], say)
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     output.write_text(json.dumps(results, indent=2))
     (RESULTS / f"{args.mode}.md").write_text(table(results))

@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "transactions",
     "alerts",
     "webhooks",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "api",
     "localstack",
     "cloud",
 ]
@@ -174,8 +178,33 @@ TRANSACTION_MAX_AMOUNT = env.float("TRANSACTION_MAX_AMOUNT", default=1_000_000)
 TRANSACTION_MAX_FUTURE_SECONDS = env.int("TRANSACTION_MAX_FUTURE_SECONDS", default=300)
 TRANSACTION_MAX_PAST_SECONDS = env.int("TRANSACTION_MAX_PAST_SECONDS", default=24 * 3600)
 
+# The decision API (/api/v1/decisions) waits this long for the job's verdict, then answers
+# review with timed_out (the verdict is stored when it comes).
+DECISION_BUDGET_MS = env.int("DECISION_BUDGET_MS", default=150)
+# Machine clients: API keys (api.ClientKey), each with its scopes and rate; no session, no CSRF.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ClientKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "fraudsite decision API",
+    "DESCRIPTION": "Card-transaction decisions for the authorization path. Authenticate with "
+                   "`Authorization: Api-Key <key>` (keys are made in the admin).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
 # The worker and the web server are separate processes: a real deployment needs Redis.
 REDIS_URL = env("REDIS_URL", default="")
+# The API keys' rate limits are counted in the cache: shared by every web process through Redis.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 # Each open WebSocket holds a channel-layer connection while it waits: room for every operator's
 # sockets (WEBSOCKETS_PER_USER each) plus the worker's pushes.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=500)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("transactions.urls")),
     path("", include("alerts.urls")),
     path("", include("users.urls")),
+    path("", include("api.urls")),
 ]

@@ -1,0 +1,110 @@
+"""The machine API (/api/v1/): thin views over transactions.decisions and api.idempotency."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from transactions import decisions, submission
+
+from . import idempotency
+from .authentication import ClientKeyAuthentication, PerKeyRateThrottle, scope_required
+from .models import Scope
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class DecisionRequest(serializers.Serializer):
+    """What the card-authorization path sends (validated by transactions.submission, like every
+    other way in)."""
+
+    user_id = serializers.CharField(help_text="The customer's id (the Kafka key).")
+    amount = serializers.FloatField(help_text="> 0 and at most the TRANSACTION_MAX_AMOUNT setting.")
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lng = serializers.FloatField(min_value=-180, max_value=180)
+    transaction_id = serializers.CharField(required=False, help_text="1 to 64 of A-Z a-z 0-9 _ . : - (made if absent).")
+    timestamp = serializers.CharField(required=False, help_text="Epoch milliseconds or ISO-8601 with a zone; default now.")
+
+
+class Measurements(serializers.Serializer):
+    speed_kmh = serializers.FloatField(allow_null=True)
+    distance_km = serializers.FloatField(allow_null=True)
+    elapsed_seconds = serializers.FloatField(allow_null=True)
+    max_speed = serializers.FloatField(allow_null=True)
+    average_amount = serializers.FloatField(allow_null=True)
+    spend_factor = serializers.FloatField(allow_null=True)
+    local_hour = serializers.IntegerField(allow_null=True)
+    prev_transaction_id = serializers.CharField(allow_null=True)
+
+
+class DecisionAnswer(serializers.Serializer):
+    transaction_id = serializers.CharField()
+    decision = serializers.ChoiceField(decisions.OUTCOMES)
+    timed_out = serializers.BooleanField(help_text="No verdict within the budget: the answer is review, and the "
+                                                   "verdict is stored when it comes.")
+    score = serializers.FloatField(required=False, help_text="The sum of the weights of the reasons that fired.")
+    status = serializers.CharField(required=False)
+    reasons = serializers.ListField(child=serializers.CharField(), required=False)
+    measurements = Measurements(required=False)
+
+
+class Errors(serializers.Serializer):
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    error = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+
+
+EXAMPLES = [
+    OpenApiExample("An ordinary payment", request_only=True,
+                   value={"user_id": "user_1", "amount": 42.5, "lat": 51.5074, "lng": -0.1278}),
+    OpenApiExample("With your own transaction id", request_only=True,
+                   value={"user_id": "user_2", "amount": 12.0, "lat": 48.8566, "lng": 2.3522,
+                          "transaction_id": "auth-000123"}),
+    OpenApiExample("A field out of range", request_only=True, status_codes=["400"],
+                   value={"user_id": "user_1", "amount": 10, "lat": 123, "lng": 0}),
+]
+
+
+class DecisionView(APIView):
+    authentication_classes = [ClientKeyAuthentication]
+    permission_classes = [scope_required(Scope.DECISIONS)]
+    throttle_classes = [PerKeyRateThrottle]
+
+    @extend_schema(
+        operation_id="decide", summary="Decide on a card transaction within the time budget",
+        request=DecisionRequest, examples=EXAMPLES,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="A retry with the same key gets the first answer and sends "
+                                                 "nothing (at most 255 characters).")],
+        responses={200: DecisionAnswer, 400: Errors, 401: Errors, 403: Errors, 409: Errors, 422: Errors,
+                   429: Errors, 503: OpenApiResponse(Errors, description="Kafka unavailable: nothing was sent.")},
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
+            return Response({"errors": {"Idempotency-Key": ["1 to 255 characters."]}}, status=400)
+        try:
+            if key and (answer := idempotency.previous_answer(request.auth, key, request.data)) is not None:
+                return Response(answer, headers={REPLAYED_HEADER: "true"})
+            cleaned, errors = submission.validate(request.data)
+            if errors:
+                return Response({"errors": errors}, status=400)
+            reservation = key and idempotency.reserve(request.auth, key, request.data, cleaned["transaction_id"])
+        except idempotency.Conflict as conflict:
+            return Response({"error": str(conflict)}, status=409 if "still" in str(conflict) else 422)
+        try:
+            answer = decisions.decide(cleaned)
+        except submission.DuplicateTransaction:
+            answer, code = {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, 409
+        except submission.KafkaUnavailable as error:
+            answer, code = {"error": f"Kafka is unavailable, nothing was sent: {error}"}, 503
+        else:
+            code = status.HTTP_200_OK
+        if reservation:
+            if code == 200:
+                reservation.answer = answer
+                reservation.save(update_fields=["answer"])
+            else:
+                reservation.delete()  # nothing was decided: a retry may try again
+        return Response(answer, status=code)

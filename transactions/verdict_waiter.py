@@ -1,0 +1,93 @@
+"""One consumer of the verdict topic per web process, shared by every request that waits for a
+verdict (the decision API): requests register the transaction they wait for, the consumer thread
+hands each verdict to its waiter. Verdicts nobody waits for are skipped by their key (the
+customer) without being decoded."""
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import Future
+
+from confluent_kafka import Consumer, TopicPartition
+from django.conf import settings
+
+from fraudsite.kafka import client_config
+from fraudsite.topics import VERDICTS
+
+logger = logging.getLogger("fraudsite.decisions")
+
+
+class VerdictWaiter:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._futures = {}  # transaction id -> Future of the verdict record
+        self._customers = Counter()  # encoded key -> number of transactions waited for
+        self._consumer = None
+        self._codec = VERDICTS.codec()
+
+    def expect(self, user_id, transaction_id):
+        """A Future that gets the verdict record of the transaction; call before producing it."""
+        self._ensure_started()
+        future = Future()
+        with self._lock:
+            self._futures[transaction_id] = (future, VERDICTS.encode_key(user_id))
+            self._customers[VERDICTS.encode_key(user_id)] += 1
+        return future
+
+    def forget(self, transaction_id):
+        with self._lock:
+            entry = self._futures.pop(transaction_id, None)
+            if entry is not None:
+                self._customers[entry[1]] -= 1
+                if self._customers[entry[1]] <= 0:
+                    del self._customers[entry[1]]
+
+    def _ensure_started(self):
+        with self._lock:
+            if self._consumer is not None:
+                return
+            consumer = Consumer(client_config(**{
+                # Never commits: each process reads from the end, for the requests it holds.
+                "group.id": f"fraudsite-decisions-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
+                "isolation.level": settings.KAFKA_ISOLATION_LEVEL, "fetch.wait.max.ms": 5,
+            }))
+            partitions = consumer.list_topics(VERDICTS.name, timeout=10).topics[VERDICTS.name].partitions
+            # From the end offsets as they are now (not "the end" whenever the first fetch happens):
+            # a verdict produced after expect() returned is then always read.
+            consumer.assign([
+                TopicPartition(VERDICTS.name, partition,
+                               consumer.get_watermark_offsets(TopicPartition(VERDICTS.name, partition), timeout=10)[1])
+                for partition in partitions])
+            self._consumer = consumer
+            threading.Thread(target=self._run, name="verdict-waiter", daemon=True).start()
+
+    def _run(self):
+        while True:
+            for message in self._consumer.consume(500, timeout=0.05):
+                if message.error():
+                    logger.warning("verdict consumer: %s", message.error())
+                    continue
+                if message.key() not in self._customers:
+                    continue  # nobody here waits for this customer: not decoded
+                try:
+                    record = self._codec.decode(message.value())
+                except ValueError as error:
+                    logger.warning("undecodable verdict at offset %s: %s", message.offset(), error)
+                    continue
+                with self._lock:
+                    entry = self._futures.get(record["transaction_id"])
+                if entry is not None and not entry[0].done():
+                    entry[0].set_result(record)
+
+
+_waiter = None
+_waiter_lock = threading.Lock()
+
+
+def shared_waiter():
+    global _waiter
+    with _waiter_lock:
+        if _waiter is None:
+            _waiter = VerdictWaiter()
+        return _waiter
