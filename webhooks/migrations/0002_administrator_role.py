@@ -1,20 +1,15 @@
 """Administrators (alerts' migration 0004_roles) manage webhook endpoints and see deliveries."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from fraudsite import roles
 
 PERMISSIONS = ["view_endpoint", "add_endpoint", "change_endpoint", "delete_endpoint",
                "view_delivery", "change_delivery", "view_deliveryattempt"]  # change_delivery: "retry now"
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("webhooks")
-    app_config.models_module = True  # permissions are otherwise made after all migrations
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    group, _ = apps.get_model("auth", "Group").objects.get_or_create(name="Administrator")
-    group.permissions.add(*apps.get_model("auth", "Permission").objects.filter(
-        content_type__app_label="webhooks", codename__in=PERMISSIONS))
+    roles.grant(apps, "webhooks", "Administrator", PERMISSIONS)
 
 
 def revoke(apps, schema_editor):
