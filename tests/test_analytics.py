@@ -284,3 +284,44 @@ def test_without_postgresql_the_page_says_so(client, reviewer, monkeypatch):
     assert "Analytics needs PostgreSQL" in page(client).content.decode()
     response = client.get(reverse("analytics-csv", args=["reasons"]))
     assert response.status_code == 503 and "Analytics needs PostgreSQL" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the live server reads what the test committed
+def test_the_charts_draw_in_a_browser_under_the_content_security_policy(live_server, django_user_model):
+    """Debian's Chromium on the page (pytest-django's live server, static files from node_modules):
+    both canvases drawn by Chart.js, the matrix shaded, and no console error (a CSP refusal is one)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import chromium
+
+    user = user_with(django_user_model, "view_verdict", "review_verdict")
+    user.set_password("pw")
+    user.save()
+    seed(user, count=40)
+    errors = []
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.on("console", lambda message: message.type == "error"  # the site has no favicon (not this page's)
+                    and not message.location.get("url", "").endswith("/favicon.ico") and errors.append(message.text))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{live_server.url}/analytics/?from=2026-05-01&to=2026-05-03")
+            page.fill("input[name=username]", user.username)
+            page.fill("input[name=password]", "pw")
+            page.click("button[type=submit]")
+            page.wait_for_function("window.Chart && Chart.getChart('reasons-chart') && Chart.getChart('trend-chart')")
+            drawn = page.evaluate("""['reasons-chart', 'trend-chart'].map((id) => {
+                const canvas = document.getElementById(id);
+                const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let painted = 0;
+                for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) painted++;
+                return [canvas.width, painted, Chart.getChart(id).data.datasets.length];
+            })""")
+            assert page.locator("#cofiring td[class^=shade-]").count() > 5
+        finally:
+            browser.close()
+    (reasons_width, reasons_painted, reasons_sets), (_, trend_painted, trend_sets) = drawn
+    assert reasons_width > 300 and reasons_painted > 5000 and trend_painted > 5000
+    assert (reasons_sets, trend_sets) == (4, len(FRAUD_REASONS))
+    assert errors == []
