@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,12 +11,13 @@ from django.views.decorators.http import require_POST
 
 from fraudsite.api import json_api
 from transactions.consumers import VIEW_PERMISSION
+from transactions.export import csv_lines
 from transactions.models import DECISIONS, REVIEW_PERMISSION, ReviewStatus, Verdict
 from transactions.views import map_config
 from users.forms import TravelNoticeForm
 from users.views import ADD_NOTICE_PERMISSION
 
-from . import cases, claims, deadlines, reviews, team
+from . import analytics, cases, claims, deadlines, reviews, team
 from .models import Alert, Case
 
 QUEUE_SIZE = 200
@@ -218,3 +219,44 @@ def _act_on_case(request, case):
 def team_view(request):
     """GET /team/: per analyst, held and decided alerts; overdue alerts; median time to decision."""
     return render(request, "alerts/team.html", team.workload())
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def analytics_page(request):
+    """GET /analytics/?from=YYYY-MM-DD&to=YYYY-MM-DD: rule quality per reason code, co-firing, daily trend."""
+    context = {"max_days": analytics.MAX_DAYS, "params": request.GET}
+    if not analytics.supported():
+        return render(request, "alerts/analytics.html", {**context, "error": analytics.NEEDS_POSTGRESQL})
+    try:
+        period = analytics.period_from(request.GET)
+    except analytics.PeriodError as error:
+        return render(request, "alerts/analytics.html", {**context, "error": str(error)}, status=400)
+    reasons, cofiring, trend = (analytics.reason_table(period), analytics.cofiring_table(period),
+                                analytics.trend_table(period))
+    return render(request, "alerts/analytics.html", {
+        **context, "period": period, "reasons": reasons, "cofiring": analytics.cofiring_rows(cofiring),
+        "matrix_reasons": cofiring["reasons"],
+        "trend_rows": [(day, [trend["counts"][reason][n] for reason in trend["reasons"]])
+                       for n, day in enumerate(trend["days"])],
+        "trend_reasons": trend["reasons"],
+        "chart_data": {"reasons": reasons, "trend": {**trend, "days": [day.isoformat() for day in trend["days"]]}},
+    })
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def analytics_csv(request, table):
+    """GET /analytics/<reasons|cofiring|trend>.csv?from=..&to=..: the page's table as CSV."""
+    if table not in analytics.CSV_TABLES:
+        raise Http404(f"No analytics table {table!r}.")
+    if not analytics.supported():
+        return HttpResponse(analytics.NEEDS_POSTGRESQL, status=503, content_type="text/plain")
+    try:
+        period = analytics.period_from(request.GET)
+    except analytics.PeriodError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain")
+    header, rows = analytics.CSV_TABLES[table](period)
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="analytics-{table}-{period.first}-{period.last}.csv"'
+    return response

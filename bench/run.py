@@ -22,6 +22,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BASE_DIR / "bench" / "results"
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DATABASE_URL", "postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench")
+# B6's millions of verdicts live in a database of their own, so the other benchmarks' stay small.
+ANALYTICS_DATABASE_URL = os.environ.get("BENCH_ANALYTICS_DATABASE_URL",
+                                        "postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench_analytics")
 os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
@@ -29,12 +32,12 @@ MODES = {
     "quick": {"b1_records": 10_000, "b2_steps": [(1, 6), (200, 5), (1000, 3)], "b3_rates": [200], "b3_seconds": 5,
               "sustained_rate": 1000, "sustained_minutes": 1,
               "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2,
-              "b5_rates": [50], "b5_seconds": 5},
+              "b5_rates": [50], "b5_seconds": 5, "b6_verdicts": 200_000, "b6_repeats": 2},
     "full": {"b1_records": 200_000, "b2_steps": [(1, 120), (200, 60), (1000, 30)],
              "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
              "sustained_rate": 10_000, "sustained_minutes": 10,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5,
-             "b5_rates": [50, 200, 500], "b5_seconds": 30},
+             "b5_rates": [50, 200, 500], "b5_seconds": 30, "b6_verdicts": 10_000_000, "b6_repeats": 5},
 }
 
 
@@ -421,19 +424,36 @@ def table(results):
                          f"{step['max_ms']} | {step['timed_out_share']:.1%} | {step['errors'] or 'none'} "
                          f"| {step['achieved_per_second']}/s | {step['client_cpu_share']:.0%} |")
         lines.append("")
+    if "b6" in results:
+        b6 = results["b6"]
+        lines += [f"| B6: the analytics page, {b6['verdicts']:,} verdicts | alerts | page first / median / max ms "
+                  f"| CSV reasons / cofiring / trend median ms |", "|---|---|---|---|"]
+        for name, period in b6["periods"].items():
+            page = period["page"]
+            lines.append(f"| {name} ({period['from']} .. {period['to']}) | {period['alert_reasons']:,} alert reasons "
+                         f"| {page['first_ms']} / {page['median_ms']} / {page['max_ms']} | "
+                         + " / ".join(str(period["csv"][table]["median_ms"]) for table in ("reasons", "cofiring", "trend"))
+                         + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "sustained"], action="append",
-                        help="run only these benchmarks (sustained: B3's sustained run, never run by default)")
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "b6", "sustained"], action="append",
+                        help="run only these benchmarks (sustained: B3's sustained run, and b6: the analytics "
+                             "page on millions of verdicts, in a database of its own, run alone; neither by default)")
     parser.add_argument("--rate", type=int, help="the sustained run's rate (default: the mode's)")
     args = parser.parse_args()
     settings = MODES[args.mode]
+    if args.only and "b6" in args.only:
+        if set(args.only) != {"b6"}:
+            parser.error("b6 runs alone: it uses a database of its own")
+        os.environ["DATABASE_URL"] = ANALYTICS_DATABASE_URL
     setup_django()
-    require_stack()
+    if args.only != ["b6"]:  # B6 needs PostgreSQL only
+        require_stack()
     RESULTS.mkdir(parents=True, exist_ok=True)
     output = RESULTS / f"{args.mode}.json"
     # With --only, the other benchmarks' latest results in this mode are kept.
@@ -475,6 +495,10 @@ def main():
         user_ids = bench_customers()
         with live_site("b5") as site:
             results["b5"] = bench_b5(site.url, user_ids, settings["b5_rates"], settings["b5_seconds"], say)
+    if "b6" in chosen:
+        from bench.analytics import bench_b6
+
+        results["b6"] = bench_b6(settings["b6_verdicts"], settings["b6_repeats"], say)
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     output.write_text(json.dumps(results, indent=2))
     (RESULTS / f"{args.mode}.md").write_text(table(results))

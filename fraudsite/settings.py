@@ -144,6 +144,8 @@ STATICFILES_DIRS = [
     # npm packages ship them; `make setup` installs them from package-lock.json.
     ("basemap/world-atlas", BASE_DIR / "node_modules" / "world-atlas"),
     ("basemap/topojson-client", BASE_DIR / "node_modules" / "topojson-client" / "dist"),
+    # Chart.js draws the analytics page's charts (its UMD build, every chart type registered).
+    ("charts/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

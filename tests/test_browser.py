@@ -5,7 +5,6 @@ The web server is daphne in production mode (DEBUG off, collected static files s
 WhiteNoise); the verdict worker runs as its own process; the channel layer is Redis.
 """
 
-import shutil
 import threading
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from localstack.layout import paths
+from tests.support.browser import chromium
 from tests.support.kafka import unique
 from tests.support.reviews import user_with, verdict
 from tests.support.pipeline import wait_until_customers_read
@@ -24,14 +24,7 @@ from outbox.publisher import publish_all_pending
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
-
-
-def chromium(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"])
 
 
 def sign_in(browser, url, username, password, init_script=None, offline_but=None):

@@ -1,4 +1,5 @@
-"""Verdict history as CSV, streamed row by row so an export of millions never sits in memory."""
+"""CSV exports, streamed row by row so an export of millions never sits in memory: the verdict
+history, and any table of rows (the analytics tables), all through one formula guard."""
 
 import csv
 
@@ -30,9 +31,15 @@ def _safe(value):
     return value
 
 
+def csv_lines(header, rows):
+    """The header, then one CSV line per row (a sequence of values), each cell through the formula guard."""
+    writer = csv.writer(_Line())
+    yield writer.writerow([_safe(name) for name in header])
+    for row in rows:
+        yield writer.writerow([_safe(value) for value in row])
+
+
 def verdict_csv_lines(queryset):
     """The header, then one CSV line per verdict of the queryset."""
-    writer = csv.writer(_Line())
-    yield writer.writerow([name for name, _ in COLUMNS])
-    for verdict in queryset.iterator(chunk_size=2000):
-        yield writer.writerow([_safe(value(verdict)) for _, value in COLUMNS])
+    return csv_lines([name for name, _ in COLUMNS],
+                     ([value(verdict) for _, value in COLUMNS] for verdict in queryset.iterator(chunk_size=2000)))

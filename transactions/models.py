@@ -98,6 +98,14 @@ class Verdict(models.Model):
     class Meta:
         ordering = ["-received_at"]
         permissions = [("review_verdict", "Can review fraud alerts")]
+        indexes = [
+            # Alerts by arrival, carrying what the rule-quality analytics read (alerts/analytics.py):
+            # a period's alerts come from this small index alone (an index-only scan), instead of
+            # every verdict of the period from the table. Measured on 10 million verdicts (B6):
+            # reading 30 days' 40,000 alerts took 324 ms through the received_at index, 4 ms here.
+            models.Index(fields=["received_at"], include=["id", "reasons", "review_status"],
+                         condition=models.Q(is_fraud=True), name="verdict_alerts_by_arrival"),
+        ]
 
     def __str__(self):
         return f"{self.transaction_id}: {self.status}"
