@@ -1,3 +1,5 @@
+import functools
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
@@ -113,6 +115,7 @@ def back(request):
 def reviewer_action(view):
     """A POST by someone who may review alerts; a refused action is shown as a message on the
     page it came from, never a server error."""
+    @functools.wraps(view)
     @login_required
     @permission_required([VIEW_PERMISSION, REVIEW_PERMISSION], raise_exception=True)
     @require_POST
@@ -122,7 +125,6 @@ def reviewer_action(view):
         except reviews.ReviewError as error:
             messages.error(request, str(error))
             return redirect(back(request))
-    wrapper.__name__, wrapper.__doc__ = view.__name__, view.__doc__
     return wrapper
 
 
