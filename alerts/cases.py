@@ -51,7 +51,3 @@ def decide_case(case_pk, decision, comment, user):
         case_decided.send(sender=Case, case=case, decided_by=user.get_username(),
                           alerts=list(case.alerts.order_by("pk").values_list("verdict__transaction_id", flat=True)))
     return reviews
-
-
-def open_cases():
-    return Case.objects.filter(status=Case.Status.OPEN)
