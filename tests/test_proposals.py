@@ -173,3 +173,12 @@ def test_rejection_records_who_and_why_and_publishes_nothing(customers, author, 
     assert (proposal.status, proposal.decided_by, proposal.decision_reason) == ("rejected", checker, "too many new alerts")
     assert outbox_rows(customers) == before
     assert proposal.history.first().history_change_reason == f"rejected by {checker.username}"
+
+
+def test_one_replay_at_a_time(customers, author):
+    from users.replay import replay_proposal
+
+    proposal = create_proposal(author=author, reason="r", changes={customers[0].user_id: {"max_speed": 90}})
+    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING)
+    with pytest.raises(ProposalRefused, match="one replay at a time"):
+        replay_proposal(proposal.pk)
