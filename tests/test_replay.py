@@ -1,10 +1,12 @@
 """Replaying proposals through the real stack: the live detection job judges seeded history, the
 verdict worker stores it, and the replay runs the same rendered SQL over it in Flink."""
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -16,7 +18,7 @@ from tests.support.reviews import user_with
 from fraudsite.topics import USERS_CONFIG
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
-from users.models import Customer
+from users.models import Customer, Proposal
 from users.proposals import ProposalRefused, approve, create_proposal
 from users.replay import replay_history, replay_proposal
 
@@ -159,3 +161,71 @@ def test_a_replay_with_the_thresholds_in_force_gives_the_live_jobs_answers(histo
                 f"{transaction_id} {name}"
     assert "spend_deviation" in stored[ids[27]].reasons  # its average needs the look-back
 
+
+
+def test_a_browser_walks_propose_replay_approve_published(live_site, django_user_model):
+    """Chromium against the live site: a maker drafts a lower limit for one customer from the
+    customers' list, replays it and sees the alerts it would have gained; a checker approves it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.support.browser import chromium
+
+    artifacts = settings.BASE_DIR / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    lena = customer(max_speed=1000)
+    pipeline = Pipeline()
+    try:
+        ids = [pipeline.transaction(lena.user_id, *place, offset_ms=int(hours * HOUR_MS)) for place, hours in HOPS]
+    finally:
+        pipeline.close()
+    wait_until(Verdict.objects.filter(transaction_id__in=ids).count, 60, "the site's worker to store the verdicts",
+               until=lambda count: count == len(ids), interval=0.3)
+    maker = user_with(django_user_model, "view_customer", "add_proposal", "view_proposal", staff=True)
+    checker = user_with(django_user_model, "view_proposal", "approve_proposal", staff=True)
+
+    def signed_in(browser, user, path):
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.goto(f"{live_site}/accounts/login/?next={path}")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", "pw")
+        page.click("button[type=submit]")
+        return page
+
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        try:
+            page = signed_in(browser, maker, f"/admin/users/customer/?q={lena.user_id}")
+            page.check("input[name=_selected_action]")
+            page.select_option("select[name=action]", "propose_thresholds")
+            page.click("button[name=index]")
+            page.fill("input[name=max_speed]", "300")
+            page.fill("input[name=reason]", "London-Paris in an hour is not a train")
+            page.screenshot(path=str(artifacts / "proposal-1-draft.png"))
+            page.click("input[name=propose]")
+            expect(page.locator("#proposal-changes")).to_contain_text("300", timeout=10_000)
+            # (no database access here: Playwright's event loop runs in this thread)
+            proposal_pk = int(re.search(r"/proposal/(\d+)/change/", page.url).group(1))
+
+            page.click("#replay-button")
+            expect(page.locator("#replay-progress progress")).to_be_visible()
+            page.screenshot(path=str(artifacts / "proposal-2-replaying.png"))
+            expect(page.locator("#replay-summary")).to_be_visible(timeout=180_000)  # the page reloads when done
+            expect(page.locator("#replay-summary tr.gained")).to_contain_text("3")
+            assert page.locator("#replay-affected tr.gained").count() == 3
+            assert page.locator("#approve-button").count() == 0  # the maker may not approve
+            page.screenshot(path=str(artifacts / "proposal-3-replayed.png"), full_page=True)
+
+            page = signed_in(browser, checker, f"/admin/users/proposal/{proposal_pk}/change/")
+            expect(page.locator("#replay-summary")).to_be_visible()
+            page.click("#approve-button")
+            expect(page.locator(".messagelist")).to_contain_text("published to users-config")
+            page.screenshot(path=str(artifacts / "proposal-4-published.png"), full_page=True)
+        finally:
+            browser.close()
+
+    proposal = Proposal.objects.get(pk=proposal_pk)
+    assert proposal.changes == {lena.user_id: {"max_speed": 300.0}} and proposal.author == maker
+    assert (proposal.status, proposal.decided_by) == ("published", checker)
+    assert Customer.objects.get(pk=lena.pk).max_speed == 300
+    wait_until(lambda: [USERS_CONFIG.codec().decode(v)["max_speed"] for v, _ in latest_records(USERS_CONFIG.name, lena.user_id)],
+               30, "the site's outbox publisher to send the approved limit", until=lambda speeds: speeds[-1] == 300.0)
