@@ -93,7 +93,7 @@ def test_lowering_a_speed_limit_gains_exactly_the_predicted_alerts_and_approval_
     assert (result["gained"]["count"], result["gained"]["open"], result["lost"]["count"]) == (3, 3, 0)
     assert (result["alerts_before"], result["alerts_after"], result["transactions"]) == (0, 3, len(ids))
     assert result["per_reason"]["speed_above_limit"] == {"gained": 3, "lost": 0}
-    assert set(result["timings"]) == {"export", "flink", "compare"}
+    assert set(result["timings"]) == {"export", "flink", "read", "compare"}
 
     with pytest.raises(ProposalRefused, match="someone other than its author"):
         approve(proposal, user=maker)

@@ -9,7 +9,7 @@ over other tables) runs in Flink over topics written for one replay:
    customer's candidate users-config record (today's record with the proposal's changes), stamped
    before the first transaction;
 2. flink: the rendered query reads both topics up to their end and writes verdicts to a third;
-   the job finishes when its input ends;
+   the job finishes when its input ends; read: the replayed verdicts are read back;
 3. compare: the replayed verdicts of the transactions in the window against the stored ones
    (what the live job decided with the thresholds then in force), with the analysts' reviews.
 
@@ -48,6 +48,8 @@ JOB_NAME_PREFIX = "replay-"
 RUNTIME_MODE = "streaming"
 # How many affected transactions a result lists (the counts cover all of them).
 LISTED_TRANSACTIONS = 1000
+# What compare() reads of each replayed verdict.
+COMPARED_FIELDS = ("status", "reasons")
 ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING")
 
 # The stored transaction as card-transactions carried it, and how it is ordered: arrival order.
@@ -205,8 +207,9 @@ def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=3600):
     raise RuntimeError(f"the replay job did not finish within {timeout} s")
 
 
-def read_verdicts(topic):
-    """{transaction_id: verdict record} of the replay's output (the sink is at-least-once: the last wins)."""
+def read_verdicts(topic, fields=None):
+    """{transaction_id: verdict record} of the replay's output (the sink is at-least-once: the last
+    wins); only these fields of each when given (a million whole records would take gigabytes)."""
     consumer = Consumer(client_config(**{"group.id": "replay-" + uuid.uuid4().hex, "enable.auto.commit": False,
                                          "fetch.max.bytes": 50 * 2**20}))
     codec = VERDICTS.codec(topic)
@@ -220,17 +223,17 @@ def read_verdicts(topic):
                 if message.error():
                     continue
                 record = codec.decode(message.value())
-                verdicts[record["transaction_id"]] = record
+                verdicts[record["transaction_id"]] = record if fields is None else {f: record[f] for f in fields}
                 position = message.offset() + 1
     finally:
         consumer.close()
     return verdicts
 
 
-def replay_history(changes, start, end, phases=None):
+def replay_history(changes, start, end, phases=None, fields=None):
     """Run the detection query over the customers' stored transactions with the candidate
-    thresholds; returns {transaction_id: replayed verdict} of every transaction sent (the window's
-    and the look-back before it)."""
+    thresholds; returns {transaction_id: replayed verdict (these fields of it)} of every transaction
+    sent (the window's and the look-back before it)."""
     phases = phases or Phases(None)
     token = uuid.uuid4().hex[:12]
     topics = {"card_transactions": f"replay-transactions-{token}", "users_config": f"replay-users-config-{token}",
@@ -246,7 +249,8 @@ def replay_history(changes, start, end, phases=None):
         produce_candidates(records, topics["users_config"], produced[0][1])
         phases.start("flink", 25, f"Flink: judging {len(produced):,} transactions")
         run_job(topics, len(produced), phases)
-        verdicts = read_verdicts(topics["card_transactions_enriched"])
+        phases.start("read", 90, "reading the replayed verdicts")
+        verdicts = read_verdicts(topics["card_transactions_enriched"], fields)
         phases.stop()
         missing = len({transaction_id for transaction_id, _ in produced} - set(verdicts))
         if missing:
@@ -304,7 +308,7 @@ def replay_proposal(proposal_id):
     phases = Phases(proposal_id)
     try:
         fingerprint = thresholds_fingerprint(proposal.user_ids)  # before reading: a change during the replay shows
-        replayed = replay_history(proposal.changes, start, end, phases)
+        replayed = replay_history(proposal.changes, start, end, phases, fields=COMPARED_FIELDS)
         phases.start("compare", 92, "comparing with the stored verdicts")
         result = compare(replayed, proposal.user_ids, start, end)
         phases.stop()
