@@ -39,22 +39,10 @@ VARIANTS = {
         "processing_time": None,  # Confluent Cloud has no processing time: pair by `$rowtime`
         "enriched_key": True,
     },
-    # The local query over a replay's own bounded topics (users/replay.py): the same statement,
-    # only the tables differ.
-    "replay": {
-        "tables": "replay/tables.sql",
-        "names": {
-            "card_transactions": "card_transactions",
-            "users_config": "users_config",
-            "card_transactions_enriched": "card_transactions_enriched",
-        },
-        "customer_key": "user_id",
-        "user_id": "user_id",
-        "record_time": "received_at",
-        "processing_time": "arrival",
-        "enriched_key": False,
-    },
 }
+# The local query over a replay's own bounded topics (users/replay.py): the same statement and
+# columns, only how the tables are read differs.
+VARIANTS["replay"] = {**VARIANTS["local"], "tables": "replay/tables.sql"}
 
 # Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD, unless a travel notice
 # suppresses it, when it is reported as SUPPRESSED_PREFIX + the code instead.
