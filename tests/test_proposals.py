@@ -182,3 +182,60 @@ def test_one_replay_at_a_time(customers, author):
     Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING)
     with pytest.raises(ProposalRefused, match="one replay at a time"):
         replay_proposal(proposal.pk)
+
+
+def test_an_abandoned_replay_may_be_started_again(customers, author):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from users.replay import replayable
+
+    proposal = create_proposal(author=author, reason="r", changes={customers[0].user_id: {"max_speed": 90}})
+    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING,
+                                                   replay_started_at=timezone.now() - timedelta(minutes=5))
+    assert not replayable().filter(pk=proposal.pk).exists()  # may still be running
+    Proposal.objects.filter(pk=proposal.pk).update(replay_started_at=timezone.now() - timedelta(hours=2))
+    assert replayable().filter(pk=proposal.pk).exists()  # its process died: a job gives up after an hour
+
+
+def test_the_comparison_counts_alerts_gained_and_lost_by_decision_and_reason():
+    from datetime import timedelta
+
+    from tests.support.records import MOMENT
+    from tests.support.reviews import verdict
+    from users.replay import compare
+
+    def replayed(status, reasons):
+        return {"status": status, "reasons": reasons}
+
+    stored = [
+        verdict("kept", "FRAUD", "speed_above_limit"),
+        verdict("lost-confirmed", "FRAUD", "speed_above_limit,velocity_exceeded", review_status="confirmed_fraud", minutes=1),
+        verdict("lost-dismissed", "FRAUD", "spend_deviation", review_status="false_positive", minutes=2),
+        verdict("gained", "VALID", "within_limit", minutes=3),
+        verdict("still-valid", "VALID", "within_limit", minutes=4),
+        verdict("late", "VALID", "within_limit", minutes=5),  # stored after the export: not replayed
+        verdict("outside", "FRAUD", "speed_above_limit", minutes=60),  # after the window
+        verdict("other-customer", "FRAUD", "speed_above_limit", user_id="someone_else"),
+    ]
+    assert len(stored) == 8
+    result = compare({
+        "kept": replayed("FRAUD", "speed_above_limit"),
+        "lost-confirmed": replayed("VALID", "within_limit"),
+        "lost-dismissed": replayed("VALID", "within_limit"),
+        "gained": replayed("FRAUD", "unusual_hour,suppressed:spend_deviation"),
+        "still-valid": replayed("VALID", "within_limit"),
+    }, ["user_1"], MOMENT, MOMENT + timedelta(minutes=30))
+
+    assert (result["transactions"], result["not_replayed"]) == (5, 1)
+    assert (result["alerts_before"], result["alerts_after"]) == (3, 2)
+    assert result["gained"] == {"count": 1, "open": 1, "confirmed_fraud": 0, "false_positive": 0, "needs_follow_up": 0}
+    assert result["lost"] == {"count": 2, "open": 0, "confirmed_fraud": 1, "false_positive": 1, "needs_follow_up": 0}
+    assert result["per_reason"] == {
+        "speed_above_limit": {"gained": 0, "lost": 1}, "velocity_exceeded": {"gained": 0, "lost": 1},
+        "spend_deviation": {"gained": 0, "lost": 1}, "unusual_hour": {"gained": 1, "lost": 0},
+        "non_positive_elapsed_time": {"gained": 0, "lost": 0}}
+    assert [(row["transaction_id"], row["change"], row["review_status"]) for row in result["affected"]] == [
+        ("lost-confirmed", "lost", "confirmed_fraud"), ("lost-dismissed", "lost", "false_positive"),
+        ("gained", "gained", "open")]

@@ -1,12 +1,14 @@
 """Replaying proposals through the real stack: the live detection job judges seeded history, the
 verdict worker stores it, and the replay runs the same rendered SQL over it in Flink."""
 
+import io
 import re
 import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -119,7 +121,11 @@ def test_raising_a_speed_limit_loses_alerts_and_names_the_confirmed_fraud(histor
     proposal = create_proposal(author=user_with(django_user_model, "add_proposal"), reason="fewer false positives",
                                changes={elias.user_id: {"max_speed": 400}})
 
-    result = replay_proposal(proposal.pk).replay_result
+    output = io.StringIO()
+    call_command("replay_proposal", proposal.pk, stdout=output)  # what the page's button runs, in the foreground
+
+    result = Proposal.objects.get(pk=proposal.pk).replay_result
+    assert "lost 2 (1 confirmed fraud, 1 false positive)" in output.getvalue()
 
     lost = {row["transaction_id"]: row for row in result["affected"] if row["change"] == "lost"}
     assert set(lost) == {t for t, speed in zip(ids[1:], speeds) if 100 < speed <= 400} == {confirmed, dismissed}
@@ -183,8 +189,14 @@ def test_a_browser_walks_propose_replay_approve_published(live_site, django_user
     maker = user_with(django_user_model, "view_customer", "add_proposal", "view_proposal", staff=True)
     checker = user_with(django_user_model, "view_proposal", "approve_proposal", staff=True)
 
+    console_errors = []
+
     def signed_in(browser, user, path):
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        # A script refused by the Content-Security-Policy (or failing) shows here. (The site has no favicon.)
+        page.on("console", lambda message: message.type == "error" and not message.location.get(
+            "url", "").endswith("/favicon.ico") and console_errors.append(message.text))
+        page.on("pageerror", lambda error: console_errors.append(str(error)))
         page.goto(f"{live_site}/accounts/login/?next={path}")
         page.fill("input[name=username]", user.username)
         page.fill("input[name=password]", "pw")
@@ -223,6 +235,7 @@ def test_a_browser_walks_propose_replay_approve_published(live_site, django_user
         finally:
             browser.close()
 
+    assert console_errors == []
     proposal = Proposal.objects.get(pk=proposal_pk)
     assert proposal.changes == {lena.user_id: {"max_speed": 300.0}} and proposal.author == maker
     assert (proposal.status, proposal.decided_by) == ("published", checker)

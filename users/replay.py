@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from fraudsite import detection_sql
@@ -48,6 +49,8 @@ JOB_NAME_PREFIX = "replay-"
 RUNTIME_MODE = "streaming"
 # How many affected transactions a result lists (the counts cover all of them).
 LISTED_TRANSACTIONS = 1000
+# A replay job still running after this long is cancelled (and the replay fails).
+JOB_TIMEOUT_SECONDS = 3600
 # What compare() reads of each replayed verdict.
 COMPARED_FIELDS = ("status", "reasons")
 ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING")
@@ -177,7 +180,7 @@ def _end_offset(topic):
         consumer.close()
 
 
-def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=3600):
+def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=None):
     """Run the rendered replay SQL through the stack's SQL client and wait until the job finishes,
     reporting the verdicts written so far against the transactions sent."""
     from localstack.flink import flink_rest, run_sql_script
@@ -189,6 +192,7 @@ def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=3600):
         script = Path(folder) / "replay.sql"
         script.write_text(f"SET 'pipeline.name' = '{name}';\n\n{sql}")
         run_sql_script(script, "the replay SQL")
+    timeout = timeout or JOB_TIMEOUT_SECONDS
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = next((j for j in flink_rest("/jobs/overview")["jobs"] if j["name"] == name), None)
@@ -270,13 +274,16 @@ def compare(replayed, user_ids, start, end):
     from transactions.models import ReviewStatus, Verdict
 
     empty = lambda: {"count": 0, **{status or "open": 0 for status in ReviewStatus.values}}  # noqa: E731
-    result = {"transactions": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
+    result = {"transactions": 0, "not_replayed": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
               "per_reason": {reason: {"gained": 0, "lost": 0} for reason in FRAUD_REASONS}, "affected": []}
     stored = Verdict.objects.filter(user_id__in=user_ids, received_at__gte=start, received_at__lt=end).order_by(
         "received_at", "kafka_partition", "kafka_offset").values_list(
         "transaction_id", "user_id", "received_at", "status", "reasons", "review_status", "speed_kmh")
     for transaction_id, user_id, received_at, status, reasons, review, speed in stored.iterator(chunk_size=20_000):
-        after = replayed[transaction_id]
+        after = replayed.get(transaction_id)
+        if after is None:  # stored after the export had read the window (the worker was behind)
+            result["not_replayed"] += 1
+            continue
         before_fraud, after_fraud = status == "FRAUD", after["status"] == "FRAUD"
         result["transactions"] += 1
         result["alerts_before"] += before_fraud
@@ -296,10 +303,18 @@ def compare(replayed, user_ids, start, end):
     return result
 
 
+def replayable(now=None):
+    """Proposals that may be replayed now: drafts, replayed ones (again), and replays that can no
+    longer be running (their process died: a replay job gives up after an hour)."""
+    abandoned = (now or timezone.now()) - timedelta(seconds=JOB_TIMEOUT_SECONDS + 600)
+    return Proposal.objects.filter(Q(status__in=[Proposal.Status.DRAFT, Proposal.Status.REPLAYED])
+                                   | Q(status=Proposal.Status.REPLAYING, replay_started_at__lt=abandoned))
+
+
 def replay_proposal(proposal_id):
     """Replay the proposal over its window, storing progress and then the result (or the error)."""
-    with_lock = Proposal.objects.filter(pk=proposal_id, status__in=[Proposal.Status.DRAFT, Proposal.Status.REPLAYED])
     end = timezone.now()
+    with_lock = replayable(end).filter(pk=proposal_id)
     if not with_lock.update(status=Proposal.Status.REPLAYING, replay_progress=0, replay_message="starting",
                             replay_started_at=end, replay_finished_at=None, replay_result=None):
         raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
@@ -332,7 +347,7 @@ def replay_proposal(proposal_id):
 
 def start_replay(proposal_id):
     """Replay in a background thread of this process (the admin's button); the page polls progress."""
-    if not Proposal.objects.filter(pk=proposal_id, status__in=[Proposal.Status.DRAFT, Proposal.Status.REPLAYED]).exists():
+    if not replayable().filter(pk=proposal_id).exists():
         raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
 
     def run():
