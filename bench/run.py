@@ -25,6 +25,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://fraudsite:fraudsite@localhost:
 # B6's millions of verdicts live in a database of their own, so the other benchmarks' stay small.
 ANALYTICS_DATABASE_URL = os.environ.get("BENCH_ANALYTICS_DATABASE_URL",
                                         "postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench_analytics")
+# B7's million stored transactions too.
+REPLAY_DATABASE_URL = os.environ.get("BENCH_REPLAY_DATABASE_URL",
+                                     "postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench_replay")
 os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
@@ -32,12 +35,14 @@ MODES = {
     "quick": {"b1_records": 10_000, "b2_steps": [(1, 6), (200, 5), (1000, 3)], "b3_rates": [200], "b3_seconds": 5,
               "sustained_rate": 1000, "sustained_minutes": 1,
               "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2,
-              "b5_rates": [50], "b5_seconds": 5, "b6_verdicts": 200_000, "b6_repeats": 2},
+              "b5_rates": [50], "b5_seconds": 5, "b6_verdicts": 200_000, "b6_repeats": 2,
+              "b7_transactions": 100_000},
     "full": {"b1_records": 200_000, "b2_steps": [(1, 120), (200, 60), (1000, 30)],
              "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
              "sustained_rate": 10_000, "sustained_minutes": 10,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5,
-             "b5_rates": [50, 200, 500], "b5_seconds": 30, "b6_verdicts": 10_000_000, "b6_repeats": 5},
+             "b5_rates": [50, 200, 500], "b5_seconds": 30, "b6_verdicts": 10_000_000, "b6_repeats": 5,
+             "b7_transactions": 1_000_000},
 }
 
 
@@ -435,15 +440,25 @@ def table(results):
                          + " / ".join(str(period["csv"][table]["median_ms"]) for table in ("reasons", "cofiring", "trend"))
                          + " |")
         lines.append("")
+    if "b7" in results:
+        b7 = results["b7"]
+        phases = b7["phases"]
+        lines += [f"| B7: replay of a proposal, {b7['transactions']:,} transactions of {b7['customers']:,} customers | |",
+                  "|---|---|",
+                  f"| total | {b7['seconds']} s ({b7['transactions_per_second']:,} transactions/s) |",
+                  f"| export / Flink / read back / compare | {phases['export']} / {phases['flink']} / "
+                  f"{phases['read']} / {phases['compare']} s |",
+                  f"| alerts before / after | {b7['alerts_before']:,} / {b7['alerts_after']:,} |", ""]
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "b6", "sustained"], action="append",
-                        help="run only these benchmarks (sustained: B3's sustained run, and b6: the analytics "
-                             "page on millions of verdicts, in a database of its own, run alone; neither by default)")
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "b6", "b7", "sustained"], action="append",
+                        help="run only these benchmarks (sustained: B3's sustained run, b6: the analytics "
+                             "page on millions of verdicts, b7: a proposal's replay over a million transactions; "
+                             "b6 and b7 each in a database of its own, run alone; none of these by default)")
     parser.add_argument("--rate", type=int, help="the sustained run's rate (default: the mode's)")
     args = parser.parse_args()
     settings = MODES[args.mode]
@@ -451,6 +466,10 @@ def main():
         if set(args.only) != {"b6"}:
             parser.error("b6 runs alone: it uses a database of its own")
         os.environ["DATABASE_URL"] = ANALYTICS_DATABASE_URL
+    if args.only and "b7" in args.only:
+        if set(args.only) != {"b7"}:
+            parser.error("b7 runs alone: it uses a database of its own")
+        os.environ["DATABASE_URL"] = REPLAY_DATABASE_URL
     setup_django()
     if args.only != ["b6"]:  # B6 needs PostgreSQL only
         require_stack()
@@ -499,6 +518,10 @@ def main():
         from bench.analytics import bench_b6
 
         results["b6"] = bench_b6(settings["b6_verdicts"], settings["b6_repeats"], say)
+    if "b7" in chosen:
+        from bench.replay import bench_b7
+
+        results["b7"] = bench_b7(settings["b7_transactions"], say)
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     output.write_text(json.dumps(results, indent=2))
     (RESULTS / f"{args.mode}.md").write_text(table(results))

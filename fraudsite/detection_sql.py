@@ -40,6 +40,9 @@ VARIANTS = {
         "enriched_key": True,
     },
 }
+# The local query over a replay's own bounded topics (users/replay.py): the same statement and
+# columns, only how the tables are read differs.
+VARIANTS["replay"] = {**VARIANTS["local"], "tables": "replay/tables.sql"}
 
 # Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD, unless a travel notice
 # suppresses it, when it is reported as SUPPRESSED_PREFIX + the code instead.
@@ -76,9 +79,9 @@ def _epoch_millis(column):
     )
 
 
-def _context(variant, bootstrap_servers, partitions):
+def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=None):
     spec = VARIANTS[variant]
-    topics = topic_names()
+    topics = {**topic_names(), **(topics or {})}
     tables = spec["names"] or {key: f"`{topic}`" for key, topic in topics.items()}
     columns = (["key"] if spec["enriched_key"] else []) + VERDICTS.field_names
     return Context(
@@ -99,21 +102,23 @@ def _context(variant, bootstrap_servers, partitions):
             "tick_user_id": TICK_USER_ID,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,
+            "runtime_mode": runtime_mode,
         },
         autoescape=False,  # SQL, not HTML: quotes stay quotes
     )
 
 
-def _parts(variant, bootstrap_servers=None, partitions=None):
-    context = _context(variant, bootstrap_servers, partitions)
+def _parts(variant, bootstrap_servers=None, partitions=None, topics=None, runtime_mode=None):
+    context = _context(variant, bootstrap_servers, partitions, topics, runtime_mode)
     tables = _engine.get_template(VARIANTS[variant]["tables"]).render(context)
     query = _engine.get_template("detection.sql").render(context)
     return tables.strip(), query.strip()
 
 
-def render(variant, bootstrap_servers=None, partitions=None):
-    """The complete SQL script of one variant: table statements, then the INSERT."""
-    tables, query = _parts(variant, bootstrap_servers, partitions)
+def render(variant, bootstrap_servers=None, partitions=None, topics=None, runtime_mode=None):
+    """The complete SQL script of one variant: table statements, then the INSERT. topics: {role:
+    topic name} in place of the configured topics (a replay's); runtime_mode: the replay's."""
+    tables, query = _parts(variant, bootstrap_servers, partitions, topics, runtime_mode)
     return tables + "\n\n" + query + "\n"
 
 

@@ -1,4 +1,4 @@
--- Local open-source Flink: the three topics as tables, values in plain Avro, keys as the raw UTF-8
+{% block settings %}-- Local open-source Flink: the three topics as tables, values in plain Avro, keys as the raw UTF-8
 -- user_id. The physical columns are generated from the topics' .avsc files (fraudsite/topics.py).
 --
 -- Event time is the Kafka record time (the topics use LogAppendTime, so it is the broker's
@@ -24,7 +24,7 @@ SET 'execution.buffer-timeout.interval' = '{{ buffer_timeout_ms }} ms';
 SET 'table.local-time-zone' = 'UTC';
 -- Chained operators hand records on without copying them (the SQL operators never keep a record
 -- they were handed): TaskManager CPU per transaction -15 % (bench/RESULTS.md).
-SET 'pipeline.object-reuse' = 'true';
+SET 'pipeline.object-reuse' = 'true';{% endblock %}
 
 CREATE TABLE card_transactions (
 {{ columns.card_transactions }},
@@ -33,15 +33,15 @@ CREATE TABLE card_transactions (
   WATERMARK FOR received_at AS received_at - INTERVAL '0.001' SECOND
 ) WITH (
   'connector' = 'kafka',
-  -- A watermark right after each record rather than on the periodic timer: a transaction is
+{% block card_transactions_watermarks %}  -- A watermark right after each record rather than on the periodic timer: a transaction is
   -- released by the next tick at once (at most one watermark per millisecond goes out).
   'scan.watermark.emit.strategy' = 'on-event',
-  'topic' = '{{ topics.card_transactions }}',
+{% endblock %}  'topic' = '{{ topics.card_transactions }}',
   'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
-  'properties.group.id' = 'fraudsite-detection',
+{% block card_transactions_reading %}  'properties.group.id' = 'fraudsite-detection',
   'properties.auto.offset.reset' = 'earliest',
   'scan.startup.mode' = 'group-offsets',
-  'key.format' = 'raw',
+{% endblock %}  'key.format' = 'raw',
   'key.fields' = 'user_id',
   'value.format' = 'avro',
   'value.fields-include' = 'EXCEPT_KEY'
@@ -54,8 +54,8 @@ CREATE TABLE users_config (
   WATERMARK FOR updated_at AS updated_at - INTERVAL '0.001' SECOND
 ) WITH (
   'connector' = 'upsert-kafka',
-  'scan.watermark.idle-timeout' = '200 ms',
-  'topic' = '{{ topics.users_config }}',
+{% block users_config_reading %}  'scan.watermark.idle-timeout' = '200 ms',
+{% endblock %}  'topic' = '{{ topics.users_config }}',
   'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
   'key.format' = 'raw',
   'value.format' = 'avro',

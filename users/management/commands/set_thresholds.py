@@ -1,23 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from users.models import Customer
-from users.thresholds import THRESHOLD_FIELDS, InvalidThresholds, set_thresholds
+from users.thresholds import OFF, THRESHOLD_FIELDS, InvalidThresholds, parse_threshold, set_thresholds
 
-OFF = "off"
 NOT_GIVEN = object()
 
 
 def threshold_value(field):
     """The parser of one threshold's command-line value ('off' clears an optional signal)."""
-    model_field = Customer._meta.get_field(field)
-
     def parse(text):
-        if text == OFF and model_field.null:
-            return None
-        try:
-            return model_field.to_python(text)
-        except Exception as error:
-            raise ValueError(f"{text!r}: {' '.join(getattr(error, 'messages', [str(error)]))}") from None
+        return parse_threshold(field, text)
     parse.__name__ = field
     return parse
 

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from users.proposals import ProposalRefused
+from users.replay import replay_proposal
+
+
+class Command(BaseCommand):
+    help = ("Replay a threshold proposal over its window of stored transactions on the running stack (what the "
+            "proposal page's Replay button does, in the foreground) and print the result.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("proposal_id", type=int)
+
+    def handle(self, *args, proposal_id, **options):
+        try:
+            proposal = replay_proposal(proposal_id)
+        except ProposalRefused as error:
+            raise CommandError(str(error)) from None
+        except Exception as error:
+            raise CommandError(f"The replay failed: {error}") from None
+        result = proposal.replay_result
+        self.stdout.write(
+            f"{result['transactions']:,} transactions in the window; alerts {result['alerts_before']:,} then, "
+            f"{result['alerts_after']:,} now; gained {result['gained']['count']:,} "
+            f"({result['gained']['confirmed_fraud']:,} confirmed fraud, {result['gained']['false_positive']:,} false "
+            f"positive), lost {result['lost']['count']:,} ({result['lost']['confirmed_fraud']:,} confirmed fraud, "
+            f"{result['lost']['false_positive']:,} false positive); phases {result['timings']} s")

@@ -1,0 +1,164 @@
+"""Threshold proposals: drafted by one person, replayed against history (users/replay.py), approved
+and published by another (maker-checker). Drafts are validated with the rules of the Customer
+model (through users/thresholds.py) and never touch a customer or the outbox; approval publishes
+through set_thresholds, in one transaction."""
+
+import csv
+import hashlib
+import io
+import json
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import APPROVE_PROPOSAL_PERMISSION, Customer, Proposal
+from .thresholds import THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds, unknown_fields
+
+# An uploaded CSV: at most this many rows (one per customer).
+MAX_CSV_ROWS = 100_000
+
+
+class ProposalRefused(Exception):
+    """An approval, rejection or replay that may not happen now; the message says why."""
+
+
+def validate_changes(changes):
+    """{user_id: {field: [messages]}} of what would be refused (empty: every row is valid): unknown
+    customers or fields, and whatever the Customer model refuses once the changes are applied."""
+    errors = {}
+    customers = Customer.objects.in_bulk(list(changes), field_name="user_id")
+    for user_id, fields in changes.items():
+        if not fields:
+            errors[user_id] = {"*": ["No threshold to change."]}
+        elif unknown_fields(fields):
+            errors[user_id] = unknown_fields(fields)["*"]
+        elif user_id not in customers:
+            errors[user_id] = {"user_id": ["No such customer."]}
+        else:
+            refused = apply_changes(customers[user_id], fields)  # in memory only
+            if refused:
+                errors[user_id] = refused
+    return errors
+
+
+def create_proposal(*, author, reason, changes, replay_days=None):
+    """A draft proposal of {user_id: {field: value}}; InvalidThresholds (nothing saved) when any
+    row is refused."""
+    if not changes:
+        raise InvalidThresholds({"*": {"changes": ["Choose at least one customer."]}})
+    if not reason.strip():
+        raise InvalidThresholds({"*": {"reason": ["Say why: a reason is required."]}})
+    errors = validate_changes(changes)
+    if errors:
+        raise InvalidThresholds(errors)
+    proposal = Proposal(author=author, reason=reason.strip(), changes=changes)
+    if replay_days:
+        proposal.replay_days = replay_days
+    _record(proposal, "drafted", author)
+    return proposal
+
+
+def propose_for(customers, changes, *, author, reason):
+    """The same changes for each customer of a selection (an admin action, a filter, everyone)."""
+    return create_proposal(author=author, reason=reason,
+                           changes={user_id: dict(changes) for user_id in customers.values_list("user_id", flat=True)})
+
+
+def changes_from_csv(text):
+    """{user_id: {field: value}} from CSV text: a user_id column and one column per threshold to
+    change ('off' or empty turns an optional signal off). InvalidThresholds names each wrong row
+    ("line N (user_id)") with its fields' messages."""
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [name.strip() for name in reader.fieldnames or []]
+    if "user_id" not in columns:
+        raise InvalidThresholds({"header": {"user_id": ["The first line must name the columns, user_id among them."]}})
+    unknown = sorted(set(columns) - {"user_id", *THRESHOLD_FIELDS})
+    if unknown:
+        raise InvalidThresholds({"header": {name: ["Not a threshold."] for name in unknown}})
+    fields = [name for name in columns if name != "user_id"]
+    if not fields:
+        raise InvalidThresholds({"header": {"*": ["Name at least one threshold column."]}})
+    changes, errors, lines = {}, {}, {}
+    for number, row in enumerate(reader, start=2):
+        if number - 1 > MAX_CSV_ROWS:
+            raise InvalidThresholds({"*": {"*": [f"At most {MAX_CSV_ROWS:,} rows."]}})
+        row = {(key or "").strip(): value or "" for key, value in row.items()}
+        user_id = row.get("user_id", "").strip()
+        label = f"line {number} ({user_id or 'no user_id'})"
+        if not user_id:
+            errors[label] = {"user_id": ["Missing."]}
+            continue
+        if user_id in changes:
+            errors[label] = {"user_id": [f"Also on line {lines[user_id]}."]}
+            continue
+        parsed, refused = {}, {}
+        for field in fields:
+            try:
+                parsed[field] = parse_threshold(field, row.get(field, ""))
+            except ValueError as error:
+                refused[field] = [str(error)]
+        if refused:
+            errors[label] = refused
+            continue
+        changes[user_id], lines[user_id] = parsed, number
+    for user_id, refused in validate_changes(changes).items():
+        errors[f"line {lines[user_id]} ({user_id})"] = refused
+    if errors:
+        raise InvalidThresholds(errors)
+    return changes
+
+
+def thresholds_fingerprint(user_ids):
+    """A hash of these customers' current thresholds (and whether they are active): a replay is
+    valid for approval only while it is unchanged."""
+    rows = Customer.objects.filter(user_id__in=user_ids).order_by("user_id").values_list(
+        "user_id", "active", *THRESHOLD_FIELDS)
+    return hashlib.sha256(json.dumps([list(row) for row in rows], default=str).encode()).hexdigest()
+
+
+def _record(proposal, reason, user):
+    """Save, with who and why in the proposal's history (also outside a request)."""
+    proposal._change_reason, proposal._history_user = reason, user
+    proposal.save()
+
+
+def approve(proposal, *, user):
+    """Publish the proposal's changes (set_thresholds, one transaction, through the outbox) when
+    user may: a different person from its author, with the approve permission, after a finished
+    replay whose customers' thresholds have not changed since. ProposalRefused otherwise."""
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        if not user.has_perm(APPROVE_PROPOSAL_PERMISSION):
+            raise ProposalRefused("You may not approve proposals.")
+        if user.pk == proposal.author_id:
+            raise ProposalRefused("A proposal must be approved by someone other than its author.")
+        if proposal.status != Proposal.Status.REPLAYED:
+            raise ProposalRefused(f"Only a replayed proposal can be approved; this one is "
+                                  f"{proposal.get_status_display().lower()}.")
+        if thresholds_fingerprint(proposal.user_ids) != proposal.replay_fingerprint:
+            raise ProposalRefused("Its customers have changed since the replay: replay it again before approving.")
+        groups = {}  # customers with the same changes: one set_thresholds call each
+        for user_id, changes in proposal.changes.items():
+            groups.setdefault(json.dumps(changes, sort_keys=True), []).append(user_id)
+        for changes, user_ids in groups.items():
+            set_thresholds(Customer.objects.filter(user_id__in=user_ids), json.loads(changes), changed_by=user,
+                           reason=f"proposal {proposal.pk}: {proposal.reason}"[:100])
+        proposal.status, proposal.decided_by, proposal.decided_at = Proposal.Status.PUBLISHED, user, timezone.now()
+        _record(proposal, f"approved by {user.get_username()} and published", user)
+    return proposal
+
+
+def reject(proposal, *, user, reason):
+    """Close the proposal without publishing; records who and why. A published one cannot be."""
+    if not reason.strip():
+        raise ProposalRefused("Say why the proposal is rejected.")
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        if not user.has_perm(APPROVE_PROPOSAL_PERMISSION):
+            raise ProposalRefused("You may not reject proposals.")
+        if proposal.status in (Proposal.Status.PUBLISHED, Proposal.Status.REJECTED):
+            raise ProposalRefused(f"This proposal is already {proposal.get_status_display().lower()}.")
+        proposal.status, proposal.decided_by, proposal.decided_at = Proposal.Status.REJECTED, user, timezone.now()
+        proposal.decision_reason = reason.strip()[:500]
+        _record(proposal, f"rejected by {user.get_username()}", user)
+    return proposal

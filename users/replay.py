@@ -1,0 +1,364 @@
+"""Replay: what a proposal would have done to the stored history.
+
+The stack's own detection query (fraudsite/detection_sql.py, variant "replay": the same statement
+over other tables) runs in Flink over topics written for one replay:
+
+1. export: the affected customers' stored transactions (Verdict rows) in the window, plus the
+   HISTORY_ROWS before it per customer (the query looks back that far), produced in their original
+   arrival order to one partition, each with its original record time as CreateTime; and each
+   customer's candidate users-config record (today's record with the proposal's changes), stamped
+   before the first transaction;
+2. flink: the rendered query reads both topics up to their end and writes verdicts to a third;
+   the job finishes when its input ends; read: the replayed verdicts are read back;
+3. compare: the replayed verdicts of the transactions in the window against the stored ones
+   (what the live job decided with the thresholds then in force), with the analysts' reviews.
+
+The topics are deleted afterwards. Progress goes to the proposal (percent and a message).
+"""
+
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
+
+from fraudsite import detection_sql
+from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS
+from fraudsite.kafka import client_config
+from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS
+
+from .models import Customer, Proposal, ScoringPolicy, notices_in_force
+from .proposals import ProposalRefused, thresholds_fingerprint
+from .publishing import users_config_value
+from .thresholds import apply_changes
+
+logger = logging.getLogger("fraudsite.replay")
+
+JOB_NAME_PREFIX = "replay-"
+# Flink 2.2 refuses the detection query in batch mode (README, "Replay"): streaming mode over
+# bounded topics, which finishes when the input ends.
+RUNTIME_MODE = "streaming"
+# How many affected transactions a result lists (the counts cover all of them).
+LISTED_TRANSACTIONS = 1000
+# A replay job still running after this long is cancelled (and the replay fails).
+JOB_TIMEOUT_SECONDS = 3600
+# What compare() reads of each replayed verdict.
+COMPARED_FIELDS = ("status", "reasons")
+ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING")
+
+# The stored transaction as card-transactions carried it, and how it is ordered: arrival order.
+# A customer's verdicts share a partition of the verdict topic in the order the job read them.
+HISTORY_SQL = """
+WITH affected AS (SELECT unnest(%(user_ids)s::text[]) AS user_id),
+in_window AS (
+  SELECT v.* FROM transactions_verdict v JOIN affected USING (user_id)
+  WHERE v.received_at >= %(start)s AND v.received_at < %(end)s
+),
+look_back AS (
+  SELECT b.* FROM affected a CROSS JOIN LATERAL (
+    SELECT * FROM transactions_verdict v
+    WHERE v.user_id = a.user_id AND v.received_at < %(start)s
+    ORDER BY v.received_at DESC, v.kafka_partition DESC, v.kafka_offset DESC LIMIT %(rows)s) b
+)
+SELECT user_id, transaction_id, (EXTRACT(EPOCH FROM "timestamp") * 1000)::bigint, lat, lng, amount,
+       (EXTRACT(EPOCH FROM received_at) * 1000)::bigint
+FROM (SELECT * FROM in_window UNION ALL SELECT * FROM look_back) t
+ORDER BY received_at, kafka_partition, kafka_offset
+"""
+
+
+class Phases:
+    """Reports progress to the proposal (update(): no audit row per percent) and times each phase."""
+
+    def __init__(self, proposal_id):
+        self.proposal_id, self.timings, self._started = proposal_id, {}, None
+
+    def report(self, percent, message):
+        logger.info("proposal %s replay: %s%% %s", self.proposal_id, percent, message)
+        if self.proposal_id is not None:
+            Proposal.objects.filter(pk=self.proposal_id).update(replay_progress=percent, replay_message=message[:500])
+
+    def start(self, name, percent, message):
+        self.stop()
+        self._started = (name, time.monotonic())
+        self.report(percent, message)
+
+    def stop(self):
+        if self._started:
+            name, began = self._started
+            self.timings[name] = round(time.monotonic() - began, 3)
+            self._started = None
+
+
+def candidate_records(changes, window_start):
+    """{user_id: users-config value}: each customer as published today, with the changes applied
+    and the travel notices that had not ended when the window began."""
+    customers = list(Customer.objects.filter(user_id__in=list(changes)))
+    scoring = ScoringPolicy.current().published_fields()
+    notices = {}
+    for notice in notices_in_force([c.pk for c in customers], now=window_start):
+        notices.setdefault(notice.customer_id, []).append(notice)
+    records = {}
+    for customer in customers:
+        refused = apply_changes(customer, changes[customer.user_id])  # in memory only
+        if refused:
+            raise ProposalRefused(f"{customer.user_id}: {refused}")
+        if customer.active:
+            records[customer.user_id] = users_config_value(customer, notices.get(customer.pk, []), scoring)
+    return records
+
+
+def create_topics(topics):
+    # One partition: read order is then the order written, the original arrival order. Kept
+    # forever: old record times would otherwise fall out of a time-based retention at once.
+    admin = AdminClient(client_config())  # must outlive its futures
+    futures = admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=-1,
+                                               config={"retention.ms": "-1", "message.timestamp.type": "CreateTime"})
+                                      for name in topics.values()])
+    for future in futures.values():
+        future.result(30)
+
+
+def delete_topics(topics):
+    try:
+        admin = AdminClient(client_config())  # must outlive its futures
+        for future in admin.delete_topics(list(topics.values())).values():
+            future.result(30)
+    except Exception:  # cleaning up must not hide the replay's own outcome
+        logger.exception("could not delete the replay topics %s", list(topics.values()))
+
+
+def export_history(user_ids, start, end, topic, phases):
+    """Produce the transactions to replay; returns [(transaction_id, user_id)] in order."""
+    producer = Producer(client_config(**{"linger.ms": 50, "batch.num.messages": 10_000, "compression.type": "lz4",
+                                         "queue.buffering.max.messages": 500_000}))
+    codec = CARD_TRANSACTIONS.codec(topic)
+    produced = []
+    with connection.cursor() as cursor:
+        cursor.execute(HISTORY_SQL, {"user_ids": list(user_ids), "start": start, "end": end, "rows": HISTORY_ROWS})
+        while rows := cursor.fetchmany(20_000):
+            for user_id, transaction_id, stamp, lat, lng, amount, received_at in rows:
+                value = codec.encode({"timestamp": stamp, "transaction_id": transaction_id, "lat": lat, "lng": lng,
+                                      "amount": amount})
+                while True:
+                    try:
+                        producer.produce(topic, key=user_id.encode(), value=value, timestamp=received_at)
+                        break
+                    except BufferError:
+                        producer.poll(0.1)
+                produced.append((transaction_id, received_at))
+            producer.poll(0)
+            phases.report(5 + min(15, len(produced) // 100_000), f"exported {len(produced):,} transactions")
+    if producer.flush(120):
+        raise RuntimeError("Kafka did not take every replayed transaction within 120 s")
+    return produced
+
+
+def produce_candidates(records, topic, first_time_ms):
+    producer = Producer(client_config(**{"linger.ms": 20}))
+    codec = USERS_CONFIG.codec(topic)
+    for user_id, value in records.items():
+        producer.produce(topic, key=user_id.encode(), value=codec.encode(value), timestamp=first_time_ms - 1000)
+    if producer.flush(60):
+        raise RuntimeError("Kafka did not take the candidate thresholds within 60 s")
+
+
+def _end_offset(topic):
+    consumer = Consumer(client_config(**{"group.id": "replay-progress", "enable.auto.commit": False}))
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+    finally:
+        consumer.close()
+
+
+def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=None):
+    """Run the rendered replay SQL through the stack's SQL client and wait until the job finishes,
+    reporting the verdicts written so far against the transactions sent."""
+    from localstack.flink import flink_rest, run_sql_script
+
+    name = JOB_NAME_PREFIX + topics["card_transactions"].rsplit("-", 1)[-1]
+    sql = detection_sql.render("replay", bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, partitions=1,
+                               topics=topics, runtime_mode=runtime_mode)
+    with tempfile.TemporaryDirectory(prefix="replay-") as folder:
+        script = Path(folder) / "replay.sql"
+        script.write_text(f"SET 'pipeline.name' = '{name}';\n\n{sql}")
+        run_sql_script(script, "the replay SQL")
+    timeout = timeout or JOB_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = next((j for j in flink_rest("/jobs/overview")["jobs"] if j["name"] == name), None)
+        if job and job["state"] == "FINISHED":
+            return name
+        if job and job["state"] in ("FAILED", "CANCELED"):
+            cause = flink_rest(f"/jobs/{job['jid']}/exceptions").get("root-exception") or job["state"]
+            raise RuntimeError(f"the replay job {job['state'].lower()}: {cause.splitlines()[0]}")
+        written = _end_offset(topics["card_transactions_enriched"])
+        phases.report(25 + int(65 * min(written, total) / max(total, 1)),
+                      f"Flink: {written:,} of {total:,} transactions judged")
+        time.sleep(1)
+    for job in flink_rest("/jobs/overview")["jobs"]:
+        if job["name"] == name and job["state"] in ACTIVE_JOB_STATES:
+            flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+    raise RuntimeError(f"the replay job did not finish within {timeout} s")
+
+
+def read_verdicts(topic, fields=None):
+    """{transaction_id: verdict record} of the replay's output (the sink is at-least-once: the last
+    wins); only these fields of each when given (a million whole records would take gigabytes)."""
+    consumer = Consumer(client_config(**{"group.id": "replay-" + uuid.uuid4().hex, "enable.auto.commit": False,
+                                         "fetch.max.bytes": 50 * 2**20}))
+    codec = VERDICTS.codec(topic)
+    verdicts = {}
+    try:
+        end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        position = 0
+        while position < end:
+            for message in consumer.consume(10_000, timeout=1):
+                if message.error():
+                    continue
+                record = codec.decode(message.value())
+                verdicts[record["transaction_id"]] = record if fields is None else {f: record[f] for f in fields}
+                position = message.offset() + 1
+    finally:
+        consumer.close()
+    return verdicts
+
+
+def replay_history(changes, start, end, phases=None, fields=None):
+    """Run the detection query over the customers' stored transactions with the candidate
+    thresholds; returns {transaction_id: replayed verdict (these fields of it)} of every transaction
+    sent (the window's and the look-back before it)."""
+    phases = phases or Phases(None)
+    token = uuid.uuid4().hex[:12]
+    topics = {"card_transactions": f"replay-transactions-{token}", "users_config": f"replay-users-config-{token}",
+              "card_transactions_enriched": f"replay-verdicts-{token}"}
+    create_topics(topics)
+    try:
+        phases.start("export", 5, "exporting the stored transactions")
+        records = candidate_records(changes, start)
+        produced = export_history(list(changes), start, end, topics["card_transactions"], phases)
+        if not produced:
+            phases.stop()
+            return {}
+        produce_candidates(records, topics["users_config"], produced[0][1])
+        phases.start("flink", 25, f"Flink: judging {len(produced):,} transactions")
+        run_job(topics, len(produced), phases)
+        phases.start("read", 90, "reading the replayed verdicts")
+        verdicts = read_verdicts(topics["card_transactions_enriched"], fields)
+        phases.stop()
+        missing = len({transaction_id for transaction_id, _ in produced} - set(verdicts))
+        if missing:
+            raise RuntimeError(f"the replay judged {len(verdicts):,} of {len(produced):,} transactions; {missing:,} missing")
+        return verdicts
+    finally:
+        delete_topics(topics)
+
+
+def _fraud_reasons(reasons):
+    return [reason for reason in (reasons or "").split(",") if reason in FRAUD_REASONS]
+
+
+def compare(replayed, user_ids, start, end):
+    """Alerts gained and lost in the window against the stored verdicts, with the analysts'
+    decisions on them, per reason code, and the affected transactions."""
+    from transactions.models import ReviewStatus, Verdict
+
+    empty = lambda: {"count": 0, **{status or "open": 0 for status in ReviewStatus.values}}  # noqa: E731
+    result = {"transactions": 0, "not_replayed": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
+              "per_reason": {reason: {"gained": 0, "lost": 0} for reason in FRAUD_REASONS}, "affected": []}
+    stored = Verdict.objects.filter(user_id__in=user_ids, received_at__gte=start, received_at__lt=end).order_by(
+        "received_at", "kafka_partition", "kafka_offset").values_list(
+        "transaction_id", "user_id", "received_at", "status", "reasons", "review_status", "speed_kmh")
+    for transaction_id, user_id, received_at, status, reasons, review, speed in stored.iterator(chunk_size=20_000):
+        after = replayed.get(transaction_id)
+        if after is None:  # stored after the export had read the window (the worker was behind)
+            result["not_replayed"] += 1
+            continue
+        before_fraud, after_fraud = status == "FRAUD", after["status"] == "FRAUD"
+        result["transactions"] += 1
+        result["alerts_before"] += before_fraud
+        result["alerts_after"] += after_fraud
+        if before_fraud == after_fraud:
+            continue
+        change = "gained" if after_fraud else "lost"
+        result[change]["count"] += 1
+        result[change][review or "open"] += 1
+        for reason in _fraud_reasons(after["reasons"] if after_fraud else reasons):
+            result["per_reason"][reason][change] += 1
+        if len(result["affected"]) < LISTED_TRANSACTIONS:
+            result["affected"].append({
+                "transaction_id": transaction_id, "user_id": user_id, "received_at": received_at.isoformat(),
+                "change": change, "before": reasons, "after": after["reasons"], "review_status": review or "open",
+                "speed_kmh": speed})
+    return result
+
+
+def replayable(now=None):
+    """Proposals that may be replayed now: drafts, replayed ones (again), and replays that can no
+    longer be running (their process died: a replay job gives up after an hour)."""
+    abandoned = (now or timezone.now()) - timedelta(seconds=JOB_TIMEOUT_SECONDS + 600)
+    return Proposal.objects.filter(Q(status__in=[Proposal.Status.DRAFT, Proposal.Status.REPLAYED])
+                                   | Q(status=Proposal.Status.REPLAYING, replay_started_at__lt=abandoned))
+
+
+def replay_proposal(proposal_id):
+    """Replay the proposal over its window, storing progress and then the result (or the error)."""
+    end = timezone.now()
+    with_lock = replayable(end).filter(pk=proposal_id)
+    if not with_lock.update(status=Proposal.Status.REPLAYING, replay_progress=0, replay_message="starting",
+                            replay_started_at=end, replay_finished_at=None, replay_result=None):
+        raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
+    proposal = Proposal.objects.get(pk=proposal_id)
+    start = end - timedelta(days=proposal.replay_days)
+    phases = Phases(proposal_id)
+    try:
+        fingerprint = thresholds_fingerprint(proposal.user_ids)  # before reading: a change during the replay shows
+        replayed = replay_history(proposal.changes, start, end, phases, fields=COMPARED_FIELDS)
+        phases.start("compare", 92, "comparing with the stored verdicts")
+        result = compare(replayed, proposal.user_ids, start, end)
+        phases.stop()
+        result["timings"] = phases.timings
+        result["replayed"] = len(replayed)
+    except Exception as error:
+        logger.exception("replay of proposal %s failed", proposal_id)
+        proposal.refresh_from_db()
+        proposal.status, proposal.replay_message = Proposal.Status.DRAFT, f"Replay failed: {error}"[:500]
+        proposal._change_reason = "replay failed"
+        proposal.save()
+        raise
+    proposal.refresh_from_db()
+    proposal.status, proposal.replay_result, proposal.replay_fingerprint = Proposal.Status.REPLAYED, result, fingerprint
+    proposal.replay_window_start, proposal.replay_window_end, proposal.replay_finished_at = start, end, timezone.now()
+    proposal.replay_progress, proposal.replay_message = 100, "finished"
+    proposal._change_reason = "replayed"
+    proposal.save()
+    return proposal
+
+
+def start_replay(proposal_id):
+    """Replay in a background thread of this process (the admin's button); the page polls progress."""
+    if not replayable().filter(pk=proposal_id).exists():
+        raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
+
+    def run():
+        try:
+            replay_proposal(proposal_id)
+        except Exception:
+            pass  # recorded on the proposal and logged
+        finally:
+            close_old_connections()
+            connection.close()
+
+    thread = threading.Thread(target=run, name=f"replay-{proposal_id}", daemon=True)
+    thread.start()
+    return thread
