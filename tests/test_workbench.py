@@ -281,6 +281,11 @@ def test_each_role_can_do_its_work_and_is_refused_the_rest(client, django_user_m
     client.post(reverse("alert-assign", args=[alert.transaction_id]), {"holder": lead.username})
     assert Alert.objects.get(pk=alert.pk).holder == lead
 
+    # Maker-checker: administrators draft threshold proposals, team leads approve them.
+    assert admin.has_perm("users.add_proposal") and not admin.has_perm("users.approve_proposal")
+    assert lead.has_perm("users.approve_proposal") and not lead.has_perm("users.add_proposal")
+    assert not analyst.has_perm("users.approve_proposal")
+
     client.force_login(admin)
     assert client.get(customers).status_code == 200
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
