@@ -382,8 +382,8 @@ def table(results):
         lines.append("")
     if "b2" in results:
         targets = results["b2"]["targets"]
-        lines += [f"| B2: latency from produce (ms) | verdict on the topic p50 / p99 / max | stored p50 / p99 / max "
-                  f"| WebSocket p50 / p99 / max | received of sent |", "|---|---|---|---|---|"]
+        lines += ["| B2: latency from produce (ms) | verdict on the topic p50 / p99 / max | stored p50 / p99 / max "
+                  "| WebSocket p50 / p99 / max | received of sent |", "|---|---|---|---|---|"]
         for step in results["b2"]["steps"]:
             cells = [" / ".join(str(step[stage][key]) for key in ("p50_ms", "p99_ms", "max_ms"))
                      for stage in ("topic", "stored", "websocket")]
