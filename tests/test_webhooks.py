@@ -208,7 +208,7 @@ def test_a_failed_delivery_is_retried_and_holds_back_its_customers_later_ones(re
     settings.WEBHOOK_BACKOFF_SECONDS = 30
     endpoint_for(receiver, "verdict")
     lena, nina = customers(2)
-    receiver.answers = [500]
+    receiver.answers_for = {lena.user_id: [500]}  # (Nina's delivery is sent at the same time as Lena's)
     store(verdict_record(lena.user_id, "l1"), verdict_record(lena.user_id, "l2"), verdict_record(nina.user_id, "n1"))
 
     assert deliver_all_due() == (1, 1)

@@ -32,12 +32,14 @@ class Received:
 @dataclass
 class Receiver:
     """Answers `status` (after `delay` seconds) to every correctly signed delivery, and 400 to
-    the rest. `answers`: statuses to give first, one per delivery, before `status`."""
+    the rest. `answers`: statuses to give first, one per delivery, before `status`;
+    `answers_for`: the same per customer ({user_id: [statuses]}), for deliveries sent in parallel."""
 
     secret: str = ""
     status: int = 200
     delay: float = 0.0
     answers: list = field(default_factory=list)
+    answers_for: dict = field(default_factory=dict)
     received: list = field(default_factory=list)  # verified deliveries, in arrival order
     rejected: list = field(default_factory=list)  # (headers, body) with a bad signature
     port: int = 0
@@ -58,11 +60,15 @@ class Receiver:
                 if not verify(receiver.secret, self.headers.get("Fraudsite-Signature", ""), body):
                     receiver.rejected.append((dict(self.headers), body))
                     return self._answer(400, b"bad signature")
+                payload = json.loads(body)
                 with lock:
                     receiver.received.append(Received(self.headers["Fraudsite-Event-Id"],
-                                                      self.headers["Fraudsite-Event-Type"], json.loads(body),
-                                                      time.monotonic()))
-                    status = receiver.answers.pop(0) if receiver.answers else receiver.status
+                                                      self.headers["Fraudsite-Event-Type"], payload, time.monotonic()))
+                    for_customer = receiver.answers_for.get(payload["data"].get("user_id"))
+                    if for_customer:
+                        status = for_customer.pop(0)
+                    else:
+                        status = receiver.answers.pop(0) if receiver.answers else receiver.status
                 time.sleep(receiver.delay)
                 self._answer(status, b"received" if status < 300 else b"receiver trouble " * 500)
 
