@@ -157,7 +157,7 @@ def test_a_replay_with_the_thresholds_in_force_gives_the_live_jobs_answers(histo
 
     in_window = [t for t in ids if stored[t].received_at >= start]  # (ids[24] may share ids[25]'s millisecond)
     first = ids.index(in_window[0])
-    assert set(replayed) == set(ids[first - 20:])  # the window and the 20 before it
+    assert set(replayed) == set(ids[max(first - 20, 0):])  # the window and (up to) the 20 before it
     for transaction_id in in_window:
         live, again = stored[transaction_id], replayed[transaction_id]
         for name in VERDICT_FIELDS:
