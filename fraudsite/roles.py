@@ -11,6 +11,9 @@ def grant(apps, app_label, role, codenames):
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)
     app_config.models_module = None
-    group, _ = apps.get_model("auth", "Group").objects.get_or_create(name=role)
-    group.permissions.add(*apps.get_model("auth", "Permission").objects.filter(
+    permissions = list(apps.get_model("auth", "Permission").objects.filter(
         content_type__app_label=app_label, codename__in=codenames))
+    if missing := set(codenames) - {permission.codename for permission in permissions}:
+        raise LookupError(f"{app_label} has no permissions {sorted(missing)}")
+    group, _ = apps.get_model("auth", "Group").objects.get_or_create(name=role)
+    group.permissions.add(*permissions)

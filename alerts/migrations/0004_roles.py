@@ -2,8 +2,9 @@
 group in the admin (Authentication > Groups); administrators also need "staff status" to sign in
 to the admin."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from fraudsite import roles
 
 ANALYST = [
     "transactions.view_verdict", "transactions.review_verdict",  # the map, queue, alert and case pages
@@ -23,18 +24,13 @@ ROLES = {"Analyst": ANALYST, "Team lead": TEAM_LEAD, "Administrator": ADMINISTRA
 
 
 def create_roles(apps, schema_editor):
-    # Permissions are otherwise made after all migrations have run (post_migrate): make them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
     for name, permissions in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
+        by_app = {}
         for permission in permissions:
             app_label, codename = permission.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            by_app.setdefault(app_label, []).append(codename)
+        for app_label, codenames in by_app.items():
+            roles.grant(apps, app_label, name, codenames)
 
 
 def remove_roles(apps, schema_editor):
