@@ -12,7 +12,15 @@ STILL_ANSWERING = "The first request with this Idempotency-Key is still being an
 
 
 class Conflict(Exception):
-    """The key was used for another request, or its first request is still waiting; the message says which."""
+    """The key's first request is still waiting (409); the message says so."""
+
+    status = 409
+
+
+class KeyReused(Conflict):
+    """The key was used with another request body (422)."""
+
+    status = 422
 
 
 def digest(body):
@@ -25,7 +33,7 @@ def previous_answer(client_key, idempotency_key, body):
     if decision is None:
         return None
     if decision.request_digest != digest(body):
-        raise Conflict("This Idempotency-Key was used with a different request body.")
+        raise KeyReused("This Idempotency-Key was used with a different request body.")
     if decision.answer is None:
         raise Conflict(STILL_ANSWERING)
     return decision.answer

@@ -92,7 +92,7 @@ class DecisionView(APIView):
                 return Response({"errors": errors}, status=400)
             reservation = key and idempotency.reserve(request.auth, key, request.data, cleaned["transaction_id"])
         except idempotency.Conflict as conflict:
-            return Response({"error": str(conflict)}, status=409 if "still" in str(conflict) else 422)
+            return Response({"error": str(conflict)}, status=conflict.status)
         try:
             answer = decisions.decide(cleaned)
         except submission.DuplicateTransaction:
