@@ -93,15 +93,15 @@ def test_good_records_become_verdicts_and_malformed_ones_dead_letters(verdict_to
 
 def test_a_database_outage_is_waited_out_without_losing_the_batch(verdict_topic, monkeypatch):
     ids, _ = fill(verdict_topic, good=5)
-    real_store, failures = worker_module.store_batch, []
+    real_store, failures = worker_module.store_rows, []
 
-    def store_failing_twice(batch, codec):
+    def store_failing_twice(rows, dead_letters):
         if len(failures) < 2:
             failures.append(1)
             raise OperationalError("connection refused")
-        return real_store(batch, codec)
+        return real_store(rows, dead_letters)
 
-    monkeypatch.setattr(worker_module, "store_batch", store_failing_twice)
+    monkeypatch.setattr(worker_module, "store_rows", store_failing_twice)
     monkeypatch.setattr(worker_module, "MAX_BACKOFF_SECONDS", 1)
     Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
 

@@ -1,6 +1,7 @@
 """Live verdicts for operators, through the channel layer (Redis between processes)."""
 
 import logging
+from operator import itemgetter
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -17,15 +18,16 @@ MESSAGE_FIELDS = [
 ]
 
 
+message_values = itemgetter(*MESSAGE_FIELDS)
+
+
 def verdict_message(verdict):
     """The JSON message operators receive for one verdict (a Verdict or its row; frauds flagged as alerts)."""
     values = verdict if isinstance(verdict, dict) else vars(verdict)
-    message = {"type": "verdict", "alert": values["is_fraud"]}
-    message.update({field: values[field] for field in MESSAGE_FIELDS})
-    message["review_status"] = values.get("review_status", "")
-    message["holder"] = values.get("holder") or ""  # who works the alert, when the page asked
-    message["timestamp"] = values["timestamp"].isoformat()
-    message["received_at"] = values["received_at"].isoformat()
+    message = dict(zip(MESSAGE_FIELDS, message_values(values)))  # the worker builds thousands a second
+    message.update(type="verdict", alert=values["is_fraud"], review_status=values.get("review_status", ""),
+                   holder=values.get("holder") or "",  # who works the alert, when the page asked
+                   timestamp=values["timestamp"].isoformat(), received_at=values["received_at"].isoformat())
     return message
 
 

@@ -1,5 +1,5 @@
 from django.dispatch import Signal
 
-# Sent by store_batch inside the transaction that stores the verdicts, with rows=[stored verdict
+# Sent by store_rows inside the transaction that stores the verdicts, with rows=[stored verdict
 # rows as dicts]: receivers' writes commit or roll back with the verdicts.
 verdicts_stored = Signal()

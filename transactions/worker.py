@@ -3,13 +3,18 @@
 Consumes card-transactions-enriched in batches; stores each batch in one database transaction
 (verdicts upserted by transaction id, undecodable records dead-lettered); pushes the stored
 verdicts to operators; and only then commits the batch's offsets. A crash at any point replays
-at most the uncommitted batch, which the idempotent store absorbs: exactly one row per verdict.
+at most the uncommitted batches, which the idempotent store absorbs: exactly one row per verdict.
+
+Batches are stored by one writer thread, in order, while this thread consumes and decodes the
+next batch: PostgreSQL's work on one batch overlaps Python's on the next (B1). At most one batch
+is being stored and one waits, decoded.
 """
 
 import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
@@ -21,7 +26,7 @@ from fraudsite.topics import VERDICTS
 
 from .broadcast import layer_is_process_local, push_verdicts
 from .models import DeadLetter
-from .verdicts import dead_letter, store_batch
+from .verdicts import dead_letter, parse_batch, store_batch, store_rows
 
 logger = logging.getLogger("fraudsite.worker")
 
@@ -37,6 +42,18 @@ class Options:
     batch_size: int = 2000
     batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
     report_every: float = 10.0
+
+
+def close_connection():
+    """Close this thread's database connection (Django keeps one per thread)."""
+    connection.close()
+
+
+@dataclass
+class Batch:
+    messages: list
+    rows: list  # verdict rows, as parse_batch gives them
+    dead_letters: list
 
 
 @dataclass
@@ -71,6 +88,7 @@ class Worker:
             "isolation.level": settings.KAFKA_ISOLATION_LEVEL,
             # A crashed worker's partitions move to the others after this long.
             "session.timeout.ms": 10_000,
+            "on_commit": self._committed,
         }))
 
     def stop(self, *_):
@@ -89,12 +107,20 @@ class Worker:
         logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
         last_record = last_report = time.monotonic()
         reported = 0  # records consumed at the last progress line
+        storing = None  # (Batch, Future): the batch in the writer thread
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdict-writer")
         try:
             while not self.stopping and not self._reached_max():
-                batch = self._next_batch()
+                # While a batch is being stored, take only what has already arrived: a stored
+                # batch's push and commit never wait for the next record.
+                messages = self._next_batch(wait=storing is None)
                 now = time.monotonic()
-                if batch:
-                    self._process(batch)
+                batch = self._parse(messages) if messages else None
+                stored = self._stored(*storing) if storing else None
+                storing = (batch, self.writer.submit(self._store, batch)) if batch else None
+                if stored:
+                    self._finish(stored, wait_for_commit=storing is None)
+                if messages or stored:
                     last_record = now
                 elif not self.consumer.assignment():
                     last_record = now  # idle only counts once partitions are ours (after a rebalance)
@@ -105,7 +131,11 @@ class Worker:
                 if now - last_report >= self.options.report_every and self.counters.consumed != reported:
                     logger.info(self.counters.line())
                     last_report, reported = now, self.counters.consumed
+            if storing:
+                self._finish(self._stored(*storing), wait_for_commit=True)
         finally:
+            self.writer.submit(close_connection).result()
+            self.writer.shutdown()
             self.consumer.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -120,14 +150,14 @@ class Worker:
     def _reached_max(self):
         return self.options.max_messages is not None and self.counters.consumed >= self.options.max_messages
 
-    def _next_batch(self):
+    def _next_batch(self, wait):
         size = self.options.batch_size
         if self.options.max_messages is not None:
             size = min(size, self.options.max_messages - self.counters.consumed)
         # Take what has already arrived; when nothing has, wait for the next record only (a batch
         # never waits to fill, so a lone verdict is not held back).
         messages = self.consumer.consume(num_messages=size, timeout=0)
-        if not messages:
+        if not messages and wait:
             messages = self.consumer.consume(num_messages=1, timeout=self.options.batch_timeout)
             if messages and size > 1:
                 messages += self.consumer.consume(num_messages=size - 1, timeout=0)
@@ -140,39 +170,55 @@ class Worker:
                 logger.warning("Kafka: %s", error.str())
         return batch
 
-    def _process(self, batch):
+    def _parse(self, messages):
         if self.counters.first_record_at is None:
             self.counters.first_record_at = time.monotonic()
-        verdicts, dead_letters = self._store(batch)
-        push_verdicts(verdicts)
-        self._commit(batch)
-        self.counters.last_record_at = time.monotonic()
-        self.counters.consumed += len(batch)
-        self.counters.stored += len(verdicts)
-        self.counters.dead_lettered += len(dead_letters)
+        self.counters.consumed += len(messages)
+        return Batch(messages, *parse_batch(messages, self.codec))
 
     def _store(self, batch):
-        """Store the batch, waiting out a database outage with backoff (the batch is kept, not committed)."""
+        """In the writer thread: store the batch; a record the database refuses becomes a dead letter."""
+        try:
+            try:
+                store_rows(batch.rows, batch.dead_letters)
+            except (OperationalError, InterfaceError):
+                raise
+            except DatabaseError as error:
+                logger.error("database refused the batch (%s); storing its records one by one", error)
+                batch.rows, batch.dead_letters = self._store_one_by_one(batch.messages)
+        except (OperationalError, InterfaceError):
+            close_connection()  # reconnect on the next attempt
+            raise
+        return batch
+
+    def _stored(self, batch, future):
+        """The batch once stored, waiting out a database outage with backoff (the batch is kept, not
+        committed, and stored again)."""
         backoff = 1
         while True:
             try:
-                try:
-                    return store_batch(batch, self.codec)
-                except (OperationalError, InterfaceError):
-                    raise
-                except DatabaseError as error:
-                    logger.error("database refused the batch (%s); storing its records one by one", error)
-                    return self._store_one_by_one(batch)
+                return future.result()
             except (OperationalError, InterfaceError) as error:
-                logger.error("database unavailable (%s); retrying the batch of %d in %d s", error, len(batch), backoff)
-                connection.close()  # reconnect on the next attempt
+                logger.error("database unavailable (%s); retrying the batch of %d in %d s", error,
+                             len(batch.messages), backoff)
             self._wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            future = self.writer.submit(self._store, batch)
 
-    def _store_one_by_one(self, batch):
+    def _finish(self, batch, wait_for_commit):
+        push_verdicts(batch.rows)
+        # Offsets are committed in order. While the next batch is being stored, waiting for the
+        # commit would only hold it up; with none in flight it is waited for, so a worker that
+        # stops or goes idle has committed everything it stored.
+        self._commit(batch.messages, asynchronous=not wait_for_commit)
+        self.counters.last_record_at = time.monotonic()
+        self.counters.stored += len(batch.rows)
+        self.counters.dead_lettered += len(batch.dead_letters)
+
+    def _store_one_by_one(self, messages):
         """Isolate the record the database refuses: it becomes a dead letter, the others are stored."""
         verdicts, dead_letters = [], []
-        for message in batch:
+        for message in messages:
             try:
                 stored, dead = store_batch([message], self.codec)
             except (OperationalError, InterfaceError):
@@ -193,13 +239,17 @@ class Worker:
             self.consumer.poll(min(0.5, max(deadline - time.monotonic(), 0)))
         self.consumer.resume(assignment)
 
-    def _commit(self, batch):
+    def _commit(self, messages, asynchronous):
         offsets = {}
-        for message in batch:
+        for message in messages:
             offsets[(message.topic(), message.partition())] = message.offset() + 1
         try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                 asynchronous=asynchronous)
         except KafkaException as error:
+            self._committed(error, [])
+
+    def _committed(self, error, partitions):
+        if error is not None:
             # Stored already; a replay after a rebalance or restart is absorbed by the idempotent store.
             logger.warning("offset commit failed (%s); the batch may be replayed", error)
-

@@ -9,7 +9,7 @@ from django.utils import timezone
 from .models import Delivery, Endpoint
 
 # Verdict event ids are derived from the transaction id, so that a batch the worker stores again
-# after a crash (store_batch is idempotent) writes no second delivery.
+# after a crash (store_rows is idempotent) writes no second delivery.
 VERDICT_EVENT_NAMESPACE = uuid.UUID("1f0c7a5e-7e1b-4a8e-9a55-3d1c2b6f0a11")
 MEASUREMENTS = ["distance_km", "elapsed_seconds", "speed_kmh", "average_amount", "local_hour"]
 
@@ -47,7 +47,7 @@ def record(event_type, events):
 
 
 def verdict_events(rows):
-    """From store_batch's rows (dicts of the verdict's columns)."""
+    """From store_rows's rows (dicts of the verdict's columns)."""
     for row in rows:
         data = {"transaction_id": row["transaction_id"], "user_id": row["user_id"], "status": row["status"],
                 "outcome": row["outcome"], "score": _number(row["score"]),
