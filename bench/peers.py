@@ -7,7 +7,10 @@
 
 consume_verdicts does both halves, so it can at best approach the slower of the two limits."""
 
+import os
+import resource
 import time
+from contextlib import contextmanager
 
 from confluent_kafka import Consumer
 from django.db import connection
@@ -16,7 +19,34 @@ from fraudsite.kafka import client_config
 from tests.support.kafka import unique
 from transactions.models import Verdict
 from fraudsite.topics import VERDICTS
-from transactions.verdicts import ROW_FIELDS, parse_verdict
+from transactions.verdicts import model_values, parse_verdict, stage_rows
+
+
+def _postgres_cpu_seconds():
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() == "postgres":
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        except OSError:  # a backend that ended meanwhile
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread, librdkafka's included
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def cpu_per_record(count, into):
+    """into[...] = CPU microseconds per record of this process and of PostgreSQL's processes while
+    the block ran: what a peer costs, whatever else the shared machine was doing."""
+    own, postgres = _own_cpu_seconds(), _postgres_cpu_seconds()
+    yield
+    into["python_us"] = round((_own_cpu_seconds() - own) / count * 1e6, 1)
+    into["postgres_us"] = round((_postgres_cpu_seconds() - postgres) / count * 1e6, 1)
 
 
 def _consumer(topic):
@@ -49,7 +79,7 @@ def naive_django_consumer(topic, count):
     codec = VERDICTS.codec()
 
     def save(message):
-        row = parse_verdict(message, codec)
+        row = model_values(parse_verdict(message, codec))
         Verdict.objects.update_or_create(transaction_id=row.pop("transaction_id"), defaults=row)
 
     return one_by_one(topic, count, save)
@@ -72,18 +102,11 @@ def consume_and_decode(topic, count):
 
 
 def copy_alone(rows, batch=2000):
-    """Rows per second that PostgreSQL's COPY takes into a table shaped like the verdicts', in
-    batches as the worker writes them, one transaction each."""
-    columns = ", ".join(ROW_FIELDS)
+    """Rows per second that PostgreSQL's COPY takes into the worker's staging table, in batches as
+    the worker writes them (binary, with its types), one transaction each."""
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS copy_limit AS "
-                       f"SELECT {columns} FROM {Verdict._meta.db_table} WITH NO DATA")
-        cursor.execute("TRUNCATE copy_limit")
         started = time.monotonic()
         for start in range(0, len(rows), batch):  # autocommit: each COPY its own transaction
-            with cursor.copy(f"COPY copy_limit ({columns}) FROM STDIN") as copy:
-                for row in rows[start:start + batch]:
-                    copy.write_row([row[name] for name in ROW_FIELDS])
+            stage_rows(cursor, rows[start:start + batch])
         elapsed = time.monotonic() - started
-        cursor.execute("DROP TABLE copy_limit")
     return len(rows) / elapsed

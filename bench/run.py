@@ -138,11 +138,13 @@ def bench_b1(count):
     say(f"B1: filling {topic} with {count:,} verdict records ...")
     fill_verdicts(topic, count)
 
+    cpu = {name: {} for name in ("original", "consume_verdicts", "naive", "consume_and_decode", "copy")}
     say("B1 (a): the original demo's consumer loop ...")
-    original = consume_like_the_original(topic, count)
+    with peers.cpu_per_record(count, cpu["original"]):
+        original = consume_like_the_original(topic, count)
 
     say("B1 (b): consume_verdicts, storing in PostgreSQL and pushing to Redis ...")
-    with override_settings(TOPIC_CARD_TRANSACTIONS_ENRICHED=topic):
+    with override_settings(TOPIC_CARD_TRANSACTIONS_ENRICHED=topic), peers.cpu_per_record(count, cpu["consume_verdicts"]):
         counters = Worker(Options(group_id=unique("bench"), max_messages=count, report_every=5)).run()
     stored = Verdict.objects.filter(kafka_topic=topic).count()
     ours = counters.rate()
@@ -151,10 +153,13 @@ def bench_b1(count):
     naive_count = min(count, NAIVE_SAMPLE)
     say(f"B1 (c): a naive Django consumer (ORM save per record), {naive_count:,} records ...")
     Verdict.objects.filter(kafka_topic=topic).delete()
-    naive = peers.naive_django_consumer(topic, naive_count)
+    with peers.cpu_per_record(naive_count, cpu["naive"]):
+        naive = peers.naive_django_consumer(topic, naive_count)
     say("B1 limits: librdkafka consume and decode alone, then PostgreSQL COPY of the same rows alone ...")
-    decode_limit, rows = peers.consume_and_decode(topic, count)
-    copy_limit = peers.copy_alone(rows)
+    with peers.cpu_per_record(count, cpu["consume_and_decode"]):
+        decode_limit, rows = peers.consume_and_decode(topic, count)
+    with peers.cpu_per_record(count, cpu["copy"]):
+        copy_limit = peers.copy_alone(rows)
     slower_limit = min(decode_limit, copy_limit)
     return {
         "records": count, "original_per_second": round(original), "consume_verdicts_per_second": round(ours),
@@ -163,6 +168,7 @@ def bench_b1(count):
         "consume_and_decode_per_second": round(decode_limit), "copy_per_second": round(copy_limit),
         "ratio_to_naive": round(ours / naive, 1), "share_of_slower_limit": round(ours / slower_limit, 2),
         "targets": {"ratio_to_naive": 10, "share_of_slower_limit": 0.6},
+        "cpu_per_record": cpu, "load_average": os.getloadavg(),
     }
 
 
@@ -379,6 +385,9 @@ def table(results):
                       f"| limit: PostgreSQL COPY of the same rows alone | {b1['copy_per_second']:,} |",
                       f"| (b) / (c) (target ≥ {b1['targets']['ratio_to_naive']}) | **{b1['ratio_to_naive']}** |",
                       f"| (b) / slower limit (target ≥ {b1['targets']['share_of_slower_limit']}) | **{b1['share_of_slower_limit']}** |"]
+        if "cpu_per_record" in b1:
+            lines += ["", "| B1: CPU µs per record | this process (every thread) | PostgreSQL |", "|---|---|---|"]
+            lines += [f"| {name} | {used['python_us']} | {used['postgres_us']} |" for name, used in b1["cpu_per_record"].items()]
         lines.append("")
     if "b2" in results:
         targets = results["b2"]["targets"]

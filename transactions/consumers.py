@@ -3,7 +3,7 @@ from collections import Counter
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from .broadcast import OPERATORS_GROUP
+from .broadcast import OPERATORS_GROUP, message_of
 
 VIEW_PERMISSION = "transactions.view_verdict"
 # Close codes (4000-4999 are the application's): not signed in or not allowed; too many sockets.
@@ -65,6 +65,10 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
     async def operators_messages(self, event):
         for message in event["messages"]:
             await self.send_json(message)
+
+    async def operators_verdicts(self, event):
+        for values in event["verdicts"]:
+            await self.send_json(message_of(values))
 
     @staticmethod
     async def _allowed(user):

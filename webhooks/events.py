@@ -6,6 +6,8 @@ import uuid
 
 from django.utils import timezone
 
+from transactions.verdicts import time_of
+
 from .models import Delivery, Endpoint
 
 # Verdict event ids are derived from the transaction id, so that a batch the worker stores again
@@ -47,13 +49,13 @@ def record(event_type, events):
 
 
 def verdict_events(rows):
-    """From store_rows's rows (dicts of the verdict's columns)."""
+    """From store_rows's rows (dicts of the verdict's columns as the schema has them)."""
     for row in rows:
         data = {"transaction_id": row["transaction_id"], "user_id": row["user_id"], "status": row["status"],
                 "outcome": row["outcome"], "score": _number(row["score"]),
                 "reasons": [reason for reason in (row["reasons"] or "").split(",") if reason],
                 "measurements": {name: _number(row.get(name)) for name in MEASUREMENTS},
-                "received_at": _iso(row["received_at"])}
+                "received_at": _iso(time_of(row["received_at"]))}
         yield uuid.uuid5(VERDICT_EVENT_NAMESPACE, row["transaction_id"]), row["user_id"], data
 
 
