@@ -24,7 +24,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from fraudsite.kafka import client_config
 from fraudsite.topics import VERDICTS
 
-from .broadcast import layer_is_process_local, push_verdicts
+from .broadcast import Pusher, layer_is_process_local, push_verdicts
 from .models import DeadLetter
 from .verdicts import dead_letter, parse_batch, store_batch, store_rows
 
@@ -109,6 +109,7 @@ class Worker:
         reported = 0  # records consumed at the last progress line
         storing = None  # (Batch, Future): the batch in the writer thread
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdict-writer")
+        self.pusher = Pusher()
         try:
             while not self.stopping and not self._reached_max():
                 # While a batch is being stored, take only what has already arrived: a stored
@@ -136,6 +137,7 @@ class Worker:
         finally:
             self.writer.submit(close_connection).result()
             self.writer.shutdown()
+            self.pusher.close()
             self.consumer.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -206,7 +208,7 @@ class Worker:
             future = self.writer.submit(self._store, batch)
 
     def _finish(self, batch, wait_for_commit):
-        push_verdicts(batch.rows)
+        push_verdicts(batch.rows, self.pusher)
         # Offsets are committed in order. While the next batch is being stored, waiting for the
         # commit would only hold it up; with none in flight it is waited for, so a worker that
         # stops or goes idle has committed everything it stored.
