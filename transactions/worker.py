@@ -39,7 +39,7 @@ class Options:
     from_beginning: bool = False
     max_messages: int | None = None  # stop after this many records
     idle_timeout: float | None = None  # stop after this many seconds without a record
-    batch_size: int = 2000
+    batch_size: int = 5000  # per-batch work (queries, commits, pushes) is shared by up to this many (B1)
     batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
     report_every: float = 10.0
 
