@@ -20,6 +20,7 @@ from tests.support.kafka import unique
 from transactions.models import Verdict
 from fraudsite.topics import VERDICTS
 from transactions.verdicts import model_values, parse_verdict, stage_rows
+from transactions.worker import Options
 
 
 def _postgres_cpu_seconds():
@@ -101,7 +102,7 @@ def consume_and_decode(topic, count):
         consumer.close()
 
 
-def copy_alone(rows, batch=2000):
+def copy_alone(rows, batch=Options.batch_size):
     """Rows per second that PostgreSQL's COPY takes into the worker's staging table, in batches as
     the worker writes them (binary, with its types), one transaction each."""
     with connection.cursor() as cursor:
