@@ -33,13 +33,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
 MODES = {
     "quick": {"b1_records": 10_000, "b2_steps": [(1, 6), (200, 5), (1000, 3)], "b3_rates": [200], "b3_seconds": 5,
-              "sustained_rate": 1000, "sustained_minutes": 1,
+              "sustained_rate": 1000, "sustained_minutes": 1, "jobcpu_rate": 10_000,
               "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2,
               "b5_rates": [50], "b5_seconds": 5, "b6_verdicts": 200_000, "b6_repeats": 2,
               "b7_transactions": 100_000},
     "full": {"b1_records": 200_000, "b2_steps": [(1, 120), (200, 60), (1000, 30)],
              "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
-             "sustained_rate": 10_000, "sustained_minutes": 10,
+             "sustained_rate": 10_000, "sustained_minutes": 10, "jobcpu_rate": 10_000,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5,
              "b5_rates": [50, 200, 500], "b5_seconds": 30, "b6_verdicts": 10_000_000, "b6_repeats": 5,
              "b7_transactions": 1_000_000},
@@ -464,11 +464,13 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=MODES, default="quick")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "b6", "b7", "sustained"], action="append",
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5", "b6", "b7", "sustained", "jobcpu"], action="append",
                         help="run only these benchmarks (sustained: B3's sustained run, b6: the analytics "
                              "page on millions of verdicts, b7: a proposal's replay over a million transactions; "
-                             "b6 and b7 each in a database of its own, run alone; none of these by default)")
-    parser.add_argument("--rate", type=int, help="the sustained run's rate (default: the mode's)")
+                             "b6 and b7 each in a database of its own, run alone; jobcpu: the detection job's "
+                             "CPU alone; none of these by default)")
+    parser.add_argument("--rate", type=int, help="the sustained and jobcpu runs' rate (default: the mode's)")
+    parser.add_argument("--label", help="jobcpu: the key its result is kept under (default: the job's name)")
     args = parser.parse_args()
     settings = MODES[args.mode]
     if args.only and "b6" in args.only:
@@ -513,6 +515,12 @@ def main():
         key = f"{sustained['partitions']} partitions, parallelism {sustained['flink_parallelism']}"
         results.setdefault("sustained", {})[key] = sustained
         say(f"sustained: {sustained}")
+    if "jobcpu" in chosen:
+        from bench.throughput import bench_jobcpu
+
+        jobcpu = bench_jobcpu(args.rate or settings["jobcpu_rate"], RESULTS, say)
+        results.setdefault("jobcpu", {})[args.label or jobcpu["job"]] = jobcpu  # one entry per SQL version
+        say(f"jobcpu: {jobcpu['taskmanager_cpu_seconds_per_1000']} TaskManager CPU s per 1,000 at {jobcpu['rate']}/s")
     if "b4" in chosen:
         results["b4"] = bench_b4(settings["b4_history"], settings["b4_clients"], settings["b4_rate"],
                                  settings["b4_seconds"], settings["b4_repeats"])

@@ -1,4 +1,5 @@
 """B3: pipeline throughput with all four signals, driven by the low-cost load generator.
+And the detection job's CPU alone (jobcpu), the measure each change to the job is judged by.
 
 Steps of rising rates, and a sustained run at one rate. Whether the pipeline keeps up is read
 from Kafka, not the database: the verdict topic has grown by every transaction sent (the Flink
@@ -8,6 +9,7 @@ stored). Every second the sustained run checks that what was stored covers what 
 """
 
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -221,3 +223,44 @@ def bench_sustained(rate, minutes, results_dir, say):
         "cpu_seconds_per_1000": {name: round((cpu1[name] - cpu0[name]) / max(sent, 1) * 1000, 3) for name in cpu1},
         "memory_start": memory_start, "memory_end": memory_end, "elapsed_seconds": round(time.monotonic() - started),
     }
+
+
+def bench_jobcpu(rate, results_dir, say, warmup_seconds=40, windows=3, window_seconds=30):
+    """The TaskManager's CPU seconds per 1,000 transactions, the job alone (no verdict worker) at
+    rate/s: after warmup_seconds, the median of windows of window_seconds each. Transactions are
+    counted by the verdicts the job wrote in each window (the clock's ticks have none)."""
+    from django.conf import settings
+
+    from localstack.flink import detection_jobs
+
+    job = next(job["name"] for job in detection_jobs() if job["state"] == "RUNNING")
+    load_before = os.getloadavg()[0]  # the machine is shared: how busy it was, for the record
+    pool = customers_pool(results_dir)
+    taskmanager = stack_pids()["flink-taskmanager"]
+    offsets = Offsets(f"bench-jobcpu-{uuid.uuid4().hex[:8]}")
+    topic_out = settings.TOPIC_CARD_TRANSACTIONS_ENRICHED
+    seconds = warmup_seconds + windows * window_seconds + 5  # a margin so the last window is all load
+    with open(results_dir / "jobcpu-processes.log", "w") as log:
+        generator = loadgen.start(pool, rate, seconds, f"jobcpu-{uuid.uuid4().hex[:6]}", log=log)
+        try:
+            time.sleep(warmup_seconds)
+            figures = []
+            for _ in range(windows):
+                out0, cpu0 = offsets.end(topic_out), cpu_seconds(taskmanager)
+                time.sleep(window_seconds)
+                out1, cpu1 = offsets.end(topic_out), cpu_seconds(taskmanager)
+                figures.append({"transactions": out1 - out0, "cpu_seconds": round(cpu1 - cpu0, 2),
+                                "per_1000": round((cpu1 - cpu0) / max(out1 - out0, 1) * 1000, 4)})
+                say(f"jobcpu: {figures[-1]}")
+            report = loadgen.finish(generator)
+        finally:
+            if generator.poll() is None:
+                generator.kill()
+            offsets.close()
+    return {"job": job, "partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
+            "rate": rate, "warmup_seconds": warmup_seconds, "window_seconds": window_seconds,
+            "achieved_send_rate": round(report["acknowledged"] / report["seconds"]),
+            "generator_cpu_share": round(report["cpu_share"], 3),
+            "load_average_before": load_before,
+            "windows": figures,
+            "taskmanager_cpu_seconds_per_1000": statistics.median(f["per_1000"] for f in figures)}

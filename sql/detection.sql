@@ -2,9 +2,9 @@
 -- so that Confluent Cloud (one statement per submission) runs it unchanged.
 --
 -- 1. Look back at the same customer's transactions in arrival order. A customer's transactions
---    share a Kafka partition (key = user_id), so arrival order is offset order. Two windows, so
---    state stays bounded: the previous transaction (impossible travel) and the last
---    {{ history_rows }} before this one (velocity, spend deviation).
+--    share a Kafka partition (key = user_id), so arrival order is offset order. One window of the
+--    last {{ history_rows }} before this one, so state stays bounded: the previous transaction
+--    (impossible travel) and the history (velocity, spend deviation).
 -- 2. Join the customer's settings as they were at the transaction's record time (event-time
 --    temporal join against the versioned users-config table): a later threshold change does
 --    not rewrite earlier verdicts, and state stays bounded by the number of customers.
@@ -24,31 +24,52 @@ WITH transactions AS (
   WHERE {{ user_id }} <> '{{ tick_user_id }}'
 ),
 
-paired_transactions AS (
+-- One window per customer, in arrival order: this transaction and up to {{ history_rows }} before it.
+-- Flink 2.2's streaming OVER needs every aggregate of a SELECT on the same frame (and LAG takes
+-- none), so the previous transaction is picked out of the same window as the history, not out of a
+-- second one: a window operator and a keyed exchange fewer.
+with_history AS (
   SELECT
     t.*,
-    CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(transaction_id) OVER w END AS prev_transaction_id,
-    CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(`timestamp`) OVER w END AS prev_timestamp,
-    CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(lat) OVER w END AS prev_lat,
-    CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(lng) OVER w END AS prev_lng,
-    CASE WHEN COUNT(*) OVER w = 2 THEN FIRST_VALUE(amount) OVER w END AS prev_amount
+    COUNT(*) OVER h - 1 AS prior_count,
+    SUM(amount) OVER h - amount AS prior_amount_sum,
+    -- The window's transactions, oldest first, one entry each: `timestamp`|lat|lng|amount|transaction_id,
+    -- entries separated by ','. Neither separator can occur in an entry: numbers print as digits,
+    -- '.', '-' and 'E', and transaction ids are letters, digits, '_', '.', ':' and '-'
+    -- (transactions/submission.py). Doubles print exactly (the shortest form that parses back to
+    -- the same double).
+    LISTAGG(CAST(`timestamp` AS STRING) || '|' || CAST(lat AS STRING) || '|' || CAST(lng AS STRING)
+      || '|' || CAST(amount AS STRING) || '|' || transaction_id, ',') OVER h AS recent_transactions
   FROM transactions AS t
-  -- ROWS (not RANGE) frames emit each row at once instead of on a timer after the next
-  -- watermark. w: the previous transaction and this one. h: up to {{ history_rows }} before this one.
-  WINDOW w AS (
+  -- ROWS (not RANGE) frames emit each row at once instead of on a timer after the next watermark.
+  WINDOW h AS (
     PARTITION BY customer_key ORDER BY {% if processing_time %}arrival{% else %}received_at{% endif %}
-    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+    ROWS BETWEEN {{ history_rows }} PRECEDING AND CURRENT ROW
   )
 ),
 
-with_history AS (
+-- The previous transaction's fields, parsed from its entry once per transaction (an UNNEST, which
+-- the planner cannot inline: see measured_transactions).
+paired_transactions AS (
+  SELECT
+    h.*,
+    p.id AS prev_transaction_id, p.ts AS prev_timestamp, p.lat AS prev_lat, p.lng AS prev_lng, p.amount AS prev_amount
+  FROM with_history AS h
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CASE WHEN h.prior_count >= 1 THEN SPLIT_INDEX(h.recent_transactions, ',', CAST(h.prior_count - 1 AS INT)) END
+  )]) AS e (previous_entry)
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    SPLIT_INDEX(e.previous_entry, '|', 4),
+    CAST(SPLIT_INDEX(e.previous_entry, '|', 0) AS BIGINT),
+    CAST(SPLIT_INDEX(e.previous_entry, '|', 1) AS DOUBLE),
+    CAST(SPLIT_INDEX(e.previous_entry, '|', 2) AS DOUBLE),
+    CAST(SPLIT_INDEX(e.previous_entry, '|', 3) AS DOUBLE)
+  )]) AS p (id, ts, lat, lng, amount)
+),
+
+with_distance AS (
   SELECT
     p.*,
-    COUNT(*) OVER h - 1 AS prior_count,
-    SUM(amount) OVER h - amount AS prior_amount_sum,
-    -- The timestamps of this window, oldest first, so that the N-th previous one can be picked
-    -- for a per-customer N (OVER frames are constant).
-    LISTAGG(CAST(`timestamp` AS STRING), ',') OVER h AS recent_timestamps,
     -- Haversine great-circle distance, R = 6371 km (LEAST guards rounding just above 1).
     2 * 6371 * ASIN(SQRT(LEAST(1.0,
         POWER(SIN(RADIANS(lat - prev_lat) / 2), 2)
@@ -56,10 +77,6 @@ with_history AS (
           * POWER(SIN(RADIANS(lng - prev_lng) / 2), 2)))) AS distance_km,
     CAST(`timestamp` - prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds
   FROM paired_transactions AS p
-  WINDOW h AS (
-    PARTITION BY customer_key ORDER BY {% if processing_time %}arrival{% else %}received_at{% endif %}
-    ROWS BETWEEN {{ history_rows }} PRECEDING AND CURRENT ROW
-  )
 ),
 
 measured_transactions AS (
@@ -71,7 +88,7 @@ measured_transactions AS (
     {% for name in scoring_fields %}c.{{ name }}, {% endfor %}
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
-  FROM with_history AS t
+  FROM with_distance AS t
   LEFT JOIN {{ tables.users_config }} FOR SYSTEM_TIME AS OF t.received_at AS c
     ON t.customer_key = c.{{ customer_key }}
   -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
@@ -81,7 +98,7 @@ measured_transactions AS (
     -- More than N transactions within M minutes: this one and the N before it, the N-th
     -- previous no further than M minutes away.
     CASE WHEN c.velocity_max_transactions IS NOT NULL AND t.prior_count >= c.velocity_max_transactions
-      THEN CAST(SPLIT_INDEX(t.recent_timestamps, ',', CAST(t.prior_count - c.velocity_max_transactions AS INT)) AS BIGINT)
+      THEN CAST(SPLIT_INDEX(SPLIT_INDEX(t.recent_transactions, ',', CAST(t.prior_count - c.velocity_max_transactions AS INT)), '|', 0) AS BIGINT)
     END,
     CASE WHEN c.usual_hour_start IS NOT NULL THEN CAST(SUBSTRING(CONVERT_TZ(
       DATE_FORMAT(TO_TIMESTAMP_LTZ(t.`timestamp`, 3), 'yyyy-MM-dd HH:mm:ss'), 'UTC', c.time_zone) FROM 12 FOR 2) AS INT)
