@@ -35,11 +35,10 @@ with_history AS (
     SUM(amount) OVER h - amount AS prior_amount_sum,
     -- The window's transactions, oldest first, one entry each: `timestamp`|lat|lng|amount|transaction_id,
     -- entries separated by ','. Neither separator can occur in an entry: numbers print as digits,
-    -- '.', '-' and 'E', and transaction ids are letters, digits, '_', '.', ':' and '-'
-    -- (transactions/submission.py). Doubles print exactly (the shortest form that parses back to
-    -- the same double).
+    -- '.', '-' and 'E', and the transaction id, which a producer may write with any character, is
+    -- in base64. Doubles print exactly (the shortest form that parses back to the same double).
     LISTAGG(CAST(`timestamp` AS STRING) || '|' || CAST(lat AS STRING) || '|' || CAST(lng AS STRING)
-      || '|' || CAST(amount AS STRING) || '|' || transaction_id, ',') OVER h AS recent_transactions
+      || '|' || CAST(amount AS STRING) || '|' || TO_BASE64(transaction_id), ',') OVER h AS recent_transactions
   FROM transactions AS t
   -- ROWS (not RANGE) frames emit each row at once instead of on a timer after the next watermark.
   WINDOW h AS (
@@ -59,7 +58,7 @@ paired_transactions AS (
     CASE WHEN h.prior_count >= 1 THEN SPLIT_INDEX(h.recent_transactions, ',', CAST(h.prior_count - 1 AS INT)) END
   )]) AS e (previous_entry)
   CROSS JOIN UNNEST(ARRAY[ROW(
-    SPLIT_INDEX(e.previous_entry, '|', 4),
+    FROM_BASE64(SPLIT_INDEX(e.previous_entry, '|', 4)),
     CAST(SPLIT_INDEX(e.previous_entry, '|', 0) AS BIGINT),
     CAST(SPLIT_INDEX(e.previous_entry, '|', 1) AS DOUBLE),
     CAST(SPLIT_INDEX(e.previous_entry, '|', 2) AS DOUBLE),

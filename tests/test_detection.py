@@ -71,6 +71,23 @@ def test_demo_customers_london_to_paris_in_one_hour(pipeline, name, max_speed, s
     assert second_verdict["reason"] == ("speed_above_limit" if second_status == "FRAUD" else "within_limit")
 
 
+def test_a_transaction_id_with_the_jobs_own_separators_is_paired_like_any_other(pipeline):
+    # The job keeps each customer's recent transactions as one string, entries split by ',' and
+    # fields by '|'. A producer other than this site may write any id: it must come back whole.
+    user = pipeline.customer(max_speed=10)
+    odd_id = unique("a,b|c,") + "|1.5|é"
+    first = pipeline.transaction(user, *LONDON, transaction_id=odd_id)
+    second = pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)
+    third = pipeline.transaction(user, *PARIS, offset_ms=2 * HOUR_MS)
+
+    first_verdict, second_verdict, third_verdict = pipeline.verdicts([first, second, third])
+
+    assert first_verdict["transaction_id"] == odd_id
+    assert (second_verdict["prev_transaction_id"], second_verdict["status"]) == (odd_id, "FRAUD")
+    assert second_verdict["speed_kmh"] == pytest.approx(343.5, rel=1e-2)
+    assert (third_verdict["prev_transaction_id"], third_verdict["speed_kmh"]) == (second, 0.0)
+
+
 def test_a_verdict_follows_its_transaction_within_seconds(pipeline):
     user = pipeline.customer(max_speed=100)
     (verdict,) = pipeline.verdicts([pipeline.transaction(user, *LONDON)], timeout=3)  # a bound, not a benchmark

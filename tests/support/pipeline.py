@@ -104,9 +104,9 @@ class Pipeline:
         wait_until(unconfirmed_probes, timeout, "the detection job to read the users-config records just published "
                    "(a verdict knowing each probe customer)", until=lambda left: not left, interval=0)
 
-    def transaction(self, user_id, lat, lng, offset_ms=0, amount=10.0, timestamp=None):
+    def transaction(self, user_id, lat, lng, offset_ms=0, amount=10.0, timestamp=None, transaction_id=None):
         """Send one transaction (timestamp = the test's base time + offset_ms); returns its id."""
-        transaction_id = unique("tx")
+        transaction_id = transaction_id or unique("tx")
         record = {
             "timestamp": self.base_time + offset_ms if timestamp is None else timestamp,
             "transaction_id": transaction_id, "lat": float(lat), "lng": float(lng), "amount": float(amount),
