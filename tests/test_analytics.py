@@ -16,6 +16,7 @@ from django.urls import reverse
 from alerts import analytics, reviews
 from alerts.models import AlertReview
 from fraudsite.detection_sql import FRAUD_REASONS
+from tests.support import wait_until
 from tests.support.reviews import user_with, verdict
 from transactions.export import csv_lines
 
@@ -310,7 +311,11 @@ def test_the_charts_draw_in_a_browser_under_the_content_security_policy(live_ser
             page.fill("input[name=username]", user.username)
             page.fill("input[name=password]", "pw")
             page.click("button[type=submit]")
-            page.wait_for_function("window.Chart && Chart.getChart('reasons-chart') && Chart.getChart('trend-chart')")
+            # Polled from here: wait_for_function's own polling evaluates its predicate with eval() in
+            # the page, which the page's Content-Security-Policy rightly refuses.
+            wait_until(lambda: page.evaluate(
+                "!!(window.Chart && Chart.getChart('reasons-chart') && Chart.getChart('trend-chart'))"),
+                15, "both charts drawn")
             drawn = page.evaluate("""['reasons-chart', 'trend-chart'].map((id) => {
                 const canvas = document.getElementById(id);
                 const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
