@@ -2,14 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TEST_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
+# The local PostgreSQL database (scripts/run-local.sh's default); `make test` uses the server only.
+LOCAL_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
 # The tests' own Kafka + Flink stack (state directory and ports) and Redis database, so that
 # `make test` never touches what `make run` shows; pytest-django makes its own test_ database.
 TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_PORT=19093 \
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=redis://localhost:6379/2
+	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=redis://localhost:6379/2
 
-.PHONY: setup system-packages run test cloud-check bench stack-up stack-down stack-status
+.PHONY: setup system-packages run reset-password test cloud-check bench stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,11 @@ system-packages:
 ## run: stack, PostgreSQL, Redis, migrations, demo customers, worker and web server; Ctrl-C stops all
 run: setup
 	scripts/run-local.sh
+
+## reset-password: a new password for the demo operator, in the database `make run` uses
+reset-password: setup
+	scripts/services.sh start
+	DATABASE_URL=$${DATABASE_URL:-$(LOCAL_DATABASE_URL)} $(BIN)/python manage.py create_demo_data --reset-password
 
 ## test: everything, against real PostgreSQL, Redis, Kafka and Flink (its own, started, stopped and removed here)
 test: setup

@@ -27,4 +27,4 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"local operator login: {OPERATOR_USERNAME} / {password}"))
         else:
             self.stdout.write(f"operator {OPERATOR_USERNAME!r} exists; password unchanged "
-                              "(new one: python manage.py create_demo_data --reset-password)")
+                              "(new one: make reset-password)")
