@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from confluent_kafka import Consumer
 from django.db import connection
 
+from bench.throughput import cpu_seconds
 from fraudsite.kafka import client_config
 from tests.support.kafka import unique
 from transactions.models import Verdict
@@ -24,15 +25,14 @@ from transactions.worker import Options
 
 
 def _postgres_cpu_seconds():
-    ticks = 0
+    total = 0.0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if open(f"/proc/{pid}/comm").read().strip() == "postgres":
-                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
+                total += cpu_seconds(pid)
         except OSError:  # a backend that ended meanwhile
             continue
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _own_cpu_seconds():

@@ -13,13 +13,11 @@ from tests.support.records import VerdictMessage, verdict_record
 from transactions.models import Verdict
 from transactions.verdicts import model_values, parse_verdict, store_batch
 
-pytestmark = pytest.mark.django_db(transaction=True)  # the staging table empties at commit, as the worker's
-
-
-@pytest.fixture(autouse=True)
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("the verdict table's upsert and indexes are PostgreSQL's (make test sets DATABASE_URL)")
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # the staging table empties at commit, as the worker's
+    pytest.mark.skipif(connection.vendor != "postgresql",
+                       reason="the verdict table's upsert and indexes are PostgreSQL's (make test sets DATABASE_URL)"),
+]
 
 
 def test_postgresql_stores_the_schemas_times_and_absent_text_as_the_orm_path_does():
