@@ -1,4 +1,8 @@
-"""The machine API (/api/v1/): thin views over transactions.decisions and api.idempotency."""
+"""The machine API (/api/v1/): the decision operation as the OpenAPI document describes it."""
+
+import time
+
+from asgiref.sync import async_to_sync
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -6,13 +10,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from transactions import decisions, submission
+from transactions import decisions
 
-from . import idempotency
 from .authentication import ClientKeyAuthentication, PerKeyRateThrottle, scope_required
+from .endpoint import answer_request
 from .models import Scope
-
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class DecisionRequest(serializers.Serializer):
@@ -41,8 +43,10 @@ class Measurements(serializers.Serializer):
 class DecisionAnswer(serializers.Serializer):
     transaction_id = serializers.CharField()
     decision = serializers.ChoiceField(decisions.OUTCOMES)
-    timed_out = serializers.BooleanField(help_text="No verdict within the budget: the answer is review, and the "
-                                                   "verdict is stored when it comes.")
+    timed_out = serializers.BooleanField(help_text="No verdict within the budget: the answer is the fallback "
+                                                   "(DECISION_FALLBACK), and the verdict is stored when it comes.")
+    shed = serializers.BooleanField(required=False, help_text="The web process was at its admission limit: the "
+                                    "answer is the fallback at once, and nothing was sent (absent otherwise).")
     score = serializers.FloatField(required=False, help_text="The sum of the weights of the reasons that fired.")
     status = serializers.CharField(required=False)
     reasons = serializers.ListField(child=serializers.CharField(), required=False)
@@ -77,34 +81,13 @@ class DecisionView(APIView):
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
                                      description="A retry with the same key gets the first answer and sends "
                                                  "nothing (at most 255 characters).")],
-        responses={200: DecisionAnswer, 400: Errors, 401: Errors, 403: Errors, 409: Errors, 422: Errors,
-                   429: Errors, 503: OpenApiResponse(Errors, description="Kafka unavailable: nothing was sent.")},
+        responses={200: DecisionAnswer, 400: Errors, 401: Errors, 403: Errors, 409: Errors, 413: Errors,
+                   415: Errors, 422: Errors, 429: Errors,
+                   503: OpenApiResponse(Errors, description="Kafka or the database unavailable: nothing was sent.")},
     )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
-            return Response({"errors": {"Idempotency-Key": ["1 to 255 characters."]}}, status=400)
-        try:
-            if key and (answer := idempotency.previous_answer(request.auth, key, request.data)) is not None:
-                return Response(answer, headers={REPLAYED_HEADER: "true"})
-            cleaned, errors = submission.validate(request.data)
-            if errors:
-                return Response({"errors": errors}, status=400)
-            reservation = key and idempotency.reserve(request.auth, key, request.data, cleaned["transaction_id"])
-        except idempotency.Conflict as conflict:
-            return Response({"error": str(conflict)}, status=conflict.status)
-        try:
-            answer = decisions.decide(cleaned)
-        except submission.DuplicateTransaction:
-            answer, code = {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, 409
-        except submission.KafkaUnavailable as error:
-            answer, code = {"error": f"Kafka is unavailable, nothing was sent: {error}"}, 503
-        else:
-            code = status.HTTP_200_OK
-        if reservation:
-            if code == 200:
-                reservation.answer = answer
-                reservation.save(update_fields=["answer"])
-            else:
-                reservation.delete()  # nothing was decided: a retry may try again
-        return Response(answer, status=code)
+        """The same answer as api/endpoint.py gives under ASGI, for callers that reach Django's
+        handler (Django's test client, a WSGI server)."""
+        status, payload, headers = async_to_sync(answer_request)(
+            request.auth, request.headers.get("Idempotency-Key"), request.data, time.monotonic())
+        return Response(payload, status=status, headers=headers)

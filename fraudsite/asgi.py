@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (session auth, origin check)."""
+"""ASGI entry point: the decision API on the event loop (api/endpoint.py), the rest of HTTP through
+Django, WebSockets through Channels (session auth, origin check)."""
 
 import os
 
@@ -11,12 +12,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app regi
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from api.endpoint import DecisionEndpoint, lifespan  # noqa: E402
 from fraudsite.origin import SameOriginValidator  # noqa: E402
 from transactions.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "lifespan": lifespan,
+        "http": DecisionEndpoint(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }

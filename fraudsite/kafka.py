@@ -1,10 +1,14 @@
 """Kafka client configuration shared by every producer, consumer and admin client."""
 
+import asyncio
 import logging
+import threading
 from functools import lru_cache
 
 from confluent_kafka import Producer
 from django.conf import settings
+
+from .batching import settle_from_thread
 
 
 librdkafka_logger = logging.getLogger("fraudsite.librdkafka")
@@ -85,3 +89,54 @@ def produce_and_confirm(producer, topic, key, value):
         raise DeliveryFailed(f"no acknowledgement from Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}")
     if outcome["error"] is not None:
         raise DeliveryFailed(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {outcome['error'].str()}")
+
+
+class AsyncProducer:
+    """A producer for request paths on an event loop: produce() returns at once and the caller
+    awaits the broker's acknowledgement; a thread of its own serves librdkafka's delivery reports.
+    Nothing flushes per record, so concurrent requests share produce requests to the broker."""
+
+    def __init__(self):
+        self._producer = Producer(producer_config(**{"linger.ms": 1}))
+        threading.Thread(target=self._serve_delivery_reports, name="delivery-reports", daemon=True).start()
+
+    async def produce(self, topic, key, value):
+        """Raise DeliveryFailed when the broker did not acknowledge the record in time."""
+        future = asyncio.get_running_loop().create_future()
+
+        def on_delivery(error, message):
+            failure = None if error is None else DeliveryFailed(
+                f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {error.str()}")
+            settle_from_thread([(future, None, failure)])
+
+        self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+        await future
+
+    def connect(self, timeout):
+        self._producer.list_topics(timeout=timeout)
+
+    def _serve_delivery_reports(self):
+        while True:
+            self._producer.poll(0.1)
+
+
+_async_producer = None
+_async_producer_lock = threading.Lock()
+
+
+def async_producer():
+    global _async_producer
+    with _async_producer_lock:
+        if _async_producer is None:
+            _async_producer = AsyncProducer()
+        return _async_producer
+
+
+async def produce_async(topic, key, value):
+    """Produce one record through the process's AsyncProducer and await the acknowledgement."""
+    await (_async_producer or async_producer()).produce(topic, key, value)
+
+
+def connect_producer(timeout=10):
+    """Open the AsyncProducer's broker connections now (blocking), not at the first record."""
+    async_producer().connect(timeout)

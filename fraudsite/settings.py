@@ -191,6 +191,21 @@ TRANSACTION_MAX_PAST_SECONDS = env.int("TRANSACTION_MAX_PAST_SECONDS", default=2
 # The decision API (/api/v1/decisions) waits this long for the job's verdict, then answers
 # review with timed_out (the verdict is stored when it comes).
 DECISION_BUDGET_MS = env.int("DECISION_BUDGET_MS", default=150)
+# The answer when the job's verdict cannot be given within the budget (timed_out or shed): what
+# the issuer's processor falls back to. One of approve, review, decline.
+DECISION_FALLBACK = env.str("DECISION_FALLBACK", default="review")
+if DECISION_FALLBACK not in ("approve", "review", "decline"):
+    raise ImproperlyConfigured(f"DECISION_FALLBACK must be approve, review or decline, not {DECISION_FALLBACK!r}")
+# Admission control, per web process (api/endpoint.py): with this many decisions waiting, or with
+# the event loop this late (the process out of CPU), a request is answered at once with the
+# fallback, flagged shed, and nothing is sent.
+DECISION_MAX_IN_FLIGHT = env.int("DECISION_MAX_IN_FLIGHT", default=200)
+DECISION_SHED_LAG_MS = env.int("DECISION_SHED_LAG_MS", default=40)
+# API keys and customers are read again after this long: a revoked key or a deactivated customer
+# is refused by every process within it.
+LOOKUP_CACHE_SECONDS = env.float("LOOKUP_CACHE_SECONDS", default=1.0)
+# Who may read /metrics (Prometheus): the scraper beside the site, not the internet.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # Machine clients: API keys (api.ClientKey), each with its scopes and rate; no session, no CSRF.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ClientKeyAuthentication"],

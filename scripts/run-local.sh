@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # `make run`: everything on one machine. The local Kafka + Flink stack, PostgreSQL and Redis,
 # migrations, demo customers, the verdict worker, the outbox publisher, the webhook deliverer and the web
-# server (daphne). Ctrl-C stops it all.
+# server (uvicorn, WEB_PROCESSES processes: one per core by default). Ctrl-C stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT=${PORT:-8000}
 export DATABASE_URL=${DATABASE_URL:-postgres://fraudsite:fraudsite@localhost:5432/fraudsite}
 export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
+export WEB_PROCESSES=${WEB_PROCESSES:-$(nproc)}
+# The web processes' Prometheus samples (fraudsite/metrics.py), fresh at every start.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$PWD/.run/metrics}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 scripts/services.sh start
 $PY manage.py stack up
@@ -26,7 +30,7 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 $PY manage.py consume_verdicts & pids+=($!)
-$PY -m daphne -b 127.0.0.1 -p "$PORT" fraudsite.asgi:application & pids+=($!)
+$PY -m fraudsite.server --processes "$WEB_PROCESSES" --port "$PORT" & pids+=($!)
 $PY manage.py publish_outbox & pids+=($!)
 $PY manage.py deliver_webhooks & pids+=($!)
 # "running" only once the web server answers.
@@ -41,6 +45,6 @@ until answers; do
   sleep 0.3
 done
 echo
-echo "fraudsite is running after $SECONDS s: http://localhost:$PORT/  (admin: http://localhost:$PORT/admin/)"
+echo "fraudsite is running after $SECONDS s with $WEB_PROCESSES web processes: http://localhost:$PORT/  (admin: http://localhost:$PORT/admin/)"
 echo "Flink web UI: http://localhost:${STACK_FLINK_REST_PORT:-8081}   Ctrl-C stops everything."
 wait -n "${pids[@]}"

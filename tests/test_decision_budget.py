@@ -1,46 +1,127 @@
-"""The decision budget as a unit: what counts against it (the waiter and the broker are stand-ins)."""
+"""The decision budget and admission control as units: what counts against the budget, and when a
+request is answered at once with the fallback (the waiter, the broker and the database are
+stand-ins here; tests/test_decisions.py runs the real ones)."""
 
-import threading
+import asyncio
 import time
-from concurrent.futures import Future
 from types import SimpleNamespace
 
+import pytest
+
+from api import endpoint
 from transactions import decisions
 
 VERDICT = {"transaction_id": "tx-1", "outcome": "decline", "score": 60.0, "status": "FRAUD",
            "reasons": "speed_above_limit", **dict.fromkeys(decisions.MEASUREMENTS)}
+BODY = {"user_id": "user_1", "amount": 10.0, "lat": 51.5, "lng": -0.1, "transaction_id": "tx-1"}
 
 
-class SlowStartingWaiter:
-    """Like the shared consumer on a process's first request: expect() takes longer than the budget."""
+class Waiter:
+    """Like the shared consumer: start() takes start_seconds (not started yet when given); the
+    verdict comes after verdict_seconds (never when None)."""
+
+    def __init__(self, start_seconds=None, verdict_seconds=0.01):
+        self.start_seconds, self.verdict_seconds = start_seconds, verdict_seconds
+        self.started = start_seconds is None
+
+    async def start(self):
+        await asyncio.sleep(self.start_seconds)
+        self.started = True
 
     def expect(self, user_id, transaction_id):
-        time.sleep(0.3)
-        future = Future()
-        threading.Timer(0.05, future.set_result, [VERDICT]).start()  # the verdict comes 50 ms later
+        future = asyncio.get_running_loop().create_future()
+        if self.verdict_seconds is not None:
+            asyncio.get_running_loop().call_later(self.verdict_seconds, future.set_result, VERDICT)
         return future
 
     def forget(self, transaction_id):
         pass
 
 
-def test_starting_the_shared_consumer_does_not_count_against_the_budget(monkeypatch, settings):
+@pytest.fixture
+def stand_ins(monkeypatch, settings):
+    """The broker acknowledges at once, the customer exists, the database records everything."""
     settings.DECISION_BUDGET_MS = 200
-    monkeypatch.setattr(decisions, "shared_waiter", SlowStartingWaiter)
-    monkeypatch.setattr(decisions.submission, "submit", lambda cleaned: None)
-    cleaned = {"customer": SimpleNamespace(user_id="user_1"), "transaction_id": "tx-1"}
-    answer = decisions.decide(cleaned)
-    assert (answer["decision"], answer["timed_out"], answer["score"]) == ("decline", False, 60.0)
+    settings.DECISION_FALLBACK = "review"
+
+    async def produced(topic, key, value):
+        return None
+
+    async def recorded(item):
+        return "recorded"
+
+    async def customer(user_id):
+        return SimpleNamespace(user_id=user_id, pk=1)
+
+    monkeypatch.setattr(decisions, "produce_async", produced)
+    monkeypatch.setattr(endpoint.database, "submit", recorded)
+    monkeypatch.setattr(endpoint.customers, "get", customer)
+    monkeypatch.setattr(endpoint.admission, "loop_lag", 0.0)
+    monkeypatch.setattr(endpoint.admission, "in_flight", 0)
+
+    def use(waiter):
+        monkeypatch.setattr(decisions, "shared_waiter", lambda: waiter)
+        monkeypatch.setattr(endpoint.decisions, "shared_waiter", lambda: waiter)
+    return use
 
 
-def test_no_verdict_within_the_budget_is_review_with_timed_out(monkeypatch, settings):
-    settings.DECISION_BUDGET_MS = 50
+def answer(body=BODY, arrived=None):
+    async def run():
+        return await endpoint.answer_request(SimpleNamespace(id="key"), None, body,
+                                             time.monotonic() if arrived is None else arrived)
+    return asyncio.run(run())
 
-    class SilentWaiter(SlowStartingWaiter):
-        def expect(self, user_id, transaction_id):
-            return Future()  # the verdict never comes
 
-    monkeypatch.setattr(decisions, "shared_waiter", SilentWaiter)
-    monkeypatch.setattr(decisions.submission, "submit", lambda cleaned: None)
-    answer = decisions.decide({"customer": SimpleNamespace(user_id="u"), "transaction_id": "tx-2"})
-    assert answer == {"transaction_id": "tx-2", "decision": "review", "timed_out": True}
+def test_starting_the_shared_consumer_does_not_count_against_the_budget(stand_ins):
+    stand_ins(Waiter(start_seconds=0.3, verdict_seconds=0.05))  # a process's first request
+    status, payload, _ = answer()
+    assert (status, payload["decision"], payload["timed_out"], payload["score"]) == (200, "decline", False, 60.0)
+
+
+def test_no_verdict_within_the_budget_is_the_fallback_with_timed_out(stand_ins, settings):
+    settings.DECISION_FALLBACK = "decline"
+    stand_ins(Waiter(verdict_seconds=None))
+    status, payload, _ = answer()
+    assert (status, payload) == (200, {"transaction_id": "tx-1", "decision": "decline", "timed_out": True})
+
+
+def test_a_full_process_answers_at_once_with_the_fallback_and_sends_nothing(stand_ins, settings, monkeypatch):
+    settings.DECISION_MAX_IN_FLIGHT = 3
+    waiter = Waiter(verdict_seconds=None)
+    stand_ins(waiter)
+    sent = []
+
+    async def produced(topic, key, value):
+        sent.append(key)
+
+    monkeypatch.setattr(decisions, "produce_async", produced)
+
+    async def run():
+        held = [asyncio.create_task(endpoint.answer_request(SimpleNamespace(id="key"), None,
+                                                            {**BODY, "transaction_id": f"held-{i}"},
+                                                            time.monotonic()))
+                for i in range(3)]
+        await asyncio.sleep(0.05)  # the three wait for verdicts that do not come
+        refused = await endpoint.answer_request(SimpleNamespace(id="key"), None,
+                                                {**BODY, "transaction_id": "one-too-many"}, time.monotonic())
+        return refused, await asyncio.gather(*held)
+
+    (status, payload, _), held = asyncio.run(run())
+    assert (status, payload) == (200, {"transaction_id": "one-too-many", "decision": "review", "timed_out": False,
+                                       "shed": True})
+    assert len(sent) == 3  # the shed request produced nothing
+    assert [answer[1]["timed_out"] for answer in held] == [True] * 3
+
+
+def test_a_request_that_waited_half_its_budget_before_it_was_handled_is_shed(stand_ins):
+    stand_ins(Waiter())
+    status, payload, _ = answer(arrived=time.monotonic() - 0.11)  # 110 ms of a 200 ms budget gone
+    assert payload["shed"] is True
+
+
+def test_a_late_event_loop_sheds(stand_ins, monkeypatch, settings):
+    stand_ins(Waiter())
+    monkeypatch.setattr(endpoint.admission, "loop_lag", (settings.DECISION_SHED_LAG_MS + 1) / 1000)
+    assert answer()[1]["shed"] is True
+    monkeypatch.setattr(endpoint.admission, "loop_lag", 0.0)
+    assert "shed" not in answer()[1]

@@ -1,11 +1,14 @@
-"""The decision API's service: produce a transaction and wait, within the time budget, for the
-detection job's verdict. The verdict decides (its outcome band and score come from the job);
-nothing here recomputes a rule."""
+"""The decision API's service: produce a recorded transaction and wait, until the request's
+deadline, for the detection job's verdict. The verdict decides (its outcome band and score come
+from the job); nothing here recomputes a rule. Runs on an event loop: the wait holds no thread."""
 
+import asyncio
 import time
-from concurrent.futures import TimeoutError as WaitTimedOut
 
 from django.conf import settings
+
+from fraudsite.kafka import produce_async
+from fraudsite.topics import CARD_TRANSACTIONS
 
 from . import submission
 from .verdict_waiter import shared_waiter
@@ -16,25 +19,30 @@ MEASUREMENTS = ["speed_kmh", "distance_km", "elapsed_seconds", "max_speed", "ave
                 "local_hour", "prev_transaction_id"]
 
 
-def decide(cleaned):
-    """Submit the validated transaction (submission.validate) and return the answer: the verdict's
-    outcome, or "review" with timed_out when no verdict came within DECISION_BUDGET_MS.
-    Raises submission.DuplicateTransaction or submission.KafkaUnavailable like submit()."""
+async def decide(cleaned, deadline):
+    """Produce the validated, recorded transaction (submission.validate, submission.record_many)
+    and answer with its verdict, or with the fallback and timed_out when none came by deadline
+    (time.monotonic()). Raises fraudsite.kafka.DeliveryFailed, KafkaException or BufferError
+    when the broker did not take the transaction."""
     waiter = shared_waiter()
     verdict = waiter.expect(cleaned["customer"].user_id, cleaned["transaction_id"])
-    # From here: the first request of a process also starts the shared consumer, which is not
-    # the verdict's time and must not make that request time out.
-    started = time.monotonic()
     try:
-        submission.submit(cleaned)
-        remaining = settings.DECISION_BUDGET_MS / 1000 - (time.monotonic() - started)
+        await produce_async(CARD_TRANSACTIONS.name, CARD_TRANSACTIONS.encode_key(cleaned["customer"].user_id),
+                            submission.kafka_value(cleaned))
         try:
-            record = verdict.result(timeout=max(remaining, 0))
-        except WaitTimedOut:
-            return {"transaction_id": cleaned["transaction_id"], "decision": "review", "timed_out": True}
+            record = await asyncio.wait_for(verdict, max(deadline - time.monotonic(), 0))
+        except TimeoutError:
+            return fallback(cleaned["transaction_id"], timed_out=True)
     finally:
         waiter.forget(cleaned["transaction_id"])
     return answer(record)
+
+
+def fallback(transaction_id, timed_out=False, shed=False):
+    """The answer when the job's verdict cannot be given within the budget: DECISION_FALLBACK,
+    flagged timed_out (sent; the verdict is stored when it comes) or shed (nothing was sent)."""
+    flags = {"timed_out": timed_out} if not shed else {"timed_out": False, "shed": True}
+    return {"transaction_id": transaction_id, "decision": settings.DECISION_FALLBACK, **flags}
 
 
 def answer(record):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from fraudsite import metrics
 from fraudsite.kafka import broker_reachable, client_config
 from outbox.publisher import oldest_pending_seconds
 
@@ -150,4 +151,7 @@ def report():
         "lag_alert_seconds": settings.VERDICT_LAG_ALERT_SECONDS,
         # Customer changes not yet on users-config (the outbox publisher down, or Kafka refusing).
         "oldest_unpublished_change_seconds": unpublished,
+        # Decision requests answered with the fallback at once by admission control (all web
+        # processes, since they started): more than a few means too few web processes.
+        "decisions_shed": metrics.shed_total(),
     }

@@ -75,8 +75,13 @@ def _timestamp(value, errors):
     return None
 
 
-def validate(data):
-    """(cleaned, errors) for a submission {user_id, amount, lat, lng, transaction_id?, timestamp?}."""
+def active_customer(user_id):
+    return Customer.objects.filter(user_id=user_id, active=True).first()
+
+
+def validate(data, find_customer=active_customer):
+    """(cleaned, errors) for a submission {user_id, amount, lat, lng, transaction_id?, timestamp?}.
+    find_customer(user_id) -> the active Customer or None (the decision path's is cached)."""
     if not isinstance(data, dict):
         return None, {"__all__": ["The body must be a JSON object."]}
     errors = {}
@@ -99,20 +104,29 @@ def validate(data):
     elif has_control_characters(user_id):
         errors["user_id"] = ["Must not contain control characters."]
     else:
-        cleaned["customer"] = Customer.objects.filter(user_id=user_id, active=True).first()
+        cleaned["customer"] = find_customer(user_id)
         if cleaned["customer"] is None:
             errors["user_id"] = [f"No active customer {user_id[:64]!r}."]
     return (None, errors) if errors else (cleaned, {})
 
 
-def submit(cleaned, user=None):
-    """Record the transaction and produce it; nothing is recorded unless the broker acknowledged it."""
-    record = {
+def kafka_value(cleaned):
+    """The card-transactions record of a validated submission, Avro-encoded."""
+    return CARD_TRANSACTIONS.codec().encode({
         "timestamp": int(cleaned["timestamp"].timestamp() * 1000),
         "transaction_id": cleaned["transaction_id"],
         "lat": cleaned["lat"], "lng": cleaned["lng"], "amount": cleaned["amount"],
-    }
-    value = CARD_TRANSACTIONS.codec().encode(record)
+    })
+
+
+def unrecord_many(transaction_ids):
+    """Remove recorded submissions that were never sent (the broker refused them)."""
+    Transaction.objects.filter(transaction_id__in=transaction_ids).delete()
+
+
+def submit(cleaned, user=None):
+    """Record the transaction and produce it; nothing is recorded unless the broker acknowledged it."""
+    value = kafka_value(cleaned)
     try:
         with transaction.atomic():
             submitted = Transaction.objects.create(

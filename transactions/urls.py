@@ -8,4 +8,5 @@ urlpatterns = [
     path("submit-event", views.submit_event, name="submit-event"),
     path("customers/<id:user_id>/", views.customer_view, name="customer"),
     path("health", views.health, name="health"),
+    path("metrics", views.metrics, name="metrics"),
 ]

@@ -1,38 +1,52 @@
 """One consumer of the verdict topic per web process, shared by every request that waits for a
-verdict (the decision API): requests register the transaction they wait for, the consumer thread
-hands each verdict to its waiter. Verdicts nobody waits for are skipped by their key (the
-customer) without being decoded."""
+verdict (the decision API): a request registers the transaction it waits for and awaits an
+asyncio future; the consumer thread hands each verdict to its waiter's event loop. Verdicts
+nobody waits for are skipped by their key (the customer) without being decoded."""
 
+import asyncio
 import logging
 import threading
 import uuid
 from collections import Counter
-from concurrent.futures import Future
 
 from confluent_kafka import Consumer, TopicPartition
 from django.conf import settings
 
+from fraudsite.batching import settle_from_thread
 from fraudsite.kafka import client_config
 from fraudsite.topics import VERDICTS
 
 logger = logging.getLogger("fraudsite.decisions")
+# One record with a timeout, then what is already there without waiting (DESIGN.md's lesson:
+# consume(N, timeout) would hold every verdict until N came or the timeout passed).
+DRAIN = 1000
 
 
 class VerdictWaiter:
     def __init__(self):
         self._lock = threading.Lock()
-        self._futures = {}  # transaction id -> Future of the verdict record
+        self._futures = {}  # transaction id -> (asyncio Future of the verdict record, encoded key)
         self._customers = Counter()  # encoded key -> number of transactions waited for
         self._consumer = None
         self._codec = VERDICTS.codec()
 
+    @property
+    def started(self):
+        return self._consumer is not None
+
+    async def start(self):
+        """Assign the consumer (blocking calls, off the event loop); once per process."""
+        if self._consumer is None:
+            await asyncio.to_thread(self._ensure_started)
+
     def expect(self, user_id, transaction_id):
-        """A Future that gets the verdict record of the transaction; call before producing it."""
-        self._ensure_started()
-        future = Future()
+        """A future (of the running loop) that gets the transaction's verdict record; call after
+        start() and before producing the transaction."""
+        future = asyncio.get_running_loop().create_future()
+        key = VERDICTS.encode_key(user_id)
         with self._lock:
-            self._futures[transaction_id] = (future, VERDICTS.encode_key(user_id))
-            self._customers[VERDICTS.encode_key(user_id)] += 1
+            self._futures[transaction_id] = (future, key)
+            self._customers[key] += 1
         return future
 
     def forget(self, transaction_id):
@@ -42,6 +56,10 @@ class VerdictWaiter:
                 self._customers[entry[1]] -= 1
                 if self._customers[entry[1]] <= 0:
                     del self._customers[entry[1]]
+
+    def backlog(self):
+        """How many requests of this process wait for a verdict now."""
+        return len(self._futures)
 
     def _ensure_started(self):
         with self._lock:
@@ -54,7 +72,7 @@ class VerdictWaiter:
             }))
             partitions = consumer.list_topics(VERDICTS.name, timeout=10).topics[VERDICTS.name].partitions
             # From the end offsets as they are now (not "the end" whenever the first fetch happens):
-            # a verdict produced after expect() returned is then always read.
+            # a verdict produced after start() returned is then always read.
             consumer.assign([
                 TopicPartition(VERDICTS.name, partition,
                                consumer.get_watermark_offsets(TopicPartition(VERDICTS.name, partition), timeout=10)[1])
@@ -64,7 +82,11 @@ class VerdictWaiter:
 
     def _run(self):
         while True:
-            for message in self._consumer.consume(500, timeout=0.05):
+            messages = self._consumer.consume(1, timeout=0.1)
+            if messages:
+                messages += self._consumer.consume(DRAIN, timeout=0)
+            found = []
+            for message in messages:
                 if message.error():
                     logger.warning("verdict consumer: %s", message.error())
                     continue
@@ -77,8 +99,10 @@ class VerdictWaiter:
                     continue
                 with self._lock:
                     entry = self._futures.get(record["transaction_id"])
-                if entry is not None and not entry[0].done():
-                    entry[0].set_result(record)
+                if entry is not None:
+                    found.append((entry[0], record, None))
+            if found:
+                settle_from_thread(found)
 
 
 _waiter = None

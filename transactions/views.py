@@ -2,11 +2,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import F
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
+from fraudsite import metrics as prometheus
 from fraudsite.api import json_api
 from users.models import Customer
 
@@ -104,4 +105,15 @@ async def health(request):
     (ok, lagging, down) is in the body. Asynchronous: its waits never hold up other requests."""
     result = await sync_to_async(health_report, thread_sensitive=False)()
     return JsonResponse(result, status=503 if not result["checks"]["database"] else 200,
+                        headers={"Cache-Control": "no-store"})
+
+
+@require_GET
+async def metrics(request):
+    """Prometheus' scrape: the decision path's counters and histogram, and the health report's
+    lags. Only for METRICS_ALLOWED_IPS (the monitoring system beside the site)."""
+    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
+        return HttpResponseForbidden("Metrics are served to METRICS_ALLOWED_IPS only.", content_type="text/plain")
+    text = await sync_to_async(prometheus.exposition, thread_sensitive=False)(health_report)
+    return HttpResponse(text, content_type="text/plain; version=0.0.4; charset=utf-8",
                         headers={"Cache-Control": "no-store"})

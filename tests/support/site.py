@@ -1,5 +1,5 @@
 """The site as operators get it, for the browser, load and security tests and the benchmarks:
-daphne in production mode (DEBUG off, collected static files), the verdict worker, the outbox
+the web server (fraudsite.server: uvicorn) in production mode (DEBUG off, collected static files), the verdict worker, the outbox
 publisher and the webhook deliverer, each its own process, on a port chosen when it starts (other
 sites may be running on this machine)."""
 
@@ -19,11 +19,13 @@ from tests.support.kafka import group_at_end, wait_until_group_stable
 from tests.support.waiting import wait_until
 
 
-def site_processes(listening_fd, worker_group):
+def site_processes(listening_fd, worker_group, web_processes=1):
     """The site's processes, (name, argv); each is started with the site and stopped with it.
-    listening_fd: the site's listening socket, inherited by every process (daphne serves it)."""
+    listening_fd: the site's listening socket, inherited by every process (the web server's
+    web_processes serve it)."""
     return [
-        ("web", [sys.executable, "-m", "daphne", "--fd", str(listening_fd), "fraudsite.asgi:application"]),
+        ("web", [sys.executable, "-m", "fraudsite.server", "--fd", str(listening_fd),
+                 "--processes", str(web_processes)]),
         ("worker", [sys.executable, "manage.py", "consume_verdicts", "--group", worker_group]),
         ("outbox", [sys.executable, "manage.py", "publish_outbox"]),
         ("webhooks", [sys.executable, "manage.py", "deliver_webhooks"]),
@@ -36,31 +38,42 @@ class Site:
     port: int
     log: Path  # every process's output
     worker_group: str
+    processes: dict  # name -> subprocess.Popen (a test may stop one, or replace it)
+    env: dict  # the processes' environment
+
+
+def site_environment(env_overrides, static_root, worker_group):
+    return {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
+            "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": static_root,
+            "VERDICT_WORKER_GROUP": worker_group, **env_overrides}
+
+
+def listening_socket():
+    """A socket listening on a port the OS chose: no other process can take the port before the
+    web server (which inherits it) starts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener
 
 
 @contextmanager
-def running_site(env_overrides, log, worker_group, ready_timeout=30):
+def running_site(env_overrides, log, worker_group, ready_timeout=30, web_processes=1):
     """Collect static files, start the site's processes with this process's environment plus
     env_overrides, and yield a Site once it answers and the worker owns its partitions (the
     worker's group starts at the end of the verdict topic: no backlog). Stops them at the end.
 
     The site signs sessions with this process's SECRET_KEY, so that sessions made here are valid there."""
     with tempfile.TemporaryDirectory(prefix="site-static-") as static_root, open(log, "w") as output:
-        env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
-               "ALLOWED_HOSTS": "localhost,127.0.0.1", "STATIC_ROOT": static_root,
-               "VERDICT_WORKER_GROUP": worker_group, **env_overrides}
+        env = site_environment(env_overrides, static_root, worker_group)
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=settings.BASE_DIR,
                        env=env, check=True)
         group_at_end(worker_group, settings.TOPIC_CARD_TRANSACTIONS_ENRICHED)
-        # The port is the OS's choice, and the socket is listening before daphne starts: no other
-        # process can take the port in between.
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(128)
+        listener = listening_socket()
         port = listener.getsockname()[1]
         processes = []
         try:
-            for name, argv in site_processes(listener.fileno(), worker_group):
+            for name, argv in site_processes(listener.fileno(), worker_group, web_processes):
                 processes.append((name, subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, stdout=output,
                                                          stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])))
             listener.close()
@@ -68,7 +81,8 @@ def running_site(env_overrides, log, worker_group, ready_timeout=30):
             wait_until(lambda: _answer(url, processes, log), ready_timeout, f"the site at {url} to answer",
                        interval=0.2, retry_on=(OSError,))
             wait_until_group_stable(worker_group)
-            yield Site(url=url, port=port, log=Path(log), worker_group=worker_group)
+            yield Site(url=url, port=port, log=Path(log), worker_group=worker_group, processes=dict(processes),
+                       env=env)
         finally:
             listener.close()
             for _, process in processes:
@@ -79,6 +93,26 @@ def running_site(env_overrides, log, worker_group, ready_timeout=30):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+@contextmanager
+def another_web_server(site, log):
+    """A second web server (one process) beside a running site, on a port of its own and with the
+    site's environment: two processes a test can address one at a time. Yields its URL."""
+    listener = listening_socket()
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "fraudsite.server", "--fd", str(listener.fileno()),
+                                    "--processes", "1"], cwd=settings.BASE_DIR, env=site.env, stdout=output,
+                                   stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])
+        url = f"http://localhost:{listener.getsockname()[1]}"
+        listener.close()
+        try:
+            wait_until(lambda: _answer(url, [("web", process)], log), 30, f"the web server at {url} to answer",
+                       interval=0.2, retry_on=(OSError,))
+            yield url
+        finally:
+            process.terminate()
+            process.wait(30)
 
 
 def _answer(url, processes, log):

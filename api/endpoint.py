@@ -1,0 +1,294 @@
+"""POST /api/v1/decisions, served on the event loop ahead of Django's request handling.
+
+The card-authorization path needs an answer within its deadline at thousands of requests a
+second. Django's handler runs this project's synchronous middleware on a thread per request,
+and a synchronous view holds that thread (and its database connection) through the verdict wait;
+one web process collapsed past about 50 requests a second that way. Here a request holds no
+thread: its key and customer come from short-lived caches, its transaction row and Idempotency-Key
+are written with other requests' in one INSERT (fraudsite.batching), the produce is acknowledged
+asynchronously and the verdict is awaited. The DRF view (api/views.py) documents the operation in
+the OpenAPI document and answers the same way for callers outside this ASGI application.
+
+Admission control: a process answers at once with the fallback (`"shed": true`, nothing sent)
+when DECISION_MAX_IN_FLIGHT decisions already wait in it, when its event loop runs late by more
+than DECISION_SHED_LAG_MS (the process is out of CPU), or when the request has already used half
+of its budget before anything was sent.
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+
+from confluent_kafka import KafkaException
+from django.conf import settings
+from django.db import DatabaseError
+from rest_framework import exceptions
+
+from fraudsite import metrics
+from fraudsite.batching import Batcher
+from fraudsite.caching import RecentLookups
+from fraudsite.kafka import DeliveryFailed, connect_producer
+from transactions import decisions, submission
+
+from . import idempotency, recording
+from .authentication import KEYWORD, client_key_for, rates
+from .models import Scope
+
+PATH = "/api/v1/decisions"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_BODY_BYTES = 64 * 1024
+LAG_PROBE_SECONDS = 0.01
+logger = logging.getLogger("fraudsite.decisions")
+
+customers = RecentLookups(submission.active_customer, settings.LOOKUP_CACHE_SECONDS)
+
+
+# --- the database side, in batches -----------------------------------------------------------
+
+class Record:
+    """A validated request to record (its transaction row, and its key's claim if it sent one)."""
+
+    def __init__(self, cleaned, claim):
+        self.cleaned, self.claim = cleaned, claim
+
+
+class SaveAnswer:
+    def __init__(self, decision_id, answer):
+        self.decision_id, self.answer = decision_id, answer
+
+
+class Undo:
+    """Nothing was sent: forget the transaction row and free the key for a retry."""
+
+    def __init__(self, transaction_id, decision_id):
+        self.transaction_id, self.decision_id = transaction_id, decision_id
+
+
+def store(items):
+    """The Batcher's work: one statement per kind of item. A Record's result: "recorded",
+    "duplicate" (its transaction id was taken), or its Claim when its key was taken (a retry or
+    a conflict, which the claim then says)."""
+    results = [None] * len(items)
+    first = {}  # transaction id -> the batch's first Record with it; a later one is a duplicate
+    for index, item in enumerate(items):
+        if isinstance(item, Record):
+            first.setdefault(item.cleaned["transaction_id"], (index, item))
+    freed, taken = [], []
+    if first:
+        claimed, recorded = recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
+        for index, item in enumerate(items):
+            if not isinstance(item, Record):
+                continue
+            transaction_id, claim = item.cleaned["transaction_id"], item.claim
+            if first[transaction_id][0] != index:
+                results[index] = "duplicate"
+            elif claim and transaction_id not in claimed:
+                taken.append(claim)
+                results[index] = claim
+            else:
+                if claim:
+                    claim.decision_id = claimed[transaction_id]
+                results[index] = "recorded" if transaction_id in recorded else "duplicate"
+                if claim and results[index] == "duplicate":
+                    freed.append(claim.decision_id)  # the key stays free for a retry with a new id
+    if taken:
+        idempotency.resolve_taken(taken)
+    recording.save_answers([(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)])
+    undos = [item for item in items if isinstance(item, Undo)]
+    if undos:
+        submission.unrecord_many([item.transaction_id for item in undos])
+    freed += [item.decision_id for item in undos if item.decision_id]
+    if freed:
+        idempotency.release_many(freed)
+    return results
+
+
+database = Batcher("decision-store", store)
+
+
+# --- admission -----------------------------------------------------------------------------
+
+class Admission:
+    """This process's decisions in progress, and how late its event loop runs."""
+
+    def __init__(self):
+        self.in_flight = 0
+        self.loop_lag = 0.0
+        self._probing = set()  # the loops whose lateness is measured
+
+    def probe(self):
+        loop = asyncio.get_running_loop()
+        if loop not in self._probing:
+            self._probing.add(loop)
+            loop.create_task(self._measure_lag())
+
+    async def _measure_lag(self):
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            self.loop_lag = time.monotonic() - before - LAG_PROBE_SECONDS
+
+    def refuses(self, arrived):
+        return (self.in_flight >= settings.DECISION_MAX_IN_FLIGHT
+                or self.loop_lag * 1000 > settings.DECISION_SHED_LAG_MS
+                or (time.monotonic() - arrived) * 2000 > settings.DECISION_BUDGET_MS)
+
+
+admission = Admission()
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+def shed(body):
+    given = body.get("transaction_id") if isinstance(body, dict) else None
+    return decisions.fallback(given if isinstance(given, str) else uuid.uuid4().hex, shed=True)
+
+
+async def answer_request(client_key, idempotency_key, body, arrived):
+    """(status, payload, extra headers) for an authenticated request within its key's rate."""
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
+        return 400, {"errors": {"Idempotency-Key": ["1 to 255 characters."]}}, {}
+    waiter = decisions.shared_waiter()
+    if not waiter.started:
+        await waiter.start()
+        arrived = time.monotonic()  # starting the process's shared consumer is not this request's wait
+    if admission.refuses(arrived):
+        return 200, shed(body), {}
+    admission.in_flight += 1
+    metrics.WAITING.inc()
+    try:
+        return await _decide(client_key, idempotency_key, body, arrived)
+    finally:
+        admission.in_flight -= 1
+        metrics.WAITING.dec()
+
+
+async def _decide(client_key, idempotency_key, body, arrived):
+    user_id = body.get("user_id") if isinstance(body, dict) else None
+    customer = await customers.get(user_id) if isinstance(user_id, str) and user_id else None
+    cleaned, errors = submission.validate(body, find_customer=lambda _: customer)
+    if errors:
+        return 400, {"errors": errors}, {}
+    claim = idempotency_key and idempotency.Claim(client_key.id, idempotency_key, idempotency.digest(body),
+                                                  cleaned["transaction_id"])
+    try:
+        outcome = await database.submit(Record(cleaned, claim or None))
+    except DatabaseError as error:
+        logger.error("decision %s not recorded: %s", cleaned["transaction_id"], error)
+        return 503, {"error": "The database is unavailable, nothing was sent."}, {}
+    if isinstance(outcome, idempotency.Claim):
+        if outcome.previous_answer is not None:
+            return 200, outcome.previous_answer, {REPLAYED_HEADER: "true"}
+        return outcome.conflict.status, {"error": str(outcome.conflict)}, {}
+    if outcome == "duplicate":
+        return 409, {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, {}
+    decision_id = claim.decision_id if claim else None
+    try:
+        answer = await decisions.decide(cleaned, arrived + settings.DECISION_BUDGET_MS / 1000)
+    except (DeliveryFailed, KafkaException, BufferError) as error:
+        await database.submit(Undo(cleaned["transaction_id"], decision_id))
+        return 503, {"error": f"Kafka is unavailable, nothing was sent: {error}"}, {}
+    if decision_id is not None:
+        await database.submit(SaveAnswer(decision_id, answer))
+    return 200, answer, {}
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+class DecisionEndpoint:
+    """ASGI: POST /api/v1/decisions here, everything else to `app` (Django)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        arrived = time.monotonic()
+        admission.probe()
+        status, payload, headers = await self._handle(scope, receive, arrived)
+        _count(status, payload, arrived)
+        await _respond(send, status, payload, headers)
+
+    async def _handle(self, scope, receive, arrived):
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        body = await _read_body(receive)
+        if body is None:
+            return 413, {"detail": f"The body exceeds {MAX_BODY_BYTES} bytes."}, {}
+        words = headers.get("authorization", "").split()
+        if len(words) != 2 or words[0] != KEYWORD:
+            return 401, {"detail": "Authentication credentials were not provided."}, {"WWW-Authenticate": KEYWORD}
+        try:
+            client_key = await client_key_for(words[1])
+        except exceptions.AuthenticationFailed as failure:
+            return 401, {"detail": str(failure.detail)}, {"WWW-Authenticate": KEYWORD}
+        if not client_key.allows(Scope.DECISIONS):
+            return 403, {"detail": f"This API key lacks the {Scope.DECISIONS.value!r} scope."}, {}
+        allowed, wait = rates.allow(client_key.prefix, client_key.rate_limit_per_minute)
+        if not allowed:
+            return 429, {"detail": f"Request was throttled. Expected available in {int(wait) + 1} seconds."}, \
+                {"Retry-After": str(int(wait) + 1)}
+        content_type = headers.get("content-type", "").split(";")[0].strip()
+        if content_type != "application/json":
+            return 415, {"detail": f'Unsupported media type "{content_type}" in request.'}, {}
+        try:
+            data = json.loads(body)
+        except ValueError as error:
+            return 400, {"detail": f"JSON parse error - {error}"}, {}
+        return await answer_request(client_key, headers.get("idempotency-key"), data, arrived)
+
+
+async def lifespan(scope, receive, send):
+    """At a web process's start, connect its verdict consumer and producer, so that its first
+    decisions do not wait for them; a broker that is down is not the server's failure."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await decisions.shared_waiter().start()
+                await asyncio.to_thread(connect_producer)
+            except (KafkaException, OSError) as error:
+                logger.warning("decision path not warmed up (Kafka unreachable?): %s", error)
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_body(receive):
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY_BYTES:
+            return None
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+SECURITY_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
+                    (b"cache-control", b"no-store"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin")]
+
+
+async def _respond(send, status, payload, headers):
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        *SECURITY_HEADERS, (b"content-length", str(len(body)).encode()),
+        *[(name.lower().encode(), value.encode()) for name, value in headers.items()]]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _count(status, payload, arrived):
+    metrics.DECISION_SECONDS.observe(time.monotonic() - arrived)
+    if status != 200:
+        metrics.DECISION_ERRORS.labels(str(status)).inc()
+        return
+    how = "shed" if payload.get("shed") else "timed_out" if payload.get("timed_out") else "verdict"
+    metrics.DECISIONS.labels(payload["decision"], how).inc()

@@ -1,0 +1,67 @@
+"""Database lookups kept in the process for a short, bounded time.
+
+The decision path asks for the same API key and the same customers thousands of times a second;
+a query each time would cost more than the decision. A lookup is kept for `seconds` (counted
+from before the query, so a change in the database is seen within that time in every process:
+a revoked key or a deactivated customer) and then asked again.
+"""
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections
+
+# Lookups missing from a cache run here, off the event loop, with a bounded number of database
+# connections per process.
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lookups")
+MAX_ENTRIES = 100_000
+
+
+def _in_lookup_thread(load, key):
+    close_old_connections()  # a connection the database or the pool dropped is replaced
+    return load(key)
+
+
+class RecentLookups:
+    def __init__(self, load, seconds):
+        """load(key) -> value, a blocking database lookup (None is a value, e.g. 'no such key')."""
+        self._load, self._seconds = load, seconds
+        self._entries = {}  # key -> (value, asked_at)
+        self._lock = threading.Lock()
+
+    def _fresh(self, key):
+        entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry[1] < self._seconds:
+            return True, entry[0]
+        return False, None
+
+    def _keep(self, key, value, asked_at):
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (value, asked_at)
+
+    async def get(self, key):
+        found, value = self._fresh(key)
+        if found:
+            return value
+        asked_at = time.monotonic()
+        value = await asyncio.get_running_loop().run_in_executor(_executor, _in_lookup_thread, self._load, key)
+        self._keep(key, value, asked_at)
+        return value
+
+    def get_blocking(self, key):
+        """get() for synchronous callers (a DRF view)."""
+        found, value = self._fresh(key)
+        if found:
+            return value
+        asked_at = time.monotonic()
+        value = self._load(key)
+        self._keep(key, value, asked_at)
+        return value
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,63 @@
+"""The web tier: uvicorn serving fraudsite.asgi with N processes on one listening socket.
+
+`python -m fraudsite.server [--processes N] (--port P | --fd FD)` is what `make run`, the tests'
+site and the benchmarks start, so that every one of them runs the same server the same way.
+N defaults to WEB_PROCESSES, else the number of cores: each process is one event loop on one
+core, and the kernel spreads connections over them. uvicorn's supervisor restarts a process
+that dies. Several processes count their metrics together in PROMETHEUS_MULTIPROC_DIR (a fresh
+directory made here when it is not set).
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+
+def default_processes():
+    return int(os.environ.get("WEB_PROCESSES") or os.cpu_count() or 1)
+
+
+def uvicorn_argv(processes, port=None, fd=None, host="127.0.0.1"):
+    where = ["--fd", str(fd)] if fd is not None else ["--host", host, "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", "fraudsite.asgi:application", *where, "--workers", str(processes),
+            "--loop", "uvloop", "--http", "httptools", "--lifespan", "on",
+            # The client address is the connection's: no X-Forwarded-For is believed (the sign-in
+            # throttle counts by address). A proxy in front sets it on its own side.
+            "--no-proxy-headers", "--no-server-header",
+            # Thousands of decisions a second: an access log line each would cost more than the answer.
+            "--no-access-log", "--timeout-graceful-shutdown", "5"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=default_processes())
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--fd", type=int)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    if (args.port is None) == (args.fd is None):
+        parser.error("give --port or --fd")
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    own_directory = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_directory = tempfile.mkdtemp(prefix="fraudsite-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_directory
+    argv = uvicorn_argv(args.processes, port=args.port, fd=args.fd, host=args.host)
+    process = subprocess.Popen(argv, pass_fds=[args.fd] if args.fd is not None else [])
+    # Stopping this process stops the server (and Ctrl-C reaches both through the terminal).
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.exit(process.wait())
+    finally:
+        if own_directory:
+            shutil.rmtree(own_directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
