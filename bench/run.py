@@ -35,13 +35,20 @@ MODES = {
     "quick": {"b1_records": 10_000, "b2_steps": [(1, 6), (200, 5), (1000, 3)], "b3_rates": [200], "b3_seconds": 5,
               "sustained_rate": 1000, "sustained_minutes": 1, "jobcpu_rate": 10_000,
               "b4_history": 2_000, "b4_clients": 10, "b4_rate": 10, "b4_seconds": 3, "b4_repeats": 2,
-              "b5_rates": [50], "b5_seconds": 5, "b6_verdicts": 200_000, "b6_repeats": 2,
+              # B5 (bench/decisions.py): (rate, seconds) steps on b5_processes web processes; the
+              # overload (then the recovery at once) and the scaling runs are full mode's only.
+              "b5_steps": [(200, 5)], "b5_processes": 1, "b5_overload": None, "b5_recovery": None,
+              "b5_scaling_step": (1000, 60), "b5_scaling_processes": [], "b5_limit_steps": [(200, 5)],
+              "b6_verdicts": 200_000, "b6_repeats": 2,
               "b7_transactions": 100_000},
     "full": {"b1_records": 200_000, "b2_steps": [(1, 120), (200, 60), (1000, 30)],
              "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
              "sustained_rate": 10_000, "sustained_minutes": 10, "jobcpu_rate": 10_000,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5,
-             "b5_rates": [50, 200, 500], "b5_seconds": 30, "b6_verdicts": 10_000_000, "b6_repeats": 5,
+             "b5_steps": [(200, 60), (1000, 300)], "b5_processes": 2, "b5_overload": (3000, 60),
+             "b5_recovery": (1000, 30), "b5_scaling_step": (1000, 60), "b5_scaling_processes": [1, 2, 4],
+             "b5_limit_steps": [(1000, 60), (2000, 60), (3000, 60)],
+             "b6_verdicts": 10_000_000, "b6_repeats": 5,
              "b7_transactions": 1_000_000},
 }
 
@@ -188,13 +195,14 @@ def bench_customers(count=50):
     return user_ids
 
 
-def live_site(name):
-    """The site (tests.support.site: daphne in production mode and a verdict worker, on a free
-    port), its processes' output in bench/results/<name>-processes.log; yields a Site."""
+def live_site(name, **options):
+    """The site (tests.support.site: the web server in production mode and a verdict worker, on a
+    free port), its processes' output in bench/results/<name>-processes.log; yields a Site.
+    options: running_site's (web_processes=N)."""
     from tests.support.kafka import unique
     from tests.support.site import running_site
 
-    return running_site({}, RESULTS / f"{name}-processes.log", worker_group=unique(f"bench-{name}"))
+    return running_site({}, RESULTS / f"{name}-processes.log", worker_group=unique(f"bench-{name}"), **options)
 
 
 def percentiles(latencies):
@@ -369,6 +377,48 @@ def plot(latencies, path, title):
     figure.savefig(path, dpi=110)
 
 
+def b5_table(b5):
+    if "limit" not in b5:  # kept from before vegeta (bench/decisions.py's first version)
+        return ["B5: results in an older format; run `bench/run.py --only b5` again.", ""]
+
+    def row(label, step, stored=""):
+        return (f"| {label} | {step['processes']} | {step['achieved']}/s | {step['p50_ms']} / {step['p99_ms']} / "
+                f"{step['max_ms']} | {step['verdict_share']:.1%} / {step['timed_out_share']:.1%} / "
+                f"{step['shed_share']:.1%} | {step['errors'] or 'none'} | {step['client_cpu_share']:.1%} |{stored}")
+
+    head = ("processes | achieved | p50 / p99 / max ms | verdict / timed out / shed | errors "
+            "| client CPU share (of the machine) |")
+    lines = [f"| B5: decision API, budget {b5['budget_ms']} ms | {head} stored with its verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for step in b5["steps"]:
+        label = f"{step['rate']:,}/s for {step['seconds']} s"
+        if step["phase"] == "overload":
+            after = step["after"]
+            lines.append(row(f"overload: {label}", step, " |"))
+            lines.append(row(f"then at once {after['rate']:,}/s for {after['seconds']} s", after, " |"))
+            recovery = step["recovery"]
+            notes.append(f"Overload: {step['verdicts_per_second']:,}/s answered with the job's verdict "
+                         f"({step['verdicts_vs_sustainable']}x the sustainable rate's), max {step['max_ms']} ms; "
+                         f"back to normal (per 1-s window p99 <= {recovery['p99_limit_ms']} ms, without a verdict "
+                         f"<= {recovery['without_verdict_limit']:.1%}) {recovery['recovered_after_s']} s after it "
+                         f"ended ({recovery['gap_ms']} ms between the two loads).")
+        else:
+            storage = step.get("storage")
+            stored = (f" {storage['stored_share']:.2%} of {storage['answered']:,} ({storage['missing_transactions']} "
+                      f"transactions, {storage['missing_verdicts']} verdicts missing) |" if storage else " |")
+            lines.append(row(("scaling: " if step["phase"] == "scaling" else "") + label, step, stored))
+    limit = b5["limit"]
+    lines += ["", f"| B5 limit: bench/minimal_decider.py (produce and wait only) | {head}",
+              "|---|---|---|---|---|---|---|"]
+    lines += [row(f"{step['rate']:,}/s for {step['seconds']} s", step) for step in limit["steps"]]
+    processes = f"{b5['sustainable_processes']} process{'es' if b5['sustainable_processes'] != 1 else ''}"
+    notes.append(f"Sustainable ({b5['sustained_means']}) on {processes}: the API "
+                 f"{b5['sustainable_rate']}/s, the limit {limit['sustainable_rate']}/s: "
+                 f"**{b5['share_of_limit']}** of the limit.")
+    return lines + [""] + notes + [""]
+
+
 def table(results):
     lines = [f"Run {results['finished']} ({results['mode']} mode) on {results['machine']['cpus']} CPUs "
              f"({results['machine']['cpu_model']}), {results['machine']['memory_gib']} GiB.", ""]
@@ -430,14 +480,7 @@ def table(results):
                   f"| {b4['clients']} clients, {b4['rate_per_second']}/s for {b4['seconds']} s: deliveries | {b4['deliveries']:,} of {b4['deliveries_expected']:,} ({b4['clients_missing_any']} clients missed any) |",
                   f"| delivery latency p50 / p99 / max | {b4['delivery_p50_ms']} / {b4['delivery_p99_ms']} / {b4['delivery_max_ms']} ms |", ""]
     if "b5" in results:
-        b5 = results["b5"]
-        lines += [f"| B5: decision API (budget {b5['budget_ms']} ms) | p50 / p99 / max ms | timed out | errors "
-                  f"| achieved rate | client CPU share |", "|---|---|---|---|---|---|"]
-        for step in b5["steps"]:
-            lines.append(f"| {step['rate_per_second']}/s for {step['seconds']} s | {step['p50_ms']} / {step['p99_ms']} / "
-                         f"{step['max_ms']} | {step['timed_out_share']:.1%} | {step['errors'] or 'none'} "
-                         f"| {step['achieved_per_second']}/s | {step['client_cpu_share']:.0%} |")
-        lines.append("")
+        lines += b5_table(results["b5"])
     if "b6" in results:
         b6 = results["b6"]
         lines += [f"| B6: the analytics page, {b6['verdicts']:,} verdicts | alerts | page first / median / max ms "
@@ -528,9 +571,8 @@ def main():
     if "b5" in chosen:
         from bench.decisions import bench_b5
 
-        user_ids = bench_customers()
-        with live_site("b5") as site:
-            results["b5"] = bench_b5(site.url, user_ids, settings["b5_rates"], settings["b5_seconds"], say)
+        results["b5"] = bench_b5(settings, lambda processes: live_site(f"b5-{processes}p", web_processes=processes),
+                                 bench_customers(), RESULTS, say)
     if "b6" in chosen:
         from bench.analytics import bench_b6
 

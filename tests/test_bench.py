@@ -44,3 +44,197 @@ def test_the_generator_sends_every_record_at_its_rate_and_reports_its_cpu(stack,
     assert sum(ends) == 400
     decoded = CARD_TRANSACTIONS.codec().decode(first.value())
     assert first.key().decode() in {"a", "b", "c"} and decoded["transaction_id"].startswith("t-")
+
+
+# --- B5 (bench/decisions.py): vegeta's results read back, without the stack ---------------------
+
+class CannedDecisions:
+    """A tiny HTTP server answering POSTs like the decision API, by the body's user_id: "verdict",
+    "late" (timed out), "shed", "busy" (503), "slow" (no answer before the client gives up)."""
+
+    def __init__(self):
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections, as vegeta uses them
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.append((self.headers["Idempotency-Key"], body))
+                kind = body["user_id"]
+                if kind == "slow":
+                    time.sleep(2)
+                status, answer = (503, {"error": "busy"}) if kind == "busy" else (200, {
+                    "transaction_id": self.headers["Idempotency-Key"], "decision": "approve",
+                    "timed_out": kind == "late", **({"shed": True} if kind == "shed" else {})})
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # the client closed a "slow" request's connection: expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/decisions"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def vegeta():
+    import shutil
+    from pathlib import Path
+
+    from bench import decisions
+
+    if shutil.which("go") is None and not (Path.home() / ".cache/fraudsite/bin/vegeta").exists():
+        pytest.skip("needs Go (scripts/install-vegeta.sh installs vegeta with it)")
+    return decisions.install_vegeta()
+
+
+def test_b5_counts_each_kind_of_answer_from_vegetas_results(vegeta, tmp_path):
+    from bench import decisions
+
+    server = CannedDecisions()
+    try:
+        load = decisions.Load(vegeta, server.url, ["verdict", "late", "shed", "busy", "slow"], tmp_path,
+                              headers={"Authorization": ["Api-Key x"]}, timeout=1)
+        step, results = load.step(50, 2, processes=1)
+    finally:
+        server.close()
+    # 100 requests, 20 of each kind: shares are of the requests sent
+    assert (step["rate"], step["seconds"], step["processes"]) == (50, 2, 1)
+    assert (step["sent"], step["reused_targets"]) == (100, 0)
+    assert 49 <= step["achieved"] <= 51
+    shares = (step["verdict_share"], step["timed_out_share"], step["shed_share"], step["error_share"])
+    assert shares == (0.2, 0.2, 0.2, 0.4)
+    assert step["errors"] == {"503": 20, "timeout": 20}
+    assert 0 < step["p50_ms"] <= step["p99_ms"] <= step["max_ms"] < 1000  # answers only: no time-out among them
+    assert 0 < step["client_cpu_share"] < 1
+    assert 9 <= step["verdicts_per_second"] <= 11
+    # every request sent once, with a key of its own and its customer's turn
+    keys = [key for key, _ in server.received]
+    assert len(keys) == len(set(keys)) == 100
+    users = sorted(body["user_id"] for _, body in server.received)
+    assert users == sorted(["verdict", "late", "shed", "busy", "slow"] * 20)
+    assert all({"amount", "lat", "lng"} <= set(body) and -180 <= body["lng"] <= 180 for _, body in server.received)
+    # the answered transactions are those a storage check looks for (verdict or timed out, not shed)
+    answered = {r.transaction_id for r in results if r.answer in ("verdict", "timed_out")}
+    assert len(answered) == 40 and answered <= set(keys)
+
+
+def test_b5_recovery_windows_sustained_steps_and_table(monkeypatch):
+    import os
+
+    from bench import decisions
+    from bench.decisions import Result
+
+    def results(start, latencies, answer="verdict", rate=10):
+        return [Result(start + i / rate, latency, 200, "", answer, f"t{start}-{i}", i)
+                for i, latency in enumerate(latencies)]
+
+    steady = decisions.step_statistics(results(0, [50] * 99 + [100]), 10, 10, 2, 10, 0.1)
+    assert (steady["p50_ms"], steady["p99_ms"], steady["max_ms"], steady["verdict_share"]) == (50, 100, 100, 1.0)
+    assert steady["client_cpu_share"] == round(0.1 / 10 / os.cpu_count(), 3)
+    overload = results(100, [900] * 50)
+    # after the overload (ends at 104.9 s): a slow second, a second of time-outs, then normal
+    after = (results(105, [400] * 10) + results(106, [100] * 5, "timed_out") + results(106.5, [100] * 5)
+             + results(107, [110] * 10) + results(108, [500] * 10))
+    recovery = decisions.recovery(overload, after, steady)
+    assert recovery["gap_ms"] == 100.0
+    assert (recovery["p99_limit_ms"], recovery["without_verdict_limit"]) == (120.0, 0.005)
+    assert [(w["second"], w["sent"], w["normal"]) for w in recovery["windows"]] == [
+        (0, 10, False), (1, 10, False), (2, 10, True), (3, 10, False)]
+    assert recovery["recovered_after_s"] == 2
+
+    slow = {**steady, "rate": 20, "p99_ms": 151}
+    unoffered = {**steady, "rate": 30, "achieved": 25}
+    assert decisions.highest_sustained([steady, slow, unoffered], budget_ms=150) is steady
+    assert decisions.highest_sustained([slow], budget_ms=150) is None
+
+    # run.py's table shows every step (importing it sets environment defaults: kept to this test)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        monkeypatch.setenv(name, os.environ.get(name, "unused"))
+    from bench.run import b5_table
+
+    overload_step = {**decisions.step_statistics(overload, 30, 5, 2, 5, 0.1), "phase": "overload",
+                     "after": steady, "recovery": recovery, "verdicts_vs_sustainable": 1.0}
+    storage = {"answered": 100, "missing_transactions": 0, "missing_verdicts": 0, "stored_share": 1.0}
+    b5 = {"budget_ms": 150, "steps": [{**steady, "phase": "ladder", "storage": storage},
+                                      overload_step, {**steady, "phase": "scaling"}],
+          "limit": {"processes": 2, "steps": [steady], "sustainable_rate": 10},
+          "sustainable_rate": 10, "sustainable_processes": 2, "share_of_limit": 1.0, "sustained_means": "..."}
+    text = "\n".join(b5_table(b5))
+    assert "overload: 30/s for 5 s" in text and "scaling: 10/s" in text and "B5 limit" in text
+    assert "back to normal" in text and "**1.0** of the limit" in text
+
+
+def test_the_minimal_decider_answers_the_verdict_or_timed_out(monkeypatch, settings):
+    """bench/minimal_decider.py as uvicorn drives it, with the producer and the waiter replaced."""
+    import asyncio
+    import json
+
+    from bench import minimal_decider
+
+    settings.DECISION_BUDGET_MS = 50
+    produced, forgotten = [], []
+
+    class Waiter:
+        futures = {}
+
+        def expect(self, user_id, transaction_id):
+            self.futures[transaction_id] = asyncio.get_running_loop().create_future()
+            return self.futures[transaction_id]
+
+        def forget(self, transaction_id):
+            forgotten.append(transaction_id)
+
+    waiter = Waiter()
+
+    async def produce_async(topic, key, value):
+        record = CARD_TRANSACTIONS.codec().decode(value)
+        produced.append((topic, key, record))
+        if key == b"decided":  # the job's verdict comes; for anyone else, none
+            waiter.futures[record["transaction_id"]].set_result({"outcome": "decline", **record})
+
+    monkeypatch.setattr(minimal_decider, "shared_waiter", lambda: waiter)
+    monkeypatch.setattr(minimal_decider.fraudsite.kafka, "produce_async", produce_async)
+
+    async def post(body):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await minimal_decider.app({"type": "http", "method": "POST", "path": "/api/v1/decisions"}, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    status, decided = asyncio.run(post({"user_id": "decided", "amount": 12.5, "lat": 51.5, "lng": -0.12}))
+    assert status == 200 and decided["decision"] == "decline" and decided["timed_out"] is False
+    status, late = asyncio.run(post({"user_id": "late", "amount": 1, "lat": 0, "lng": 0}))
+    assert status == 200 and late == {"transaction_id": late["transaction_id"], "decision": "review", "timed_out": True}
+    (topic, key, record), _ = produced
+    assert (topic, key) == (CARD_TRANSACTIONS.name, b"decided")
+    assert (record["transaction_id"], record["amount"], record["lat"], record["lng"]) == (
+        decided["transaction_id"], 12.5, 51.5, -0.12)
+    assert forgotten == [decided["transaction_id"], late["transaction_id"]]  # nothing left waiting
