@@ -185,10 +185,12 @@ async def _decide(client_key, idempotency_key, body, arrived):
     if outcome == "duplicate":
         return 409, {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, {}
     decision_id = claim.decision_id if claim else None
+    undo = Undo(cleaned["transaction_id"], decision_id)
     try:
-        answer = await decisions.decide(cleaned, arrived + settings.DECISION_BUDGET_MS / 1000)
+        answer = await decisions.decide(cleaned, arrived + settings.DECISION_BUDGET_MS / 1000,
+                                        undelivered=lambda: database.submit_nowait(undo))
     except (DeliveryFailed, KafkaException, BufferError) as error:
-        await database.submit(Undo(cleaned["transaction_id"], decision_id))
+        await database.submit(undo)  # gone before the answer says so (the same undo again is harmless)
         return 503, {"error": f"Kafka is unavailable, nothing was sent: {error}"}, {}
     if decision_id is not None:
         await database.submit(SaveAnswer(decision_id, answer))

@@ -1,6 +1,6 @@
 """B5's limit: the least a web process of this design can do per decision, outside Django's request
 handling. For each POST it makes a transaction id, produces the Avro transaction with the site's
-producer (fraudsite.kafka.produce_async), awaits the verdict with the site's waiter
+producer (fraudsite.kafka.request_producer, as the API sends), awaits the verdict with the site's waiter
 (transactions.verdict_waiter) within DECISION_BUDGET_MS and answers the outcome, or timed_out.
 No key check, validation, idempotency or storage: whatever the API costs beyond this is its own.
 
@@ -21,7 +21,8 @@ django.setup()  # settings only (the budget, Kafka, the topics); Django handles 
 from confluent_kafka import KafkaException  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-import fraudsite.kafka  # noqa: E402  (the module, so that tests can replace produce_async)
+import fraudsite.kafka  # noqa: E402  (the module, so that tests can replace request_producer)
+from fraudsite.batching import settle_from_thread  # noqa: E402
 from fraudsite.topics import CARD_TRANSACTIONS  # noqa: E402
 from transactions.verdict_waiter import shared_waiter  # noqa: E402
 
@@ -56,7 +57,8 @@ async def decide(request):
     verdict = waiter.expect(user_id, transaction_id)  # before producing: the verdict cannot be missed
     started = time.monotonic()
     try:
-        await fraudsite.kafka.produce_async(CARD_TRANSACTIONS.name, CARD_TRANSACTIONS.encode_key(user_id), value)
+        fraudsite.kafka.request_producer().send(CARD_TRANSACTIONS.name, CARD_TRANSACTIONS.encode_key(user_id), value,
+                                                lambda error: settle_from_thread([(verdict, None, error)]))
         remaining = settings.DECISION_BUDGET_MS / 1000 - (time.monotonic() - started)
         record = await asyncio.wait_for(verdict, timeout=max(remaining, 0))
     except TimeoutError:

@@ -57,11 +57,21 @@ class Batcher:
         future = asyncio.get_running_loop().create_future()
         with self._lock:
             self._pending.append((item, future))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+            self._ensure_running()
         self._wake.set()
         return await future
+
+    def _ensure_running(self):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def submit_nowait(self, item):
+        """Queue the item from any thread, for a result nobody waits for."""
+        with self._lock:
+            self._pending.append((item, None))
+            self._ensure_running()
+        self._wake.set()
 
     def backlog(self):
         return len(self._pending)
@@ -81,4 +91,4 @@ class Batcher:
             except Exception as error:  # noqa: BLE001 (every waiter hears of it; the thread goes on)
                 logger.warning("%s: a batch of %d failed: %s", self._name, len(batch), error)
                 outcomes = [(future, None, error) for _, future in batch]
-            settle_from_thread(outcomes)
+            settle_from_thread([outcome for outcome in outcomes if outcome[0] is not None])

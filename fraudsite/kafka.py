@@ -1,14 +1,11 @@
 """Kafka client configuration shared by every producer, consumer and admin client."""
 
-import asyncio
 import logging
 import threading
 from functools import lru_cache
 
 from confluent_kafka import Producer
 from django.conf import settings
-
-from .batching import settle_from_thread
 
 
 librdkafka_logger = logging.getLogger("fraudsite.librdkafka")
@@ -91,26 +88,25 @@ def produce_and_confirm(producer, topic, key, value):
         raise DeliveryFailed(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {outcome['error'].str()}")
 
 
-class AsyncProducer:
-    """A producer for request paths on an event loop: produce() returns at once and the caller
-    awaits the broker's acknowledgement; a thread of its own serves librdkafka's delivery reports.
-    Nothing flushes per record, so concurrent requests share produce requests to the broker."""
+class RequestProducer:
+    """A producer for request paths on an event loop: send() returns at once and reports only a
+    failure, from a thread of its own that serves librdkafka's delivery reports. Nothing flushes
+    per record, so concurrent requests share produce requests to the broker, and a record the
+    broker takes wakes nobody (the request waits for what the record leads to: its verdict)."""
 
     def __init__(self):
         self._producer = Producer(producer_config(**{"linger.ms": 1}))
         threading.Thread(target=self._serve_delivery_reports, name="delivery-reports", daemon=True).start()
 
-    async def produce(self, topic, key, value):
-        """Raise DeliveryFailed when the broker did not acknowledge the record in time."""
-        future = asyncio.get_running_loop().create_future()
-
+    def send(self, topic, key, value, failed):
+        """failed(DeliveryFailed) is called on the delivery thread if the broker does not take the
+        record within KAFKA_DELIVERY_TIMEOUT_MS. Raises BufferError or KafkaException at once
+        when librdkafka cannot even queue it."""
         def on_delivery(error, message):
-            failure = None if error is None else DeliveryFailed(
-                f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {error.str()}")
-            settle_from_thread([(future, None, failure)])
+            if error is not None:
+                failed(DeliveryFailed(f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS}: {error.str()}"))
 
         self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
-        await future
 
     def connect(self, timeout):
         self._producer.list_topics(timeout=timeout)
@@ -120,23 +116,20 @@ class AsyncProducer:
             self._producer.poll(0.1)
 
 
-_async_producer = None
-_async_producer_lock = threading.Lock()
+_request_producer = None
+_request_producer_lock = threading.Lock()
 
 
-def async_producer():
-    global _async_producer
-    with _async_producer_lock:
-        if _async_producer is None:
-            _async_producer = AsyncProducer()
-        return _async_producer
-
-
-async def produce_async(topic, key, value):
-    """Produce one record through the process's AsyncProducer and await the acknowledgement."""
-    await (_async_producer or async_producer()).produce(topic, key, value)
+def request_producer():
+    """The process's RequestProducer."""
+    global _request_producer
+    if _request_producer is None:
+        with _request_producer_lock:
+            if _request_producer is None:
+                _request_producer = RequestProducer()
+    return _request_producer
 
 
 def connect_producer(timeout=10):
-    """Open the AsyncProducer's broker connections now (blocking), not at the first record."""
-    async_producer().connect(timeout)
+    """Open the RequestProducer's broker connections now (blocking), not at the first record."""
+    request_producer().connect(timeout)

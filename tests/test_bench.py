@@ -208,14 +208,15 @@ def test_the_minimal_decider_answers_the_verdict_or_timed_out(monkeypatch, setti
 
     waiter = Waiter()
 
-    async def produce_async(topic, key, value):
-        record = CARD_TRANSACTIONS.codec().decode(value)
-        produced.append((topic, key, record))
-        if key == b"decided":  # the job's verdict comes; for anyone else, none
-            waiter.futures[record["transaction_id"]].set_result({"outcome": "decline", **record})
+    class Producer:
+        def send(self, topic, key, value, failed):
+            record = CARD_TRANSACTIONS.codec().decode(value)
+            produced.append((topic, key, record))
+            if key == b"decided":  # the job's verdict comes; for anyone else, none
+                waiter.futures[record["transaction_id"]].set_result({"outcome": "decline", **record})
 
     monkeypatch.setattr(minimal_decider, "shared_waiter", lambda: waiter)
-    monkeypatch.setattr(minimal_decider.fraudsite.kafka, "produce_async", produce_async)
+    monkeypatch.setattr(minimal_decider.fraudsite.kafka, "request_producer", Producer)
 
     async def post(body):
         sent = []

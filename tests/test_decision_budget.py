@@ -3,12 +3,15 @@ request is answered at once with the fallback (the waiter, the broker and the da
 stand-ins here; tests/test_decisions.py runs the real ones)."""
 
 import asyncio
+import threading
 import time
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from api import endpoint
+from fraudsite.kafka import DeliveryFailed
 from transactions import decisions
 
 VERDICT = {"transaction_id": "tx-1", "outcome": "decline", "score": 60.0, "status": "FRAUD",
@@ -44,8 +47,11 @@ def stand_ins(monkeypatch, settings):
     settings.DECISION_BUDGET_MS = 200
     settings.DECISION_FALLBACK = "review"
 
-    async def produced(topic, key, value):
-        return None
+    class Producer:
+        sent = []
+
+        def send(self, topic, key, value, failed):
+            self.sent.append(key)
 
     async def recorded(item):
         return "recorded"
@@ -53,7 +59,7 @@ def stand_ins(monkeypatch, settings):
     async def customer(user_id):
         return SimpleNamespace(user_id=user_id, pk=1)
 
-    monkeypatch.setattr(decisions, "produce_async", produced)
+    monkeypatch.setattr(decisions, "request_producer", Producer)
     monkeypatch.setattr(endpoint.database, "submit", recorded)
     monkeypatch.setattr(endpoint.customers, "get", customer)
     monkeypatch.setattr(endpoint.admission, "loop_lag", 0.0)
@@ -62,6 +68,7 @@ def stand_ins(monkeypatch, settings):
     def use(waiter):
         monkeypatch.setattr(decisions, "shared_waiter", lambda: waiter)
         monkeypatch.setattr(endpoint.decisions, "shared_waiter", lambda: waiter)
+        return Producer.sent
     return use
 
 
@@ -85,16 +92,9 @@ def test_no_verdict_within_the_budget_is_the_fallback_with_timed_out(stand_ins, 
     assert (status, payload) == (200, {"transaction_id": "tx-1", "decision": "decline", "timed_out": True})
 
 
-def test_a_full_process_answers_at_once_with_the_fallback_and_sends_nothing(stand_ins, settings, monkeypatch):
+def test_a_full_process_answers_at_once_with_the_fallback_and_sends_nothing(stand_ins, settings):
     settings.DECISION_MAX_IN_FLIGHT = 3
-    waiter = Waiter(verdict_seconds=None)
-    stand_ins(waiter)
-    sent = []
-
-    async def produced(topic, key, value):
-        sent.append(key)
-
-    monkeypatch.setattr(decisions, "produce_async", produced)
+    sent = stand_ins(Waiter(verdict_seconds=None))
 
     async def run():
         held = [asyncio.create_task(endpoint.answer_request(SimpleNamespace(id="key"), None,
@@ -125,3 +125,33 @@ def test_a_late_event_loop_sheds(stand_ins, monkeypatch, settings):
     assert answer()[1]["shed"] is True
     monkeypatch.setattr(endpoint.admission, "loop_lag", 0.0)
     assert "shed" not in answer()[1]
+
+
+def test_a_broker_that_does_not_answer_does_not_hold_the_request_past_its_budget(stand_ins, monkeypatch):
+    stand_ins(Waiter(verdict_seconds=None))  # no verdict, and the broker neither takes nor refuses
+
+    async def run():
+        return await decisions.decide({"customer": SimpleNamespace(user_id="u"), "transaction_id": "tx-9",
+                                       "timestamp": timezone.now(),
+                                       "lat": 1.0, "lng": 1.0, "amount": 1.0},
+                                      time.monotonic() + 0.05, undelivered=lambda: None)
+    assert asyncio.run(run()) == {"transaction_id": "tx-9", "decision": "review", "timed_out": True}
+
+
+def test_a_refusal_by_the_broker_before_the_deadline_fails_the_decision_and_forgets_the_row(stand_ins, monkeypatch):
+    stand_ins(Waiter(verdict_seconds=None))
+    forgotten = []
+
+    class RefusingProducer:
+        def send(self, topic, key, value, failed):
+            threading.Timer(0.01, failed, [DeliveryFailed("refused")]).start()  # on another thread, as librdkafka
+
+    monkeypatch.setattr(decisions, "request_producer", RefusingProducer)
+
+    async def run():
+        return await decisions.decide({"customer": SimpleNamespace(user_id="u"), "transaction_id": "tx-10",
+                                       "timestamp": timezone.now(), "lat": 1.0, "lng": 1.0, "amount": 1.0},
+                                      time.monotonic() + 5, undelivered=lambda: forgotten.append("tx-10"))
+    with pytest.raises(DeliveryFailed):
+        asyncio.run(run())
+    assert forgotten == ["tx-10"]

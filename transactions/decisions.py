@@ -1,5 +1,5 @@
 """The decision API's service: produce a recorded transaction and wait, until the request's
-deadline, for the detection job's verdict. The verdict decides (its outcome band and score come
+deadline, for the detection job's verdict (which also says that the broker took the record). The verdict decides (its outcome band and score come
 from the job); nothing here recomputes a rule. Runs on an event loop: the wait holds no thread."""
 
 import asyncio
@@ -7,7 +7,8 @@ import time
 
 from django.conf import settings
 
-from fraudsite.kafka import produce_async
+from fraudsite.batching import settle_from_thread
+from fraudsite.kafka import request_producer
 from fraudsite.topics import CARD_TRANSACTIONS
 
 from . import submission
@@ -19,22 +20,31 @@ MEASUREMENTS = ["speed_kmh", "distance_km", "elapsed_seconds", "max_speed", "ave
                 "local_hour", "prev_transaction_id"]
 
 
-async def decide(cleaned, deadline):
-    """Produce the validated, recorded transaction (submission.validate, submission.record_many)
-    and answer with its verdict, or with the fallback and timed_out when none came by deadline
-    (time.monotonic()). Raises fraudsite.kafka.DeliveryFailed, KafkaException or BufferError
-    when the broker did not take the transaction."""
+async def decide(cleaned, deadline, undelivered):
+    """Produce the validated, recorded transaction (submission.validate, and recorded by the
+    caller) and answer with its verdict, or with the fallback and timed_out when none came by
+    deadline (time.monotonic()): the deadline holds even while the broker does not answer.
+    Raises DeliveryFailed when the broker refused the transaction before the deadline, and
+    BufferError or KafkaException when it could not even be queued. undelivered() is called
+    (on the producer's thread) whenever the broker refuses it, answered or not: the caller
+    forgets the recorded row then."""
     waiter = shared_waiter()
-    verdict = waiter.expect(cleaned["customer"].user_id, cleaned["transaction_id"])
+    user_id, transaction_id = cleaned["customer"].user_id, cleaned["transaction_id"]
+    verdict = waiter.expect(user_id, transaction_id)
+
+    def failed(error):
+        undelivered()
+        settle_from_thread([(verdict, None, error)])  # nothing, if the request has been answered
+
     try:
-        await produce_async(CARD_TRANSACTIONS.name, CARD_TRANSACTIONS.encode_key(cleaned["customer"].user_id),
-                            submission.kafka_value(cleaned))
+        request_producer().send(CARD_TRANSACTIONS.name, CARD_TRANSACTIONS.encode_key(user_id),
+                                 submission.kafka_value(cleaned), failed)
         try:
             record = await asyncio.wait_for(verdict, max(deadline - time.monotonic(), 0))
         except TimeoutError:
-            return fallback(cleaned["transaction_id"], timed_out=True)
+            return fallback(transaction_id, timed_out=True)
     finally:
-        waiter.forget(cleaned["transaction_id"])
+        waiter.forget(transaction_id)
     return answer(record)
 
 
