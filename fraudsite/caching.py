@@ -29,6 +29,7 @@ class RecentLookups:
         """load(key) -> value, a blocking database lookup (None is a value, e.g. 'no such key')."""
         self._load, self._seconds = load, seconds
         self._entries = {}  # key -> (value, asked_at)
+        self._loading = {}  # key -> the lookup under way (concurrent.futures.Future)
         self._lock = threading.Lock()
 
     def _fresh(self, key):
@@ -47,10 +48,23 @@ class RecentLookups:
         found, value = self._fresh(key)
         if found:
             return value
+        # One lookup per key at a time: the requests that miss together wait for the same one
+        # (a query each would queue in the lookup threads, and come back already stale).
+        with self._lock:
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = self._loading[key] = _executor.submit(self._load_and_keep, key)
+        return await asyncio.wrap_future(loading)
+
+    def _load_and_keep(self, key):
         asked_at = time.monotonic()
-        value = await asyncio.get_running_loop().run_in_executor(_executor, _in_lookup_thread, self._load, key)
-        self._keep(key, value, asked_at)
-        return value
+        try:
+            value = _in_lookup_thread(self._load, key)
+            self._keep(key, value, asked_at)
+            return value
+        finally:
+            with self._lock:
+                del self._loading[key]
 
     def get_blocking(self, key):
         """get() for synchronous callers (a DRF view)."""

@@ -25,9 +25,11 @@ def uvicorn_argv(processes, port=None, fd=None, host="127.0.0.1"):
     where = ["--fd", str(fd)] if fd is not None else ["--host", host, "--port", str(port)]
     return [sys.executable, "-m", "uvicorn", "fraudsite.asgi:application", *where, "--workers", str(processes),
             "--loop", "uvloop", "--http", "httptools", "--lifespan", "on",
-            # The client address is the connection's: no X-Forwarded-For is believed (the sign-in
-            # throttle counts by address). A proxy in front sets it on its own side.
-            "--no-proxy-headers", "--no-server-header",
+            # The client address is the connection's, unless FORWARDED_ALLOW_IPS names the proxy
+            # in front, whose X-Forwarded-For is then believed (the sign-in throttle counts by
+            # address; uvicorn reads that variable itself).
+            "--proxy-headers" if os.environ.get("FORWARDED_ALLOW_IPS") else "--no-proxy-headers",
+            "--no-server-header",
             # Thousands of decisions a second: an access log line each would cost more than the answer.
             "--no-access-log", "--timeout-graceful-shutdown", "5"]
 

@@ -1,0 +1,50 @@
+"""fraudsite.caching: a lookup kept for its period, asked again after it, and asked once for many
+requests that miss together."""
+
+import asyncio
+import time
+
+from fraudsite.caching import RecentLookups
+
+
+def counting_lookup(seconds=0.0):
+    calls = []
+
+    def load(key):
+        calls.append(key)
+        time.sleep(seconds)
+        return f"value of {key} #{len(calls)}"
+    return load, calls
+
+
+def test_a_lookup_is_kept_for_its_period_and_asked_again_after_it():
+    load, calls = counting_lookup()
+    lookups = RecentLookups(load, seconds=0.2)
+
+    async def run():
+        first = [await lookups.get("k") for _ in range(3)]
+        await asyncio.sleep(0.25)
+        return first, await lookups.get("k")
+
+    first, later = asyncio.run(run())
+    assert first == ["value of k #1"] * 3 and later == "value of k #2"
+    assert calls == ["k", "k"]
+
+
+def test_requests_that_miss_together_share_one_lookup():
+    load, calls = counting_lookup(seconds=0.1)
+    lookups = RecentLookups(load, seconds=10)
+
+    async def run():
+        return await asyncio.gather(*[lookups.get("k") for _ in range(50)], lookups.get("other"))
+
+    values = asyncio.run(run())
+    assert len(set(values[:50])) == 1 and values[0].startswith("value of k ")
+    assert sorted(calls) == ["k", "other"]
+
+
+def test_none_is_kept_too():
+    load, calls = counting_lookup()
+    lookups = RecentLookups(lambda key: load(key) and None, seconds=10)
+    assert [lookups.get_blocking("missing") for _ in range(3)] == [None] * 3
+    assert calls == ["missing"]
