@@ -223,7 +223,7 @@ def bench_b2(steps):
     results = []
     with live_site("b2") as site:
         for rate, seconds in steps:
-            say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and daphne ...")
+            say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and the web server ...")
             started_ms = time.time() * 1000
             with verdict_arrivals() as on_topic:
                 sent_ids, sent, (received,) = asyncio.run(

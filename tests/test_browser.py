@@ -1,7 +1,7 @@
 """The whole product in a real browser: Chromium signs in, double-clicks the map twice, and sees
 the FRAUD verdict arrive over the WebSocket from the real Kafka + Flink pipeline.
 
-The web server is daphne in production mode (DEBUG off, collected static files served by
+The web server (fraudsite.server: uvicorn) in production mode (DEBUG off, collected static files served by
 WhiteNoise); the verdict worker runs as its own process; the channel layer is Redis.
 """
 

@@ -254,7 +254,7 @@ def test_every_page_carries_a_strict_content_security_policy(admin_client):
     assert "Content-Security-Policy" in Client().get("/accounts/login/")
 
 
-# --- WebSockets: one user cannot starve the others (real daphne, Redis channel layer) -------------
+# --- WebSockets: one user cannot starve the others (the real web server, Redis channel layer) -------------
 
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@
 - `kafka`: unique ids, producers, reading topics, consumer groups.
 - `pipeline`: driving the running detection job (`Pipeline`), and `wait_until_customers_read`,
   the check that the job has read the customers just published.
-- `site`: the running site (daphne, the verdict worker) for the browser, load and security tests
+- `site`: the running site (the web server, the verdict worker) for the browser, load and security tests
   and the benchmarks; the URL of a test's database for processes started beside it.
 - `records`, `reviews`: verdict records and rows, users with permissions, the review API.
 - `websocket_clients`: operators' WebSocket clients against a running site.
