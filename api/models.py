@@ -29,7 +29,10 @@ class Decision(models.Model):
     """A decision request's answer, kept so that a retry with the same Idempotency-Key gets the
     same answer and never a second transaction."""
 
-    client_key = models.ForeignKey(ClientKey, on_delete=models.CASCADE, related_name="decisions")
+    # No index of its own (Django's default for a foreign key, with a LIKE-pattern twin): the
+    # unique (client_key, idempotency_key) index serves every lookup, and the decision path
+    # writes a row per request.
+    client_key = models.ForeignKey(ClientKey, on_delete=models.CASCADE, related_name="decisions", db_index=False)
     idempotency_key = models.CharField(max_length=255)
     request_digest = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
     transaction_id = models.CharField(max_length=64)
