@@ -48,10 +48,12 @@ customers = RecentLookups(submission.active_customer, settings.LOOKUP_CACHE_SECO
 # --- the database side, in batches -----------------------------------------------------------
 
 class Record:
-    """A validated request to record (its transaction row, and its key's claim if it sent one)."""
+    """A validated request to record (its transaction row, and its key's claim if it sent one),
+    unless the batch reaches it after send_by (time.monotonic()): then it is "late", and nothing
+    is written or sent for it. The database's queue never holds a request past its budget."""
 
-    def __init__(self, cleaned, claim):
-        self.cleaned, self.claim = cleaned, claim
+    def __init__(self, cleaned, claim, send_by):
+        self.cleaned, self.claim, self.send_by = cleaned, claim, send_by
 
 
 class SaveAnswer:
@@ -68,18 +70,21 @@ class Undo:
 
 def store(items):
     """The Batcher's work: one statement per kind of item. A Record's result: "recorded",
-    "duplicate" (its transaction id was taken), or its Claim when its key was taken (a retry or
-    a conflict, which the claim then says)."""
+    "duplicate" (its transaction id was taken), "late", or its Claim when its key was taken (a
+    retry or a conflict, which the claim then says)."""
     results = [None] * len(items)
+    now = time.monotonic()
     first = {}  # transaction id -> the batch's first Record with it; a later one is a duplicate
     for index, item in enumerate(items):
-        if isinstance(item, Record):
+        if isinstance(item, Record) and now > item.send_by:
+            results[index] = "late"
+        elif isinstance(item, Record):
             first.setdefault(item.cleaned["transaction_id"], (index, item))
     freed, taken = [], []
     if first:
         claimed, recorded = recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
         for index, item in enumerate(items):
-            if not isinstance(item, Record):
+            if not isinstance(item, Record) or results[index] == "late":
                 continue
             transaction_id, claim = item.cleaned["transaction_id"], item.claim
             if first[transaction_id][0] != index:
@@ -173,8 +178,9 @@ async def _decide(client_key, idempotency_key, body, arrived):
         return 400, {"errors": errors}, {}
     claim = idempotency_key and idempotency.Claim(client_key.id, idempotency_key, idempotency.digest(body),
                                                   cleaned["transaction_id"])
+    budget = settings.DECISION_BUDGET_MS / 1000
     try:
-        outcome = await database.submit(Record(cleaned, claim or None))
+        outcome = await database.submit(Record(cleaned, claim or None, send_by=arrived + budget / 2))
     except DatabaseError as error:
         logger.error("decision %s not recorded: %s", cleaned["transaction_id"], error)
         return 503, {"error": "The database is unavailable, nothing was sent."}, {}
@@ -184,17 +190,27 @@ async def _decide(client_key, idempotency_key, body, arrived):
         return outcome.conflict.status, {"error": str(outcome.conflict)}, {}
     if outcome == "duplicate":
         return 409, {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, {}
+    if outcome == "late":
+        return 200, decisions.fallback(cleaned["transaction_id"], shed=True), {}
     decision_id = claim.decision_id if claim else None
     undo = Undo(cleaned["transaction_id"], decision_id)
     try:
-        answer = await decisions.decide(cleaned, arrived + settings.DECISION_BUDGET_MS / 1000,
-                                        undelivered=lambda: database.submit_nowait(undo))
+        answer = await decisions.decide(cleaned, arrived + budget, undelivered=lambda: database.submit_nowait(undo))
     except (DeliveryFailed, KafkaException, BufferError) as error:
         await database.submit(undo)  # gone before the answer says so (the same undo again is harmless)
         return 503, {"error": f"Kafka is unavailable, nothing was sent: {error}"}, {}
     if decision_id is not None:
-        await database.submit(SaveAnswer(decision_id, answer))
+        # Saved before the answer goes, so that a retry gets it; but not past the budget: a retry
+        # in the moment until it is saved is told to retry shortly (409).
+        saving = asyncio.ensure_future(database.submit(SaveAnswer(decision_id, answer)))
+        saving.add_done_callback(_log_unsaved)
+        await asyncio.wait([saving], timeout=max(arrived + budget - time.monotonic(), 0))
     return 200, answer, {}
+
+
+def _log_unsaved(saving):
+    if not saving.cancelled() and saving.exception() is not None:
+        logger.error("an answer was not saved for its Idempotency-Key: %s", saving.exception())
 
 
 # --- HTTP -----------------------------------------------------------------------------------
