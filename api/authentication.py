@@ -77,8 +77,8 @@ def scope_required(scope):
 
 
 class RateCounter:
-    """Requests per key and calendar minute, counted by every web process together. Each process
-    counts in memory and adds its counts to one cache counter per key and minute every
+    """Requests per key over a sliding minute, counted by every web process together. Each process
+    counts in memory and adds its counts to one cache counter per key and calendar minute every
     RATE_SYNC_SECONDS, reading back the total of all processes: no round trip per request, and a
     key's limit holds across processes to within that interval's requests."""
 
@@ -89,17 +89,25 @@ class RateCounter:
         self._thread = None
 
     def allow(self, prefix, limit):
-        """Count one request; whether it is within the key's limit per minute. (True, 0) or
-        (False, seconds until the next minute)."""
+        """Count one request; whether the key is within its limit per minute over the sliding
+        minute before now (the previous calendar minute's count weighted by how much of it that
+        minute still covers, plus this one's: no burst of twice the limit across a minute's
+        turn). (True, 0), or (False, seconds to wait)."""
         now = time.time()
-        slot = (prefix, int(now // 60))
+        minute, into = int(now // 60), now % 60 / 60
+        slot = (prefix, minute)
         with self._lock:
             self._unsent[slot] += 1
-            count = self._total[slot] + self._unsent[slot]
+            current = self._total.get(slot, 0) + self._unsent[slot]
+            previous = self._total.get((prefix, minute - 1), 0) + self._unsent.get((prefix, minute - 1), 0)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._sync_forever, name="rate-counter", daemon=True)
                 self._thread.start()
-        return (True, 0) if count <= limit else (False, 60 - now % 60)
+        if current + previous * (1 - into) <= limit:
+            return True, 0
+        if current > limit:
+            return False, 60 * (1 - into)
+        return False, min(60 * (1 - into), 60 * (current + previous * (1 - into) - limit) / max(previous, 1))
 
     def _sync_forever(self):
         while True:
@@ -118,13 +126,25 @@ class RateCounter:
             for slot in [slot for slot in self._total if slot[1] < current - 1]:
                 del self._total[slot]
         for (prefix, minute), count in unsent.items():
-            counter = f"throttle:client-key:{prefix}:{minute}"
-            try:
-                total = cache.incr(counter, count)
-            except ValueError:  # the minute's first count; another process may add it at the same time
-                total = count if cache.add(counter, count, timeout=120) else cache.incr(counter, count)
+            total = self._add(prefix, minute, count)  # outside the lock: requests never wait for the cache
             with self._lock:
                 self._total[(prefix, minute)] = total
+                known = (prefix, minute - 1) in self._total
+            if not known:  # the other processes' count of the minute before, once
+                previous = cache.get(self._counter(prefix, minute - 1)) or 0
+                with self._lock:
+                    self._total.setdefault((prefix, minute - 1), previous)
+
+    @staticmethod
+    def _counter(prefix, minute):
+        return f"throttle:client-key:{prefix}:{minute}"
+
+    def _add(self, prefix, minute, count):
+        counter = self._counter(prefix, minute)
+        try:
+            return cache.incr(counter, count)
+        except ValueError:  # the minute's first count; another process may add it at the same time
+            return count if cache.add(counter, count, timeout=180) else cache.incr(counter, count)
 
 
 rates = RateCounter()

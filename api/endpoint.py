@@ -30,6 +30,7 @@ from fraudsite import metrics
 from fraudsite.batching import Batcher
 from fraudsite.caching import RecentLookups
 from fraudsite.kafka import DeliveryFailed, connect_producer
+from fraudsite.validation import BadBody, parse_json_body
 from transactions import decisions, submission
 
 from . import idempotency, recording
@@ -252,9 +253,9 @@ class DecisionEndpoint:
         if content_type != "application/json":
             return 415, {"detail": f'Unsupported media type "{content_type}" in request.'}, {}
         try:
-            data = json.loads(body)
-        except ValueError as error:
-            return 400, {"detail": f"JSON parse error - {error}"}, {}
+            data = parse_json_body(body)
+        except BadBody as error:
+            return 400, {"detail": str(error)}, {}
         return await answer_request(client_key, headers.get("idempotency-key"), data, arrived)
 
 

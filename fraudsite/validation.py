@@ -6,9 +6,12 @@ import json
 import math
 import re
 
-# Control characters other than tab, line feed and carriage return.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-LINE_BREAKS = re.compile(r"[\t\n\r]")
+# Control characters other than tab, line feed and carriage return; lone surrogates (a JSON
+# "\ud800" decodes to one, and no database or encoder takes it); and the bidirectional
+# overrides and isolates, which make shown text read other than it is stored.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# Every line break Unicode knows, tab included: not in one-line fields.
+LINE_BREAKS = re.compile(r"[\t\n\r\x85\u2028\u2029]")
 # The request bodies of this site are flat objects; anything deeper is not one of them.
 MAX_JSON_DEPTH = 5
 

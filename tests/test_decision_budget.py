@@ -161,3 +161,18 @@ def test_a_request_the_database_reaches_after_half_its_budget_is_shed_and_nothin
     stand_ins(Waiter())
     late = endpoint.Record({"transaction_id": "tx-late"}, None, send_by=time.monotonic() - 0.001)
     assert endpoint.store([late]) == ["late"]  # no statement runs: the test has no database
+
+
+def test_the_rate_is_counted_over_a_sliding_minute(monkeypatch):
+    from api import authentication
+
+    counter = authentication.RateCounter()
+    monkeypatch.setattr(counter, "_thread", object())  # no syncing thread: this process's counts only
+    clock = [60 * 1000 + 55.0]  # 55 s into a minute
+    monkeypatch.setattr(authentication.time, "time", lambda: clock[0])
+    assert [counter.allow("k", 5)[0] for _ in range(6)] == [True] * 5 + [False]
+    clock[0] += 10  # 5 s into the next minute: the last minute's 6 still weigh 6 * 55/60
+    allowed, wait = counter.allow("k", 5)
+    assert not allowed and 0 < wait <= 55
+    clock[0] += 50  # 55 s in: 6 * 5/60 = 0.5 of them left
+    assert [counter.allow("k", 5)[0] for _ in range(4)] == [True] * 3 + [False]  # with the one refused above
