@@ -6,10 +6,13 @@ from asgiref.sync import async_to_sync
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fraudsite.validation import BadBody, parse_json_body
 from transactions import decisions
 
 from .authentication import ClientKeyAuthentication, PerKeyRateThrottle, scope_required
@@ -70,7 +73,19 @@ EXAMPLES = [
 ]
 
 
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser with the site's bounds (fraudsite.validation): a body nested deeper than
+    any real one is a 400, not a RecursionError."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return parse_json_body(stream.read())
+        except BadBody as error:
+            raise ParseError(str(error)) from None
+
+
 class DecisionView(APIView):
+    parser_classes = [BoundedJSONParser]
     authentication_classes = [ClientKeyAuthentication]
     permission_classes = [scope_required(Scope.DECISIONS)]
     throttle_classes = [PerKeyRateThrottle]

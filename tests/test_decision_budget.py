@@ -176,3 +176,13 @@ def test_the_rate_is_counted_over_a_sliding_minute(monkeypatch):
     assert not allowed and 0 < wait <= 55
     clock[0] += 50  # 55 s in: 6 * 5/60 = 0.5 of them left
     assert [counter.allow("k", 5)[0] for _ in range(4)] == [True] * 3 + [False]  # with the one refused above
+
+
+@pytest.mark.django_db
+def test_a_deeply_nested_body_is_a_400_through_the_drf_view_too(client):
+    from api.models import ClientKey
+
+    _, secret = ClientKey.objects.create_key(name="nested", scopes=["decisions"])
+    answer = client.post("/api/v1/decisions", "[" * 100_000 + "]" * 100_000, content_type="application/json",
+                         HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    assert answer.status_code == 400 and "nested" in answer.json()["detail"]
