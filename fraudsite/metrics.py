@@ -4,7 +4,7 @@ METRICS_ALLOWED_IPS (loopback by default: a scraper runs beside the site, not th
 With several web processes, each writes its samples to files in PROMETHEUS_MULTIPROC_DIR (set by
 `make run` before any process starts) and /metrics adds them up; without it (one process, tests)
 the process's own registry is served. The worker's lag and the outbox's age are read from the
-health report when scraped."""
+health report when scraped (as are the day's verdict conflicts)."""
 
 import os
 
@@ -44,8 +44,8 @@ def _registry():
 
 
 class HealthCollector:
-    """The verdict lag, the oldest transaction without a verdict and the outbox's oldest unsent
-    change, from the (cached) health report."""
+    """The verdict lag, the oldest transaction without a verdict, the outbox's oldest unsent
+    change and the day's verdict conflicts, from the (cached) health report."""
 
     def __init__(self, report):
         self._report = report
@@ -59,6 +59,8 @@ class HealthCollector:
              "Age of the oldest transaction submitted here without a stored verdict (the worker's lag)."),
             ("fraudsite_outbox_oldest_pending_seconds", "oldest_unpublished_change_seconds",
              "Age of the oldest customer change not yet published to users-config."),
+            ("fraudsite_verdict_conflicts", "verdict_conflicts",
+             "Redelivered verdicts that differ from the stored one, recorded in the last day (never applied)."),
         ]:
             metric = GaugeMetricFamily(name, text)
             metric.add_metric([], report.get(key) or 0.0)

@@ -73,7 +73,7 @@ def status():
     verdicts = health.report()  # how late verdicts are (the job's watermark, stored verdicts)
     report["verdicts"] = {key: verdicts[key] for key in
                           ("status", "verdict_lag_seconds", "job_watermark_lag_seconds",
-                           "oldest_unjudged_transaction_seconds", "lag_alert_seconds")}
+                           "oldest_unjudged_transaction_seconds", "lag_alert_seconds", "verdict_conflicts")}
     report["logs"] = str(paths().logs)
     return report
 

@@ -151,4 +151,4 @@ def test_an_answered_decision_is_stored_after_the_worker_is_killed_and_restarted
                 restarted.terminate()
                 restarted.wait(30)
         assert verdict.outcome == answer.json()["decision"]
-        assert verdict.submitted.transaction_id == transaction_id
+        assert Transaction.objects.get(transaction_id=transaction_id).verdict == verdict

@@ -134,3 +134,16 @@ def test_the_openapi_document_validates_and_every_example_is_answered_as_documen
 
 def _ms_ago(seconds):
     return int((time.time() - seconds) * 1000)
+
+
+def test_bodies_no_parser_or_database_takes_are_400s_with_a_reason(live_site):
+    headers = {**key(), "Content-Type": "application/json"}
+    nested = requests.post(f"{live_site}/api/v1/decisions", data="[" * 100_000 + "]" * 100_000, headers=headers,
+                           timeout=30)
+    assert nested.status_code == 400 and "nested" in nested.json()["detail"]
+    surrogate = requests.post(f"{live_site}/api/v1/decisions", headers=headers, timeout=30,
+                              data='{"user_id": "\\ud800", "amount": 1, "lat": 1, "lng": 1}')
+    assert surrogate.status_code == 400 and "control characters" in surrogate.json()["errors"]["user_id"][0]
+    not_json = requests.post(f"{live_site}/api/v1/decisions", data="user_id=1", timeout=30,
+                             headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert not_json.status_code == 415

@@ -1,5 +1,5 @@
-"""Migrations that move data keep it: a database holding reviews, and unpublished customers, is
-migrated forward and everything is still there."""
+"""Migrations that move data keep it: a database holding reviews, unpublished customers, and
+verdicts linked (or not) to submitted transactions, is migrated forward and everything is still there."""
 
 from datetime import datetime, timezone
 
@@ -86,3 +86,35 @@ def test_unpublished_customers_and_deletions_become_outbox_rows():
     assert rows["off"] is None and rows["deleted"] is None  # tombstones
     assert Current.objects.get(user_id="failed").sync_state == Current.SyncState.PENDING
     assert Current.objects.get(user_id="synced").sync_state == Current.SyncState.SYNCED
+
+
+def test_transactions_and_verdicts_stay_related_when_the_link_column_goes():
+    old = migrate([("transactions", "0007_verdict_indexes_read")])
+    Customer, Transaction = old.get_model("users", "Customer"), old.get_model("transactions", "Transaction")
+    Verdict = old.get_model("transactions", "Verdict")
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    customer = Customer.objects.create(user_id="u1", first_name="L", last_name="W", max_speed=10)
+    submitted = {transaction_id: Transaction.objects.create(transaction_id=transaction_id, customer=customer,
+                                                            timestamp=moment, lat=0, lng=0, amount=1)
+                 for transaction_id in ("linked", "missed-by-the-race", "not-judged-yet")}
+    for transaction_id, link in [("linked", submitted["linked"]), ("missed-by-the-race", None), ("elsewhere", None)]:
+        Verdict.objects.create(
+            transaction_id=transaction_id, user_id="u1", submitted=link, timestamp=moment, lat=0, lng=0, amount=1,
+            received_at=moment, is_fraud=False, status="VALID", reason="no_history", kafka_topic="t",
+            kafka_partition=0, kafka_offset=len(transaction_id))
+
+    migrate(latest())
+
+    from transactions.health import oldest_unjudged_seconds
+    from transactions.models import Transaction as Current
+
+    assert {t.transaction_id: t.verdict and t.verdict.transaction_id for t in Current.objects.all()} == {
+        "linked": "linked", "missed-by-the-race": "missed-by-the-race", "not-judged-yet": None}
+    assert oldest_unjudged_seconds() is not None  # "not-judged-yet" only
+    Current.objects.filter(transaction_id="not-judged-yet").delete()
+    assert oldest_unjudged_seconds() is None
+
+    back = migrate([("transactions", "0007_verdict_indexes_read")])  # backwards, the column is filled again
+    assert dict(back.get_model("transactions", "Verdict").objects.values_list(
+        "transaction_id", "submitted__transaction_id")) == {
+        "linked": "linked", "missed-by-the-race": "missed-by-the-race", "elsewhere": None}

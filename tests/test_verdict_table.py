@@ -46,8 +46,7 @@ def test_the_verdict_table_has_only_the_indexes_a_query_reads():
                      for definition in definitions)
     assert indexes == sorted([
         "UNIQUE (id)",              # the primary key
-        "UNIQUE (transaction_id)",  # the upsert's conflict target; alert pages
-        "UNIQUE (submitted_id)",    # one verdict per transaction submitted here
+        "UNIQUE (transaction_id)",  # the insert's conflict target; alert pages; a transaction's verdict
         "(customer_id)",            # the customer's foreign key
         "(user_id)",                # the customer page; a proposal's replay
         "(received_at)",            # the operator page's latest verdicts

@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import OperationalError, connection
 
+from alerts.models import Alert
 from fraudsite.asgi import application
 from fraudsite.topics import CARD_TRANSACTIONS, VERDICTS
 from tests.support import wait_until
@@ -23,10 +24,11 @@ from tests.support.records import verdict_record
 from tests.support.site import database_url
 from tests.support.websocket_clients import session_headers
 from transactions import worker as worker_module
-from transactions.models import DeadLetter, Verdict
+from transactions.models import DeadLetter, Verdict, VerdictConflict
 from transactions.worker import Options, Worker
 from users.models import Customer
 from outbox.publisher import publish_all_pending
+from webhooks.models import Delivery, Endpoint
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -235,7 +237,7 @@ def test_verdicts_from_the_real_job_are_stored_and_linked_to_the_customer(stack,
 def test_the_orm_path_for_other_databases_stores_and_links_the_same(verdict_topic, monkeypatch):
     from transactions import verdicts
 
-    monkeypatch.setattr(verdicts, "_upsert_postgresql", verdicts._upsert_generic)
+    monkeypatch.setattr(verdicts, "_store_postgresql", verdicts._store_generic)
     customer = Customer.objects.create(user_id="user_3", first_name="Nina", last_name="L", max_speed=1000)
     ids, bad = fill(verdict_topic, good=30, bad_every=10)
 
@@ -245,6 +247,48 @@ def test_the_orm_path_for_other_databases_stores_and_links_the_same(verdict_topi
     assert Verdict.objects.count() == 30 and DeadLetter.objects.count() == bad
     assert Verdict.objects.filter(user_id="user_3").exclude(customer=customer).count() == 0
     assert Verdict.objects.filter(customer=customer).exists()
+
+
+def test_a_redelivered_verdict_never_changes_the_stored_one_and_a_differing_one_is_kept_as_a_conflict(
+        verdict_topic, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="fraudsite.verdicts")
+    customer = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="W", max_speed=10)
+    codec, kafka, positions = VERDICTS.codec(verdict_topic), producer(), []
+    valid, fraud = unique("tx"), unique("tx")
+    fraud_fields = dict(status="FRAUD", is_fraud=True, reason="speed_above_limit", reasons="speed_above_limit",
+                        speed_kmh=343.5, score=100.0, outcome="decline")
+
+    def send(record):
+        kafka.produce(verdict_topic, key=record["user_id"].encode(), value=codec.encode(record),
+                      on_delivery=lambda error, message: positions.append((message.partition(), message.offset())))
+        kafka.flush(10)
+
+    send(verdict_record(customer.user_id, valid))
+    send(verdict_record(customer.user_id, fraud, **fraud_fields))
+    group = unique("g")
+    Worker(Options(group_id=group, idle_timeout=2)).run()
+    stored = {row["transaction_id"]: row for row in Verdict.objects.values()}
+    assert list(Alert.objects.values_list("verdict__transaction_id", flat=True)) == [fraud]
+    # Subscribed only now: a delivery could only come from a redelivery.
+    Endpoint.objects.create(url="http://127.0.0.1:9/hooks", event_types=["verdict"])
+
+    differing = verdict_record(customer.user_id, valid, **fraud_fields)  # the job changed its mind
+    send(differing)
+    send(verdict_record(customer.user_id, fraud, **fraud_fields))  # the same verdict again
+    counters = Worker(Options(group_id=group, idle_timeout=2)).run()
+
+    assert counters.consumed == 2 and counters.stored == 0
+    assert {row["transaction_id"]: row for row in Verdict.objects.values()} == stored  # unchanged, to the offset
+    conflict = VerdictConflict.objects.get()  # one: the identical redelivery is none
+    assert (conflict.transaction_id, conflict.verdict_id, conflict.record) == (
+        valid, stored[valid]["id"], codec.decode(codec.encode(differing)))
+    assert (conflict.kafka_topic, conflict.kafka_partition, conflict.kafka_offset) == (verdict_topic, *positions[2])
+    assert list(Alert.objects.values_list("verdict__transaction_id", flat=True)) == [fraud]  # no second alert
+    assert not Delivery.objects.exists()  # no webhook for a verdict not stored
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "fraudsite.verdicts"]
+    assert valid in warning and '"status": "VALID"' in warning and '"status": "FRAUD"' in warning
 
 
 def test_an_idle_worker_logs_its_progress_once_not_every_interval(verdict_topic, caplog):

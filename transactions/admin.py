@@ -1,15 +1,19 @@
+import json
+
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html
 
 from fraudsite.admin import ReadOnlyAdmin
 from fraudsite.detection_sql import FRAUD_REASONS, OTHER_REASONS, SUPPRESSED_REASONS
 
 from .export import verdict_csv_lines
-from .models import DeadLetter, Transaction, Verdict
+from .models import DeadLetter, Transaction, Verdict, VerdictConflict
+from .verdicts import CONTENT_FIELDS, differing_fields, model_values
 
 REASONS = FRAUD_REASONS + SUPPRESSED_REASONS + OTHER_REASONS
 
@@ -82,3 +86,26 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     @admin.display(description="value")
     def value_bytes(self, letter):
         return repr(bytes(letter.value)) if letter.value is not None else "(none)"
+
+
+@admin.register(VerdictConflict)
+class VerdictConflictAdmin(ReadOnlyAdmin):
+    """Redelivered verdicts that differ from the stored one: never applied, shown beside it."""
+
+    list_display = ["transaction_id", "differs_in", "kafka_topic", "kafka_partition", "kafka_offset", "recorded_at"]
+    list_filter = ["recorded_at"]
+    search_fields = ["transaction_id"]
+    list_select_related = ["verdict"]
+    readonly_fields = ["transaction_id", "verdict", "differs_in", "record_json", "kafka_topic", "kafka_partition",
+                       "kafka_offset", "recorded_at"]
+    exclude = ["record"]
+
+    @admin.display(description="differs in")
+    def differs_in(self, conflict):
+        stored = {name: getattr(conflict.verdict, name) for name in CONTENT_FIELDS}
+        return ", ".join(differing_fields(stored, model_values(conflict.record)))
+
+    @admin.display(description="record (as received)")
+    def record_json(self, conflict):
+        in_schema_order = {name: conflict.record[name] for name in CONTENT_FIELDS if name in conflict.record}
+        return format_html("<pre>{}</pre>", json.dumps(in_schema_order, indent=2))

@@ -6,7 +6,11 @@ Verdict lag is the larger of two ages:
   than the watermark has been judged, so this is how long a transaction can wait for its verdict
   in Flink (with the event-time clock ticking, about one tick interval when all is well);
 - the age of the oldest transaction submitted on this site that has no stored verdict yet
-  (Flink, Kafka and the worker together), over the last day.
+  (Flink, Kafka and the worker together), over the last day. A transaction's verdict is the one of
+  its transaction_id, whichever of the two was stored first: there is no link to miss.
+
+Verdict conflicts (redelivered verdicts that differ from the stored one, kept but never applied)
+are counted over the last day; they do not change the status, which is about being on time.
 """
 
 import threading
@@ -19,15 +23,17 @@ from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from fraudsite import metrics
 from fraudsite.kafka import broker_reachable, client_config
 from outbox.publisher import oldest_pending_seconds
 
-from .models import Transaction
+from .models import Transaction, Verdict, VerdictConflict
 
 UNJUDGED_WINDOW = timedelta(days=1)
+CONFLICTS_WINDOW = timedelta(days=1)
 METRICS_REFRESH_SECONDS = 0.3
 # However many pages and monitors poll, the parts are asked at most once per this many seconds.
 REPORT_CACHE_SECONDS = 1.0
@@ -93,13 +99,23 @@ def _writer_watermark_query(flink, jid):
 
 
 def oldest_unjudged_seconds():
-    """Age of the oldest transaction submitted here (within a day) that has no verdict stored."""
+    """Age of the oldest transaction submitted here (within a day) with no verdict of its
+    transaction_id stored."""
+    judged = Verdict.objects.filter(transaction_id=OuterRef("transaction_id"))
     try:
-        oldest = (Transaction.objects.filter(verdict__isnull=True, submitted_at__gte=timezone.now() - UNJUDGED_WINDOW)
+        oldest = (Transaction.objects.filter(~Exists(judged), submitted_at__gte=timezone.now() - UNJUDGED_WINDOW)
                   .order_by("submitted_at").values_list("submitted_at", flat=True).first())
     except DatabaseError:  # e.g. not migrated yet: nothing is known about stored verdicts
         return None
     return None if oldest is None else (timezone.now() - oldest).total_seconds()
+
+
+def recent_conflicts():
+    """How many verdict conflicts were recorded within CONFLICTS_WINDOW."""
+    try:
+        return VerdictConflict.objects.filter(recorded_at__gte=timezone.now() - CONFLICTS_WINDOW).count()
+    except DatabaseError:  # e.g. not migrated yet
+        return None
 
 
 def cached_report():
@@ -128,6 +144,7 @@ def report():
     watermark_lag = job["watermark_lag_seconds"] if job else None
     unjudged = oldest_unjudged_seconds() if database else None
     unpublished = oldest_pending_seconds() if database else None
+    conflicts = recent_conflicts() if database else None
     checks = {
         "database": database,
         "broker": broker_reachable(),
@@ -151,6 +168,9 @@ def report():
         "lag_alert_seconds": settings.VERDICT_LAG_ALERT_SECONDS,
         # Customer changes not yet on users-config (the outbox publisher down, or Kafka refusing).
         "oldest_unpublished_change_seconds": unpublished,
+        # Redelivered verdicts that differ from the stored one, recorded in the last day (the
+        # admin's verdict conflicts): kept, never applied. Any at all is worth a look.
+        "verdict_conflicts": conflicts,
         # Decision requests answered with the fallback at once by admission control (all web
         # processes, since they started): more than a few means too few web processes.
         "decisions_shed": metrics.shed_total(),

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from users.models import Customer
 
@@ -21,6 +22,13 @@ class Transaction(models.Model):
 
     def __str__(self):
         return self.transaction_id
+
+    @property
+    def verdict(self):
+        """The stored verdict on this transaction, or None. Related by the natural key both sides
+        know, transaction_id, rather than a link column: two writers that each set a link after
+        their own commit race (issue 28), and a derived relation has no writer."""
+        return Verdict.objects.filter(transaction_id=self.transaction_id).first()
 
 
 class ReviewStatus(models.TextChoices):
@@ -56,8 +64,7 @@ class Verdict(models.Model):
     transaction_id = models.CharField(max_length=64)
     user_id = models.CharField(max_length=64)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdicts")
-    submitted = models.OneToOneField(Transaction, null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="verdict", help_text="The submitted transaction, if made here.")
+    # The transaction submitted here, if any, is the Transaction of the same transaction_id (see Transaction.verdict).
     timestamp = models.DateTimeField()
     lat = models.FloatField()
     lng = models.FloatField()
@@ -119,6 +126,29 @@ class Verdict(models.Model):
     @property
     def reason_list(self):
         return [reason for reason in self.reasons.split(",") if reason]
+
+
+class VerdictConflict(models.Model):
+    """A record of card-transactions-enriched for a transaction whose stored verdict says
+    otherwise: kept verbatim, never applied (a stored verdict is evidence; transactions/verdicts.py
+    says what counts as the same verdict)."""
+
+    transaction_id = models.CharField(max_length=64)
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="conflicts",
+                                help_text="The stored verdict, which stays as it is.")
+    record = models.JSONField(help_text="The differing record's fields as decoded (times in epoch milliseconds).")
+    kafka_topic = models.CharField(max_length=255)
+    kafka_partition = models.IntegerField()
+    kafka_offset = models.BigIntegerField()
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kafka_topic", "kafka_partition", "kafka_offset"],
+                                               name="verdict_conflict_once")]
+
+    def __str__(self):
+        return f"{self.transaction_id}: {self.kafka_topic}[{self.kafka_partition}]@{self.kafka_offset}"
 
 
 class DeadLetter(models.Model):

@@ -14,7 +14,7 @@ from fraudsite.topics import CARD_TRANSACTIONS
 from fraudsite.validation import finite_float, has_control_characters
 from users.models import Customer
 
-from .models import Transaction, Verdict
+from .models import Transaction
 
 TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -140,6 +140,4 @@ def submit(cleaned, user=None):
         raise DuplicateTransaction(cleaned["transaction_id"]) from None
     except (DeliveryFailed, KafkaException, BufferError) as error:
         raise KafkaUnavailable(str(error)) from error
-    # The verdict may have been stored before this commit: link it now.
-    Verdict.objects.filter(transaction_id=submitted.transaction_id, submitted=None).update(submitted=submitted)
     return submitted

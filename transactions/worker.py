@@ -1,9 +1,10 @@
 """The verdict worker behind `manage.py consume_verdicts`.
 
 Consumes card-transactions-enriched in batches; stores each batch in one database transaction
-(verdicts upserted by transaction id, undecodable records dead-lettered); pushes the stored
-verdicts to operators; and only then commits the batch's offsets. A crash at any point replays
-at most the uncommitted batches, which the idempotent store absorbs: exactly one row per verdict.
+(a verdict per transaction id, never overwritten; a differing redelivery kept as a conflict;
+undecodable records dead-lettered); pushes the stored verdicts to operators; and only then
+commits the batch's offsets. A crash at any point replays at most the uncommitted batches, which
+the idempotent store absorbs: exactly one row per verdict.
 
 Batches are stored by one writer thread, in order, while this thread consumes and decodes the
 next batch: PostgreSQL's work on one batch overlaps Python's on the next (B1). At most one batch
@@ -52,7 +53,7 @@ def close_connection():
 @dataclass
 class Batch:
     messages: list
-    rows: list  # verdict rows, as parse_batch gives them
+    rows: list  # verdict rows, as parse_batch gives them; once stored, those store_rows stored
     dead_letters: list
 
 
@@ -182,7 +183,7 @@ class Worker:
         """In the writer thread: store the batch; a record the database refuses becomes a dead letter."""
         try:
             try:
-                store_rows(batch.rows, batch.dead_letters)
+                batch.rows, batch.dead_letters = store_rows(batch.rows, batch.dead_letters)
             except (OperationalError, InterfaceError):
                 raise
             except DatabaseError as error:
