@@ -30,7 +30,7 @@ from fraudsite import metrics
 from fraudsite.batching import Batcher
 from fraudsite.caching import RecentLookups
 from fraudsite.kafka import DeliveryFailed, connect_producer
-from fraudsite.validation import BadBody, parse_json_body
+from fraudsite.validation import BadBody, has_control_characters, parse_json_body
 from transactions import decisions, submission
 
 from . import idempotency, recording
@@ -173,7 +173,13 @@ async def answer_request(client_key, idempotency_key, body, arrived):
 
 async def _decide(client_key, idempotency_key, body, arrived):
     user_id = body.get("user_id") if isinstance(body, dict) else None
-    customer = await customers.get(user_id) if isinstance(user_id, str) and user_id else None
+    # Looked up before validation (which must not wait), so only what validation would look up.
+    lookable = isinstance(user_id, str) and user_id and not has_control_characters(user_id)
+    try:
+        customer = await customers.get(user_id) if lookable else None
+    except DatabaseError as error:
+        logger.error("customer %r not looked up: %s", user_id[:64], error)
+        return 503, {"error": "The database is unavailable, nothing was sent."}, {}
     cleaned, errors = submission.validate(body, find_customer=lambda _: customer)
     if errors:
         return 400, {"errors": errors}, {}
@@ -243,6 +249,9 @@ class DecisionEndpoint:
             client_key = await client_key_for(words[1])
         except exceptions.AuthenticationFailed as failure:
             return 401, {"detail": str(failure.detail)}, {"WWW-Authenticate": KEYWORD}
+        except DatabaseError as error:
+            logger.error("API key not looked up: %s", error)
+            return 503, {"error": "The database is unavailable, nothing was sent."}, {}
         if not client_key.allows(Scope.DECISIONS):
             return 403, {"detail": f"This API key lacks the {Scope.DECISIONS.value!r} scope."}, {}
         allowed, wait = rates.allow(client_key.prefix, client_key.rate_limit_per_minute)
