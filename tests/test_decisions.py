@@ -138,9 +138,12 @@ def _ms_ago(seconds):
 
 def test_bodies_no_parser_or_database_takes_are_400s_with_a_reason(live_site):
     headers = {**key(), "Content-Type": "application/json"}
-    nested = requests.post(f"{live_site}/api/v1/decisions", data="[" * 100_000 + "]" * 100_000, headers=headers,
+    nested = requests.post(f"{live_site}/api/v1/decisions", data="[" * 20_000 + "]" * 20_000, headers=headers,
                            timeout=30)
     assert nested.status_code == 400 and "nested" in nested.json()["detail"]
+    too_large = requests.post(f"{live_site}/api/v1/decisions", data="[" * 100_000 + "]" * 100_000, headers=headers,
+                              timeout=30)
+    assert too_large.status_code == 413 and "65536 bytes" in too_large.json()["detail"]
     surrogate = requests.post(f"{live_site}/api/v1/decisions", headers=headers, timeout=30,
                               data='{"user_id": "\\ud800", "amount": 1, "lat": 1, "lng": 1}')
     assert surrogate.status_code == 400 and "control characters" in surrogate.json()["errors"]["user_id"][0]

@@ -142,8 +142,11 @@ VERDICT_FIELDS = ["status", "reason", "reasons", "is_fraud", "prev_transaction_i
 
 
 def test_a_replay_with_the_thresholds_in_force_gives_the_live_jobs_answers(history, django_user_model):
+    # Her usual hours are the first six of the twelve the transactions span (from now, in UTC), so
+    # that the later ones are at an unusual hour whatever the time of day the test runs.
+    now_hour = timezone.now().hour
     nina = customer(max_speed=500, velocity_max_transactions=3, velocity_window_minutes=90, spend_factor=3,
-                    usual_hour_start=6, usual_hour_end=22)
+                    usual_hour_start=now_hour, usual_hour_end=(now_hour + 6) % 24)
     # 30 transactions: every signal fires somewhere; the window starts at the 26th, so the first
     # ones in it are judged with the look-back (previous transaction, 20 before) exported before it.
     hops = [((LONDON if n % 3 else PARIS), n * 0.4) for n in range(30)]
