@@ -122,15 +122,9 @@ class Admission:
     def __init__(self):
         self.in_flight = 0
         self.loop_lag = 0.0
-        self._probing = set()  # the loops whose lateness is measured
 
-    def probe(self):
-        loop = asyncio.get_running_loop()
-        if loop not in self._probing:
-            self._probing.add(loop)
-            loop.create_task(self._measure_lag())
-
-    async def _measure_lag(self):
+    async def measure_lag(self):
+        """Runs for the web process's life (started by lifespan)."""
         while True:
             before = time.monotonic()
             await asyncio.sleep(LAG_PROBE_SECONDS)
@@ -232,7 +226,6 @@ class DecisionEndpoint:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         arrived = time.monotonic()
-        admission.probe()
         status, payload, headers = await self._handle(scope, receive, arrived)
         _count(status, payload, arrived)
         await _respond(send, status, payload, headers)
@@ -270,10 +263,13 @@ class DecisionEndpoint:
 
 async def lifespan(scope, receive, send):
     """At a web process's start, connect its verdict consumer and producer, so that its first
-    decisions do not wait for them; a broker that is down is not the server's failure."""
+    decisions do not wait for them, and start measuring how late its event loop runs (admission);
+    a broker that is down is not the server's failure."""
+    lag = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            lag = asyncio.get_running_loop().create_task(admission.measure_lag())
             try:
                 await decisions.shared_waiter().start()
                 await asyncio.to_thread(connect_producer)
@@ -281,6 +277,8 @@ async def lifespan(scope, receive, send):
                 logger.warning("decision path not warmed up (Kafka unreachable?): %s", error)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if lag is not None:
+                lag.cancel()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

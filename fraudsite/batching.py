@@ -73,9 +73,6 @@ class Batcher:
             self._ensure_running()
         self._wake.set()
 
-    def backlog(self):
-        return len(self._pending)
-
     def _run(self):
         while True:
             self._wake.wait()

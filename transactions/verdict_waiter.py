@@ -57,10 +57,6 @@ class VerdictWaiter:
                 if self._customers[entry[1]] <= 0:
                     del self._customers[entry[1]]
 
-    def backlog(self):
-        """How many requests of this process wait for a verdict now."""
-        return len(self._futures)
-
     def _ensure_started(self):
         with self._lock:
             if self._consumer is not None:
