@@ -1,7 +1,7 @@
 """Rule quality: per fraud reason code, over a period, how often it fires, how its alerts were
 decided, how fast, which reasons fire together, and day by day. Each table is one PostgreSQL
-query that aggregates in the database (10 million verdicts must not come into Python); the README's
-"Analytics" section defines every figure.
+query that aggregates in the database (10 million verdicts must not come into Python); the documentation's
+analytics page (docs/analyst/analytics.md) defines every figure.
 
 The period selects alerts by arrival (`received_at`, from the first day's midnight to the end of
 the last day, in TIME_ZONE); an alert's review figures are its decisions as they stand now,

@@ -2,7 +2,7 @@
 
 With no configuration at all the defaults serve a local run: SQLite, Kafka at localhost:9092,
 no Schema Registry, an in-memory channel layer. Production switches by environment only; see
-`.env.example` and the README's configuration table.
+`.env.example` and docs/configuration.md.
 """
 
 import importlib.util

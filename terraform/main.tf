@@ -275,7 +275,7 @@ locals {
 
 # Tables are inferred from the topics once their schemas exist (users-config, compacted, as the
 # versioned upsert table the temporal join needs); the two ALTERs set the watermarks of the
-# timing model (README, Timing), and the detection INSERT runs last.
+# timing model (docs/timing.md), and the detection INSERT runs last.
 module "alter_card_transactions_watermark" {
   source     = "./modules/flink-statement"
   name       = "${var.name_prefix}-01-card-transactions-watermark"

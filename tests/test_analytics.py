@@ -73,7 +73,7 @@ def in_period(known):
 
 
 def expected_reason_row(reason, alerts):
-    """The README's definitions, computed here in Python from what the test seeded."""
+    """The definitions of docs/analyst/analytics.md, computed here in Python from what the test seeded."""
     mine = [alert for alert in alerts if reason in alert["reasons"]]
     decided = [alert for alert in mine if alert["decisions"]]
     status = [alert["decisions"][-1][0] for alert in decided]  # the latest decision is the alert's status

@@ -26,7 +26,7 @@ from tests.support.records import VerdictMessage, verdict_record
 from tests.support.reviews import user_with
 from tests.support.site import database_url, site_processes
 from tests.support.waiting import wait_until
-from tests.support.webhooks import Receiver, readme_verify_webhook
+from tests.support.webhooks import Receiver, documented_verify_webhook
 from transactions.models import Verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
@@ -106,8 +106,8 @@ def all_delivered():
 
 # --- Signatures ---------------------------------------------------------------------------------
 
-def test_the_readme_snippet_accepts_our_signature_and_refuses_anything_else():
-    verify, body, secret = readme_verify_webhook(), b'{"id":"e1","type":"verdict"}', "whsec_test"
+def test_the_documented_snippet_accepts_our_signature_and_refuses_anything_else():
+    verify, body, secret = documented_verify_webhook(), b'{"id":"e1","type":"verdict"}', "whsec_test"
     now = int(time.time())
     assert verify(secret, deliveries.signature(secret, now, body), body)
     assert not verify("whsec_other", deliveries.signature(secret, now, body), body)

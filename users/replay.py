@@ -44,7 +44,7 @@ from .thresholds import apply_changes
 logger = logging.getLogger("fraudsite.replay")
 
 JOB_NAME_PREFIX = "replay-"
-# Flink 2.2 refuses the detection query in batch mode (README, "Replay"): streaming mode over
+# Flink 2.2 refuses the detection query in batch mode (docs/operator/proposals.md, "Batch mode"): streaming mode over
 # bounded topics, which finishes when the input ends.
 RUNTIME_MODE = "streaming"
 # How many affected transactions a result lists (the counts cover all of them).

@@ -1,6 +1,6 @@
 # `terraform test` (make cloud-check): the deployment planned and applied against a mock of the
 # Confluent provider, and its plan read: cluster type, each principal's roles, the statements and
-# what replaces them. What only a real Confluent Cloud account can show is listed in the README.
+# what replaces them. What only a real Confluent Cloud account can show is listed in docs/confluent-cloud.md.
 
 mock_provider "confluent" {
   mock_data "confluent_organization" {

@@ -1,5 +1,5 @@
 """A webhook receiver for the tests: a local HTTP server that checks every delivery's signature
-with the README's verification snippet (read from README.md, so the documented code is what runs)
+with the documented verification snippet (read from docs/webhooks.md, so the documented code is what runs)
 and records what it got."""
 
 import json
@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from django.conf import settings
 
 
-def readme_verify_webhook():
-    """verify_webhook exactly as README.md shows it."""
-    readme = (settings.BASE_DIR / "README.md").read_text()
-    code = re.search(r"<!-- webhook-verification-snippet -->\n```python\n(.*?)```", readme, re.S).group(1)
+def documented_verify_webhook():
+    """verify_webhook exactly as docs/webhooks.md shows it."""
+    page = (settings.BASE_DIR / "docs" / "webhooks.md").read_text()
+    code = re.search(r"<!-- webhook-verification-snippet -->\n```python\n(.*?)```", page, re.S).group(1)
     namespace = {}
-    exec(compile(code, "README.md (webhook verification snippet)", "exec"), namespace)
+    exec(compile(code, "docs/webhooks.md (webhook verification snippet)", "exec"), namespace)
     return namespace["verify_webhook"]
 
 
@@ -51,7 +51,7 @@ class Receiver:
 
     def start(self):
         """Listen (again on the same port after a stop)."""
-        verify, receiver = readme_verify_webhook(), self
+        verify, receiver = documented_verify_webhook(), self
         lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--env-file", default=str(settings.BASE_DIR / ".env"), help="default: the project's .env")
         parser.add_argument("--isolation-level", choices=terraform.ISOLATION_LEVELS, default="read_committed",
                             help="read_committed (default): verdicts appear once Flink checkpoints, up to a "
-                                 "minute; read_uncommitted: within a second, see the README")
+                                 "minute; read_uncommitted: within a second, see docs/confluent-cloud.md")
 
     def handle(self, *args, outputs, env_file, isolation_level, **options):
         try:
