@@ -10,7 +10,8 @@ TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_P
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
 	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=redis://localhost:6379/2
 
-.PHONY: setup system-packages run reset-password test cloud-check bench stack-up stack-down stack-status
+.PHONY: setup system-packages run reset-password test cloud-check bench stack-up stack-down stack-status \
+	docs docs-build docs-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +30,15 @@ node_modules/.installed: package.json package-lock.json
 	.venv-checkov/bin/pip install -q -r terraform/requirements-checkov.txt
 	touch $@
 
+# The documentation site's tools (MkDocs, Material), pinned in docs/requirements.txt, in their own
+# virtualenv so that they never constrain the app's packages.
+.venv-docs/.installed: docs/requirements.txt
+	$(PYTHON) -m venv .venv-docs
+	.venv-docs/bin/pip install -q -r docs/requirements.txt
+	touch $@
+
 ## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium, npm), the Python environments and the npm packages
-setup: system-packages $(VENV)/.installed .venv-checkov/.installed node_modules/.installed
+setup: system-packages $(VENV)/.installed .venv-checkov/.installed .venv-docs/.installed node_modules/.installed
 
 system-packages:
 	scripts/install-system-packages.sh
@@ -68,3 +76,20 @@ bench: setup
 	$(BIN)/pip install -q -r bench/requirements.txt
 	scripts/services.sh start
 	$(BIN)/python bench/run.py --mode $(MODE)
+
+# Material for MkDocs prints a notice about its end of life (May 2027) on every run; said once here.
+DOCS_ENV = NO_MKDOCS_2_WARNING=1
+DOCS_ADDR ?= 127.0.0.1:8100
+
+## docs: the documentation site (docs/, mkdocs.yml) at http://$(DOCS_ADDR)/, rebuilt on every save
+docs: .venv-docs/.installed
+	$(DOCS_ENV) .venv-docs/bin/mkdocs serve --dev-addr $(DOCS_ADDR)
+
+## docs-build: the documentation site into site/, any warning (a broken link or anchor) an error; CI runs it
+docs-build: .venv-docs/.installed
+	$(DOCS_ENV) .venv-docs/bin/mkdocs build --strict
+
+## docs-screenshots: after `make test`, the browser tests' screenshots that the guides show, into docs/images
+DOCS_SCREENSHOTS = operator-page verdict-lag-badge alert-page customer-page workbench-queue workbench-case proposal-3-replayed
+docs-screenshots:
+	for name in $(DOCS_SCREENSHOTS); do cp test-artifacts/$$name.png docs/images/; done
