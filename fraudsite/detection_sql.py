@@ -38,6 +38,10 @@ VARIANTS = {
         "record_time": "`$rowtime`",
         "processing_time": None,  # Confluent Cloud has no processing time: pair by `$rowtime`
         "enriched_key": True,
+        # Where terraform/main.tf puts the statement's start (an OPTIONS hint on card-transactions):
+        # a line comment until then, so the file stays valid SQL (not /* */: Terraform reads a string
+        # between slashes as a regular expression).
+        "scan_start_marker": "-- scan start",
     },
 }
 # The local query over a replay's own bounded topics (users/replay.py): the same statement and
@@ -64,6 +68,8 @@ MAX_TRAVEL_NOTICES = 10
 HISTORY_ROWS = 20
 SPEND_MIN_HISTORY = 3
 # The periodic watermark of users_config (card_transactions emits one per record).
+# The local job's Kafka consumer group: where a redeployed job takes over (localstack/handover.py).
+DETECTION_GROUP = "fraudsite-detection"
 WATERMARK_INTERVAL_MS = 10
 # How long a network buffer between the job's operators waits to fill (see sql/local/tables.sql).
 BUFFER_TIMEOUT_MS = 5
@@ -100,6 +106,7 @@ def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=N
             "suppressed_prefix": SUPPRESSED_PREFIX,
             "scoring_fields": SCORING_FIELDS,
             "tick_user_id": TICK_USER_ID,
+            "detection_group": DETECTION_GROUP,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,
             "runtime_mode": runtime_mode,

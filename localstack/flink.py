@@ -12,6 +12,7 @@ from django.conf import settings
 from fraudsite import detection_sql
 
 from .artifacts import ensure_flink
+from .handover import hand_over
 from .layout import paths
 from .messages import StackError, say
 from .processes import log4j_options, require_free_port, run_checked, running_pid, spawn, wait_for
@@ -173,66 +174,115 @@ def run_sql_script(script, what):
 
 
 def submit_detection_job():
-    """Run the rendered local SQL through Flink's SQL client unless that exact SQL already runs."""
+    """Run the rendered local SQL through Flink's SQL client unless that exact SQL already runs.
+
+    A redeploy (a job of other SQL runs, or `stack down` left one's savepoint) never judges a
+    transaction twice and skips none: the old job is stopped drained, which gives every
+    transaction it read its verdict, and the new job starts at the first transaction of each
+    partition without one (localstack/handover.py). Its state starts empty: docs/timing.md says
+    what the first transactions after a redeploy lack."""
     name = expected_job_name()
     live = [job for job in detection_jobs() if job["state"] in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")]
     if any(job["name"] == name for job in live):
         say(f"detection job {name} already running")
         return
-    for job in live:  # an older version of the SQL
-        say(f"cancelling outdated detection job {job['name']}")
-        flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+    saved = _saved_job()
+    if not live and saved and saved["job_name"] != name and saved["sql"] is None:
+        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed, and its SQL was not kept")
+    elif not live and saved and saved["job_name"] != name:
+        say(f"the detection SQL has changed since `stack down`: resuming {saved['job_name']} to hand over where it stopped")
+        live = [_run_job(saved["job_name"], saved["sql"], savepoint=saved["location"])]
+        saved = None
+    for job in live:
+        say(f"stopping outdated detection job {job['name']} drained; {name} takes over at its offsets")
+        if _stop_with_savepoint(job, drain=True) is None:
+            raise StackError(f"{job['name']} did not stop with a savepoint: not starting {name}, which would "
+                             f"judge again what it had read. See {paths().logs / 'flink-jobmanager.log'}")
+    if live:
+        cut_over = hand_over()
+        say("the new job starts at " + ", ".join(f"partition {p} offset {o}" for p, o in sorted(cut_over.items())))
+    savepoint = saved["location"] if saved and saved["job_name"] == name else None
+    if savepoint:
+        say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
+    _run_job(name, local_sql(), savepoint)
+    _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
+    say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
+
+
+def _run_job(name, sql, savepoint=None):
+    """Submit `sql` as the job `name` (from `savepoint` if given), wait until it runs, return it."""
     p = paths()
     script = p.state / "flink" / "detection.sql"
     settings_lines = [f"SET 'pipeline.name' = '{name}';"]
-    savepoint = _savepoint_for(name)
     if savepoint:
-        say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
         settings_lines.append(f"SET 'execution.savepoint.path' = '{savepoint}';")
-    script.write_text("\n".join(settings_lines) + f"\n\n{local_sql()}")
+    script.write_text("\n".join(settings_lines) + f"\n\n{sql}")
+    _job_sql_file(name).write_text(sql)  # what a later hand-over resumes, should the SQL change
     say(f"submitting detection job {name} ({script}) ...")
     run_sql_script(script, "the detection SQL")
-    wait_for("the detection job", lambda: any(job["name"] == name and job["state"] == "RUNNING"
-                                              for job in detection_jobs()), 120, p.logs / "flink-jobmanager.log")
-    _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
-    say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
+    wait_for(f"the detection job {name}", lambda: _all_tasks_running(name), 120, p.logs / "flink-jobmanager.log")
+    return next(job for job in detection_jobs() if job["name"] == name and job["state"] == "RUNNING")
+
+
+def _all_tasks_running(name):
+    """The job runs, every task included: a savepoint can be taken (the job's own state says
+    RUNNING while its tasks are still being deployed)."""
+    for job in detection_jobs():
+        if job["name"] == name and job["state"] == "RUNNING":
+            vertices = flink_rest(f"/jobs/{job['jid']}")["vertices"]
+            return all(vertex["status"] == "RUNNING" for vertex in vertices)
+    return False
 
 
 def _savepoint_file():
     return paths().state / "flink" / "savepoint.json"
 
 
-def _savepoint_for(job_name):
-    """The savepoint of the same SQL (state of other SQL may not fit), if `stack down` left one."""
+def _job_sql_file(job_name):
+    return paths().state / "flink" / f"{job_name}.sql"
+
+
+def _saved_job():
+    """{'job_name', 'location', 'sql'} of the savepoint `stack down` left, if any (sql: None when
+    an older version of this code did not keep the job's SQL)."""
     if not _savepoint_file().exists():
         return None
     saved = json.loads(_savepoint_file().read_text())
-    if saved["job_name"] != job_name:
-        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed")
-        return None
-    return saved["location"]
+    sql = _job_sql_file(saved["job_name"])
+    return {**saved, "sql": sql.read_text() if sql.exists() else None}
 
 
 def suspend_detection_job(timeout=120):
     """Stop the running detection job with a savepoint, so that the next `up` resumes its state
-    (each customer's previous transaction, the Kafka offsets) instead of starting afresh."""
+    (each customer's previous transactions, the Kafka offsets) instead of starting afresh."""
     for job in detection_jobs():
-        if job["state"] != "RUNNING":
-            continue
-        target = (paths().state / "flink" / "savepoints").as_uri()
-        trigger = flink_rest(f"/jobs/{job['jid']}/stop", method="POST",
-                             body={"targetDirectory": target, "drain": False})["request-id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = flink_rest(f"/jobs/{job['jid']}/savepoints/{trigger}")
-            if status["status"]["id"] == "COMPLETED":
-                operation = status["operation"]
-                if "location" in operation:
-                    _savepoint_file().write_text(json.dumps({"job_name": job["name"], "location": operation["location"]}))
-                    say(f"detection job stopped with a savepoint: {operation['location']}")
-                else:
-                    say(f"the savepoint failed; the next start begins afresh: {operation.get('failure-cause')}")
-                break
-            time.sleep(0.5)
-        else:
-            say(f"no savepoint within {timeout} s; the next start begins afresh")
+        if job["state"] == "RUNNING":
+            location = _stop_with_savepoint(job, drain=False, timeout=timeout)
+            if location:
+                _savepoint_file().write_text(json.dumps({"job_name": job["name"], "location": location}))
+            else:
+                say("the next start begins afresh")
+
+
+def _stop_with_savepoint(job, drain, timeout=120):
+    """Stop the job with a savepoint (drained: event time advanced to its end first, so every
+    transaction read is judged); the savepoint's location, or None when it failed."""
+    target = (paths().state / "flink" / "savepoints").as_uri()
+    deadline = time.monotonic() + timeout
+    trigger = None
+    while time.monotonic() < deadline:
+        if trigger is None:
+            trigger = flink_rest(f"/jobs/{job['jid']}/stop", method="POST",
+                                 body={"targetDirectory": target, "drain": drain})["request-id"]
+        status = flink_rest(f"/jobs/{job['jid']}/savepoints/{trigger}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status["operation"]
+            if "location" in operation:
+                say(f"detection job {job['name']} stopped with a savepoint: {operation['location']}")
+                return operation["location"]
+            cause = (operation.get("failure-cause") or {}).get("stack-trace", "").split("\n")[0]
+            say(f"the savepoint of {job['name']} failed, trying again: {cause}")
+            trigger = None  # e.g. a task still starting: the job runs on, so it can be tried again
+        time.sleep(0.5)
+    say(f"no savepoint of {job['name']} within {timeout} s")
+    return None

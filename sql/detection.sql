@@ -19,7 +19,7 @@ WITH transactions AS (
     {{ customer_key }} AS customer_key, {{ user_id }} AS user_id,
     transaction_id, `timestamp`, lat, lng, amount,
     {{ record_time }} AS received_at{% if processing_time %}, {{ processing_time }} AS arrival{% endif %}
-  FROM {{ tables.card_transactions }}
+  FROM {{ tables.card_transactions }}{% if scan_start_marker %} {{ scan_start_marker }}{% endif %}
   -- The event-time clock's ticks (transactions/clock.py) move the watermark; they are not transactions.
   WHERE {{ user_id }} <> '{{ tick_user_id }}'
 ),

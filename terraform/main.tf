@@ -297,7 +297,13 @@ module "detection" {
   # A new name per SQL version, so that the replaced statement's name is not reused.
   name      = "${var.name_prefix}-detection-${substr(sha256(file("${local.statements_dir}/03-insert-into-card-transactions-enriched.sql")), 0, 12)}"
   statement = file("${local.statements_dir}/03-insert-into-card-transactions-enriched.sql")
-  flink     = local.flink
+  # From the beginning on the first deployment; on a redeploy, exactly where the statement it
+  # replaces stopped (docs/confluent-cloud.md, Redeploying the detection statement).
+  scan_start = (var.detection_start_offsets == ""
+    ? "/*+ OPTIONS('scan.startup.mode' = 'earliest-offset') */"
+  : "/*+ OPTIONS('scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = '${var.detection_start_offsets}') */")
+  stopped = var.detection_stopped
+  flink   = local.flink
   depends_on = [
     module.alter_users_config_watermark, confluent_role_binding.flink_verdicts_write, confluent_role_binding.flink_topics_read,
     confluent_role_binding.flink_subjects, confluent_role_binding.flink_transactional_ids,

@@ -58,3 +58,8 @@ output "verdict_consumer_group" {
   description = "Consumer group of the verdict workers, the one the app account may read in."
   value       = var.verdict_consumer_group
 }
+
+output "detection_stopped_at" {
+  description = "Where the stopped detection statement stopped reading card-transactions (after `-var detection_stopped=true`): pass it as detection_start_offsets to the statement that replaces it. Empty while it runs."
+  value       = lookup(module.detection.latest_offsets, confluent_kafka_topic.topics["card_transactions"].topic_name, "")
+}

@@ -49,3 +49,19 @@ variable "flink_idle_timeout" {
   type        = string
   default     = "1 s"
 }
+
+variable "detection_stopped" {
+  description = "Stop the detection statement where it is, the first step of a redeploy: output detection_stopped_at then says where it stopped."
+  type        = bool
+  default     = false
+}
+
+variable "detection_start_offsets" {
+  description = "Where a newly created detection statement starts reading card-transactions: empty on the first deployment (from the beginning); on a redeploy, the detection_stopped_at output of the statement it replaces ('partition:0,offset:42;partition:1,offset:300')."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(partition:[0-9]+,offset:[0-9]+(;partition:[0-9]+,offset:[0-9]+)*)?$", var.detection_start_offsets))
+    error_message = "detection_start_offsets is 'partition:P,offset:O' for each partition, separated by ';' (the detection_stopped_at output), or empty."
+  }
+}

@@ -38,7 +38,7 @@ CREATE TABLE card_transactions (
   'scan.watermark.emit.strategy' = 'on-event',
 {% endblock %}  'topic' = '{{ topics.card_transactions }}',
   'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
-{% block card_transactions_reading %}  'properties.group.id' = 'fraudsite-detection',
+{% block card_transactions_reading %}  'properties.group.id' = '{{ detection_group }}',
   'properties.auto.offset.reset' = 'earliest',
   'scan.startup.mode' = 'group-offsets',
 {% endblock %}  'key.format' = 'raw',

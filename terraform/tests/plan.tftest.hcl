@@ -144,3 +144,73 @@ run "changed_idle_timeout_replaces_the_statements" {
     error_message = "A changed property must change the replacement trigger (an in-place update fails)."
   }
 }
+
+# Issue 28: a redeploy never judges the past again. The first deployment reads card-transactions
+# from the beginning; a redeploy stops the statement, reads where it stopped, and starts the new
+# SQL exactly there; an apply that does not repeat the start leaves the running statement alone.
+run "the_first_deployment_reads_from_the_beginning" {
+  command = apply
+
+  variables {
+    flink_idle_timeout = "1 s"
+  }
+
+  assert {
+    condition = (strcontains(module.detection.statement, "FROM `card-transactions` /*+ OPTIONS('scan.startup.mode' = 'earliest-offset') */")
+    && !strcontains(module.detection.statement, "-- scan start") && !module.detection.stopped)
+    error_message = "The first detection statement reads card-transactions from its earliest offset."
+  }
+}
+
+run "a_redeploy_first_stops_the_statement_where_it_is" {
+  command = apply
+
+  variables {
+    flink_idle_timeout = "1 s"
+    detection_stopped  = true
+  }
+
+  assert {
+    condition     = module.detection.stopped && module.detection.name == run.the_first_deployment_reads_from_the_beginning.flink_detection_statement
+    error_message = "Stopping the detection statement stops it in place (its latest offsets are then known)."
+  }
+}
+
+run "an_apply_that_does_not_repeat_the_start_leaves_the_statement_alone" {
+  command = apply
+
+  variables {
+    flink_idle_timeout      = "1 s"
+    detection_start_offsets = "partition:0,offset:42"
+  }
+
+  assert {
+    condition     = strcontains(module.detection.statement, "'scan.startup.mode' = 'earliest-offset'") && !module.detection.stopped
+    error_message = "Where a statement starts matters only when it is created: the same SQL is not replaced for it."
+  }
+}
+
+run "the_new_sql_starts_where_the_old_statement_stopped" {
+  command = apply
+
+  variables {
+    flink_idle_timeout      = "2 s" # a changed statement: replaced
+    detection_start_offsets = "partition:0,offset:42;partition:1,offset:300"
+  }
+
+  assert {
+    condition = strcontains(module.detection.statement,
+    "FROM `card-transactions` /*+ OPTIONS('scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = 'partition:0,offset:42;partition:1,offset:300') */")
+    error_message = "The replacing statement starts at the offsets where the replaced one stopped."
+  }
+}
+
+run "malformed_start_offsets_are_refused" {
+  command = plan
+
+  variables {
+    detection_start_offsets = "0:42"
+  }
+
+  expect_failures = [var.detection_start_offsets]
+}

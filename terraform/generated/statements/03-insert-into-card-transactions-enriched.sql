@@ -19,7 +19,7 @@ WITH transactions AS (
     `key` AS customer_key, DECODE(`key`, 'UTF-8') AS user_id,
     transaction_id, `timestamp`, lat, lng, amount,
     `$rowtime` AS received_at
-  FROM `card-transactions`
+  FROM `card-transactions` -- scan start
   -- The event-time clock's ticks (transactions/clock.py) move the watermark; they are not transactions.
   WHERE DECODE(`key`, 'UTF-8') <> ''
 ),

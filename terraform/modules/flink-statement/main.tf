@@ -18,6 +18,18 @@ variable "statement" {
   type        = string
 }
 
+variable "scan_start" {
+  description = "Replaces the SQL comment `-- scan start` in the statement (an OPTIONS hint saying where to start reading); not part of the SQL's version."
+  type        = string
+  default     = ""
+}
+
+variable "stopped" {
+  description = "Stop the statement where it is; Confluent Cloud then reports its latest offsets (output latest_offsets)."
+  type        = bool
+  default     = false
+}
+
 variable "flink" {
   description = "Where and as whom to run: organization, environment, pool, principal, endpoint, key, properties."
   type = object({
@@ -34,17 +46,19 @@ variable "flink" {
 }
 
 # A statement's SQL and properties cannot change in place (the provider updates only `stopped`):
-# a change of either replaces the statement. (The SQL forces that by itself; the properties
-# through this.)
+# a change of either replaces the statement, through this. Where it starts reading (scan_start) is
+# not part of it: it matters only when the statement is created, so a later apply that does not
+# repeat it leaves the running statement alone.
 resource "terraform_data" "definition" {
   input = sha256(jsonencode([var.statement, var.flink.properties]))
 }
 
 resource "confluent_flink_statement" "this" {
   statement_name = var.name
-  statement      = var.statement
+  statement      = replace(var.statement, "-- scan start", var.scan_start)
   properties     = var.flink.properties
   rest_endpoint  = var.flink.rest_endpoint
+  stopped        = var.stopped
 
   organization {
     id = var.flink.organization_id
@@ -65,6 +79,7 @@ resource "confluent_flink_statement" "this" {
 
   lifecycle {
     replace_triggered_by = [terraform_data.definition]
+    ignore_changes       = [statement]
   }
 }
 
@@ -76,4 +91,18 @@ output "definition" {
   description = "Hash of the statement's SQL and properties: a new value replaces the statement."
   value       = terraform_data.definition.output
   sensitive   = true
+}
+
+output "latest_offsets" {
+  description = "Where the statement stopped, per topic ('partition:0,offset:42;...'); empty while it runs."
+  value       = confluent_flink_statement.this.latest_offsets
+}
+
+output "statement" {
+  description = "The SQL the statement runs (with its start)."
+  value       = confluent_flink_statement.this.statement
+}
+
+output "stopped" {
+  value = confluent_flink_statement.this.stopped
 }
