@@ -17,6 +17,9 @@ import sys
 import tempfile
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def default_processes():
     return int(os.environ.get("WEB_PROCESSES") or os.cpu_count() or 1)
 
@@ -31,7 +34,11 @@ def uvicorn_argv(processes, port=None, fd=None, host="127.0.0.1"):
             "--proxy-headers" if os.environ.get("FORWARDED_ALLOW_IPS") else "--no-proxy-headers",
             "--no-server-header",
             # Thousands of decisions a second: an access log line each would cost more than the answer.
-            "--no-access-log", "--timeout-graceful-shutdown", "5"]
+            "--no-access-log", "--timeout-graceful-shutdown", "5",
+            # uvicorn kills a process that does not answer its supervisor's ping in time (default
+            # 5 s) as hung; a busy machine or an overloaded event loop is not hung, and killing it
+            # drops every request it holds (seen: a child killed while Django imported under load).
+            "--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_SECONDS)]
 
 
 def main():
