@@ -365,6 +365,29 @@ def bench_b5(config, open_site, user_ids, results_dir, say):
                 say(f"B5 overload {describe(step)}; after: {describe(after)}; "
                     f"back to normal after {step['recovery']['recovered_after_s']} s")
                 steps.append(step)
+        if config.get("b5_proxy_overload"):
+            time.sleep(SETTLE_SECONDS)
+            with open_site(processes) as site, haproxy_in_front(site, Path(workdir), results_dir / "b5-proxy.log") as url:
+                requests = Load(vegeta, url + DECISIONS_PATH, user_ids, Path(workdir),
+                                headers={"Authorization": [f"Api-Key {secret}"]})
+                requests.warm_up()
+                for rate, seconds in config["b5_proxy_steps"]:
+                    say(f"B5 behind HAProxy: {rate}/s for {seconds} s, {processes} web processes ...")
+                    step, results = requests.step(rate, seconds, processes)
+                    step.update(phase="proxy", storage=stored(results))
+                    say(f"B5 behind HAProxy {describe(step)}; storage: {step['storage']}")
+                    steps.append(step)
+                    time.sleep(SETTLE_SECONDS)
+                (rate, seconds), (then_rate, then_seconds) = config["b5_proxy_overload"], config["b5_recovery"]
+                say(f"B5 behind HAProxy: overload, {rate}/s for {seconds} s, then {then_rate}/s for {then_seconds} s ...")
+                step, after, overload_results, after_results = requests.overload(rate, seconds, then_rate,
+                                                                                 then_seconds, processes)
+                steady = next((s for s in steps if s["phase"] == "proxy" and s["rate"] == then_rate), after)
+                step.update(phase="proxy overload", after=after,
+                            recovery=recovery(overload_results, after_results, steady))
+                say(f"B5 behind HAProxy, overload {describe(step)}; after: {describe(after)}; "
+                    f"back to normal after {step['recovery']['recovered_after_s']} s")
+                steps.append(step)
         scaling_rate, scaling_seconds = config["b5_scaling_step"]
         for processes in config["b5_scaling_processes"]:
             time.sleep(SETTLE_SECONDS)
@@ -377,15 +400,17 @@ def bench_b5(config, open_site, user_ids, results_dir, say):
                 say(f"B5 {describe(step)}")
                 steps.append(step)
 
-        time.sleep(SETTLE_SECONDS)
-        limit = bench_limit(vegeta, user_ids, config["b5_processes"], config["b5_limit_steps"],
-                            Path(workdir), results_dir / "b5-limit-processes.log", say)
+        limit = {"processes": config["b5_processes"], "steps": [], "sustainable_rate": None}
+        if config["b5_limit_steps"]:
+            time.sleep(SETTLE_SECONDS)
+            limit = bench_limit(vegeta, user_ids, config["b5_processes"], config["b5_limit_steps"],
+                                Path(workdir), results_dir / "b5-limit-processes.log", say)
 
     # The product's sustainable rate, compared with the limit's on the same number of processes.
-    steady = [step for step in steps if step["phase"] != "overload" and step["processes"] == limit["processes"]]
+    steady = [step for step in steps if not step["phase"].endswith("overload") and step["processes"] == limit["processes"]]
     best = highest_sustained(steady, budget)
     for step in steps:
-        if step["phase"] == "overload":
+        if step["phase"].endswith("overload"):
             step["verdicts_vs_sustainable"] = (round(step["verdicts_per_second"] / best["verdicts_per_second"], 2)
                                                if best else None)
     return {
@@ -414,6 +439,36 @@ def bench_limit(vegeta, user_ids, processes, limit_steps, workdir, log, say):
             time.sleep(SETTLE_SECONDS)
     best = highest_sustained(steps, settings.DECISION_BUDGET_MS)
     return {"processes": processes, "steps": steps, "sustainable_rate": best["rate"] if best else None}
+
+
+@contextmanager
+def haproxy_in_front(site, workdir, log):
+    """HAProxy with the product's configuration (python -m fraudsite.proxy) in front of the site;
+    yields its URL."""
+    from fraudsite import proxy
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # HAProxy binds it itself
+    config = proxy.write(workdir / "proxy", f"127.0.0.1:{port}", f"127.0.0.1:{site.port}")
+    with open(log, "w") as output:
+        haproxy = subprocess.Popen([proxy.executable(), "-db", "-f", str(config)], stdout=output, stderr=output)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/health", timeout=2).close()
+                    break
+                except OSError:
+                    if haproxy.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"HAProxy did not forward to the site; see {log}")
+                    time.sleep(0.2)
+            yield url
+        finally:
+            haproxy.terminate()
+            haproxy.wait(10)
 
 
 @contextmanager

@@ -48,9 +48,15 @@ MODES = {
              "b5_steps": [(200, 60), (1000, 300)], "b5_processes": 2, "b5_overload": (3000, 60),
              "b5_recovery": (1000, 30), "b5_scaling_step": (1000, 60), "b5_scaling_processes": [1, 2, 4],
              "b5_limit_steps": [(1000, 60), (2000, 60), (3000, 60)],
+             # the same overload with HAProxy in front (python -m fraudsite.proxy)
+             "b5_proxy_steps": [(1000, 60)], "b5_proxy_overload": (3000, 60),
              "b6_verdicts": 10_000_000, "b6_repeats": 5,
              "b7_transactions": 1_000_000},
 }
+
+
+# B5's overload with and without HAProxy in front, and nothing else: `--mode overload --only b5`.
+MODES["overload"] = {**MODES["full"], "b5_steps": [(1000, 60)], "b5_scaling_processes": [], "b5_limit_steps": []}
 
 
 def say(message):
@@ -393,12 +399,13 @@ def b5_table(b5):
     notes = []
     for step in b5["steps"]:
         label = f"{step['rate']:,}/s for {step['seconds']} s"
-        if step["phase"] == "overload":
+        proxied = "behind HAProxy: " if step["phase"].startswith("proxy") else ""
+        if step["phase"].endswith("overload"):
             after = step["after"]
-            lines.append(row(f"overload: {label}", step, " |"))
+            lines.append(row(f"{proxied}overload: {label}", step, " |"))
             lines.append(row(f"then at once {after['rate']:,}/s for {after['seconds']} s", after, " |"))
             recovery = step["recovery"]
-            notes.append(f"Overload: {step['verdicts_per_second']:,}/s answered with the job's verdict "
+            notes.append(f"{proxied}Overload: {step['verdicts_per_second']:,}/s answered with the job's verdict "
                          f"({step['verdicts_vs_sustainable']}x the sustainable rate's), max {step['max_ms']} ms; "
                          f"back to normal (per 1-s window p99 <= {recovery['p99_limit_ms']} ms, without a verdict "
                          f"<= {recovery['without_verdict_limit']:.1%}) {recovery['recovered_after_s']} s after it "
@@ -407,7 +414,7 @@ def b5_table(b5):
             storage = step.get("storage")
             stored = (f" {storage['stored_share']:.2%} of {storage['answered']:,} ({storage['missing_transactions']} "
                       f"transactions, {storage['missing_verdicts']} verdicts missing) |" if storage else " |")
-            lines.append(row(("scaling: " if step["phase"] == "scaling" else "") + label, step, stored))
+            lines.append(row(("scaling: " if step["phase"] == "scaling" else proxied) + label, step, stored))
     limit = b5["limit"]
     lines += ["", f"| B5 limit: bench/minimal_decider.py (produce and wait only) | {head}",
               "|---|---|---|---|---|---|---|"]

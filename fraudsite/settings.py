@@ -201,6 +201,10 @@ if DECISION_FALLBACK not in ("approve", "review", "decline"):
 # fallback, flagged shed, and nothing is sent.
 DECISION_MAX_IN_FLIGHT = env.int("DECISION_MAX_IN_FLIGHT", default=200)
 DECISION_SHED_LAG_MS = env.int("DECISION_SHED_LAG_MS", default=40)
+# HAProxy in front (python -m fraudsite.proxy): at most this many decisions in the web tier at
+# once, all processes together; one that waited PROXY_QUEUE_MS for its turn gets the fallback.
+PROXY_DECISIONS_IN_FLIGHT = env.int("PROXY_DECISIONS_IN_FLIGHT", default=100)
+PROXY_QUEUE_MS = env.int("PROXY_QUEUE_MS", default=DECISION_BUDGET_MS // 3)
 # API keys and customers are read again after this long: a revoked key or a deactivated customer
 # is refused by every process within it.
 LOOKUP_CACHE_SECONDS = env.float("LOOKUP_CACHE_SECONDS", default=1.0)

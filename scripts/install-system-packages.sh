@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fraudsite's tests and local run need, when missing:
 # Java 17 and Maven (the local Kafka + Flink stack), PostgreSQL, Redis, Chromium and its driver,
-# npm (the country outlines the maps draw, from package-lock.json).
+# npm (the country outlines the maps draw, from package-lock.json), HAProxy (in front of the web
+# tier: python -m fraudsite.proxy).
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null || missing+=(haproxy)  # in front of the web tier
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from api.endpoint import REPLAYED_HEADER
 from api.models import ClientKey, Decision
+from fraudsite import proxy
 from localstack.layout import paths
 from outbox.publisher import publish_all_pending
 from tests.support import wait_until
@@ -158,3 +159,46 @@ def test_an_answered_decision_is_stored_after_the_worker_is_killed_and_restarted
                 restarted.wait(30)
         assert verdict.outcome == answer.json()["decision"]
         assert Transaction.objects.get(transaction_id=transaction_id).verdict == verdict
+
+
+@pytest.fixture
+def behind_the_proxy(stack, tmp_path, postgres_redis_env, settings, free_tcp_port):
+    """The site with HAProxy in front (python -m fraudsite.proxy's configuration), letting one
+    decision in at a time: (site, proxy url)."""
+    settings.PROXY_DECISIONS_IN_FLIGHT, settings.PROXY_QUEUE_MS = 1, 100
+    env = {**postgres_redis_env, "DECISION_BUDGET_MS": "8000"}
+    with running_site(env, tmp_path / "site.log", worker_group="proxied-" + secrets.token_hex(4)) as site:
+        port = free_tcp_port
+        config = proxy.write(tmp_path / "proxy", f"127.0.0.1:{port}", f"127.0.0.1:{site.port}")
+        haproxy = subprocess.Popen([proxy.executable(), "-db", "-f", str(config)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: requests.get(f"{url}/health", timeout=5).status_code, 30, "HAProxy to forward",
+                       until=lambda status: status == 200, retry_on=(requests.ConnectionError,))
+            yield site, url
+        finally:
+            haproxy.terminate()
+            haproxy.wait(10)
+
+
+def test_the_proxy_sheds_what_the_web_tier_cannot_take_in_time_and_sends_nothing(behind_the_proxy):
+    site, url = behind_the_proxy
+    ada, headers = new_customer(), new_key()
+    taskmanager = int(paths().pidfile("flink-taskmanager").read_text())
+    with ThreadPoolExecutor(1) as pool:
+        os.kill(taskmanager, signal.SIGSTOP)  # no verdicts: the first decision waits in the web tier
+        try:
+            waiting = pool.submit(decide, url, headers, payment(ada))
+            wait_until(lambda: Transaction.objects.filter(customer=ada).count(), 30,
+                       "the waiting request to be recorded", until=lambda count: count == 1)
+            refused = decide(url, headers, payment(ada, transaction_id=unique("shed")))
+        finally:
+            os.kill(taskmanager, signal.SIGCONT)
+        assert refused.status_code == 200
+        assert refused.json() == {"decision": "review", "timed_out": False, "shed": True}
+        assert refused.headers["X-Shed-By"] == "proxy"
+        assert not Transaction.objects.filter(transaction_id__startswith="shed").filter(customer=ada).exists()
+        assert waiting.result().json()["timed_out"] is False  # the one let in got its verdict
+    # Pages pass, and a decision is let in again once the web tier has room.
+    assert decide(url, headers, payment(ada)).json()["timed_out"] is False

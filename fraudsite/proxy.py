@@ -1,0 +1,70 @@
+"""HAProxy in front of the web tier, configured from the settings, so that an overload is shed
+before Python reads a request: `python -m fraudsite.proxy --listen 0.0.0.0:8080 --web 127.0.0.1:8000`
+writes haproxy.cfg and shed.http into a directory and prints the command that runs HAProxy.
+
+Why: past what the machine can answer, a request the web processes read and then shed still costs
+a Python HTTP cycle, and at three times the sustainable rate those cycles alone fill the cores
+(bench/RESULTS.md, B5). HAProxy queues in C; it lets at most PROXY_DECISIONS_IN_FLIGHT decisions
+into the web tier at once and answers any that waited PROXY_QUEUE_MS with the fallback."""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from string import Template
+
+TEMPLATE = Path(__file__).with_name("haproxy.cfg")
+# HAProxy's own connection limit: clients beyond it wait in the kernel's accept queue.
+MAX_CONNECTIONS = 4000
+
+
+def executable():
+    """HAProxy's path (Debian installs it in /usr/sbin, which a user's PATH may lack)."""
+    return shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin") or "haproxy"
+
+
+def shed_response():
+    """The HTTP response HAProxy gives a decision it sheds: the product's shed fallback
+    (api/endpoint.py), without a transaction id, since HAProxy does not read the body."""
+    from django.conf import settings
+
+    body = json.dumps({"decision": settings.DECISION_FALLBACK, "timed_out": False, "shed": True}).encode()
+    head = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+            "X-Content-Type-Options: nosniff\r\nX-Shed-By: proxy\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+def write(directory, listen, web):
+    """Write haproxy.cfg and shed.http into directory; returns the configuration's path."""
+    from django.conf import settings
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    shed_file = directory / "shed.http"
+    shed_file.write_bytes(shed_response())
+    config = directory / "haproxy.cfg"
+    config.write_text(Template(TEMPLATE.read_text()).substitute(
+        listen=listen, web=web, shed_file=shed_file.resolve(), max_connections=MAX_CONNECTIONS,
+        queue_ms=settings.PROXY_QUEUE_MS, decisions_in_flight=settings.PROXY_DECISIONS_IN_FLIGHT))
+    return config
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", default="127.0.0.1:8080", help="where HAProxy listens (host:port)")
+    parser.add_argument("--web", default="127.0.0.1:8000", help="the web tier (python -m fraudsite.server)")
+    parser.add_argument("--directory", default=".run/proxy", help="where the two files go")
+    options = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
+    import django
+
+    django.setup()
+    config = write(options.directory, options.listen, options.web)
+    print(f"wrote {config} and {config.with_name('shed.http')}; run: {executable()} -f {config}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
