@@ -17,6 +17,7 @@ from transactions.export import csv_lines
 from transactions.models import DECISIONS, REVIEW_PERMISSION, ReviewStatus, Verdict
 from transactions.views import map_config
 from users.forms import TravelNoticeForm
+from users.models import NOTICE_SCOPE_MAX_DAYS, NOTICE_SCOPE_MAX_RADIUS_KM
 from users.views import ADD_NOTICE_PERMISSION
 
 from . import analytics, cases, claims, deadlines, reviews, team
@@ -194,7 +195,9 @@ def case_detail(request, pk):
             raise PermissionDenied
         notice_form = TravelNoticeForm(request.POST)
         if notice := notice_form.create(case.customer, request.user):
-            messages.success(request, f"Travel notice until {notice.ends_at:%Y-%m-%d %H:%M}: published to the job.")
+            messages.success(request, f"Travel notice until {notice.ends_at:%Y-%m-%d %H:%M}: " + (
+                "beyond one person's scope, it applies once someone else approves it."
+                if notice.approval == notice.Approval.PENDING else "published to the job."))
             return redirect("case-detail", pk=case.pk)
         status = 400
     elif request.method == "POST":
@@ -206,6 +209,7 @@ def case_detail(request, pk):
         "may_decide": cases.may_decide(case, request.user),
         "notices": case.customer.travel_notices.order_by("-ends_at"), "notice_form": notice_form,
         "can_add_notice": request.user.has_perm(ADD_NOTICE_PERMISSION), "map_config": map_config(),
+        "scope_days": NOTICE_SCOPE_MAX_DAYS, "scope_radius_km": NOTICE_SCOPE_MAX_RADIUS_KM,
     }, status=status)
 
 
