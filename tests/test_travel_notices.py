@@ -391,9 +391,10 @@ def test_a_notice_beyond_one_persons_scope_waits_for_a_second_persons_approval(c
     customer = a_customer()
     client.force_login(agent)
     response = post_json(client, notice_url(customer.user_id), scoped_body(**changes))
-    assert response.status_code == 201 and response.json()["approval"] == "pending"
-    pending = TravelNotice.objects.get(pk=response.json()["id"])
+    assert response.status_code == 201
     assert latest_outbox_value(customer.user_id)["travel_notices"] == []  # the job does not see it
+    assert response.json()["approval"] == "pending"
+    pending = TravelNotice.objects.get(pk=response.json()["id"])
 
     with pytest.raises(NoticeRefused, match="may not approve"):
         approve_travel_notice(pending, user=agent)

@@ -234,14 +234,14 @@ def test_a_held_alert_is_decided_by_its_holder_only_on_every_path(client, analys
     colleague = member(django_user_model, "Analyst", staff=True)
     client.force_login(colleague)
     decide = {"decision": "false_positive", "comment": "Not mine to decide."}
-    page = client.get(reverse("alert-detail", args=[held.transaction_id])).content.decode()
-    assert 'id="held-elsewhere"' in page and "Record decision" not in page
-    assert client.post(reverse("alert-detail", args=[held.transaction_id]), decide).status_code == 400
     assert post_review(client, held.transaction_id, decide).status_code == 409
+    assert client.post(reverse("alert-detail", args=[held.transaction_id]), decide).status_code == 400
     client.post(reverse("alert-bulk-review"), {"alert": [held.transaction_id, other.transaction_id], **decide})
     response = client.post(reverse("admin:alerts_alertreview_add"), {"verdict": held.pk, **decide})
     assert response.status_code == 200 and "Only the holder, or a team lead" in response.content.decode()
     assert not AlertReview.objects.exists()  # all or none: the bulk decision did not decide `other` either
+    page = client.get(reverse("alert-detail", args=[held.transaction_id])).content.decode()
+    assert 'id="held-elsewhere"' in page and "Record decision" not in page
 
     client.force_login(analyst)
     assert post_review(client, held.transaction_id, decide).status_code == 200
@@ -251,13 +251,13 @@ def test_a_team_lead_may_decide_a_held_alert_and_the_override_is_audited(client,
     held = verdict()
     claims.assign(held.pk, analyst, analyst)
     client.force_login(lead)
-    page = client.get(reverse("alert-detail", args=[held.transaction_id])).content.decode()
-    assert "overrides their hold" in page
-    response = post_review(client, held.transaction_id, {"decision": "confirmed_fraud", "comment": "Lead call."})
+    response = post_review(client, held.transaction_id, {"decision": "needs_follow_up", "comment": "Lead call."})
     assert response.status_code == 200
     event = AlertEvent.objects.get(alert_id=held.pk, action="overridden")
     assert (event.actor_username, event.holder_username) == (lead.username, analyst.username)
-    assert Alert.objects.get(pk=held.pk).holder is None
+    assert Alert.objects.get(pk=held.pk).holder == analyst  # a follow-up leaves it with its holder
+    page = client.get(reverse("alert-detail", args=[held.transaction_id])).content.decode()
+    assert "overrides their hold" in page
 
 
 def test_a_case_is_decided_by_its_owner_or_a_team_lead_and_a_decided_case_takes_no_notes(
