@@ -16,10 +16,6 @@ from .models import RoleChange
 
 admin.site.unregister(User)
 
-# Fields only a superuser sets; everyone else's form lacks them (a posted value is ignored).
-SUPERUSER_FIELDS = ["is_staff", "is_superuser", "user_permissions"]
-
-
 class AccountChangeForm(UserChangeForm):
     roles = forms.ModelMultipleChoiceField(
         Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
@@ -59,8 +55,11 @@ class AccountAdmin(UserAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return super().get_fieldsets(request, obj)  # username and password: nothing else when adding
-        status = ["is_active", *(SUPERUSER_FIELDS[:2] if request.user.is_superuser else [])]
-        roles = ["roles"] + (["user_permissions"] if request.user.is_superuser else [])
+        # Staff and superuser status and single permissions are a superuser's to set: everyone
+        # else's form lacks the fields, so a value posted for them is ignored.
+        superuser = request.user.is_superuser
+        status = ["is_active", "is_staff", "is_superuser"] if superuser else ["is_active"]
+        roles = ["roles", "user_permissions"] if superuser else ["roles"]
         return [
             (None, {"fields": ["username", "password"]}),
             ("Personal info", {"fields": ["first_name", "last_name", "email"]}),

@@ -1,8 +1,10 @@
 """What one staff account may do to another. The rule behind each: nobody obtains, through an
 account, more than they hold themselves.
 
-- A person manages (edits, sets the password of, deactivates) only accounts that can do nothing
-  they cannot: every permission of the account is theirs too; a superuser only by a superuser.
+- A person manages (edits, sets the password of, deactivates) their own account and accounts that
+  can do less than they can: every permission of the account is theirs, and they hold more (so not
+  a peer's, whose sign-in would let them act under another name with the same rights); a
+  superuser's only a superuser.
 - Roles are granted and taken away with a separate right (accounts.change_role), and only roles
   whose every permission the granter holds. Staff and superuser status: superusers only.
 - Every change of roles or status is a RoleChange row.
@@ -20,9 +22,9 @@ STATUSES = {"is_staff": "staff status", "is_superuser": "superuser status"}
 
 
 def may_manage(actor, account):
-    if actor.is_superuser:
+    if actor.is_superuser or actor.pk == account.pk:
         return True
-    return not account.is_superuser and account.get_all_permissions() <= actor.get_all_permissions()
+    return not account.is_superuser and account.get_all_permissions() < actor.get_all_permissions()
 
 
 def grantable_roles(actor):

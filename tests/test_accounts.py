@@ -100,6 +100,16 @@ def test_an_administrator_cannot_change_an_account_that_can_do_more(client, admi
     assert client.get(reverse("admin:auth_user_change", args=[lead.pk])).status_code == 200  # may look, not touch
 
 
+def test_an_administrator_cannot_take_over_a_fellow_administrators_account(client, administrator, django_user_model):
+    peer = member(django_user_model, "Administrator")  # the same rights, another name in every audit trail
+    url = reverse("admin:auth_user_password_change", args=[peer.pk])
+    response = client.post(url, {"password1": "taken-over-123", "password2": "taken-over-123",
+                                 "usable_password": "true", "set-password": ""})
+    assert response.status_code == 403
+    peer.refresh_from_db()
+    assert peer.check_password("pw")
+
+
 def test_an_administrator_still_makes_and_looks_after_accounts_within_its_own_rights(client, administrator):
     account = make_account(client, "newcomer")
     assert change(client, account, first_name="New", last_name="Comer").status_code == 302
