@@ -419,3 +419,11 @@ def test_changing_an_approved_notices_scope_asks_for_approval_again():
     approved.save()
     assert TravelNotice.objects.get(pk=approved.pk).approval == "pending"
     assert latest_outbox_value(customer.user_id)["travel_notices"] == []
+
+    again = approve_travel_notice(approved, user=checker())  # bulk writes too: QuerySet.update, bulk_create
+    TravelNotice.objects.filter(pk=again.pk).update(radius_km=None, center_lat=None, center_lng=None)
+    assert TravelNotice.objects.get(pk=again.pk).approval == "pending"
+    assert latest_outbox_value(customer.user_id)["travel_notices"] == []
+    TravelNotice.objects.bulk_create([TravelNotice(customer=customer, starts_at=now(), ends_at=now() + timedelta(days=2),
+                                                   reason="bulk")])
+    assert TravelNotice.objects.get(reason="bulk").approval == "pending"

@@ -221,17 +221,26 @@ def within_scope(notice):
 
 
 class TravelNoticeQuerySet(models.QuerySet):
-    """Bulk writes republish the customers concerned in the same transaction, as for customers."""
+    """Bulk writes republish the customers concerned in the same transaction, as for customers, and
+    ask for approval as save does (a change of scope beyond one person's asks again)."""
 
     def update(self, **changes):
         with transaction.atomic():
             before = dict(self.values_list("pk", "customer_id"))
             count = super().update(**changes)
+            if set(changes) & set(NOTICE_SCOPE_FIELDS):
+                for notice in TravelNotice.objects.filter(pk__in=before):
+                    notice._set_approval(rescoped=True)
+                    # (QuerySet's own update: this one would publish once per notice)
+                    super(TravelNoticeQuerySet, TravelNotice.objects.filter(pk=notice.pk)).update(
+                        approval=notice.approval, approved_by=notice.approved_by, approved_at=notice.approved_at)
             after = TravelNotice.objects.filter(pk__in=before).values_list("customer_id", flat=True)
             publishing.publish_customers(Customer.objects.filter(pk__in={*before.values(), *after}))
         return count
 
     def bulk_create(self, objs, *args, **kwargs):
+        for notice in objs:
+            notice._set_approval(rescoped=True)
         with transaction.atomic():
             created = super().bulk_create(objs, *args, **kwargs)
             publishing.publish_customers(Customer.objects.filter(pk__in={n.customer_id for n in created}))
@@ -352,12 +361,14 @@ class TravelNotice(models.Model):
             publishing.publish_customers([customer])
         return result
 
-    def _set_approval(self):
+    def _set_approval(self, rescoped=None):
+        """rescoped: whether the scope changed since the last save (None: compare with the saved row)."""
         if within_scope(self):
             self.approval, self.approved_by, self.approved_at = self.Approval.NOT_NEEDED, None, None
             return
-        saved = TravelNotice.objects.filter(pk=self.pk).values(*NOTICE_SCOPE_FIELDS).first()
-        rescoped = saved != {name: getattr(self, name) for name in NOTICE_SCOPE_FIELDS}
+        if rescoped is None:
+            saved = TravelNotice.objects.filter(pk=self.pk).values(*NOTICE_SCOPE_FIELDS).first()
+            rescoped = saved != {name: getattr(self, name) for name in NOTICE_SCOPE_FIELDS}
         if self.approval != self.Approval.APPROVED or rescoped:
             self.approval, self.approved_by, self.approved_at = self.Approval.PENDING, None, None
 
