@@ -9,7 +9,7 @@ from transactions.admin import VerdictAdmin
 from transactions.models import REVIEW_PERMISSION
 
 from . import reviews
-from .models import AlertEvent, AlertReview, Case, CaseNote
+from .models import Alert, AlertEvent, AlertReview, Case, CaseNote
 
 
 class ReviewInline(admin.TabularInline):
@@ -41,6 +41,11 @@ class AlertReviewForm(forms.ModelForm):
         for field, problems in reviews.validate_review(cleaned.get("decision"), cleaned.get("comment")).items():
             if field in self.fields and field not in self.errors:
                 self.add_error(field, problems)
+        if verdict is not None and (alert := Alert.objects.filter(pk=verdict.pk).select_related("holder").first()):
+            try:
+                reviews.check_hold([alert], self.user)  # (checked again, locked, when recorded)
+            except reviews.HeldByColleague as error:
+                raise forms.ValidationError(str(error))
         return cleaned
 
 
@@ -60,6 +65,9 @@ class AlertReviewAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return request.user.has_perm(REVIEW_PERMISSION)
+
+    def get_form(self, request, obj=None, **kwargs):
+        return type("AlertReviewForm", (super().get_form(request, obj, **kwargs),), {"user": request.user})
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -5,8 +5,9 @@ from django.utils import timezone
 
 from fraudsite.validation import has_control_characters
 
-from .models import Alert, Case, CaseNote
-from .reviews import MAX_COMMENT_LENGTH, OPEN_STATUSES, ReviewError, require_valid_review, review_alerts
+from .models import ASSIGN_PERMISSION, Alert, Case, CaseNote
+from .reviews import (MAX_COMMENT_LENGTH, OPEN_STATUSES, HeldByColleague, ReviewError, require_valid_review,
+                      review_alerts)
 from .signals import case_decided
 
 # A case is closed by a final decision; "needs follow-up" is for single alerts.
@@ -27,6 +28,9 @@ def open_case(customer, user):
 
 
 def add_note(case, text, user):
+    """A note on an open case (a decided case's record is closed)."""
+    if case.status != Case.Status.OPEN:
+        raise ReviewError("This case is decided: its record is closed to new notes.")
     if not isinstance(text, str) or not text.strip():
         raise ReviewError("A note needs some text.")
     if has_control_characters(text, multiline=True) or len(text) > MAX_COMMENT_LENGTH:
@@ -34,8 +38,15 @@ def add_note(case, text, user):
     return CaseNote.objects.create(case=case, text=text.strip(), author=user, author_username=user.get_username())
 
 
+def may_decide(case, user):
+    """The case's owner decides it (anyone when it has none); a team lead may decide anyone's."""
+    return case.owner_id in (None, user.pk) or user.has_perm(ASSIGN_PERMISSION)
+
+
 def decide_case(case_pk, decision, comment, user):
-    """Decide every open alert of the case (one audited review each) and close it, all or none."""
+    """Decide every open alert of the case (one audited review each) and close it, all or none. The
+    owner decides; a team lead deciding a colleague's case is an override, said in the case's history
+    (and, for each alert a colleague held, in the alert's events: see reviews)."""
     if decision not in CASE_DECISIONS:
         raise ReviewError(f"A case is decided as one of: {', '.join(CASE_DECISIONS)}.")
     require_valid_review(decision, comment)
@@ -43,10 +54,14 @@ def decide_case(case_pk, decision, comment, user):
         case = Case.objects.select_for_update().get(pk=case_pk)
         if case.status != Case.Status.OPEN:
             raise ReviewError("This case is already decided.")
+        if not may_decide(case, user):
+            raise HeldByColleague(f"{case.owner.get_username()} owns this case: only they, or a team lead, decide it.")
         open_alerts = list(case.alerts.filter(verdict__review_status__in=OPEN_STATUSES).values_list("pk", flat=True))
         reviews = review_alerts(open_alerts, decision, comment, user) if open_alerts else []
         case.status, case.decision, case.decided_at = Case.Status.DECIDED, decision, timezone.now()
         case._history_user = user
+        if case.owner_id not in (None, user.pk):
+            case._change_reason = f"decided by {user.get_username()} over {case.owner.get_username()}'s ownership"
         case.save()
         case_decided.send(sender=Case, case=case, decided_by=user.get_username(),
                           alerts=list(case.alerts.order_by("pk").values_list("verdict__transaction_id", flat=True)))

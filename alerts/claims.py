@@ -10,10 +10,9 @@ from django.utils import timezone
 from transactions.models import REVIEW_PERMISSION
 
 from . import live
-from .models import Alert, AlertEvent
+from .models import ASSIGN_PERMISSION, Alert, AlertEvent
 from .reviews import OPEN_STATUSES, ReviewError
 
-ASSIGN_PERMISSION = "alerts.assign_alert"
 TEAM_PERMISSION = "alerts.view_team"
 
 

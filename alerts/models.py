@@ -4,6 +4,9 @@ from simple_history.models import HistoricalRecords
 
 from transactions.models import ReviewStatus, Verdict
 
+# Team leads: assign alerts to colleagues, and decide alerts and cases that a colleague holds.
+ASSIGN_PERMISSION = "alerts.assign_alert"
+
 
 class AlertReview(models.Model):
     """One operator decision on an alert: the audit trail (who, when, what), never edited."""
@@ -86,12 +89,15 @@ class AlertEvent(models.Model):
         TAKEN = "taken", "Taken"
         ASSIGNED = "assigned", "Assigned"
         RELEASED = "released", "Released"
+        # A team lead decided the alert while a colleague held it (the event's holder_username).
+        OVERRIDDEN = "overridden", "Decided over the holder"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=10, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     actor_username = models.CharField(max_length=150)
-    holder_username = models.CharField(max_length=150, blank=True, help_text="Who holds the alert afterwards.")
+    holder_username = models.CharField(max_length=150, blank=True,
+                                       help_text="Who holds the alert afterwards (overridden: who held it).")
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

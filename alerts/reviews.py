@@ -1,5 +1,9 @@
 """Operators' decisions on alerts (FRAUD verdicts): one function every entry point calls, so the
-map page, the alert pages and the admin record decisions the same way."""
+map page, the alert pages, the API, bulk decisions, cases and the admin record decisions the same way.
+
+A hold is binding: an alert that an analyst holds is decided by that analyst only. A team lead (the
+assign permission) may decide it anyway; that override is an AlertEvent ("decided over the holder")
+next to the review. An alert nobody holds may be decided by any reviewer."""
 
 from django.db import transaction
 from django.db.models import Count
@@ -9,7 +13,7 @@ from fraudsite.validation import has_control_characters
 from transactions.models import DECISIONS, ReviewStatus, Verdict
 
 from . import live
-from .models import Alert, AlertReview
+from .models import ASSIGN_PERMISSION, Alert, AlertEvent, AlertReview
 from .signals import alert_reviewed
 
 MAX_COMMENT_LENGTH = 2000
@@ -19,6 +23,24 @@ OPEN_STATUSES = (ReviewStatus.OPEN, ReviewStatus.NEEDS_FOLLOW_UP)
 
 class ReviewError(ValueError):
     """A decision that cannot be recorded; the message says why."""
+
+
+class HeldByColleague(ReviewError):
+    """The alert (or case) is a colleague's: only they, or a team lead, decide it."""
+
+
+def held_by_others(alerts, user):
+    """The alerts (Alert rows, holder loaded) that someone other than user holds."""
+    return [alert for alert in alerts if alert.holder_id not in (None, user.pk)]
+
+
+def check_hold(alerts, user):
+    """HeldByColleague unless user may decide these alerts; returns the holds a team lead overrides."""
+    held = held_by_others(alerts, user)
+    if held and not user.has_perm(ASSIGN_PERMISSION):
+        names = ", ".join(sorted(f"{alert.verdict.transaction_id} ({alert.holder.get_username()})" for alert in held))
+        raise HeldByColleague(f"Held by a colleague: {names}. Only the holder, or a team lead, decides a held alert.")
+    return held
 
 
 def validate_review(decision, comment):
@@ -60,7 +82,13 @@ def review_alerts(verdict_pks, decision, comment, user):
         verdicts = list(Verdict.objects.select_for_update().filter(pk__in=verdict_pks).order_by("pk"))
         if missing := set(verdict_pks) - {verdict.pk for verdict in verdicts}:
             raise ReviewError(f"{len(missing)} of the chosen alerts no longer exist.")
+        alerts = Alert.objects.select_for_update(of=("self",)).filter(pk__in=verdict_pks).order_by("pk").select_related(
+            "holder", "verdict")
+        overridden = check_hold(alerts, user)
         reviews = [_record(verdict, decision, comment.strip(), user) for verdict in verdicts]
+        AlertEvent.objects.bulk_create([AlertEvent(
+            alert=alert, action=AlertEvent.Action.OVERRIDDEN, actor=user, actor_username=user.get_username(),
+            holder_username=alert.holder.get_username()) for alert in overridden])
         if decision not in OPEN_STATUSES:
             release_holders([verdict.pk for verdict in verdicts])
         alert_reviewed.send(sender=AlertReview, reviews=reviews)

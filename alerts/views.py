@@ -17,6 +17,7 @@ from transactions.export import csv_lines
 from transactions.models import DECISIONS, REVIEW_PERMISSION, ReviewStatus, Verdict
 from transactions.views import map_config
 from users.forms import TravelNoticeForm
+from users.models import NOTICE_SCOPE_MAX_DAYS, NOTICE_SCOPE_MAX_RADIUS_KM
 from users.views import ADD_NOTICE_PERMISSION
 
 from . import analytics, cases, claims, deadlines, reviews, team
@@ -77,9 +78,11 @@ def alert_detail(request, transaction_id):
         status = 400
     alert = Alert.objects.select_related("holder", "case").filter(pk=verdict.pk).first()
     can_assign = request.user.has_perm(claims.ASSIGN_PERMISSION)
+    held_by_other = bool(alert and reviews.held_by_others([alert], request.user))
     return render(request, "alerts/alert_detail.html", {
         "verdict": verdict, "reviews": verdict.reviews.all(), "errors": errors, "decisions": DECISIONS,
         "can_review": verdict.is_fraud and request.user.has_perm(REVIEW_PERMISSION),
+        "may_decide": not held_by_other or can_assign, "overriding": held_by_other and can_assign,
         "posted": request.POST, "alert": alert, "events": alert.events.all() if alert else [],
         "is_open": verdict.review_status in reviews.OPEN_STATUSES,
         "can_assign": can_assign, "colleagues": claims.reviewers() if can_assign else [],
@@ -100,7 +103,8 @@ def api_review(request, data, transaction_id):
     try:
         review = reviews.review_alert(verdict.pk, data["decision"], data["comment"], request.user)
     except reviews.ReviewError as error:
-        return JsonResponse({"errors": {"__all__": [str(error)]}}, status=400)
+        status = 409 if isinstance(error, reviews.HeldByColleague) else 400
+        return JsonResponse({"errors": {"__all__": [str(error)]}}, status=status)
     return JsonResponse(reviews.review_message(review))
 
 
@@ -191,7 +195,9 @@ def case_detail(request, pk):
             raise PermissionDenied
         notice_form = TravelNoticeForm(request.POST)
         if notice := notice_form.create(case.customer, request.user):
-            messages.success(request, f"Travel notice until {notice.ends_at:%Y-%m-%d %H:%M}: published to the job.")
+            messages.success(request, f"Travel notice until {notice.ends_at:%Y-%m-%d %H:%M}: " + (
+                "beyond one person's scope, it applies once someone else approves it."
+                if notice.approval == notice.Approval.PENDING else "published to the job."))
             return redirect("case-detail", pk=case.pk)
         status = 400
     elif request.method == "POST":
@@ -200,8 +206,10 @@ def case_detail(request, pk):
         "case": case, "alerts": case.alerts.select_related("verdict", "holder").order_by("verdict__received_at"),
         "notes": case.notes.all(), "decisions": {value: DECISIONS[value] for value in cases.CASE_DECISIONS},
         "can_review": request.user.has_perm(REVIEW_PERMISSION) and case.status == Case.Status.OPEN,
+        "may_decide": cases.may_decide(case, request.user),
         "notices": case.customer.travel_notices.order_by("-ends_at"), "notice_form": notice_form,
         "can_add_notice": request.user.has_perm(ADD_NOTICE_PERMISSION), "map_config": map_config(),
+        "scope_days": NOTICE_SCOPE_MAX_DAYS, "scope_radius_km": NOTICE_SCOPE_MAX_RADIUS_KM,
     }, status=status)
 
 

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.template.response import TemplateResponse
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 from simple_history.admin import SimpleHistoryAdmin
@@ -22,12 +23,24 @@ class ClientKeyForm(forms.ModelForm):
 
 @admin.register(ClientKey)
 class ClientKeyAdmin(APIKeyModelAdmin, SimpleHistoryAdmin):
-    """Made here: the key is shown once, in a message after saving, and stored only as a hash.
+    """Made here: the key is shown once, on the page answering the save, and stored only as a hash.
     Revoke (tick "revoked") rather than delete, so that the key's history stays."""
 
     form = ClientKeyForm
     list_display = ["prefix", "name", "scopes", "rate_limit_per_minute", "created", "expiry_date", "revoked"]
     list_filter = ["revoked", "created"]
+
+    def save_model(self, request, obj, form, change):
+        # Not the package's save_model: it puts the key in a message, which travels in a cookie.
+        if not change:
+            obj.new_key = ClientKey.objects.assign_key(obj)
+        obj.save()
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Like a webhook's secret: this page only, never a message (a cookie), a log or the history.
+        return TemplateResponse(request, "api/key_created.html", {
+            **self.admin_site.each_context(request), "client_key": obj, "key": obj.new_key, "opts": self.opts,
+            "title": "API key created: copy it now"})
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "accounts",
     "outbox",
     "users",
     "transactions",
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "csp.middleware.CSPMiddleware",
     "fraudsite.middleware.NoStoreForSignedInUsers",
+    "accounts.devices.DeviceCookieMiddleware",  # marks the browsers people signed in on (see AXES_ below)
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -88,9 +90,19 @@ AUTHENTICATION_BACKENDS = [
 # `python manage.py axes_reset_username NAME` lifts a lockout early.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+# The pair, never the username alone (anyone could lock anyone out from anywhere) nor the address
+# alone (one guesser would lock out a whole office behind one address).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A lockout ends when its cool-off ends: tries while locked out (the guesser's, or the person's own)
+# do not extend it, so a guesser cannot keep someone out by trying on.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A browser in which the person signed in before counts its own failures and is not locked out by
+# a stranger's at the same address (accounts/devices.py).
+AXES_WHITELIST_CALLABLE = "accounts.devices.is_trusted_device"
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_RESET_ON_SUCCESS = True
+# A sign-in does not wipe the pair's failures: at a shared address they may be a stranger's, who
+# would otherwise get a fresh set of guesses each time the person signs in. They expire with the cool-off.
+AXES_RESET_ON_SUCCESS = False
 
 ROOT_URLCONF = "fraudsite.urls"
 

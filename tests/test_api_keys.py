@@ -3,7 +3,9 @@
 import re
 
 import pytest
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.db import connection
+from django.http import HttpRequest
 from django.urls import reverse
 
 from api.models import ClientKey
@@ -15,9 +17,8 @@ def test_a_key_made_in_the_admin_is_shown_once_and_stored_only_as_a_hash(admin_c
     response = admin_client.post(reverse("admin:api_clientkey_add"), {
         "name": "card-auth", "scopes": ["decisions"], "rate_limit_per_minute": 600, "expiry_date_0": "",
         "expiry_date_1": ""})
-    assert response.status_code == 302
-    shown = admin_client.get(response.url).content.decode()  # the page after saving: the only one with the key
-    key = re.search(r"The API key for card-auth is: (\S+)\. ", shown).group(1)
+    assert response.status_code == 200  # the answer to the save is the only page with the key
+    key = re.search(r'<code id="api-key">([^<]+)</code>', response.content.decode()).group(1)
     client_key = ClientKey.objects.get(name="card-auth")
     assert ClientKey.objects.get_from_key(key) == client_key and client_key.scopes == ["decisions"]
 
@@ -40,3 +41,15 @@ def test_a_key_made_in_the_admin_is_shown_once_and_stored_only_as_a_hash(admin_c
 def test_a_key_needs_a_scope(admin_client):
     response = admin_client.post(reverse("admin:api_clientkey_add"), {"name": "nothing", "rate_limit_per_minute": 10})
     assert response.status_code == 200 and not ClientKey.objects.exists()
+
+
+def test_the_new_key_travels_in_no_cookie(admin_client):
+    """Not in the messages cookie (signed, but anyone holding it can read it), nor any other."""
+    response = admin_client.post(reverse("admin:api_clientkey_add"), {
+        "name": "card-auth", "scopes": ["decisions"], "rate_limit_per_minute": 600, "expiry_date_0": "",
+        "expiry_date_1": ""})
+    prefix = ClientKey.objects.get(name="card-auth").prefix  # the key is "<prefix>.<secret>"
+    cookies = {name: morsel.value for name, morsel in response.cookies.items()}
+    readable = [str(message) for message in CookieStorage(HttpRequest())._decode(cookies.get("messages", "")) or []]
+    assert not [text for text in [*cookies.values(), *readable] if prefix in text]
+    assert prefix in response.content.decode()  # shown on the page instead

@@ -226,6 +226,8 @@ def test_two_analysts_one_takes_an_alert_the_other_sees_it_held_and_a_case_close
             pages[ben].screenshot(path=str(ARTIFACTS / "workbench-queue.png"))
             pages[ben].click("#take-next")  # never the alert Ana holds
             expect(pages[ben].locator("h1")).to_contain_text(alerts[1].transaction_id)
+            pages[ben].click("#release")  # holds bind: Ben hands it back, so that Ana's case can decide it
+            expect(pages[ben].locator("#holder")).to_have_text("nobody")
 
             pages[ana].click("#open-case")
             expect(pages[ana].locator("#case-alerts tbody tr")).to_have_count(2)
@@ -240,6 +242,7 @@ def test_two_analysts_one_takes_an_alert_the_other_sees_it_held_and_a_case_close
             starts = timezone.localtime() + timedelta(hours=1)
             pages[ana].fill("#id_starts_at", f"{starts:%Y-%m-%dT%H:%M}")
             pages[ana].fill("#id_ends_at", f"{starts + timedelta(days=10):%Y-%m-%dT%H:%M}")
+            pages[ana].select_option("#id_signal", "speed_above_limit")  # one signal: within one person's scope
             pages[ana].fill("#id_reason", "Travelling in Europe, called in.")
             pages[ana].click("#add-notice")
             expect(pages[ana].locator("#notices tbody tr")).to_contain_text("250 km around")

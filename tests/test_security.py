@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -225,6 +226,43 @@ def test_repeated_wrong_passwords_lock_the_account_out_from_that_address(login_u
     elsewhere = Client().post(login_url, {"username": "target", "password": "the-right-one"},
                               REMOTE_ADDR="10.1.2.3")
     assert elsewhere.status_code == 302  # the lockout is of this username from that address
+
+
+def test_a_stranger_at_the_same_address_cannot_lock_out_someone_who_signed_in_there_before(django_user_model,
+                                                                                         settings):
+    """A shared address (an office, a proxy): the stranger's wrong passwords lock the pair, but the
+    person's own browser, where they signed in before, still signs in; its own guesses are limited too."""
+    django_user_model.objects.create_user(username="target", password="the-right-one")
+    person, stranger = Client(), Client()  # both from the test client's one address
+    assert person.post("/accounts/login/", {"username": "target", "password": "the-right-one"}).status_code == 302
+    person.post("/accounts/logout/")
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        stranger.post("/accounts/login/", {"username": "target", "password": f"guess-{attempt}"})
+    assert stranger.post("/accounts/login/", {"username": "target", "password": "the-right-one"}).status_code == 429
+
+    assert person.post("/accounts/login/", {"username": "target", "password": "the-right-one"}).status_code == 302
+    person.post("/accounts/logout/")
+    for attempt in range(settings.AXES_FAILURE_LIMIT):  # the device guessing: counted on its own
+        person.post("/accounts/login/", {"username": "target", "password": f"guess-{attempt}"})
+    assert person.post("/accounts/login/", {"username": "target", "password": "the-right-one"}).status_code == 429
+
+
+def test_a_lockout_ends_after_its_cool_off_however_long_the_guesser_keeps_trying(django_user_model, settings):
+    from axes.models import AccessAttempt
+
+    django_user_model.objects.create_user(username="target", password="the-right-one")
+    client = Client()
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "target", "password": f"guess-{attempt}"})
+
+    def minutes_pass(minutes):
+        for attempt in AccessAttempt.objects.all():
+            AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=attempt.attempt_time - timedelta(minutes=minutes))
+
+    minutes_pass(10)
+    assert client.post("/accounts/login/", {"username": "target", "password": "still-guessing"}).status_code == 429
+    minutes_pass(settings.AXES_COOLOFF_TIME.total_seconds() / 60 - 10 + 1)  # the cool-off is over
+    assert client.post("/accounts/login/", {"username": "target", "password": "the-right-one"}).status_code == 302
 
 
 def test_lockouts_can_be_lifted(django_user_model, settings):

@@ -15,7 +15,8 @@ from outbox.publisher import publish_all_pending
 from tests.support.kafka import latest_records, unique
 from tests.support.pipeline import HOUR_MS, LONDON_PARIS, Pipeline
 from users.models import Customer, TravelNotice
-from users.notices import Region, create_travel_notice
+from tests.support.reviews import user_with
+from users.notices import NoticeRefused, Region, approve_travel_notice, create_travel_notice
 
 LONDON, PARIS = LONDON_PARIS
 NEW_YORK = (40.7128, -74.0060)
@@ -31,9 +32,19 @@ def a_customer(max_speed=10, **thresholds):
 
 
 def notice(customer, starts_at=None, ends_at=None, signal="", reason="Customer phoned: in Paris", region=None):
+    """A notice in effect: one beyond one person's scope is approved by a second person here."""
     starts_at = starts_at or now() - timedelta(hours=1)
-    return create_travel_notice(customer, starts_at=starts_at, ends_at=ends_at or starts_at + timedelta(days=7),
-                                signal=signal, reason=reason, region=region, user=None)
+    created = create_travel_notice(customer, starts_at=starts_at, ends_at=ends_at or starts_at + timedelta(days=7),
+                                   signal=signal, reason=reason, region=region, user=None)
+    if created.approval == TravelNotice.Approval.PENDING:
+        created = approve_travel_notice(created, user=checker())
+    return created
+
+
+def checker():
+    from django.contrib.auth import get_user_model
+
+    return user_with(get_user_model(), "approve_travelnotice", "view_travelnotice", staff=True)
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -105,7 +116,7 @@ def test_at_most_the_limit_of_notices_are_in_force_at_once():
 @pytest.mark.django_db
 def test_a_notice_is_audited():
     customer = a_customer()
-    created = notice(customer, signal="speed_above_limit")
+    created = notice(customer, signal="speed_above_limit", region=Region(48.85, 2.35, 50))
     created.reason = "Customer phoned again: staying longer"
     created.save()
     assert [entry.history_type for entry in created.history.order_by("history_id")] == ["+", "~"]
@@ -327,10 +338,92 @@ def test_the_admin_creates_audited_notices_and_deleting_them_republishes_the_cus
     assert response.status_code == 302
     created = TravelNotice.objects.get(customer=customer)
     assert (created.created_by, created.history.get().history_user) == (admin_user, admin_user)
+    assert created.approval == "pending"  # every signal, everywhere: a second person approves it
+    assert latest_outbox_value(customer.user_id)["travel_notices"] == []
+    approve = {"action": "approve", "_selected_action": [created.pk]}
+    admin_client.post(reverse("admin:users_travelnotice_changelist"), approve)  # not its own maker
+    assert TravelNotice.objects.get(pk=created.pk).approval == "pending"
+    admin_client.force_login(checker())
+    admin_client.post(reverse("admin:users_travelnotice_changelist"), approve)
+    assert TravelNotice.objects.get(pk=created.pk).approval == "approved"
     assert [n["signal"] for n in latest_outbox_value(customer.user_id)["travel_notices"]] == [""]
+    admin_client.force_login(admin_user)
     assert "Customer phoned" in admin_client.get(reverse("admin:users_customer_change", args=[customer.pk])).content.decode()
 
     admin_client.post(reverse("admin:users_travelnotice_changelist"),
                       {"action": "delete_selected", "_selected_action": [created.pk], "post": "yes"})
     assert not TravelNotice.objects.exists()
     assert latest_outbox_value(customer.user_id)["travel_notices"] == []
+
+
+# --- maker-checker beyond one person's scope --------------------------------------------------
+
+def scoped_body(**changes):
+    """Within one person's scope: one signal, 800 km around Tokyo, two weeks."""
+    start = now().replace(microsecond=0) + timedelta(hours=1)
+    body = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(days=14)).isoformat(),
+            "signal": "speed_above_limit", "reason": "Customer phoned: two weeks in Japan",
+            "region": {"lat": 35.68, "lng": 139.69, "radius_km": 800}}
+    for name, value in changes.items():
+        body[name] = (start + value).isoformat() if isinstance(value, timedelta) else value
+    return body
+
+
+@pytest.mark.django_db
+def test_a_notice_within_one_persons_scope_applies_at_once(client, agent):
+    customer = a_customer()
+    client.force_login(agent)
+    response = post_json(client, notice_url(customer.user_id), scoped_body())
+    assert response.status_code == 201 and response.json()["approval"] == "not_needed"
+    assert [n["signal"] for n in latest_outbox_value(customer.user_id)["travel_notices"]] == ["speed_above_limit"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("changes", [
+    {"signal": ""},  # every signal
+    {"region": None},  # everywhere
+    {"region": {"lat": 35.68, "lng": 139.69, "radius_km": 2_001}},
+    {"ends_at": timedelta(days=32)},
+    {"signal": "", "region": None, "ends_at": timedelta(days=179)},  # the issue's notice
+])
+def test_a_notice_beyond_one_persons_scope_waits_for_a_second_persons_approval(client, agent, changes,
+                                                                                django_user_model):
+    customer = a_customer()
+    client.force_login(agent)
+    response = post_json(client, notice_url(customer.user_id), scoped_body(**changes))
+    assert response.status_code == 201
+    assert latest_outbox_value(customer.user_id)["travel_notices"] == []  # the job does not see it
+    assert response.json()["approval"] == "pending"
+    pending = TravelNotice.objects.get(pk=response.json()["id"])
+
+    with pytest.raises(NoticeRefused, match="may not approve"):
+        approve_travel_notice(pending, user=agent)
+    agent.user_permissions.add(Permission.objects.get(codename="approve_travelnotice"))
+    with pytest.raises(NoticeRefused, match="neither made nor changed"):
+        approve_travel_notice(pending, user=django_user_model.objects.get(pk=agent.pk))  # its own maker
+
+    approved = approve_travel_notice(pending, user=checker())
+    assert approved.approval == "approved" and len(latest_outbox_value(customer.user_id)["travel_notices"]) == 1
+    assert approved.history.first().history_change_reason == f"approved by {approved.approved_by.username}"
+
+
+@pytest.mark.django_db
+def test_changing_an_approved_notices_scope_asks_for_approval_again():
+    customer = a_customer()
+    approved = notice(customer, signal="", ends_at=now() + timedelta(days=60))
+    assert approved.approval == "approved"
+    approved.reason = "Customer phoned again"  # not its scope: stays approved
+    approved.save()
+    assert TravelNotice.objects.get(pk=approved.pk).approval == "approved"
+    approved.ends_at += timedelta(days=60)
+    approved.save()
+    assert TravelNotice.objects.get(pk=approved.pk).approval == "pending"
+    assert latest_outbox_value(customer.user_id)["travel_notices"] == []
+
+    again = approve_travel_notice(approved, user=checker())  # bulk writes too: QuerySet.update, bulk_create
+    TravelNotice.objects.filter(pk=again.pk).update(radius_km=None, center_lat=None, center_lng=None)
+    assert TravelNotice.objects.get(pk=again.pk).approval == "pending"
+    assert latest_outbox_value(customer.user_id)["travel_notices"] == []
+    TravelNotice.objects.bulk_create([TravelNotice(customer=customer, starts_at=now(), ends_at=now() + timedelta(days=2),
+                                                   reason="bulk")])
+    assert TravelNotice.objects.get(reason="bulk").approval == "pending"

@@ -14,7 +14,7 @@ from alerts.models import Alert, AlertEvent, AlertReview, Case
 from fraudsite.topics import VERDICTS
 from tests.support.kafka import unique
 from tests.support.records import VerdictMessage, verdict_record
-from tests.support.reviews import user_with, verdict
+from tests.support.reviews import post_review, user_with, verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
 from users.notices import create_travel_notice
@@ -222,6 +222,67 @@ def test_the_case_page_adds_notes_and_decides(client, analyst):
     assert "Customer confirms travel." in page and "Decided" in page and "False positive" in page
     alert.refresh_from_db()
     assert alert.review_status == "false_positive"
+
+
+# --- holds -------------------------------------------------------------------------------------
+
+def test_a_held_alert_is_decided_by_its_holder_only_on_every_path(client, analyst, django_user_model):
+    """The page, the API, a bulk decision, the admin and the holder's case: analyst B decides none of
+    A's alerts; A still can."""
+    held, other = verdict(minutes=1), verdict(minutes=2)
+    claims.assign(held.pk, analyst, analyst)
+    colleague = member(django_user_model, "Analyst", staff=True)
+    client.force_login(colleague)
+    decide = {"decision": "false_positive", "comment": "Not mine to decide."}
+    assert post_review(client, held.transaction_id, decide).status_code == 409
+    assert client.post(reverse("alert-detail", args=[held.transaction_id]), decide).status_code == 400
+    client.post(reverse("alert-bulk-review"), {"alert": [held.transaction_id, other.transaction_id], **decide})
+    response = client.post(reverse("admin:alerts_alertreview_add"), {"verdict": held.pk, **decide})
+    assert response.status_code == 200 and "Only the holder, or a team lead" in response.content.decode()
+    assert not AlertReview.objects.exists()  # all or none: the bulk decision did not decide `other` either
+    page = client.get(reverse("alert-detail", args=[held.transaction_id])).content.decode()
+    assert 'id="held-elsewhere"' in page and "Record decision" not in page
+
+    client.force_login(analyst)
+    assert post_review(client, held.transaction_id, decide).status_code == 200
+
+
+def test_a_team_lead_may_decide_a_held_alert_and_the_override_is_audited(client, analyst, lead):
+    held = verdict()
+    claims.assign(held.pk, analyst, analyst)
+    client.force_login(lead)
+    response = post_review(client, held.transaction_id, {"decision": "needs_follow_up", "comment": "Lead call."})
+    assert response.status_code == 200
+    event = AlertEvent.objects.get(alert_id=held.pk, action="overridden")
+    assert (event.actor_username, event.holder_username) == (lead.username, analyst.username)
+    assert Alert.objects.get(pk=held.pk).holder == analyst  # a follow-up leaves it with its holder
+    page = client.get(reverse("alert-detail", args=[held.transaction_id])).content.decode()
+    assert "overrides their hold" in page
+
+
+def test_a_case_is_decided_by_its_owner_or_a_team_lead_and_a_decided_case_takes_no_notes(
+        client, analyst, lead, django_user_model):
+    lena = customer()
+    verdict(user_id=lena.user_id, customer=lena)
+    case, _ = cases.open_case(lena, analyst)
+    colleague = member(django_user_model, "Analyst")
+    with pytest.raises(cases.ReviewError, match="owns this case"):
+        cases.decide_case(case.pk, "false_positive", "Travelling.", colleague)
+    client.force_login(colleague)
+    assert 'id="owned-elsewhere"' in client.get(reverse("case-detail", args=[case.pk])).content.decode()
+    client.post(reverse("case-detail", args=[case.pk]), {"decision": "false_positive", "comment": "Mine now."})
+    assert Case.objects.get(pk=case.pk).status == "open"
+
+    cases.decide_case(case.pk, "false_positive", "Travelling.", lead)
+    case.refresh_from_db()
+    assert case.status == "decided"
+    assert case.history.first().history_change_reason == (
+        f"decided by {lead.username} over {analyst.username}'s ownership")
+    with pytest.raises(cases.ReviewError, match="closed to new notes"):
+        cases.add_note(case, "Afterthought.", analyst)
+    client.force_login(analyst)
+    client.post(reverse("case-detail", args=[case.pk]), {"note": "Afterthought."})
+    assert not case.notes.exists()
 
 
 # --- deadlines and the team view ---------------------------------------------------------------

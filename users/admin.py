@@ -17,8 +17,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from fraudsite.detection_sql import SCORING_FIELDS
 
-from . import proposals, replay
-from .models import Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
+from . import notices, proposals, replay
+from .models import APPROVE_NOTICE_PERMISSION, Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
 from .publishing import publish_customers, with_publication_state
 from .thresholds import OFF, THRESHOLD_FIELDS, InvalidThresholds, parse_threshold
 
@@ -56,8 +56,8 @@ class TravelNoticeInline(admin.TabularInline):
     """A customer's travel notices on the customer's page (each save republishes the customer)."""
 
     model = TravelNotice
-    fields = NOTICE_FIELDS + ["created_by"]
-    readonly_fields = ["created_by"]
+    fields = NOTICE_FIELDS + ["created_by", "approval"]
+    readonly_fields = ["created_by", "approval"]
     extra = 0
     ordering = ["-starts_at"]
 
@@ -137,18 +137,32 @@ class CustomerAdmin(HistoryAdmin):
 
 @admin.register(TravelNotice)
 class TravelNoticeAdmin(HistoryAdmin):
-    list_display = ["customer", "starts_at", "ends_at", "signal", "reason", "radius_km", "created_by"]
-    list_filter = ["signal", "ends_at"]
+    list_display = ["customer", "starts_at", "ends_at", "signal", "reason", "radius_km", "created_by", "approval"]
+    list_filter = ["approval", "signal", "ends_at"]
     search_fields = ["customer__user_id", "customer__last_name", "reason"]
     autocomplete_fields = ["customer"]
     list_select_related = ["customer", "created_by"]
-    readonly_fields = ["created_by", "created_at"]
-    history_list_display = NOTICE_FIELDS
+    readonly_fields = ["created_by", "created_at", "approval", "approved_by", "approved_at"]
+    history_list_display = [*NOTICE_FIELDS, "approval"]
+    actions = ["approve"]
     fieldsets = [
         (None, {"fields": ["customer", ("starts_at", "ends_at"), "signal", "reason"]}),
         ("Region (empty: everywhere)", {"fields": [("center_lat", "center_lng", "radius_km")]}),
-        (None, {"fields": ["created_by", "created_at"]}),
+        (None, {"fields": ["created_by", "created_at", ("approval", "approved_by", "approved_at")]}),
     ]
+
+    @admin.action(description="Approve the selected travel notices (puts them into effect)", permissions=["approve"])
+    def approve(self, request, queryset):
+        for notice in queryset:
+            try:
+                notices.approve_travel_notice(notice, user=request.user)
+            except notices.NoticeRefused as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(request, f"Travel notice {notice.pk} approved: published to the job.")
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(APPROVE_NOTICE_PERMISSION)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -204,20 +204,43 @@ MAX_NOTICE_DAYS = 180
 MAX_NOTICE_RADIUS_KM = 20_000
 MAX_NOTICE_REASON_LENGTH = 500
 NOTICE_REGION_FIELDS = ["center_lat", "center_lng", "radius_km"]
+# The scope one person may set alone: one signal, within this radius, for at most this many days.
+# Broader, a notice is a threshold change in effect and needs a second person (maker-checker):
+# it reaches the detection job only once someone else with the approve permission approves it.
+NOTICE_SCOPE_MAX_DAYS = 31
+NOTICE_SCOPE_MAX_RADIUS_KM = 2_000
+# What decides a notice's scope: changing any of them asks for approval again.
+NOTICE_SCOPE_FIELDS = ["starts_at", "ends_at", "signal", *NOTICE_REGION_FIELDS]
+APPROVE_NOTICE_PERMISSION = "users.approve_travelnotice"
+
+
+def within_scope(notice):
+    """True when one person may set this notice alone (see NOTICE_SCOPE_MAX_DAYS)."""
+    return (notice.signal != "" and notice.radius_km is not None and notice.radius_km <= NOTICE_SCOPE_MAX_RADIUS_KM
+            and notice.ends_at - notice.starts_at <= timedelta(days=NOTICE_SCOPE_MAX_DAYS))
 
 
 class TravelNoticeQuerySet(models.QuerySet):
-    """Bulk writes republish the customers concerned in the same transaction, as for customers."""
+    """Bulk writes republish the customers concerned in the same transaction, as for customers, and
+    ask for approval as save does (a change of scope beyond one person's asks again)."""
 
     def update(self, **changes):
         with transaction.atomic():
             before = dict(self.values_list("pk", "customer_id"))
             count = super().update(**changes)
+            if set(changes) & set(NOTICE_SCOPE_FIELDS):
+                for notice in TravelNotice.objects.filter(pk__in=before):
+                    notice._set_approval(rescoped=True)
+                    # (QuerySet's own update: this one would publish once per notice)
+                    super(TravelNoticeQuerySet, TravelNotice.objects.filter(pk=notice.pk)).update(
+                        approval=notice.approval, approved_by=notice.approved_by, approved_at=notice.approved_at)
             after = TravelNotice.objects.filter(pk__in=before).values_list("customer_id", flat=True)
             publishing.publish_customers(Customer.objects.filter(pk__in={*before.values(), *after}))
         return count
 
     def bulk_create(self, objs, *args, **kwargs):
+        for notice in objs:
+            notice._set_approval(rescoped=True)
         with transaction.atomic():
             created = super().bulk_create(objs, *args, **kwargs)
             publishing.publish_customers(Customer.objects.filter(pk__in={n.customer_id for n in created}))
@@ -234,7 +257,13 @@ class TravelNoticeQuerySet(models.QuerySet):
 class TravelNotice(models.Model):
     """A customer's travel notice: within [starts_at, ends_at), and within the region when one is
     set, the chosen signal (or every signal) does not make a transaction fraud. The detection job
-    applies it from the customer's users-config record; the verdict says suppressed:<reason code>."""
+    applies it from the customer's users-config record; the verdict says suppressed:<reason code>.
+    A notice beyond the scope one person may set (within_scope) is published only once approved."""
+
+    class Approval(models.TextChoices):
+        NOT_NEEDED = "not_needed", "Within scope: applies at once"
+        PENDING = "pending", "Awaiting a second person's approval"
+        APPROVED = "approved", "Approved"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="travel_notices")
     starts_at = models.DateTimeField()
@@ -258,12 +287,18 @@ class TravelNotice(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    approval = models.CharField(max_length=12, choices=Approval.choices, default=Approval.NOT_NEEDED, editable=False,
+                                db_index=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", editable=False)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TravelNoticeQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["customer", "starts_at", "id"]
+        permissions = [("approve_travelnotice", "Can approve travel notices beyond one person's scope")]
         constraints = [
             models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
                                    name="travel_notice_ends_after_it_starts"),
@@ -310,10 +345,12 @@ class TravelNotice(models.Model):
             raise ValidationError(errors)
 
     def save(self, *args, **kwargs):
-        """Save, and queue the customer's users-config record (with its notices) in the same transaction."""
+        """Save, and queue the customer's users-config record (with its notices in effect) in the same
+        transaction. A notice beyond one person's scope waits for approval, again after any change of scope."""
         with transaction.atomic():
             # One notice change at a time per customer, so that two at once cannot pass the limit together.
             customer = Customer.objects.select_for_update().get(pk=self.customer_id)
+            self._set_approval()
             super().save(*args, **kwargs)
             publishing.publish_customers([customer])
 
@@ -324,16 +361,33 @@ class TravelNotice(models.Model):
             publishing.publish_customers([customer])
         return result
 
+    def _set_approval(self, rescoped=None):
+        """rescoped: whether the scope changed since the last save (None: compare with the saved row)."""
+        if within_scope(self):
+            self.approval, self.approved_by, self.approved_at = self.Approval.NOT_NEEDED, None, None
+            return
+        if rescoped is None:
+            saved = TravelNotice.objects.filter(pk=self.pk).values(*NOTICE_SCOPE_FIELDS).first()
+            rescoped = saved != {name: getattr(self, name) for name in NOTICE_SCOPE_FIELDS}
+        if self.approval != self.Approval.APPROVED or rescoped:
+            self.approval, self.approved_by, self.approved_at = self.Approval.PENDING, None, None
+
     @property
     def region(self):
         return None if self.radius_km is None else (self.center_lat, self.center_lng, self.radius_km)
 
 
 def notices_in_force(customer_ids, now=None):
-    """The travel notices of these customers (a pk or a list) that have not ended, oldest start first."""
+    """The travel notices of these customers (a pk or a list) that have not ended, oldest start first
+    (awaiting approval or not: they count towards the limit)."""
     ids = customer_ids if isinstance(customer_ids, (list, tuple, set)) else [customer_ids]
     return TravelNotice.objects.filter(customer_id__in=ids, ends_at__gt=now or timezone.now()).order_by(
         "customer_id", "starts_at", "id")
+
+
+def notices_in_effect(customer_ids, now=None):
+    """The notices in force that the detection job applies: not those awaiting approval."""
+    return notices_in_force(customer_ids, now).exclude(approval=TravelNotice.Approval.PENDING)
 
 
 SCORING_DEFAULTS = {field["name"]: field["default"] for field in USERS_CONFIG.value_schema["fields"]

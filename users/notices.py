@@ -1,15 +1,25 @@
-"""Travel notices: creating them (the admin, the API and case pages call this) and reading them.
+"""Travel notices: creating them (the admin, the API and case pages call this), approving the broad
+ones, and reading them.
 
 A notice is validated like the admin form (the model's clean), saved with the customer's
-users-config record queued in the same transaction, and recorded in its history.
+users-config record queued in the same transaction, and recorded in its history. One beyond the
+scope one person may set (models.within_scope) waits for someone else to approve it.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from django.db import transaction
+from django.utils import timezone as django_timezone
+
+from accounts.rules import one_person
 from fraudsite.validation import finite_float, has_control_characters
 
-from .models import TravelNotice
+from .models import APPROVE_NOTICE_PERMISSION, TravelNotice
+
+
+class NoticeRefused(Exception):
+    """An approval that may not happen; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,31 @@ def create_travel_notice(customer, *, starts_at, ends_at, signal="", reason, reg
         center_lat=center[0], center_lng=center[1], radius_km=center[2], created_by=user,
     )
     notice.full_clean()
+    notice._history_user = user  # (outside a request too)
     notice.save()  # (locks the customer and checks the limit of notices in force again)
+    return notice
+
+
+def approve_travel_notice(notice, *, user):
+    """Put a notice awaiting approval into effect (published to the job with the customer's record).
+    The approver needs the permission and must have had no hand in the notice: not its creator nor
+    anyone who changed it, nor an account any of them made or that made them."""
+    with transaction.atomic():
+        notice = TravelNotice.objects.select_for_update().get(pk=notice.pk)
+        if not user.has_perm(APPROVE_NOTICE_PERMISSION):
+            raise NoticeRefused("You may not approve travel notices.")
+        if notice.approval != TravelNotice.Approval.PENDING:
+            raise NoticeRefused(f"Travel notice {notice.pk} awaits no approval.")
+        if notice.ends_at <= django_timezone.now():
+            raise NoticeRefused(f"Travel notice {notice.pk} has ended.")
+        hands = {record.history_user for record in notice.history.select_related("history_user")} | {notice.created_by}
+        if any(one_person(user, hand) for hand in hands - {None}):
+            raise NoticeRefused(f"Travel notice {notice.pk} must be approved by someone who neither made nor changed "
+                                "it, and not through an account any of them made.")
+        notice.approval, notice.approved_by, notice.approved_at = (TravelNotice.Approval.APPROVED, user,
+                                                                   django_timezone.now())
+        notice._change_reason, notice._history_user = f"approved by {user.get_username()}", user
+        notice.save()
     return notice
 
 
@@ -92,4 +126,6 @@ def notice_message(notice):
             "lat": notice.center_lat, "lng": notice.center_lng, "radius_km": notice.radius_km},
         "created_by": notice.created_by.get_username() if notice.created_by else None,
         "created_at": notice.created_at.isoformat(),
+        "approval": notice.approval,  # pending: not applied until someone else approves it
+        "approved_by": notice.approved_by.get_username() if notice.approved_by else None,
     }

@@ -11,6 +11,8 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.rules import one_person
+
 from .models import APPROVE_PROPOSAL_PERMISSION, Customer, Proposal
 from .thresholds import THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds, unknown_fields
 
@@ -130,8 +132,9 @@ def approve(proposal, *, user):
         proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
         if not user.has_perm(APPROVE_PROPOSAL_PERMISSION):
             raise ProposalRefused("You may not approve proposals.")
-        if user.pk == proposal.author_id:
-            raise ProposalRefused("A proposal must be approved by someone other than its author.")
+        if one_person(user, proposal.author):
+            raise ProposalRefused("A proposal must be approved by someone other than its author, and not through "
+                                  "an account either of them made.")
         if proposal.status != Proposal.Status.REPLAYED:
             raise ProposalRefused(f"Only a replayed proposal can be approved; this one is "
                                   f"{proposal.get_status_display().lower()}.")

@@ -47,12 +47,12 @@ def users_config_value(customer, notices, scoring):
 
 def publish_customers(customers):
     """Queue each customer's current state (an inactive one as a tombstone) in the caller's transaction."""
-    from .models import ScoringPolicy, notices_in_force  # (the models module imports this one)
+    from .models import ScoringPolicy, notices_in_effect  # (the models module imports this one)
 
     customers = list(customers)
     scoring = ScoringPolicy.current().published_fields()
     notices = {}
-    for notice in notices_in_force([c.pk for c in customers]):
+    for notice in notices_in_effect([c.pk for c in customers]):
         notices.setdefault(notice.customer_id, []).append(notice)
     enqueue(USERS_CONFIG, {c.user_id: users_config_value(c, notices.get(c.pk, []), scoring) if c.active else None
                            for c in customers})

@@ -36,7 +36,7 @@ from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS
 
-from .models import Customer, Proposal, ScoringPolicy, notices_in_force
+from .models import Customer, Proposal, ScoringPolicy, notices_in_effect
 from .proposals import ProposalRefused, thresholds_fingerprint
 from .publishing import users_config_value
 from .thresholds import apply_changes
@@ -105,7 +105,7 @@ def candidate_records(changes, window_start):
     customers = list(Customer.objects.filter(user_id__in=list(changes)))
     scoring = ScoringPolicy.current().published_fields()
     notices = {}
-    for notice in notices_in_force([c.pk for c in customers], now=window_start):
+    for notice in notices_in_effect([c.pk for c in customers], now=window_start):
         notices.setdefault(notice.customer_id, []).append(notice)
     records = {}
     for customer in customers:

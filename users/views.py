@@ -31,7 +31,7 @@ def _list_notices(request, user_id):
     now = timezone.now()
     return JsonResponse({"travel_notices": [
         {**notices.notice_message(notice), "ended": notice.ends_at <= now}
-        for notice in customer.travel_notices.select_related("created_by").order_by("-starts_at", "-id")]})
+        for notice in customer.travel_notices.select_related("created_by", "approved_by").order_by("-starts_at", "-id")]})
 
 
 @json_api([ADD_NOTICE_PERMISSION], "You may not create travel notices.")
