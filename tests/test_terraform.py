@@ -147,6 +147,14 @@ def test_the_cloud_statements_shape_the_inferred_tables_then_insert_once():
             for sql in code[:-1]] == [True, True]  # the timing model's watermark on both inputs
 
 
+def test_the_role_bindings_output_lists_every_binding():
+    # `terraform test` checks each account's roles through this output: a binding missing from it
+    # would go unchecked.
+    (listed,) = [body["role_bindings"] for body in hcl2.load((TF_DIR / "main.tf").open())["locals"] if "role_bindings" in body]
+    assert sorted(set(re.findall(r"confluent_role_binding\.(\w+)", listed))) == sorted(
+        name for kind, name in resources() if kind == "confluent_role_binding")
+
+
 def test_outputs_cover_every_setting_the_env_needs_and_hide_secrets():
     outputs = blocks("output", TF_DIR / "outputs.tf")
     assert set(terraform.ENV_FROM_OUTPUT.values()) <= set(outputs)
