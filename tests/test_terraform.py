@@ -6,6 +6,7 @@ the Django settings' and the apps' own; the Flink statements it deploys are exac
 Confluent Cloud SQL, in order; its outputs become a working .env; checkov finds nothing.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -28,6 +29,7 @@ TF_DIR = terraform.TERRAFORM_DIR
 TF_FILES = sorted(TF_DIR.rglob("*.tf"))
 SAMPLE_OUTPUTS = settings.BASE_DIR / "tests" / "data" / "terraform-output.json"
 CHECKOV = settings.BASE_DIR / ".venv-checkov" / "bin" / "checkov"
+MUTATIONS_SCRIPT = settings.BASE_DIR / "scripts" / "terraform-mutations.py"
 
 
 def unquote(value):
@@ -153,6 +155,16 @@ def test_the_role_bindings_output_lists_every_binding():
     (listed,) = [body["role_bindings"] for body in hcl2.load((TF_DIR / "main.tf").open())["locals"] if "role_bindings" in body]
     assert sorted(set(re.findall(r"confluent_role_binding\.(\w+)", listed))) == sorted(
         name for kind, name in resources() if kind == "confluent_role_binding")
+
+
+def test_each_mutation_of_the_mutation_check_applies_exactly_once():
+    # `make cloud-check` runs terraform test on each (scripts/terraform-mutations.py); this catches
+    # a stale list without Terraform.
+    spec = importlib.util.spec_from_file_location("terraform_mutations", MUTATIONS_SCRIPT)
+    mutations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutations)
+    assert len(mutations.MUTATIONS) >= 23
+    assert mutations.unfound(TF_DIR) == []
 
 
 def test_outputs_cover_every_setting_the_env_needs_and_hide_secrets():
