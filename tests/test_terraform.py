@@ -220,22 +220,26 @@ def test_cloud_env_turns_recorded_outputs_into_a_working_env(tmp_path, capsys):
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
 
 
-def test_the_env_from_cloud_env_configures_django_for_the_cloud(tmp_path):
+@pytest.mark.parametrize("option, worker_level", [({}, "read_committed"),
+                                                  ({"isolation_level": "read_uncommitted"}, "read_uncommitted")])
+def test_the_env_from_cloud_env_configures_django_for_the_cloud(tmp_path, option, worker_level):
     env_file = tmp_path / ".env"
-    call_command("cloud_env", outputs=str(SAMPLE_OUTPUTS), env_file=str(env_file), isolation_level="read_uncommitted")
+    call_command("cloud_env", outputs=str(SAMPLE_OUTPUTS), env_file=str(env_file), **option)
     # A fresh interpreter reading only that file, as the web server and the worker would.
     script = ("import environ, os; environ.Env.read_env(os.environ['ENV_FILE']);"
               "import django; os.environ['DJANGO_SETTINGS_MODULE'] = 'fraudsite.settings'; django.setup();"
               "from django.conf import settings as s; from fraudsite.kafka import client_config;"
               "c = client_config(); print(c['bootstrap.servers'], c['security.protocol'], s.KAFKA_ISOLATION_LEVEL,"
-              " s.SCHEMA_REGISTRY_AUTO_REGISTER)")
+              " s.DECISION_ISOLATION_LEVEL, s.SCHEMA_REGISTRY_AUTO_REGISTER)")
     clean_env = {key: value for key, value in os.environ.items()
-                 if not key.startswith(("KAFKA_", "SCHEMA_REGISTRY_", "TOPIC_"))}
+                 if not key.startswith(("KAFKA_", "DECISION_", "SCHEMA_REGISTRY_", "TOPIC_"))}
     result = subprocess.run([str(settings.BASE_DIR / ".venv/bin/python"), "-c", script], cwd=tmp_path,
                             env={**clean_env, "ENV_FILE": str(env_file), "PYTHONPATH": str(settings.BASE_DIR)},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["pkc-12345.us-east-2.aws.confluent.cloud:9092", "SASL_SSL", "read_uncommitted", "False"]
+    # The option sets the worker's level; the decision API answers from uncommitted verdicts either way.
+    assert result.stdout.split() == ["pkc-12345.us-east-2.aws.confluent.cloud:9092", "SASL_SSL", worker_level,
+                                     "read_uncommitted", "False"]
 
 
 @pytest.mark.parametrize("broken, message", [
