@@ -69,6 +69,10 @@ run "deployment" {
   }
 
   # Every role binding, whole: a wrong principal, role or CRN, a missing or an extra one fails here.
+  assert {
+    condition     = toset(keys(output.role_bindings)) == toset(["User:sa-flink", "User:sa-topic-manager", "User:sa-app"])
+    error_message = "Roles are bound to the three service accounts only."
+  }
   # What Confluent's Flink RBAC page asks for the statements' principal:
   assert {
     condition = toset(output.role_bindings["User:sa-flink"]) == toset([
