@@ -57,7 +57,7 @@ test: setup
 	scripts/services.sh start
 	$(TEST_ENV) $(BIN)/pytest --durations=10
 
-## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test)
+## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test, mutation check)
 cloud-check:
 	scripts/cloud-check.sh
 

@@ -291,9 +291,15 @@ KAFKA_SASL_PASSWORD = env("KAFKA_SASL_PASSWORD", default="")
 # How long a produce may wait for the broker's acknowledgement before it counts as failed.
 KAFKA_DELIVERY_TIMEOUT_MS = env.int("KAFKA_DELIVERY_TIMEOUT_MS", default=5000)
 
-# read_uncommitted sees a transactional producer's records (e.g. Confluent Cloud's Flink) before
-# its checkpoint commits them: lower latency, but possibly records of an aborted transaction.
+# Per consumer of the verdicts, which Flink on Confluent Cloud writes in Kafka transactions that
+# commit at its checkpoints, up to a minute apart (docs/confluent-cloud.md, Transactions and
+# isolation level). read_uncommitted sees a record as soon as it is written, possibly one of a
+# transaction that is later aborted; read_committed only once its transaction commits.
+# The verdict worker stores only what is committed: never a verdict of an aborted transaction.
 KAFKA_ISOLATION_LEVEL = env("KAFKA_ISOLATION_LEVEL", default="read_committed")
+# The decision API (transactions/verdict_waiter.py) answers within DECISION_BUDGET_MS (150 ms):
+# waiting for a commit would turn every answer into the fallback.
+DECISION_ISOLATION_LEVEL = env("DECISION_ISOLATION_LEVEL", default="read_uncommitted")
 
 SCHEMA_REGISTRY_URL = env("SCHEMA_REGISTRY_URL", default="")
 SCHEMA_REGISTRY_API_KEY = env("SCHEMA_REGISTRY_API_KEY", default="")

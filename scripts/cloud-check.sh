@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make cloud-check`: the Confluent Cloud Terraform checked offline with real Terraform: formatting,
-# `terraform validate`, and `terraform test` (mock provider) whose assertions read the plan.
+# `terraform validate`, `terraform test` (mock provider) whose assertions read the plan, and the
+# mutation check (scripts/terraform-mutations.py): each listed mutation must make `terraform test` fail.
 # The Confluent provider comes from ../shared/tools (a build from its public source; the Terraform
 # registry cannot be reached here) or from TF_CONFLUENT_PROVIDER_XZ.
 set -euo pipefail
@@ -27,5 +28,7 @@ echo "terraform get"
 terraform get >/dev/null
 echo "terraform validate (a warning that the provider is overridden is expected)"
 terraform validate -no-color
-echo "terraform test"
+echo "terraform test (one run applies only the detection statement: the warnings about -target are expected)"
 terraform test -no-color
+cd ..
+python3 scripts/terraform-mutations.py

@@ -156,6 +156,17 @@ resource "confluent_role_binding" "app_subjects" {
   crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
 }
 
+# Every role binding above, for the role_bindings output (and the tests that read it).
+locals {
+  role_bindings = concat(
+    [confluent_role_binding.topic_manager_cluster, confluent_role_binding.flink_developer, confluent_role_binding.flink_verdicts_write,
+    confluent_role_binding.flink_consumer_groups, confluent_role_binding.app_reads_verdicts, confluent_role_binding.app_consumer_group],
+    values(confluent_role_binding.topic_manager_subjects), values(confluent_role_binding.flink_topics_manage),
+    values(confluent_role_binding.flink_topics_read), values(confluent_role_binding.flink_transactional_ids),
+    values(confluent_role_binding.flink_subjects), values(confluent_role_binding.app_writes), values(confluent_role_binding.app_subjects),
+  )
+}
+
 # --- API keys -----------------------------------------------------------------------------------
 
 data "confluent_flink_region" "main" {

@@ -63,3 +63,14 @@ output "detection_stopped_at" {
   description = "Where the stopped detection statement stopped reading card-transactions (after `-var detection_stopped=true`): pass it as detection_start_offsets to the statement that replaces it. Empty while it runs."
   value       = lookup(module.detection.latest_offsets, confluent_kafka_topic.topics["card_transactions"].topic_name, "")
 }
+
+output "flink_statements" {
+  description = "Names of the Flink statements, in the order they run."
+  value       = [module.alter_card_transactions_watermark.name, module.alter_users_config_watermark.name, module.detection.name]
+}
+
+output "role_bindings" {
+  description = "What each service account may do: principal => its roles, as 'role CRN pattern'."
+  value = { for principal, roles in { for binding in local.role_bindings : binding.principal => "${binding.role_name} ${binding.crn_pattern}"... } :
+  principal => sort(roles) }
+}

@@ -6,6 +6,7 @@ the Django settings' and the apps' own; the Flink statements it deploys are exac
 Confluent Cloud SQL, in order; its outputs become a working .env; checkov finds nothing.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -28,6 +29,7 @@ TF_DIR = terraform.TERRAFORM_DIR
 TF_FILES = sorted(TF_DIR.rglob("*.tf"))
 SAMPLE_OUTPUTS = settings.BASE_DIR / "tests" / "data" / "terraform-output.json"
 CHECKOV = settings.BASE_DIR / ".venv-checkov" / "bin" / "checkov"
+MUTATIONS_SCRIPT = settings.BASE_DIR / "scripts" / "terraform-mutations.py"
 
 
 def unquote(value):
@@ -147,6 +149,24 @@ def test_the_cloud_statements_shape_the_inferred_tables_then_insert_once():
             for sql in code[:-1]] == [True, True]  # the timing model's watermark on both inputs
 
 
+def test_the_role_bindings_output_lists_every_binding():
+    # `terraform test` checks each account's roles through this output: a binding missing from it
+    # would go unchecked.
+    (listed,) = [body["role_bindings"] for body in hcl2.load((TF_DIR / "main.tf").open())["locals"] if "role_bindings" in body]
+    assert sorted(set(re.findall(r"confluent_role_binding\.(\w+)", listed))) == sorted(
+        name for kind, name in resources() if kind == "confluent_role_binding")
+
+
+def test_each_mutation_of_the_mutation_check_applies_exactly_once():
+    # `make cloud-check` runs terraform test on each (scripts/terraform-mutations.py); this catches
+    # a stale list without Terraform.
+    spec = importlib.util.spec_from_file_location("terraform_mutations", MUTATIONS_SCRIPT)
+    mutations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutations)
+    assert len(mutations.MUTATIONS) >= 23
+    assert mutations.unfound(TF_DIR) == []
+
+
 def test_outputs_cover_every_setting_the_env_needs_and_hide_secrets():
     outputs = blocks("output", TF_DIR / "outputs.tf")
     assert set(terraform.ENV_FROM_OUTPUT.values()) <= set(outputs)
@@ -200,22 +220,26 @@ def test_cloud_env_turns_recorded_outputs_into_a_working_env(tmp_path, capsys):
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
 
 
-def test_the_env_from_cloud_env_configures_django_for_the_cloud(tmp_path):
+@pytest.mark.parametrize("option, worker_level", [({}, "read_committed"),
+                                                  ({"isolation_level": "read_uncommitted"}, "read_uncommitted")])
+def test_the_env_from_cloud_env_configures_django_for_the_cloud(tmp_path, option, worker_level):
     env_file = tmp_path / ".env"
-    call_command("cloud_env", outputs=str(SAMPLE_OUTPUTS), env_file=str(env_file), isolation_level="read_uncommitted")
+    call_command("cloud_env", outputs=str(SAMPLE_OUTPUTS), env_file=str(env_file), **option)
     # A fresh interpreter reading only that file, as the web server and the worker would.
     script = ("import environ, os; environ.Env.read_env(os.environ['ENV_FILE']);"
               "import django; os.environ['DJANGO_SETTINGS_MODULE'] = 'fraudsite.settings'; django.setup();"
               "from django.conf import settings as s; from fraudsite.kafka import client_config;"
               "c = client_config(); print(c['bootstrap.servers'], c['security.protocol'], s.KAFKA_ISOLATION_LEVEL,"
-              " s.SCHEMA_REGISTRY_AUTO_REGISTER)")
+              " s.DECISION_ISOLATION_LEVEL, s.SCHEMA_REGISTRY_AUTO_REGISTER)")
     clean_env = {key: value for key, value in os.environ.items()
-                 if not key.startswith(("KAFKA_", "SCHEMA_REGISTRY_", "TOPIC_"))}
+                 if not key.startswith(("KAFKA_", "DECISION_", "SCHEMA_REGISTRY_", "TOPIC_"))}
     result = subprocess.run([str(settings.BASE_DIR / ".venv/bin/python"), "-c", script], cwd=tmp_path,
                             env={**clean_env, "ENV_FILE": str(env_file), "PYTHONPATH": str(settings.BASE_DIR)},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["pkc-12345.us-east-2.aws.confluent.cloud:9092", "SASL_SSL", "read_uncommitted", "False"]
+    # The option sets the worker's level; the decision API answers from uncommitted verdicts either way.
+    assert result.stdout.split() == ["pkc-12345.us-east-2.aws.confluent.cloud:9092", "SASL_SSL", worker_level,
+                                     "read_uncommitted", "False"]
 
 
 @pytest.mark.parametrize("broken, message", [

@@ -64,7 +64,7 @@ class VerdictWaiter:
             consumer = Consumer(client_config(**{
                 # Never commits: each process reads from the end, for the requests it holds.
                 "group.id": f"fraudsite-decisions-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
-                "isolation.level": settings.KAFKA_ISOLATION_LEVEL, "fetch.wait.max.ms": 5,
+                "isolation.level": settings.DECISION_ISOLATION_LEVEL, "fetch.wait.max.ms": 5,
             }))
             partitions = consumer.list_topics(VERDICTS.name, timeout=10).topics[VERDICTS.name].partitions
             # From the end offsets as they are now (not "the end" whenever the first fetch happens):

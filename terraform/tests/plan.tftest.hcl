@@ -1,6 +1,8 @@
 # `terraform test` (make cloud-check): the deployment planned and applied against a mock of the
-# Confluent provider, and its plan read: cluster type, each principal's roles, the statements and
-# what replaces them. What only a real Confluent Cloud account can show is listed in docs/confluent-cloud.md.
+# Confluent provider, and the result read: cluster type, each account's roles and keys, the
+# statements, who runs them and in what order, and a redeploy (what replaces a statement:
+# statement.tftest.hcl). scripts/terraform-mutations.py checks that these fail when they should.
+# What only a real Confluent Cloud account can show is listed in docs/confluent-cloud.md.
 
 mock_provider "confluent" {
   mock_data "confluent_organization" {
@@ -60,88 +62,108 @@ override_resource {
 run "deployment" {
   command = apply
 
-  # Finding 1: topic-, group- and transactional-id-scoped roles exist only from Standard up.
+  # Topic-, group- and transactional-id-scoped roles exist only from Standard up.
   assert {
     condition     = length(confluent_kafka_cluster.main.standard) == 1 && length(confluent_kafka_cluster.main.basic) == 0
     error_message = "The cluster must be Standard: Basic clusters have no topic- or group-scoped role bindings."
   }
 
-  # Finding 2: what Confluent's Flink RBAC page asks for the statements' principal.
+  # Every role binding, whole: a wrong principal, role or CRN, a missing or an extra one fails here.
   assert {
-    condition = toset([for binding in confluent_role_binding.flink_transactional_ids : "${binding.role_name} ${binding.crn_pattern}"]) == toset([
+    condition     = toset(keys(output.role_bindings)) == toset(["User:sa-flink", "User:sa-topic-manager", "User:sa-app"])
+    error_message = "Roles are bound to the three service accounts only."
+  }
+  # What Confluent's Flink RBAC page asks for the statements' principal:
+  assert {
+    condition = toset(output.role_bindings["User:sa-flink"]) == toset([
+      "FlinkDeveloper crn://confluent.cloud/organization=org-mock/environment=env-mock",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=_confluent-flink_*",
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=_confluent-flink_*",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=_confluent-flink_*",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
     ])
-    error_message = "Flink needs DeveloperRead and DeveloperWrite on transactional ids _confluent-flink_*."
+    error_message = "The flink account: runs statements in the environment, alters the three tables, reads the inputs, writes the verdicts, and Flink's own transactional ids, groups and subjects."
+  }
+  # `terraform destroy` deletes the subjects the topic manager registered: ResourceOwner.
+  assert {
+    condition = toset(output.role_bindings["User:sa-topic-manager"]) == toset([
+      "CloudClusterAdmin crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock",
+      "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
+      "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
+      "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
+    ])
+    error_message = "The topic-manager account: creates the topics in the cluster, owns the subjects it registers."
   }
   assert {
-    condition = (confluent_role_binding.flink_consumer_groups.role_name == "DeveloperManage"
-    && confluent_role_binding.flink_consumer_groups.crn_pattern == "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=_confluent-flink_*")
-    error_message = "Flink needs DeveloperManage on consumer groups _confluent-flink_*."
+    condition = toset(output.role_bindings["User:sa-app"]) == toset([
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=fraudsite-verdicts",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
+    ])
+    error_message = "The app account: writes transactions and customers, reads verdicts in its consumer group, reads the schemas."
   }
+
+  # Each key belongs to the account that uses it, for the resource it uses.
   assert {
-    condition = {
-      for key, binding in confluent_role_binding.flink_subjects : key => "${binding.role_name} ${binding.crn_pattern}"
-      } == {
-      card_transactions          = "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value"
-      users_config               = "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value"
-      card_transactions_enriched = "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value"
+    condition = { for name, key in confluent_api_key.keys : name => "${one(key.owner).id} ${one(key.managed_resource).id}" } == {
+      topic_manager_kafka    = "sa-topic-manager lkc-mock"
+      topic_manager_registry = "sa-topic-manager lsrc-mock"
+      app_kafka              = "sa-app lkc-mock"
+      app_registry           = "sa-app lsrc-mock"
+      flink                  = "sa-flink aws.us-east-2"
     }
-    error_message = "Flink reads the inputs' subjects and writes the verdicts' subject."
-  }
-  assert {
-    condition = (toset([for binding in confluent_role_binding.flink_topics_read : binding.crn_pattern]) == toset([
-      "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions", "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config"])
-      && confluent_role_binding.flink_verdicts_write.crn_pattern == "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched"
-    && confluent_role_binding.flink_developer.role_name == "FlinkDeveloper")
-    error_message = "Flink reads the two inputs, writes the verdicts and may run statements in the environment."
+    error_message = "API keys: topic-manager and app for Kafka and the registry, flink for Flink, nothing else."
   }
 
-  # Finding 4: `terraform destroy` deletes the subjects the topic manager registered.
+  # Nothing sets what Confluent Cloud infers for users-config; the detection runs last, and every
+  # statement runs as the flink account (the app's could not write the verdicts).
   assert {
-    condition     = alltrue([for binding in confluent_role_binding.topic_manager_subjects : binding.role_name == "ResourceOwner"])
-    error_message = "Deleting a schema subject needs ResourceOwner on it."
-  }
-
-  # The app: writes transactions and customers, reads verdicts in its consumer group.
-  assert {
-    condition = (toset([for binding in confluent_role_binding.app_writes : binding.crn_pattern]) == toset([
-      "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions", "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config"])
-    && confluent_role_binding.app_consumer_group.crn_pattern == "crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=fraudsite-verdicts")
-    error_message = "The app's roles are its topics and its consumer group only."
-  }
-
-  # Finding 3: nothing sets what Confluent Cloud infers for users-config; the detection runs last.
-  assert {
-    condition = (module.alter_card_transactions_watermark.name == "fraudsite-01-card-transactions-watermark"
-      && module.alter_users_config_watermark.name == "fraudsite-02-users-config-watermark"
-    && startswith(module.detection.name, "fraudsite-detection-"))
+    condition = (output.flink_statements[0] == "fraudsite-01-card-transactions-watermark"
+      && output.flink_statements[1] == "fraudsite-02-users-config-watermark"
+    && startswith(output.flink_statements[2], "fraudsite-detection-") && length(output.flink_statements) == 3)
     error_message = "Two watermark statements, then the detection statement."
   }
-
-  # Finding 5: a statement is replaced when its SQL or its properties change.
   assert {
-    condition = module.detection.definition == sha256(jsonencode([
-      file("generated/statements/03-insert-into-card-transactions-enriched.sql"),
-      { "sql.current-catalog" = "fraudsite-env", "sql.current-database" = "fraudsite-cluster",
-    "sql.local-time-zone" = "UTC", "sql.tables.scan.idle-timeout" = "1 s" }]))
-    error_message = "The detection statement's replacement trigger must cover its SQL and its properties."
+    condition = [for statement in [module.alter_card_transactions_watermark, module.alter_users_config_watermark, module.detection] :
+    statement.principal] == ["sa-flink", "sa-flink", "sa-flink"]
+    error_message = "Every statement runs as the flink account."
+  }
+  assert {
+    condition = module.detection.properties == tomap({ "sql.current-catalog" = "fraudsite-env", "sql.current-database" = "fraudsite-cluster",
+    "sql.local-time-zone" = "UTC", "sql.tables.scan.idle-timeout" = "1 s" })
+    error_message = "The statements run in the environment's catalog and the cluster's database, in UTC, with the idle timeout."
   }
 }
 
-run "changed_idle_timeout_replaces_the_statements" {
-  command = apply
-
-  variables {
-    flink_idle_timeout = "5 s"
+# Terraform creates a resource after everything it depends on, and `-target` applies exactly a
+# resource and its dependencies. So, on a fresh state, applying only the detection statement must
+# apply the two watermark statements before it and every role binding before the keys and the
+# statements that use them; an output that reads one left out is null.
+run "the_statements_and_the_keys_wait_for_what_they_need" {
+  state_key = "targeted"
+  plan_options {
+    target = [module.detection]
   }
 
   assert {
-    condition = module.detection.definition == sha256(jsonencode([
-      file("generated/statements/03-insert-into-card-transactions-enriched.sql"),
-      { "sql.current-catalog" = "fraudsite-env", "sql.current-database" = "fraudsite-cluster",
-    "sql.local-time-zone" = "UTC", "sql.tables.scan.idle-timeout" = "5 s" }]))
-    error_message = "A changed property must change the replacement trigger (an in-place update fails)."
+    condition     = output.flink_statements != null
+    error_message = "The detection statement must wait for the users-config watermark statement, which waits for the card-transactions one (depends_on)."
+  }
+  assert {
+    condition     = output.role_bindings != null
+    error_message = "API keys (and the statements) must wait for their owner's role bindings (depends_on): a key used before its roles exist fails."
   }
 }
 
@@ -150,10 +172,6 @@ run "changed_idle_timeout_replaces_the_statements" {
 # SQL exactly there; an apply that does not repeat the start leaves the running statement alone.
 run "the_first_deployment_reads_from_the_beginning" {
   command = apply
-
-  variables {
-    flink_idle_timeout = "1 s"
-  }
 
   assert {
     condition = (strcontains(module.detection.statement, "FROM `card-transactions` /*+ OPTIONS('scan.startup.mode' = 'earliest-offset') */")
@@ -166,8 +184,7 @@ run "a_redeploy_first_stops_the_statement_where_it_is" {
   command = apply
 
   variables {
-    flink_idle_timeout = "1 s"
-    detection_stopped  = true
+    detection_stopped = true
   }
 
   assert {
@@ -180,7 +197,6 @@ run "an_apply_that_does_not_repeat_the_start_leaves_the_statement_alone" {
   command = apply
 
   variables {
-    flink_idle_timeout      = "1 s"
     detection_start_offsets = "partition:0,offset:42"
   }
 

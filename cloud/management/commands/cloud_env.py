@@ -14,8 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--outputs", help="file with the output of `terraform output -json` (default: stdin)")
         parser.add_argument("--env-file", default=str(settings.BASE_DIR / ".env"), help="default: the project's .env")
         parser.add_argument("--isolation-level", choices=terraform.ISOLATION_LEVELS, default="read_committed",
-                            help="read_committed (default): verdicts appear once Flink checkpoints, up to a "
-                                 "minute; read_uncommitted: within a second, see docs/confluent-cloud.md")
+                            help="the verdict worker's: read_committed (default): verdicts are stored once Flink "
+                                 "checkpoints, up to a minute; read_uncommitted: within a second, see "
+                                 "docs/confluent-cloud.md (the decision API's is DECISION_ISOLATION_LEVEL, read_uncommitted)")
 
     def handle(self, *args, outputs, env_file, isolation_level, **options):
         try:

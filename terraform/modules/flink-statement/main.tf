@@ -87,10 +87,20 @@ output "name" {
   value = confluent_flink_statement.this.statement_name
 }
 
-output "definition" {
-  description = "Hash of the statement's SQL and properties: a new value replaces the statement."
-  value       = terraform_data.definition.output
-  sensitive   = true
+output "id" {
+  description = "Terraform's id of the statement: a new one when the statement was replaced, the same after an update in place."
+  value       = confluent_flink_statement.this.id
+}
+
+output "principal" {
+  description = "The service account the statement runs as."
+  value       = one(confluent_flink_statement.this.principal).id
+  sensitive   = true # part of var.flink, sensitive for its secret
+}
+
+output "properties" {
+  value     = confluent_flink_statement.this.properties
+  sensitive = true # part of var.flink, sensitive for its secret
 }
 
 output "latest_offsets" {
