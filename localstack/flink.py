@@ -179,8 +179,9 @@ def submit_detection_job():
     A redeploy (a job of other SQL runs, or `stack down` left one's savepoint) never judges a
     transaction twice and skips none: the old job is stopped drained, which gives every
     transaction it read its verdict, and the new job starts at the first transaction of each
-    partition without one (localstack/handover.py). Its state starts empty: docs/timing.md says
-    what the first transactions after a redeploy lack."""
+    partition without one (localstack/handover.py); so does any job not resumed from its own
+    savepoint (one that ended without, in a killed stack, too). Its state starts empty:
+    docs/operator/local-stack.md says what the first transactions after a redeploy lack."""
     name = expected_job_name()
     live = [job for job in detection_jobs() if job["state"] in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")]
     if any(job["name"] == name for job in live):
@@ -198,12 +199,12 @@ def submit_detection_job():
         if _stop_with_savepoint(job, drain=True) is None:
             raise StackError(f"{job['name']} did not stop with a savepoint: not starting {name}, which would "
                              f"judge again what it had read. See {paths().logs / 'flink-jobmanager.log'}")
-    if live:
-        cut_over = hand_over()
-        say("the new job starts at " + ", ".join(f"partition {p} offset {o}" for p, o in sorted(cut_over.items())))
     savepoint = saved["location"] if saved and saved["job_name"] == name else None
     if savepoint:
         say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
+    else:  # also when a job ended without a savepoint (a killed stack): what has a verdict is not judged again
+        cut_over = hand_over()
+        say("the new job starts at " + ", ".join(f"partition {p} offset {o}" for p, o in sorted(cut_over.items())))
     _run_job(name, local_sql(), savepoint)
     _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
     say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
