@@ -94,12 +94,27 @@ def status():
     report["event_clock_pid"] = running_pid("event-clock")
     from transactions import health
 
+    report["database"] = database_state()
     verdicts = health.report()  # how late verdicts are (the job's watermark, stored verdicts)
     report["verdicts"] = {key: verdicts[key] for key in
                           ("status", "verdict_lag_seconds", "job_watermark_lag_seconds",
                            "oldest_unjudged_transaction_seconds", "lag_alert_seconds", "verdict_conflicts")}
     report["logs"] = str(paths().logs)
     return report
+
+
+def database_state():
+    """"ok", or the one line that says what is wrong with the database and what to do."""
+    from django.db import DatabaseError
+
+    from fraudsite.missing_services import database_problem
+    from transactions.models import Verdict
+
+    try:
+        Verdict.objects.exists()
+    except DatabaseError as error:
+        return database_problem(error) or str(error).strip().splitlines()[0]
+    return "ok"
 
 
 STOP_ORDER = ("flink-taskmanager", "flink-jobmanager", "event-clock", "kafka")

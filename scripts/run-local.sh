@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT=${PORT:-8000}
-export DATABASE_URL=${DATABASE_URL:-postgres://fraudsite:fraudsite@localhost:5432/fraudsite}
-export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
+# The database and Redis: from .env (written once here), which every process reads itself.
+scripts/local-env.sh
 
 # One instance per stack directory: a second `make run` says which one runs (pid, since when, how
 # to stop it) and exits here, before it has started, stopped or deleted anything.
