@@ -16,7 +16,7 @@ def pytest_collection_modifyitems(items):
 from localstack import owner as stack_owner
 from localstack import stack as local_stack
 from localstack.layout import paths
-from localstack.messages import StackError
+from tests.support.stack_session import claim_and_start
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +28,7 @@ def stack():
     the tests' settings) is left alone.
     """
     me = os.getpid()
-    try:  # one instance per stack directory: never run on (or stop) a stack another session or make run holds
-        stack_owner.claim(me, "a test session", f"Ctrl-C in its terminal, or kill {me}")
-        already_running = local_stack.started_processes()
-        local_stack.up(owner=me)
-    except StackError as error:
-        pytest.exit(f"{error}\nThe tests need a stack of their own: `make test` gives them one.", returncode=3)
+    already_running = claim_and_start(me)  # or the session ends, saying who holds the stack
     yield local_stack
     stack_owner.release(me)
     if already_running or paths().state == django_settings.PRODUCT_STACK_DIR:

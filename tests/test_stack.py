@@ -112,6 +112,26 @@ def test_a_second_instance_is_told_who_runs_the_stack_and_changes_nothing(own_st
     assert owner.claim(clock, "make run", "kill")["pid"] == clock
 
 
+def test_a_test_session_on_a_stack_that_make_run_holds_ends_at_once_saying_so(own_stack_dir):
+    """`make test` (or pytest) given the stack directory of a running `make run`: the session ends
+    before it starts or stops anything, with the message that names the running instance."""
+    from tests.support.stack_session import claim_and_start
+
+    make_run = _sleeper()
+    try:
+        owner.claim(make_run.pid, "make run", f"Ctrl-C in its terminal, or kill {make_run.pid}")
+        clock = spawn("event-clock", ["sleep", "120"])  # a process of that make run's stack
+        with pytest.raises(pytest.exit.Exception) as ended:
+            claim_and_start(os.getpid())
+        assert ended.value.returncode == 3
+        assert f"make run is already running on this stack ({own_stack_dir}): pid {make_run.pid}" in ended.value.msg
+        assert "`make test` gives them one" in ended.value.msg
+        assert owner.current()["pid"] == make_run.pid and running_pid("event-clock") == clock
+        assert sorted(path.name for path in own_stack_dir.glob("*.pid")) == ["event-clock.pid"]
+    finally:
+        make_run.kill()
+        make_run.wait()
+
 def test_an_instance_stops_only_what_it_started(own_stack_dir, monkeypatch):
     """make run's exit trap, on a stack whose broker was already running (make stack-up): it stops
     the processes it started and leaves the broker up."""
