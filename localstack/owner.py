@@ -19,8 +19,8 @@ from .messages import StackError
 from .processes import started_at
 
 
-def _record_file():
-    return paths().state / "owner.json"
+def _record_file(state=None):
+    return (state or paths().state) / "owner.json"
 
 
 @contextmanager
@@ -33,10 +33,11 @@ def _locked():
         yield
 
 
-def current():
-    """The live owner's record ({pid, started_at, command, stop, processes}), or None."""
+def current(state=None):
+    """The live owner's record ({pid, started_at, command, stop, processes}) of this stack directory
+    (or of the one given), or None."""
     try:
-        record = json.loads(_record_file().read_text())
+        record = json.loads(_record_file(state).read_text())
     except (OSError, ValueError):
         return None
     started = started_at(record.get("pid", 0))

@@ -112,8 +112,12 @@ def listener_description(port):
         if directory else []
     if not names:
         return f"another process (pid {pid}{since})"
-    return (f"the {names[0]} of the stack in {directory} (pid {pid}{since}; "
-            f"`STACK_DIR={directory} python manage.py stack down` stops that stack)")
+    from .owner import current
+
+    owner = current(directory)
+    stop = (f"{owner['command']} (pid {owner['pid']}) runs that stack: {owner['stop']}" if owner else
+            f"`STACK_DIR={directory} python manage.py stack down` stops that stack")
+    return f"the {names[0]} of the stack in {directory} (pid {pid}{since}; {stop})"
 
 
 def spawn(name, command, env=None):

@@ -1,5 +1,6 @@
 """The stack manager's clear failures (no JVM needed for these)."""
 
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from localstack import artifacts, owner, stack
 from localstack.kafka import format_kafka_storage, start_kafka
 from localstack.layout import paths
 from localstack.messages import StackError
-from localstack.processes import running_pid, spawn
+from localstack.processes import running_pid, spawn, started_at
 from tests.support.checkout import free_ports
 
 
@@ -151,25 +152,33 @@ def test_an_instance_stops_only_what_it_started(own_stack_dir, monkeypatch):
 
 
 def test_a_port_held_by_another_stack_names_that_stack(own_stack_dir, tmp_path, settings):
-    """make test (or make run) configured with ports another stack uses says whose they are."""
+    """make test (or make run) configured with ports another stack uses says whose they are, and
+    how to stop that stack (or the make run that holds it)."""
     other = tmp_path / "other-stack"
     other.mkdir()
     port = free_ports(1)[0]
     listener = subprocess.Popen([sys.executable, "-c", f"import socket,time; s=socket.socket(); "
                                  f"s.bind(('127.0.0.1',{port})); s.listen(); print(1, flush=True); time.sleep(120)"],
                                 cwd=other, stdout=subprocess.PIPE)
+    messages = []
     try:
         listener.stdout.readline()
         (other / "kafka.pid").write_text(str(listener.pid))
         settings.STACK_KAFKA_PORT = port
-        with pytest.raises(StackError) as taken:
-            start_kafka()
+        for held_by_make_run in (False, True):
+            if held_by_make_run:
+                (other / "owner.json").write_text(json.dumps({
+                    "pid": os.getpid(), "started_at": started_at(os.getpid()), "command": "make run",
+                    "stop": "Ctrl-C in its terminal"}))
+            with pytest.raises(StackError) as taken:
+                start_kafka()
+            messages.append(str(taken.value))
     finally:
         listener.kill()
         listener.wait()
-    assert (f"port {port} is taken by the kafka of the stack in {other} (pid {listener.pid}, since "
-            in str(taken.value))
-    assert f"`STACK_DIR={other} python manage.py stack down` stops that stack" in str(taken.value)
+    assert f"port {port} is taken by the kafka of the stack in {other} (pid {listener.pid}, since " in messages[0]
+    assert f"`STACK_DIR={other} python manage.py stack down` stops that stack" in messages[0]
+    assert f"make run (pid {os.getpid()}) runs that stack: Ctrl-C in its terminal" in messages[1]
 
 
 @pytest.mark.stack
