@@ -14,7 +14,8 @@ def claim_and_start(me):
     instance (make run, another session) holds, or ports another stack uses, end the session with
     the message that names it, before anything is started or stopped."""
     try:
-        stack_owner.claim(me, "a test session", f"Ctrl-C in its terminal, or kill {me}")
+        # Ctrl-C (not kill: pytest would skip its teardown, and leave the stack running)
+        stack_owner.claim(me, "a test session", f"Ctrl-C in its terminal (pytest, pid {me})")
         already_running = local_stack.started_processes()
         local_stack.up(owner=me)
     except StackError as error:
