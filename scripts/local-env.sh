@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -e .env ] && exit 0
+umask 077  # it holds a password, as the .env that manage.py cloud_env writes does
 cat > .env <<END
 # Written once by \`make setup\` / \`make run\` (scripts/local-env.sh), never overwritten: edit it freely.
 # Every process in this checkout reads it (Django's settings, through django-environ); a variable set
