@@ -58,10 +58,12 @@ def down(purge=False, owner=None):
         if record is None:
             say(f"pid {owner} does not own the stack in {paths().state}: leaving it alone")
             return
-        names &= set(record["processes"])
+        running, names = names, names & set(record["processes"])
         ownership.release(owner)
         if not names:
-            say("leaving the stack running: it was running before this instance started (make stack-down stops it)")
+            if running:
+                say("leaving the stack running: it was running before this instance started (make stack-down "
+                    "stops it)")
             return
     if not purge and "flink-jobmanager" in names and flink_overview():
         suspend_detection_job()
