@@ -37,8 +37,12 @@ node_modules/.installed: package.json package-lock.json
 	.venv-docs/bin/pip install -q -r docs/requirements.txt
 	touch $@
 
-## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium, npm), the Python environments and the npm packages
-setup: system-packages $(VENV)/.installed .venv-checkov/.installed .venv-docs/.installed node_modules/.installed
+# The database and Redis that `make run` uses, for every command run in this checkout (written once).
+.env:
+	scripts/local-env.sh
+
+## setup: system packages (Java, Maven, PostgreSQL, Redis, Chromium, npm), the Python environments, the npm packages and .env
+setup: system-packages $(VENV)/.installed .venv-checkov/.installed .venv-docs/.installed node_modules/.installed .env
 
 system-packages:
 	scripts/install-system-packages.sh
@@ -50,7 +54,7 @@ run: setup
 ## reset-password: a new password for the demo operator, in the database `make run` uses
 reset-password: setup
 	scripts/services.sh start
-	DATABASE_URL=$${DATABASE_URL:-$(LOCAL_DATABASE_URL)} $(BIN)/python manage.py create_demo_data --reset-password
+	$(BIN)/python manage.py create_demo_data --reset-password
 
 ## test: everything, against real PostgreSQL, Redis, Kafka and Flink (its own, started, stopped and removed here)
 test: setup
@@ -64,10 +68,10 @@ cloud-check:
 stack-up: setup
 	$(BIN)/python manage.py stack up
 
-stack-down:
+stack-down: .env
 	$(BIN)/python manage.py stack down
 
-stack-status:
+stack-status: .env
 	$(BIN)/python manage.py stack status
 
 ## bench: benchmarks on a running stack (make stack-up first); MODE=quick (under a minute) or full

@@ -15,7 +15,18 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except Exception as error:
+        # A service the command needs is missing (PostgreSQL, Redis, Kafka, or the database's
+        # tables): one line that says what to start, not a traceback. Anything else is a bug.
+        from fraudsite.missing_services import explain
+
+        message = explain(error)
+        if message is None:
+            raise
+        sys.stderr.write(f"{message}\n")
+        sys.exit(1)
 
 
 if __name__ == '__main__':

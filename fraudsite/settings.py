@@ -366,7 +366,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # During an outage: the first failure, then a line a minute with a count, and "again after N s"
+    # (fraudsite/outages.py): librdkafka retries a broker every 50 ms and logs every attempt, per
+    # client; psycopg's pool logs every attempt to reconnect to PostgreSQL.
+    "filters": {"broker_outages": {"()": "fraudsite.outages.BrokerOutages"},
+                "pool_outages": {"()": "fraudsite.outages.RepeatedLines"}},
     # channels_redis logs every message that a dead connection's full channel drops; django-axes
     # announces itself in every process (its lockouts are warnings, still shown).
-    "loggers": {"channels_redis": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {"channels_redis": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+                "fraudsite.librdkafka": {"filters": ["broker_outages"]},
+                "psycopg.pool": {"filters": ["pool_outages"]}},
 }

@@ -24,14 +24,39 @@ def run_checked(command, what, **kwargs):
 
 
 def running_pid(name):
-    pidfile = paths().pidfile(name)
+    """The pid recorded for this stack directory's process `name`, if that process still runs.
+
+    A recorded pid is only ours while the process it names works in this stack directory (spawn
+    starts every process there): a pid the system has since given to another process, or a pid
+    file copied from another stack, is forgotten, never stopped."""
+    p = paths()
+    pidfile = p.pidfile(name)
     if not pidfile.exists():
         return None
     pid = int(pidfile.read_text())
-    if not _alive(pid):
-        pidfile.unlink()
+    if not _alive(pid) or working_directory(pid) != p.state.resolve():
+        pidfile.unlink(missing_ok=True)
         return None
     return pid
+
+
+def working_directory(pid):
+    """The process's current directory, or None when it cannot be read (gone, or another user's)."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def started_at(pid):
+    """When the process started (epoch seconds), from /proc; None when it is gone."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _port_free(port):
@@ -46,7 +71,53 @@ def _port_free(port):
 
 def require_free_port(port, setting):
     if not _port_free(port):
-        raise StackError(f"port {port} is taken by another process: stop it or set {setting} to another port")
+        raise StackError(f"port {port} is taken by {listener_description(port)}: stop it or set {setting} to "
+                         f"another port")
+
+
+def listening_pid(port):
+    """The pid of the process listening on the TCP port (this user's processes only), or None."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (process / "fd").iterdir()):
+                return int(process.name)
+        except OSError:
+            continue
+    return None
+
+
+def listener_description(port):
+    """Who holds the port, as precisely as can be told: which stack's which process, and since when."""
+    from datetime import datetime, timezone
+
+    pid = listening_pid(port)
+    if pid is None:
+        return "another process"
+    since = started_at(pid)
+    since = f", since {datetime.fromtimestamp(since, timezone.utc):%Y-%m-%d %H:%M:%S} UTC" if since else ""
+    directory = working_directory(pid)
+    names = [pidfile.stem for pidfile in directory.glob("*.pid") if pidfile.read_text().strip() == str(pid)] \
+        if directory else []
+    if not names:
+        return f"another process (pid {pid}{since})"
+    from .owner import current
+
+    owner = current(directory)
+    stop = (f"{owner['command']} (pid {owner['pid']}) runs that stack: {owner['stop']}" if owner else
+            f"`STACK_DIR={directory} python manage.py stack down` stops that stack")
+    return f"the {names[0]} of the stack in {directory} (pid {pid}{since}; {stop})"
 
 
 def spawn(name, command, env=None):

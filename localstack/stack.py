@@ -8,6 +8,7 @@ from django.conf import settings
 
 from fraudsite.kafka import broker_reachable
 
+from . import owner as ownership
 from .artifacts import require_java
 from .flink import (detection_jobs, expected_job_name, flink_overview, start_flink, submit_detection_job,
                     suspend_detection_job)
@@ -30,24 +31,49 @@ def start_clock():
     say(f"event-time clock ticking every {settings.EVENT_TIME_TICK_MS} ms (pid {pid})")
 
 
-def up():
+def up(owner=None):
+    """Start what is not running. owner: the pid of the instance that claimed the stack directory
+    (localstack.owner); the processes started here are recorded as its own, for down(owner=...)."""
     require_java()
     p = paths()
     p.state.mkdir(parents=True, exist_ok=True)
-    start_kafka()
-    start_clock()
-    start_flink()
-    submit_detection_job()
+    before = started_processes()
+    try:
+        start_kafka()
+        start_clock()
+        start_flink()
+        submit_detection_job()
+    finally:
+        if owner is not None:
+            ownership.add_processes(owner, started_processes() - before)
 
 
-def down(purge=False):
-    if not purge and running_pid("flink-jobmanager") and flink_overview():
+def down(purge=False, owner=None):
+    """Stop the stack directory's processes (those its pid files record and that still work in it).
+    With owner (a pid), stop only what that owner started, and nothing when it owns nothing: an
+    instance that found the stack running leaves it running."""
+    names = started_processes()
+    if owner is not None:
+        record = ownership.owned_by(owner)
+        if record is None:
+            say(f"pid {owner} does not own the stack in {paths().state}: leaving it alone")
+            return
+        running, names = names, names & set(record["processes"])
+        ownership.release(owner)
+        if not names:
+            if running:
+                say("leaving the stack running: it was running before this instance started (make stack-down "
+                    "stops it)")
+            return
+    if not purge and "flink-jobmanager" in names and flink_overview():
         suspend_detection_job()
-    stop(started_processes())
+    stop(names)
     if purge:
         shutil.rmtree(paths().state, ignore_errors=True)
         say(f"removed {paths().state}")
-    say("stack is down")
+    left = started_processes()
+    say("stack is down" if not left else
+        f"stopped {', '.join(sorted(names))}; left running: {', '.join(sorted(left))}")
 
 
 def status():
@@ -70,12 +96,27 @@ def status():
     report["event_clock_pid"] = running_pid("event-clock")
     from transactions import health
 
+    report["database"] = database_state()
     verdicts = health.report()  # how late verdicts are (the job's watermark, stored verdicts)
     report["verdicts"] = {key: verdicts[key] for key in
                           ("status", "verdict_lag_seconds", "job_watermark_lag_seconds",
                            "oldest_unjudged_transaction_seconds", "lag_alert_seconds", "verdict_conflicts")}
     report["logs"] = str(paths().logs)
     return report
+
+
+def database_state():
+    """"ok", or the one line that says what is wrong with the database and what to do."""
+    from django.db import DatabaseError
+
+    from fraudsite.missing_services import database_problem
+    from transactions.models import Verdict
+
+    try:
+        Verdict.objects.exists()
+    except DatabaseError as error:
+        return database_problem(error) or str(error).strip().splitlines()[0]
+    return "ok"
 
 
 STOP_ORDER = ("flink-taskmanager", "flink-jobmanager", "event-clock", "kafka")

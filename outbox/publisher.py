@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from fraudsite.kafka import shared_producer
+from fraudsite.outages import Outage
 from fraudsite.topics import TOPICS
 
 from .models import OutboxMessage
@@ -27,6 +28,8 @@ logger = logging.getLogger("fraudsite.outbox")
 TOPICS_BY_ROLE = {topic.role: topic for topic in TOPICS}
 MAX_BACKOFF_SECONDS = 30
 PRUNE_EVERY_SECONDS = 3600
+# Records Kafka did not take: logged when it begins, once a minute while it lasts, and when it ends.
+kafka_outage = Outage(logger, "Kafka (the outbox)")
 
 
 def enqueue(topic, records):
@@ -57,8 +60,10 @@ def publish_pending(batch_size=500, producer=None):
                 row.last_error = error or "held back until an earlier record of the same key is sent"
         OutboxMessage.objects.bulk_update(rows, ["sent_at", "attempts", "last_error"])
     if len(sent) < len(rows):
-        logger.warning("%d of %d outbox records not sent: %s", len(rows) - len(sent), len(rows),
-                       next(row.last_error for row in rows if row.sent_at is None))
+        kafka_outage.failed("%d of %d outbox records not sent: %s", len(rows) - len(sent), len(rows),
+                            next(row.last_error for row in rows if row.sent_at is None), level=logging.WARNING)
+    else:
+        kafka_outage.recovered()
     return len(sent), len(rows) - len(sent)
 
 
@@ -114,6 +119,7 @@ class Publisher:
     def __init__(self, poll_seconds=None):
         self.poll_seconds = settings.OUTBOX_POLL_SECONDS if poll_seconds is None else poll_seconds
         self._stopped = threading.Event()
+        self.database_outage = Outage(logger, "the database")
 
     def stop(self, *_):
         self._stopped.set()
@@ -129,14 +135,23 @@ class Publisher:
                     if pruned:
                         logger.info("pruned %d sent outbox records", pruned)
             except (OperationalError, InterfaceError) as error:
-                logger.error("database unavailable (%s)", error)
+                self.database_outage.failed("database unavailable (%s)", str(error).strip())
                 connection.close()  # reconnect on the next attempt
                 sent, failed = 0, 1
+            else:
+                self.database_outage.recovered()
             if sent:
                 logger.info("sent %d outbox records", sent)
             backoff = min(max(backoff * 2, 1), MAX_BACKOFF_SECONDS) if failed else 0
-            self._stopped.wait(backoff or self.poll_seconds)
+            self._wait(backoff or self.poll_seconds)
         logger.info("stopped")
+
+    def _wait(self, seconds):
+        """Wait, serving the producer meanwhile: librdkafka hands over its log lines only when polled,
+        and lines held back through an outage would come out later, as if it were happening again."""
+        deadline = time.monotonic() + seconds
+        while not self._stopped.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            shared_producer().poll(min(remaining, 0.5))
 
 
 def run_in_thread(poll_seconds=None):

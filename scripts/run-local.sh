@@ -6,18 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT=${PORT:-8000}
-export DATABASE_URL=${DATABASE_URL:-postgres://fraudsite:fraudsite@localhost:5432/fraudsite}
-export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
-export WEB_PROCESSES=${WEB_PROCESSES:-$(nproc)}
-# The web processes' Prometheus samples (fraudsite/metrics.py), fresh at every start.
-export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$PWD/.run/metrics}
-rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+# The database and Redis: from .env (written once here), which every process reads itself.
+scripts/local-env.sh
 
-scripts/services.sh start
-$PY manage.py stack up
-$PY manage.py migrate --noinput -v0
-$PY manage.py collectstatic --noinput -v0
-$PY manage.py create_demo_data
+# One instance per stack directory: a second `make run` says which one runs (pid, since when, how
+# to stop it) and exits here, before it has started, stopped or deleted anything.
+$PY manage.py stack claim --owner $$ --as "make run" --stop-hint "Ctrl-C in its terminal, or kill $$"
 
 pids=()
 stop_all() {
@@ -25,9 +19,21 @@ stop_all() {
   echo "stopping ..."
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
-  $PY manage.py stack down
+  # Only what this run started: a stack that was already running (make stack-up) stays up.
+  $PY manage.py stack down --owner $$
 }
 trap stop_all INT TERM EXIT
+
+export WEB_PROCESSES=${WEB_PROCESSES:-$(nproc)}
+# The web processes' Prometheus samples (fraudsite/metrics.py), fresh at every start.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$PWD/.run/metrics}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
+scripts/services.sh start
+$PY manage.py stack up --owner $$
+$PY manage.py migrate --noinput -v0
+$PY manage.py collectstatic --noinput -v0
+$PY manage.py create_demo_data
 
 $PY manage.py consume_verdicts & pids+=($!)
 $PY -m fraudsite.server --processes "$WEB_PROCESSES" --port "$PORT" & pids+=($!)

@@ -1,5 +1,6 @@
 from tests.support.session import SESSION_STARTED  # noqa: F401  (imported first: when the session started)
 
+import os
 import secrets
 
 import pytest
@@ -12,8 +13,10 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
                                  item.get_closest_marker("destructive") is not None))
 
+from localstack import owner as stack_owner
 from localstack import stack as local_stack
 from localstack.layout import paths
+from tests.support.stack_session import claim_and_start
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +27,10 @@ def stack():
     its data removed; a stack that was already running (a developer's `manage.py stack up` with
     the tests' settings) is left alone.
     """
-    already_running = local_stack.started_processes()
-    local_stack.up()
+    me = os.getpid()
+    already_running = claim_and_start(me)  # or the session ends, saying who holds the stack
     yield local_stack
+    stack_owner.release(me)
     if already_running or paths().state == django_settings.PRODUCT_STACK_DIR:
         # Plain `pytest` (not `make test`) runs on the product's stack: stop what was started, delete nothing.
         local_stack.stop(local_stack.started_processes() - already_running)

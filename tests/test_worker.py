@@ -1,5 +1,6 @@
 """consume_verdicts against a real broker, real PostgreSQL and a real Redis channel layer."""
 
+import logging
 import os
 import random
 import signal
@@ -93,22 +94,29 @@ def test_good_records_become_verdicts_and_malformed_ones_dead_letters(verdict_to
     assert Verdict.objects.count() == 60 and DeadLetter.objects.count() == 12
 
 
-def test_a_database_outage_is_waited_out_without_losing_the_batch(verdict_topic, monkeypatch):
+def test_a_database_outage_is_waited_out_without_losing_the_batch(verdict_topic, monkeypatch, caplog):
+    """300 failed attempts to store a batch: nothing is lost, and the log has the outage's first
+    failure and its end ("again after N s"), not a line per retry."""
     ids, _ = fill(verdict_topic, good=5)
     real_store, failures = worker_module.store_rows, []
 
-    def store_failing_twice(rows, dead_letters):
-        if len(failures) < 2:
+    def store_failing(rows, dead_letters):
+        if len(failures) < 300:
             failures.append(1)
             raise OperationalError("connection refused")
         return real_store(rows, dead_letters)
 
-    monkeypatch.setattr(worker_module, "store_rows", store_failing_twice)
-    monkeypatch.setattr(worker_module, "MAX_BACKOFF_SECONDS", 1)
+    monkeypatch.setattr(worker_module, "store_rows", store_failing)
+    monkeypatch.setattr(worker_module, "MAX_BACKOFF_SECONDS", 0)  # after the first second, retry at once
+    caplog.set_level(logging.INFO, logger="fraudsite.worker")
     Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
 
-    assert len(failures) == 2
+    assert len(failures) == 300
     assert set(Verdict.objects.values_list("transaction_id", flat=True)) == set(ids)
+    lines = [r.getMessage() for r in caplog.records if "database" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("database unavailable (connection refused); retrying the batch of ")
+    assert lines[1].startswith("the database again after") and lines[1].endswith("(300 failures, 1 of them logged)")
 
 
 def worker_process(topic, *args):
@@ -301,3 +309,4 @@ def test_an_idle_worker_logs_its_progress_once_not_every_interval(verdict_topic,
     counts = [r.getMessage().split(",")[0] for r in caplog.records if r.getMessage().startswith("consumed")]
     # Idle for about 2 s at a 0.5 s interval: the same counters are not logged again and again.
     assert counts and counts[-1] == "consumed 5" and len(counts) == len(set(counts)), counts
+

@@ -110,6 +110,13 @@ def oldest_unjudged_seconds():
     return None if oldest is None else (timezone.now() - oldest).total_seconds()
 
 
+def _unless_unmigrated(query):
+    try:
+        return query()
+    except DatabaseError:  # e.g. not migrated yet: nothing is known
+        return None
+
+
 def recent_conflicts():
     """How many verdict conflicts were recorded within CONFLICTS_WINDOW."""
     try:
@@ -143,7 +150,7 @@ def report():
     job = detection_job()
     watermark_lag = job["watermark_lag_seconds"] if job else None
     unjudged = oldest_unjudged_seconds() if database else None
-    unpublished = oldest_pending_seconds() if database else None
+    unpublished = _unless_unmigrated(oldest_pending_seconds) if database else None
     conflicts = recent_conflicts() if database else None
     checks = {
         "database": database,

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from fraudsite.kafka import client_config
+from fraudsite.outages import Outage
 from fraudsite.topics import VERDICTS
 
 from .broadcast import Pusher, layer_is_process_local, push_verdicts
@@ -82,6 +83,9 @@ class Worker:
         self.counters = Counters()
         self.stopping = False
         self.codec = VERDICTS.codec()
+        # Outages are logged when they begin, once a minute while they last, and when they end.
+        self.database_outage = Outage(logger, "the database")
+        self.kafka_errors = Outage(logger, "Kafka")
         self.consumer = Consumer(client_config(**{
             "group.id": options.group_id,
             "enable.auto.commit": False,
@@ -170,7 +174,9 @@ class Worker:
             if error is None:
                 batch.append(message)
             elif error.code() != KafkaError._PARTITION_EOF:
-                logger.warning("Kafka: %s", error.str())
+                self.kafka_errors.failed("Kafka: %s", error.str(), level=logging.WARNING)
+        if batch:
+            self.kafka_errors.recovered()
         return batch
 
     def _parse(self, messages):
@@ -200,10 +206,12 @@ class Worker:
         backoff = 1
         while True:
             try:
-                return future.result()
+                stored = future.result()
+                self.database_outage.recovered()
+                return stored
             except (OperationalError, InterfaceError) as error:
-                logger.error("database unavailable (%s); retrying the batch of %d in %d s", error,
-                             len(batch.messages), backoff)
+                self.database_outage.failed("database unavailable (%s); retrying the batch of %d in %d s",
+                                            str(error).strip(), len(batch.messages), backoff)
             self._wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             future = self.writer.submit(self._store, batch)

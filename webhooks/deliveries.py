@@ -21,6 +21,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from fraudsite.outages import Outage
+
 from .models import Delivery, DeliveryAttempt
 
 logger = logging.getLogger("fraudsite.webhooks")
@@ -146,6 +148,7 @@ class Deliverer:
     def __init__(self, poll_seconds=None):
         self.poll_seconds = settings.WEBHOOK_POLL_SECONDS if poll_seconds is None else poll_seconds
         self._stopped = threading.Event()
+        self.database_outage = Outage(logger, "the database")  # logged at its start, a minute on, its end
 
     def stop(self, *_):
         self._stopped.set()
@@ -157,8 +160,9 @@ class Deliverer:
             try:
                 delivered, failed = deliver_due()
                 database_backoff = 0
+                self.database_outage.recovered()
             except (OperationalError, InterfaceError) as error:
-                logger.error("database unavailable (%s)", error)
+                self.database_outage.failed("database unavailable (%s)", str(error).strip())
                 connection.close()  # reconnect on the next attempt
                 database_backoff = min(max(database_backoff * 2, 1), MAX_DATABASE_BACKOFF_SECONDS)
                 self._stopped.wait(database_backoff)

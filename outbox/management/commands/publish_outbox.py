@@ -2,6 +2,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fraudsite.missing_services import kafka_unreachable
 from outbox.publisher import Publisher, publish_all_pending
 
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
             sent, failed = publish_all_pending()
             self.stdout.write(f"outbox: {sent} sent, {failed} not sent")
             if failed:
-                raise CommandError(f"{failed} could not be sent; is Kafka reachable? They stay pending.")
+                raise CommandError(kafka_unreachable(f"{failed} records not acknowledged; they stay pending"))
             return
         publisher = Publisher()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fraudsite.missing_services import kafka_unreachable
 from transactions import simulator
 from users.models import Customer
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         sys.stderr.write("\n")
         self.stdout.write(f"sent {delivered} of {count} transactions in {elapsed:.1f} s ({delivered / elapsed:.0f}/s)")
         if delivered < count:
-            raise CommandError(f"{count - delivered} transactions were not acknowledged by Kafka")
+            raise CommandError(kafka_unreachable(f"{count - delivered} transactions not acknowledged"))
 
     def _progress(self, done, total):
         if done == total or done % max(total // 100, 1) == 0:

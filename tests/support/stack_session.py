@@ -1,0 +1,23 @@
+"""The test session's stack: claimed for the session (one instance per stack directory), or the
+session ends at once saying who has it."""
+
+import pytest
+
+from localstack import owner as stack_owner
+from localstack import stack as local_stack
+from localstack.messages import StackError
+
+
+def claim_and_start(me):
+    """Claim the stack directory for the session whose pid is `me` and start what is not running;
+    returns the stack's processes that were running already. A stack directory that another
+    instance (make run, another session) holds, or ports another stack uses, end the session with
+    the message that names it, before anything is started or stopped."""
+    try:
+        # Ctrl-C (not kill: pytest would skip its teardown, and leave the stack running)
+        stack_owner.claim(me, "a test session", f"Ctrl-C in its terminal (pytest, pid {me})")
+        already_running = local_stack.started_processes()
+        local_stack.up(owner=me)
+    except StackError as error:
+        pytest.exit(f"{error}\nThe tests need a stack of their own: `make test` gives them one.", returncode=3)
+    return already_running
