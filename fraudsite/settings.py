@@ -342,6 +342,10 @@ WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=5.0)
 WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=15 * 60.0)
 WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
 WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=8)
+# Host names (as written in endpoint URLs) that webhooks may reach although they resolve to a
+# private, loopback, link-local or reserved address: a receiver on the inside, named on purpose.
+# Empty by default, so that an endpoint cannot reach this machine or its network (SSRF).
+WEBHOOK_INTERNAL_HOSTS = [host.lower() for host in env.list("WEBHOOK_INTERNAL_HOSTS", default=[])]
 # Whether /health asks the local stack's Flink REST API about the detection job (off where the
 # job runs elsewhere, e.g. Confluent Cloud).
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)

@@ -30,7 +30,7 @@ from tests.support.webhooks import Receiver, documented_verify_webhook
 from transactions.models import Verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
-from webhooks import deliveries
+from webhooks import deliveries, targets
 from webhooks.deliveries import deliver_all_due
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, EventType
 
@@ -40,6 +40,13 @@ FRAUD = dict(status="FRAUD", is_fraud=True, reason="speed_above_limit", reasons=
 
 # Transactional: each store_batch commits, as the worker's do (its staging table empties at commit).
 pytestmark = pytest.mark.django_db(transaction=True)
+# The receiver listens on loopback, which webhooks may reach only when it is named internal.
+INTERNAL_HOSTS = "127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def receiver_on_loopback_allowed(settings):
+    settings.WEBHOOK_INTERNAL_HOSTS = [INTERNAL_HOSTS]
 
 
 @pytest.fixture
@@ -83,6 +90,7 @@ def first_arrivals(receiver):
 def deliverer(log, **env):
     """manage.py deliver_webhooks in its own process, on this test's database."""
     environment = {**os.environ, "DATABASE_URL": database_url(), "WEBHOOK_POLL_SECONDS": "0.05",
+                   "WEBHOOK_INTERNAL_HOSTS": INTERNAL_HOSTS,
                    **{name: str(value) for name, value in env.items()}}
     with open(log, "a") as output:
         process = subprocess.Popen([sys.executable, "manage.py", "deliver_webhooks"], cwd=django_settings.BASE_DIR,
@@ -218,7 +226,7 @@ def test_a_failed_delivery_is_retried_and_holds_back_its_customers_later_ones(re
     assert 29 <= (first.next_attempt_at - timezone.now()).total_seconds() <= 30
     attempt = first.delivery_attempts.get()
     assert attempt.status_code == 500 and attempt.error == ""
-    assert len(attempt.response_excerpt) == deliveries.RESPONSE_EXCERPT_CHARS  # bounded
+    assert len(attempt.response_excerpt) <= targets.EXCERPT_CHARS  # bounded
     assert deliver_all_due() == (0, 0)  # not due yet
 
     Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())  # the back-off has passed
@@ -250,7 +258,7 @@ def test_timeouts_refusals_and_bad_signatures_are_failed_attempts(receiver, sett
     receiver.delay = 1
     deliver_all_due()
     attempt = DeliveryAttempt.objects.get()
-    assert attempt.status_code is None and "Timeout" in attempt.error  # (the receiver answers after 1 s)
+    assert attempt.status_code is None and attempt.error == targets.NO_ANSWER  # (the receiver answers after 1 s)
 
     receiver.delay, receiver.secret = 0, "whsec_not_the_endpoints"
     Delivery.objects.update(next_attempt_at=timezone.now())
@@ -261,7 +269,7 @@ def test_timeouts_refusals_and_bad_signatures_are_failed_attempts(receiver, sett
     Endpoint.objects.filter(pk=endpoint.pk).update(url="http://127.0.0.1:9/nobody-listens")
     Delivery.objects.update(next_attempt_at=timezone.now())
     deliver_all_due()
-    assert "ConnectionError" in DeliveryAttempt.objects.order_by("id").last().error
+    assert DeliveryAttempt.objects.order_by("id").last().error == targets.NO_ANSWER
     assert Delivery.objects.get().delivered_at is None
 
 
@@ -326,6 +334,155 @@ def test_the_live_site_and_make_run_start_the_deliverer():
     assert "manage.py deliver_webhooks &" in (django_settings.BASE_DIR / "scripts" / "run-local.sh").read_text()
 
 
+# --- Where webhooks may go (SSRF) ---------------------------------------------------------------
+
+INSIDE = ["http://127.0.0.1:8081/jobs", "http://localhost:6379/", "http://[::1]:5432/", "http://0.0.0.0:8000/",
+          "http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/hooks", "http://192.168.1.1/",
+          "http://172.16.0.1/", "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/", "http://[fe80::1]/",
+          "http://240.0.0.1/", "http://2130706433/"]
+
+
+@pytest.mark.parametrize("url", INSIDE + ["http://user:secret@93.184.215.14/hooks"])
+def test_the_admin_refuses_endpoints_inside_or_with_credentials(admin_client, settings, url):
+    settings.WEBHOOK_INTERNAL_HOSTS = []
+    response = admin_client.post(reverse("admin:webhooks_endpoint_add"), {
+        "url": url, "description": "probe", "event_types": ["verdict"], "active": "on"})
+    assert response.status_code == 200 and not Endpoint.objects.exists(), url
+    page = response.content.decode()
+    assert ("private, loopback, link-local or reserved" in page or "must not hold credentials" in page
+            or "Enter a valid URL" in page), url
+
+
+def test_a_public_address_or_a_named_internal_host_is_accepted(admin_client, settings):
+    settings.WEBHOOK_INTERNAL_HOSTS = ["receiver.internal"]
+    for url in ["https://93.184.215.14/hooks", "http://receiver.internal:8080/hooks"]:  # (nothing is sent)
+        response = admin_client.post(reverse("admin:webhooks_endpoint_add"), {
+            "url": url, "event_types": ["verdict"], "active": "on"})
+        assert response.status_code == 200 and Endpoint.objects.filter(url=url).exists(), url
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """Answers for host names ending in .example: {name: [address, ...]}, one per lookup in turn,
+    the last one repeated (a name that rebinds); other names resolve as usual."""
+    import socket
+
+    answers, real = {}, socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".example"):
+            queue = answers[host]
+            address = queue.pop(0) if len(queue) > 1 else queue[0]
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            return [(family, socket.SOCK_STREAM, 6, "", (address, int(port or 80)))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+def test_the_deliverer_checks_the_address_after_resolving_and_sends_nothing_inside(receiver, settings, dns):
+    settings.WEBHOOK_INTERNAL_HOSTS = []
+    (lena,) = customers(1)
+    dns["hooks.example"] = ["127.0.0.1"]  # a name whose address changed after the endpoint was saved
+    endpoint = Endpoint.objects.create(url=f"http://hooks.example:{receiver.port}/hooks", event_types=["verdict"])
+    receiver.secret = endpoint.secret
+    store(verdict_record(lena.user_id, "inside"))
+    assert deliver_all_due() == (0, 1)
+    assert receiver.received == [] and receiver.rejected == []
+    assert DeliveryAttempt.objects.get().error == targets.INTERNAL_ADDRESS
+
+
+def test_the_deliverer_connects_to_the_address_it_checked_so_dns_rebinding_cannot_lead_inside(
+        receiver, settings, dns, monkeypatch):
+    import urllib3.util.connection
+
+    settings.WEBHOOK_INTERNAL_HOSTS = []
+    (lena,) = customers(1)
+    # Public for the first lookup, loopback ever after: a check that resolved again to connect would send inside.
+    dns["rebind.example"] = ["8.8.8.8", "127.0.0.1"]
+    connected, real_connect = [], urllib3.util.connection.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        connected.append(address[0])
+        if address[0] == "8.8.8.8":  # the tests send nothing off this machine
+            raise ConnectionRefusedError("not from the tests")
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
+    endpoint = Endpoint.objects.create(url=f"http://rebind.example:{receiver.port}/hooks", event_types=["verdict"])
+    receiver.secret = endpoint.secret
+    store(verdict_record(lena.user_id, "rebound"))
+    assert deliver_all_due() == (0, 1)
+    assert connected == ["8.8.8.8"] and receiver.received == []
+
+
+def test_a_url_with_credentials_saved_earlier_is_neither_sent_nor_shown(receiver, admin_client):
+    (lena,) = customers(1)
+    endpoint = Endpoint.objects.create(url=receiver.url.replace("http://", "http://user:hunter2@"),
+                                       event_types=["verdict"])
+    receiver.secret = endpoint.secret
+    store(verdict_record(lena.user_id, "credentials"))
+    assert deliver_all_due() == (0, 1) and receiver.received == []
+    assert DeliveryAttempt.objects.get().error == targets.CREDENTIALS
+    for page in [reverse("admin:webhooks_endpoint_changelist"), reverse("admin:webhooks_delivery_changelist")]:
+        assert "hunter2" not in admin_client.get(page).content.decode()
+
+
+def test_the_admin_shows_a_short_plain_excerpt_of_a_reply(receiver, admin_client):
+    endpoint_for(receiver, "verdict")
+    (lena,) = customers(1)
+    receiver.status = 502
+    receiver.reply = ('{"flink-version": "2.2.1"}\x1b[31m\u202egnp.terces\u2028' + "<html>" * 2000).encode()
+    store(verdict_record(lena.user_id, "reply"))
+    deliver_all_due()
+    excerpt = DeliveryAttempt.objects.get().response_excerpt
+    assert excerpt.startswith('{"flink-version": "2.2.1"}') and len(excerpt) <= 200
+    assert not any(char in excerpt for char in "\x1b\u202e\u2028\n")
+    page = admin_client.get(reverse("admin:webhooks_delivery_change", args=[Delivery.objects.get().pk]))
+    assert "\u202e" not in page.content.decode() and "<html>" * 40 not in page.content.decode()
+
+
+def test_connection_failures_read_the_same_whether_a_port_is_closed_open_or_silent(settings):
+    import socket
+    import threading
+
+    def listener(behaviour):
+        server = socket.create_server(("127.0.0.1", 0))
+
+        def serve():
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    return
+                behaviour(connection)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return server
+
+    closed = socket.create_server(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    held = []
+    servers = [listener(lambda c: (c.recv(1024), c.sendall(b"-ERR unknown command\r\n"), c.close())),  # Redis-like
+               listener(lambda c: c.close()),  # accepts and hangs up
+               listener(held.append)]  # accepts and never answers
+    ports = [closed_port] + [server.getsockname()[1] for server in servers]
+    for n, port in enumerate(ports):
+        Endpoint.objects.create(url=f"http://127.0.0.1:{port}/probe{n}", event_types=["verdict"])
+    (lena,) = customers(1)
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    try:
+        store(verdict_record(lena.user_id, "probe"))
+        deliver_all_due()
+    finally:
+        for server in servers:
+            server.close()
+    errors = {attempt.delivery.endpoint.url: attempt.error for attempt in DeliveryAttempt.objects.all()}
+    assert len(errors) == 4 and set(errors.values()) == {targets.NO_ANSWER}, errors
+
+
 # --- Outages, with the deliverer in its own process ----------------------------------------------
 
 def test_a_receiver_down_for_a_minute_gets_every_event_in_order_afterwards(receiver, tmp_path, django_user_model):
@@ -345,7 +502,7 @@ def test_a_receiver_down_for_a_minute_gets_every_event_in_order_afterwards(recei
         times = list(DeliveryAttempt.objects.filter(delivery=heads.first()).values_list("at", flat=True))
         gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])]
         assert 6 <= len(times) <= 12 and gaps[0] < 2 and max(gaps) >= 7.5, gaps  # backing off: 1, 2, 4, 8, 8 s
-        assert all("ConnectionError" in error for error in DeliveryAttempt.objects.values_list("error", flat=True))
+        assert set(DeliveryAttempt.objects.values_list("error", flat=True)) == {targets.NO_ANSWER}
 
         receiver.start()  # on the same port
         wait_until(all_delivered, 30, "every delivery to be delivered", interval=0.5)

@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from fraudsite.admin import ReadOnlyAdmin
 
-from . import deliveries
+from . import deliveries, targets
 from .models import Delivery, DeliveryAttempt, Endpoint, EventType
 
 
@@ -24,8 +24,12 @@ class EndpointAdmin(SimpleHistoryAdmin):
     """Endpoints with their event types; the signing secret is made here and shown once."""
 
     form = EndpointForm
-    list_display = ["url", "description", "subscriptions", "active", "created_at"]
+    list_display = ["shown_url", "description", "subscriptions", "active", "created_at"]
     list_filter = ["active"]
+
+    @admin.display(description="URL")
+    def shown_url(self, endpoint):
+        return endpoint.shown_url
 
     @admin.display(description="event types")
     def subscriptions(self, endpoint):
@@ -40,7 +44,7 @@ class EndpointAdmin(SimpleHistoryAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["at", "status_code", "error", "response_excerpt", "duration_ms"]
+    fields = ["at", "status_code", "error", "reply", "duration_ms"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -50,6 +54,11 @@ class AttemptInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="start of the reply")
+    def reply(self, attempt):
+        # Sanitised again when shown: attempts stored before excerpts were shortened hold more.
+        return targets.excerpt(attempt.response_excerpt)
 
 
 class StateFilter(admin.SimpleListFilter):

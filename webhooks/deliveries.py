@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from fraudsite.outages import Outage
 
+from . import targets
 from .models import Delivery, DeliveryAttempt
 
 logger = logging.getLogger("fraudsite.webhooks")
@@ -30,7 +31,6 @@ logger = logging.getLogger("fraudsite.webhooks")
 SIGNATURE_HEADER = "Fraudsite-Signature"
 EVENT_ID_HEADER = "Fraudsite-Event-Id"
 EVENT_TYPE_HEADER = "Fraudsite-Event-Type"
-RESPONSE_EXCERPT_CHARS = 2000
 MAX_DATABASE_BACKOFF_SECONDS = 30
 
 
@@ -47,22 +47,30 @@ def signature(secret, timestamp, payload):
 
 def send(delivery):
     """POST the delivery to its endpoint; returns the (unsaved) attempt. Never raises for what the
-    network or the receiver does."""
+    network or the receiver does. The address connected to is checked after resolution (targets.py)."""
     payload = body(delivery)
     headers = {"Content-Type": "application/json", "User-Agent": "fraudsite-webhooks",
                SIGNATURE_HEADER: signature(delivery.endpoint.secret, int(time.time()), payload),
                EVENT_ID_HEADER: str(delivery.event_id), EVENT_TYPE_HEADER: delivery.event_type}
     attempt = DeliveryAttempt(delivery=delivery, at=timezone.now())
     started = time.monotonic()
-    try:
-        with requests.post(delivery.endpoint.url, data=payload, headers=headers, stream=True,
-                           timeout=settings.WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False) as response:
-            attempt.status_code = response.status_code
-            # Bounded: a receiver answering with a huge body costs at most this much.
-            excerpt = response.raw.read(RESPONSE_EXCERPT_CHARS * 4, decode_content=True) or b""
-            attempt.response_excerpt = excerpt.decode(response.encoding or "utf-8", "replace")[:RESPONSE_EXCERPT_CHARS]
-    except requests.RequestException as error:
-        attempt.error = f"{type(error).__name__}: {error}"[:500]
+    url = delivery.endpoint.url
+    if targets.has_credentials(url):  # (saved before such URLs were refused)
+        attempt.error = targets.CREDENTIALS
+    else:
+        try:
+            with targets.session_for(url) as session, session.post(
+                    url, data=payload, headers=headers, stream=True, timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+                    allow_redirects=False) as response:
+                attempt.status_code = response.status_code
+                # Bounded: a receiver answering with a huge body costs at most this much.
+                raw = response.raw.read(targets.EXCERPT_CHARS * 4, decode_content=True) or b""
+                attempt.response_excerpt = targets.excerpt(raw.decode(response.encoding or "utf-8", "replace"))
+        except requests.RequestException as error:
+            # The cause goes to the log, for whoever runs the deliverer; the admin sees one message.
+            logger.info("webhook %s to endpoint %s: %s: %s", delivery.event_id, delivery.endpoint_id,
+                        type(error).__name__, error)
+            attempt.error = targets.shown_error(error)
     attempt.duration_ms = round((time.monotonic() - started) * 1000)
     return attempt
 

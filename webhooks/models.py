@@ -1,8 +1,11 @@
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+from .targets import refusal, without_credentials
 
 
 class EventType(models.TextChoices):
@@ -14,6 +17,12 @@ class EventType(models.TextChoices):
     CASE_DECIDED = "case_decided", "Case decided"
 
 
+def validate_target(url):
+    """An endpoint may not point inside (or hold credentials): see targets.py."""
+    if message := refusal(url):
+        raise ValidationError(message)
+
+
 def new_secret():
     return "whsec_" + secrets.token_urlsafe(32)
 
@@ -21,7 +30,7 @@ def new_secret():
 class Endpoint(models.Model):
     """A receiver of signed webhooks, registered in the admin."""
 
-    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
+    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"]), validate_target])
     description = models.CharField(max_length=200, blank=True)
     # Shown once, on the page that follows the endpoint's creation; never logged, never in history.
     secret = models.CharField(max_length=100, default=new_secret, editable=False)
@@ -34,7 +43,11 @@ class Endpoint(models.Model):
         ordering = ["id"]
 
     def __str__(self):
-        return self.description or self.url
+        return self.description or self.shown_url
+
+    @property
+    def shown_url(self):
+        return without_credentials(self.url)
 
 
 class Delivery(models.Model):

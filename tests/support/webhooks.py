@@ -40,6 +40,7 @@ class Receiver:
     delay: float = 0.0
     answers: list = field(default_factory=list)
     answers_for: dict = field(default_factory=dict)
+    reply: bytes = b""  # the body of an answer of 300 or more (default: "receiver trouble" repeated)
     received: list = field(default_factory=list)  # verified deliveries, in arrival order
     rejected: list = field(default_factory=list)  # (headers, body) with a bad signature
     port: int = 0
@@ -70,7 +71,7 @@ class Receiver:
                     else:
                         status = receiver.answers.pop(0) if receiver.answers else receiver.status
                 time.sleep(receiver.delay)
-                self._answer(status, b"received" if status < 300 else b"receiver trouble " * 500)
+                self._answer(status, b"received" if status < 300 else receiver.reply or b"receiver trouble " * 500)
 
             def _answer(self, status, text):
                 self.send_response(status)
