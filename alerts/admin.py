@@ -1,9 +1,8 @@
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
-from simple_history.admin import SimpleHistoryAdmin
 
-from fraudsite.admin import ReadOnlyAdmin
+from fraudsite.admin import HistoryAdmin, ReadOnlyAdmin
 
 from transactions.admin import VerdictAdmin
 from transactions.models import REVIEW_PERMISSION
@@ -101,7 +100,7 @@ class CaseNoteInline(admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class CaseAdmin(HistoryAdmin, ReadOnlyAdmin):
     """Cases are worked on their own page (/cases/<id>/); here they are looked up, with their history."""
 
     list_display = ["pk", "customer", "status", "owner", "decision", "opened_at", "decided_at"]

@@ -19,6 +19,9 @@ from transactions.models import ReviewStatus
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# The days a period may cover: from the epoch (no verdict is older) to a day whose midnight after
+# and a year around it still fit Python's and PostgreSQL's calendars (date.max is 9999-12-31).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 NEEDS_POSTGRESQL = ("Analytics needs PostgreSQL: its queries aggregate in the database. Set DATABASE_URL to a "
                     "PostgreSQL database (make run does).")
 
@@ -66,12 +69,19 @@ def _day(params, name, default):
     text = params.get(name, "")
     if not text:
         return default
+    day = None
     try:
         if len(text) == 10:  # fromisoformat alone would also take 20260501 and 2026-W18-5
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
     except ValueError:
         pass
-    raise PeriodError(f"The period's {PARAMETERS[name]} ({name}) must be a date written YYYY-MM-DD, not {text[:40]}.")
+    if day is None:
+        raise PeriodError(f"The period's {PARAMETERS[name]} ({name}) must be a date written YYYY-MM-DD, "
+                          f"not {text[:40]}.")
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise PeriodError(f"The period's {PARAMETERS[name]} ({name}) must lie between {EARLIEST_DAY} and "
+                          f"{LATEST_DAY}, not {day}.")
+    return day
 
 
 def supported():

@@ -3,9 +3,8 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
-from simple_history.admin import SimpleHistoryAdmin
 
-from fraudsite.admin import ReadOnlyAdmin
+from fraudsite.admin import HistoryAdmin, ReadOnlyAdmin
 
 from .models import ClientKey, Decision, Scope
 
@@ -22,7 +21,7 @@ class ClientKeyForm(forms.ModelForm):
 
 
 @admin.register(ClientKey)
-class ClientKeyAdmin(APIKeyModelAdmin, SimpleHistoryAdmin):
+class ClientKeyAdmin(APIKeyModelAdmin, HistoryAdmin):
     """Made here: the key is shown once, on the page answering the save, and stored only as a hash.
     Revoke (tick "revoked") rather than delete, so that the key's history stays."""
 

@@ -152,7 +152,10 @@ async def answer_request(client_key, idempotency_key, body, arrived):
         return 400, {"errors": {"Idempotency-Key": ["1 to 255 characters."]}}, {}
     waiter = decisions.shared_waiter()
     if not waiter.started:
-        await waiter.start()
+        try:
+            await waiter.start()
+        except KafkaException as error:  # (the broker cannot be reached: nothing can be decided)
+            return 503, {"error": f"Kafka is unavailable, nothing was sent: {error}"}, {}
         arrived = time.monotonic()  # starting the process's shared consumer is not this request's wait
     if admission.refuses(arrived):
         return 200, shed(body), {}

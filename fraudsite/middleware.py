@@ -1,6 +1,6 @@
 """Response headers the whole site needs."""
 
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, HttpResponseNotFound
 from django.utils.cache import add_never_cache_headers
 
 from .validation import has_control_characters
@@ -21,16 +21,28 @@ class NoStoreForSignedInUsers:
         return response
 
 
-class RejectControlCharactersInQuery:
-    """A query string with a control character (a NUL, which PostgreSQL cannot compare, or any
-    other) is a 400 before any view or admin filter puts it in a query."""
+class RejectControlCharacters:
+    """Control characters (a NUL, which PostgreSQL can neither store nor compare, or any other),
+    lone surrogates and bidirectional overrides are refused wherever a request carries text,
+    before any view, form or admin filter puts it in a query: in the path (404: no page has such a
+    name), the query string (400) and the fields of a posted form (400; line breaks and tabs are
+    text there). JSON bodies are checked field by field by their views (fraudsite.validation)."""
+
+    FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if has_control_characters(request.path_info):
+            return HttpResponseNotFound("Not found: no path holds control characters.", content_type="text/plain")
         for key, values in request.GET.lists():
             if any(has_control_characters(text) for text in [key, *values]):
                 return HttpResponseBadRequest("Query parameters must not contain control characters.",
                                               content_type="text/plain")
+        if request.method == "POST" and request.content_type in self.FORM_TYPES:
+            for key, values in request.POST.lists():
+                if any(has_control_characters(text, multiline=True) for text in [key, *values]):
+                    return HttpResponseBadRequest(f"The form field {key[:40]!r} must not contain control characters.",
+                                                  content_type="text/plain")
         return self.get_response(request)

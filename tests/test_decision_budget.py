@@ -186,3 +186,15 @@ def test_a_deeply_nested_body_is_a_400_through_the_drf_view_too(client):
     answer = client.post("/api/v1/decisions", "[" * 100_000 + "]" * 100_000, content_type="application/json",
                          HTTP_AUTHORIZATION=f"Api-Key {secret}")
     assert answer.status_code == 400 and "nested" in answer.json()["detail"]
+
+
+def test_a_broker_unreachable_when_the_shared_consumer_starts_is_a_503_not_a_500(stand_ins):
+    from confluent_kafka import KafkaError, KafkaException
+
+    class Unreachable(Waiter):
+        async def start(self):
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Failed to get metadata"))
+
+    sent = stand_ins(Unreachable(start_seconds=0))
+    status, payload, _ = answer()
+    assert status == 503 and "Kafka is unavailable" in payload["error"] and sent == []

@@ -8,7 +8,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
-from fraudsite.admin import ReadOnlyAdmin
+from fraudsite.admin import BoundedChangeList, ReadOnlyAdmin
 from fraudsite.detection_sql import FRAUD_REASONS, OTHER_REASONS, SUPPRESSED_REASONS
 
 from .export import verdict_csv_lines
@@ -44,6 +44,9 @@ class VerdictAdmin(ReadOnlyAdmin):
     search_fields = ["transaction_id", "=user_id"]
     date_hierarchy = "timestamp"
     list_select_related = ["customer"]
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
 
     def get_urls(self):
         export = self.admin_site.admin_view(self.export_csv)

@@ -52,15 +52,9 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
             del _open_sockets[self.counted_user]
         self.counted_user = None
 
-    async def receive_json(self, content, **kwargs):
-        """Operators only listen; anything they send is ignored."""
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None  # junk from a client is ignored, not a server error
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Operators only listen: whatever a client sends (text, JSON of any depth, binary) is
+        ignored unread, so that no frame can fail the socket."""
 
     async def operators_messages(self, event):
         for message in event["messages"]:

@@ -1,6 +1,5 @@
 from types import SimpleNamespace
 
-from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -10,11 +9,10 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
-from simple_history.admin import SimpleHistoryAdmin
 
+from fraudsite.admin import HistoryAdmin, require_id
 from fraudsite.detection_sql import SCORING_FIELDS
 
 from . import notices, proposals, replay
@@ -38,14 +36,6 @@ class PublicationFilter(admin.SimpleListFilter):
             Customer.SyncState.FAILED: unsent & Q(publication_attempts__gt=0),
         }
         return queryset.filter(conditions[self.value()]) if self.value() in conditions else queryset
-
-
-class HistoryAdmin(SimpleHistoryAdmin):
-    # django-simple-history's history page has one style attribute (its paginator's border): style
-    # attributes, and only on this page, may stay; scripts stay as strict as everywhere.
-    @method_decorator(csp_update({"style-src-attr": ["'unsafe-inline'"]}))
-    def history_view(self, request, object_id, extra_context=None):
-        return super().history_view(request, object_id, extra_context)
 
 
 # The fields of a travel notice's form, in the admin page and the customer's inline alike.
@@ -266,6 +256,7 @@ class ProposalAdmin(HistoryAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        require_id(Proposal, object_id)
         proposal = get_object_or_404(Proposal, pk=object_id)
         result = proposal.replay_result or {}
         customers = Customer.objects.in_bulk(proposal.user_ids, field_name="user_id")

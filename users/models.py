@@ -336,20 +336,29 @@ class TravelNotice(models.Model):
         region = [getattr(self, name) for name in NOTICE_REGION_FIELDS]
         if any(value is None for value in region) and any(value is not None for value in region):
             errors["radius_km"] = "Set the centre and the radius of the region, or none of them (everywhere)."
-        if not errors and self.customer_id and self.ends_at and self.ends_at > timezone.now():
-            others = notices_in_force(self.customer_id).exclude(pk=self.pk).count()
-            if others >= MAX_TRAVEL_NOTICES:
-                errors["__all__"] = (f"The customer already has {others} travel notices in force; at most "
-                                     f"{MAX_TRAVEL_NOTICES} at once: end one first.")
+        if not errors and (refusal := self.limit_refusal()):
+            errors["__all__"] = refusal
         if errors:
             raise ValidationError(errors)
+
+    def limit_refusal(self):
+        """Why this notice would be one too many in force for its customer, or None."""
+        if self.customer_id and self.ends_at and self.ends_at > timezone.now():
+            others = notices_in_force(self.customer_id).exclude(pk=self.pk).count()
+            if others >= MAX_TRAVEL_NOTICES:
+                return (f"The customer already has {others} travel notices in force; at most "
+                        f"{MAX_TRAVEL_NOTICES} at once: end one first.")
+        return None
 
     def save(self, *args, **kwargs):
         """Save, and queue the customer's users-config record (with its notices in effect) in the same
         transaction. A notice beyond one person's scope waits for approval, again after any change of scope."""
         with transaction.atomic():
-            # One notice change at a time per customer, so that two at once cannot pass the limit together.
+            # One notice change at a time per customer, so that two at once cannot pass the limit
+            # together: the limit is checked again under the lock (clean() ran before it).
             customer = Customer.objects.select_for_update().get(pk=self.customer_id)
+            if refusal := self.limit_refusal():
+                raise ValidationError({"__all__": [refusal]})
             self._set_approval()
             super().save(*args, **kwargs)
             publishing.publish_customers([customer])

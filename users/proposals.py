@@ -70,6 +70,13 @@ def changes_from_csv(text):
     """{user_id: {field: value}} from CSV text: a user_id column and one column per threshold to
     change ('off' or empty turns an optional signal off). InvalidThresholds names each wrong row
     ("line N (user_id)") with its fields' messages."""
+    try:
+        return _changes_from_csv(text)
+    except csv.Error as error:  # e.g. a field longer than the csv module reads (131,072 characters)
+        raise InvalidThresholds({"file": {"*": [f"Not readable as CSV: {error}."]}}) from None
+
+
+def _changes_from_csv(text):
     reader = csv.DictReader(io.StringIO(text))
     columns = [name.strip() for name in reader.fieldnames or []]
     if "user_id" not in columns:

@@ -2,9 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
-from fraudsite.admin import ReadOnlyAdmin
+from fraudsite.admin import HistoryAdmin, ReadOnlyAdmin
 
 from . import deliveries, targets
 from .models import Delivery, DeliveryAttempt, Endpoint, EventType
@@ -20,7 +19,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(SimpleHistoryAdmin):
+class EndpointAdmin(HistoryAdmin):
     """Endpoints with their event types; the signing secret is made here and shown once."""
 
     form = EndpointForm
