@@ -258,6 +258,13 @@ def test_csv_cells_go_through_the_export_formula_guard():
     assert lines == "reason,'=HYPERLINK(1)\r\n'-1+2,-3,\r\n"
 
 
+def test_csv_guards_a_formula_after_a_semicolon_and_shows_bidirectional_overrides():
+    # A spreadsheet with ";" as its list separator would split x;=1+2 into x and a formula;
+    # U+202E would show "exe.png" for "gnp.exe".
+    lines = "".join(csv_lines(["note"], [["x;=1+2"], ["a\t@SUM(1)"], ["ok; fine"], ["\u202egnp.exe"]]))
+    assert lines == "note\r\nx;'=1+2\r\na\t'@SUM(1)\r\nok; fine\r\n\ufffdgnp.exe\r\n"
+
+
 def test_only_signed_in_users_who_may_view_verdicts_see_analytics(client, django_user_model):
     csv_url = reverse("analytics-csv", args=["reasons"])
     for url in (reverse("analytics"), csv_url):

@@ -2,6 +2,7 @@
 history, and any table of rows (the analytics tables), all through one formula guard."""
 
 import csv
+import re
 
 COLUMNS = [
     ("transaction_id", lambda v: v.transaction_id), ("user_id", lambda v: v.user_id),
@@ -16,6 +17,11 @@ COLUMNS = [
 ]
 # A spreadsheet runs a cell that starts like a formula; such text is exported with a leading quote.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet whose list separator is ";" (or that splits on tabs) reads "x;=1+2" as two cells,
+# the second a formula: a quote goes before a formula start that follows such a separator too.
+FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t]\s*)(?=[=+\-@])")
+# Bidirectional overrides and isolates make a cell read other than it is: shown as U+FFFD instead.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 class _Line:
@@ -26,9 +32,10 @@ class _Line:
 def _safe(value):
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = FORMULA_AFTER_SEPARATOR.sub(r"\1'", BIDI_CONTROLS.sub("\ufffd", value))
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def csv_lines(header, rows):
