@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 LOCAL_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
 # The tests' own Kafka + Flink stack (state directory and ports) and Redis database, so that
 # `make test` never touches what `make run` shows; pytest-django makes its own test_ database.
+# The Redis URL carries the local Redis password (asked for after `scripts/services.sh start`).
 TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_PORT=19093 \
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
-	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=redis://localhost:6379/2
+	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=$$(scripts/services.sh redis-url 2)
 
 .PHONY: setup system-packages run reset-password test cloud-check bench stack-up stack-down stack-status \
 	docs docs-build docs-screenshots
@@ -79,7 +80,7 @@ MODE ?= quick
 bench: setup
 	$(BIN)/pip install -q -r bench/requirements.txt
 	scripts/services.sh start
-	$(BIN)/python bench/run.py --mode $(MODE)
+	REDIS_URL=$${REDIS_URL:-$$(scripts/services.sh redis-url 1)} $(BIN)/python bench/run.py --mode $(MODE)
 
 # Material for MkDocs prints a notice about its end of life (May 2027) on every run; said once here.
 DOCS_ENV = NO_MKDOCS_2_WARNING=1

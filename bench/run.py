@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -28,7 +29,9 @@ ANALYTICS_DATABASE_URL = os.environ.get("BENCH_ANALYTICS_DATABASE_URL",
 # B7's million stored transactions too.
 REPLAY_DATABASE_URL = os.environ.get("BENCH_REPLAY_DATABASE_URL",
                                      "postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench_replay")
-os.environ.setdefault("REDIS_URL", "redis://localhost:6379/1")
+if "REDIS_URL" not in os.environ:  # Redis database 1, with the local Redis password (scripts/services.sh)
+    os.environ["REDIS_URL"] = subprocess.run([str(Path(__file__).resolve().parent.parent / "scripts" / "services.sh"),
+                                              "redis-url", "1"], capture_output=True, text=True, check=True).stdout.strip()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudsite.settings")
 
 MODES = {

@@ -2,6 +2,7 @@
 # Writes .env once (never overwrites it): the database and Redis that `make run` uses, so that every
 # command run in this checkout, `python manage.py ...` from a fresh shell included, uses them too.
 # Values set in the environment when it is first written are kept (e.g. DATABASE_URL=... make run).
+# REDIS_URL carries the local Redis password (scripts/services.sh generates it into .redis-password).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -e .env ] && exit 0
@@ -11,6 +12,6 @@ cat > .env <<END
 # Every process in this checkout reads it (Django's settings, through django-environ); a variable set
 # in the environment wins over this file. .env.example lists every setting.
 DATABASE_URL=${DATABASE_URL:-postgres://fraudsite:fraudsite@localhost:5432/fraudsite}
-REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
+REDIS_URL=${REDIS_URL:-$(scripts/services.sh redis-url 0)}
 END
 echo "wrote .env (DATABASE_URL, REDIS_URL): python manage.py ... now uses the same database and Redis as make run"

@@ -1,20 +1,83 @@
 #!/usr/bin/env bash
-# Starts the local PostgreSQL and Redis the tests use (idempotent), and creates the database role.
-# Usage: scripts/services.sh start
+# The local PostgreSQL and Redis the site and the tests use.
+#   scripts/services.sh start        start both (idempotent), and create the database role
+#   scripts/services.sh redis-url N  print the URL of Redis database N, with its password
+#
+# Redis gets a password, generated once into .redis-password (owner-only, git-ignored), like the
+# Django key in .secret-key: Redis listens on loopback only, but without a password any local
+# process could read and write the channel layer, the cache and the API keys' rate counts. It is
+# handed to redis-server on standard input, never on a command line (which every local user can
+# read in the process list). A Redis already running without a password (started before this
+# change) keeps running as it is and is used without one, with a warning: the password applies
+# from the next start. REDIS_PORT and REDIS_PASSWORD_FILE change the port and the file (the tests
+# use them to start a Redis of their own).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+REDIS_PORT=${REDIS_PORT:-6379}
+REDIS_PASSWORD_FILE=${REDIS_PASSWORD_FILE:-.redis-password}
 
-as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+redis_password() {
+  if [ ! -s "$REDIS_PASSWORD_FILE" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$REDIS_PASSWORD_FILE")
+  fi
+  cat "$REDIS_PASSWORD_FILE"
+}
 
-cluster=$(pg_lsclusters --no-header | awk 'NR==1 {print $1" "$2}')
-if [ -z "$cluster" ]; then
-  echo "no PostgreSQL cluster found: is the postgresql package installed?" >&2
+# What the Redis on REDIS_PORT answers: "open" (no password), "ours" (our password), "other"
+# (another password) or "down".
+redis_state() {
+  local answer
+  answer=$(redis-cli -p "$REDIS_PORT" ping 2>&1) || true
+  case "$answer" in
+    PONG) echo open ;;
+    NOAUTH*) [ "$(REDISCLI_AUTH=$(redis_password) redis-cli --no-auth-warning -p "$REDIS_PORT" ping 2>&1)" = PONG ] \
+               && echo ours || echo other ;;
+    *) echo down ;;
+  esac
+}
+
+start_redis() {
+  case "$(redis_state)" in
+    ours) return ;;
+    open) echo "warning: the Redis on port $REDIS_PORT has no password (it was started before passwords);" \
+               "it is used as it is until it restarts (redis-cli -p $REDIS_PORT shutdown nosave; $0 start)" >&2
+          return ;;
+    other) echo "the Redis on port $REDIS_PORT wants a password other than the one in $REDIS_PASSWORD_FILE" >&2
+           exit 1 ;;
+  esac
+  printf 'requirepass %s\n' "$(redis_password)" | redis-server - --port "$REDIS_PORT" --daemonize yes --save '' \
+    --appendonly no --bind 127.0.0.1 -::1 >/dev/null
+  for _ in $(seq 50); do [ "$(redis_state)" = ours ] && return; sleep 0.1; done
+  echo "Redis did not start on port $REDIS_PORT" >&2
   exit 1
-fi
-pg_lsclusters --no-header | awk 'NR==1 {print $4}' | grep -q online || pg_ctlcluster $cluster start
-as_postgres "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='fraudsite'\" | grep -q 1 || psql -qc \"CREATE ROLE fraudsite LOGIN CREATEDB PASSWORD 'fraudsite'\""
-as_postgres "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='fraudsite'\" | grep -q 1 || createdb -O fraudsite fraudsite"
+}
 
-redis-cli ping >/dev/null 2>&1 || redis-server --daemonize yes --save '' --appendonly no --bind 127.0.0.1 -::1 >/dev/null
-for _ in $(seq 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done
-redis-cli ping >/dev/null
-echo "PostgreSQL and Redis are up"
+start_postgres() {
+  as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+  local cluster
+  cluster=$(pg_lsclusters --no-header | awk 'NR==1 {print $1" "$2}')
+  if [ -z "$cluster" ]; then
+    echo "no PostgreSQL cluster found: is the postgresql package installed?" >&2
+    exit 1
+  fi
+  pg_lsclusters --no-header | awk 'NR==1 {print $4}' | grep -q online || pg_ctlcluster $cluster start
+  as_postgres "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='fraudsite'\" | grep -q 1 || psql -qc \"CREATE ROLE fraudsite LOGIN CREATEDB PASSWORD 'fraudsite'\""
+  as_postgres "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='fraudsite'\" | grep -q 1 || createdb -O fraudsite fraudsite"
+}
+
+case "${1:-}" in
+  start)
+    start_postgres
+    start_redis
+    echo "PostgreSQL and Redis are up" ;;
+  redis-url)
+    database=${2:?usage: $0 redis-url DATABASE_NUMBER}
+    if [ "$(redis_state)" = open ]; then
+      echo "redis://localhost:$REDIS_PORT/$database"
+    else
+      echo "redis://:$(redis_password)@localhost:$REDIS_PORT/$database"
+    fi ;;
+  *)
+    echo "usage: $0 start | redis-url DATABASE_NUMBER" >&2
+    exit 2 ;;
+esac

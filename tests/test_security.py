@@ -3,6 +3,7 @@ browser or running stack. Each test failed before its fix."""
 
 import json
 import os
+import signal
 import secrets
 import subprocess
 import sys
@@ -365,3 +366,88 @@ def test_redis_listens_on_loopback_only():
     bind = redis.Redis.from_url(settings.REDIS_URL).config_get("bind")["bind"].split()
     assert bind and all(address.lstrip("-") in ("127.0.0.1", "::1", "localhost") for address in bind), bind
     assert urlsplit(settings.REDIS_URL).hostname in ("localhost", "127.0.0.1")
+
+
+CLIENTS_OF_REDIS = """
+import asyncio, django
+django.setup()
+from django.core.cache import cache
+from channels.layers import get_channel_layer
+from api.authentication import RateCounter
+
+cache.set("password-probe", "cache")
+counter = RateCounter()
+counter.allow("password-probe", 5)
+counter.sync()  # the rate counts, added to Redis
+layer = get_channel_layer()
+
+async def round_trip():
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "probe", "text": "channels"})
+    return (await layer.receive(channel))["text"]
+
+print(cache.get("password-probe"), asyncio.run(round_trip()), sum(counter._unsent.values()) == 0)
+"""
+
+
+def test_a_fresh_machine_gets_a_redis_with_a_generated_password_that_every_client_uses(tmp_path):
+    """scripts/services.sh on a port of the test's own, as on a machine where no Redis runs yet."""
+    import socket
+    import stat
+    import subprocess
+    import sys
+
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    password_file = tmp_path / "redis-password"
+    env = {**os.environ, "REDIS_PORT": str(port), "REDIS_PASSWORD_FILE": str(password_file)}
+    script = str(settings.BASE_DIR / "scripts" / "services.sh")
+    subprocess.run([script, "start"], env=env, check=True, capture_output=True)
+    password = password_file.read_text()
+    server = redis.Redis(port=port, password=password)
+    try:
+        assert len(password) == 64 and stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port).ping()  # no password, no answer
+        assert password not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        url = subprocess.run([script, "redis-url", "3"], env=env, check=True, capture_output=True,
+                             text=True).stdout.strip()
+        assert url == f"redis://:{password}@localhost:{port}/3"
+        clients = subprocess.run([sys.executable, "-c", CLIENTS_OF_REDIS], cwd=settings.BASE_DIR, capture_output=True,
+                                 text=True, env={**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE":
+                                                 "fraudsite.settings"})
+        assert clients.stdout.split() == ["cache", "channels", "True"], clients.stderr[-2000:]
+        assert len(redis.Redis(port=port, password=password, db=3).keys()) >= 2  # the cache's key and the rate's
+        subprocess.run([script, "start"], env=env, check=True, capture_output=True)  # again: the same one, kept
+        assert password_file.read_text() == password and server.ping()
+    finally:
+        pid = server.info("server")["process_id"]
+        os.kill(pid, signal.SIGTERM)  # the Redis this test started, by its id
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\n", "\u202e"])
+def test_a_travel_notice_reason_refuses_every_line_break_and_bidirectional_override(admin_client, char):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Customer.objects.create(user_id="unicode_notice", first_name="U", last_name="N", max_speed=10)
+    start = timezone.now() + timedelta(days=1)
+    response = admin_client.post("/api/customers/unicode_notice/travel-notices", {
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(days=1)).isoformat(),
+        "reason": f"Japan{char}two weeks"}, content_type="application/json")
+    assert response.status_code == 400 and "reason" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\x00", "\ud800"])
+def test_a_review_comment_refuses_bidirectional_overrides_and_control_characters(admin_client, char):
+    from tests.support.reviews import verdict
+
+    alert = verdict(transaction_id="unicode-comment")
+    response = admin_client.post(f"/api/alerts/{alert.transaction_id}/review",
+                                 json.dumps({"decision": "false_positive", "comment": f"fine{char}enif"}),
+                                 content_type="application/json")
+    assert response.status_code == 400 and "comment" in response.json()["errors"]
