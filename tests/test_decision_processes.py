@@ -111,6 +111,23 @@ def test_one_transaction_id_sent_to_two_processes_at_once_is_a_409_for_one_of_th
         assert Transaction.objects.filter(transaction_id=body["transaction_id"]).count() == 1
 
 
+def test_twelve_decisions_on_one_transaction_id_at_once_give_one_decided_answer_and_eleven_409s(two_processes):
+    # Before the transaction was recorded ahead of the produce, all twelve were produced and the one
+    # 200 was the fallback: "review" with timed_out (3 rounds of 3).
+    first, second = two_processes
+    ada, headers = new_customer(), new_key()
+    for attempt in range(3):
+        body = payment(ada, transaction_id=unique(f"dup-{attempt}"))
+        answers = at_once(*[lambda url=url: decide(url, headers, body) for url in [first, second] * 6])
+        statuses = sorted(answer.status_code for answer in answers)
+        decided = [answer.json() for answer in answers if answer.status_code == 200]
+        assert statuses == [200] + [409] * 11, [answer.text for answer in answers]
+        assert [answer["timed_out"] for answer in decided] == [False], decided  # the job's verdict, in time
+        assert Transaction.objects.filter(transaction_id=body["transaction_id"]).count() == 1
+        wait_until(lambda: Verdict.objects.filter(transaction_id=body["transaction_id"]).count(), 30,
+                   "its one verdict to be stored", until=lambda count: count == 1)
+
+
 def test_a_full_process_answers_at_once_with_the_fallback_and_sends_nothing(stack, tmp_path, postgres_redis_env):
     ada, headers = new_customer(), new_key()
     env = {**postgres_redis_env, "DECISION_BUDGET_MS": "8000", "DECISION_MAX_IN_FLIGHT": "2",
