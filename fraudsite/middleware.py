@@ -1,4 +1,4 @@
-"""Response headers the whole site needs."""
+"""What the whole site needs of every request and response."""
 
 from django.http import HttpResponseBadRequest, HttpResponseNotFound
 from django.utils.cache import add_never_cache_headers
@@ -43,6 +43,6 @@ class RejectControlCharacters:
         if request.method == "POST" and request.content_type in self.FORM_TYPES:
             for key, values in request.POST.lists():
                 if any(has_control_characters(text, multiline=True) for text in [key, *values]):
-                    return HttpResponseBadRequest(f"The form field {key[:40]!r} must not contain control characters.",
-                                                  content_type="text/plain")
+                    return HttpResponseBadRequest(
+                        f"The form field {key[:40]!r} must not contain control characters.", content_type="text/plain")
         return self.get_response(request)
