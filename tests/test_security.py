@@ -405,7 +405,8 @@ def test_a_fresh_machine_gets_a_redis_with_a_generated_password_that_every_clien
     password_file = tmp_path / "redis-password"
     env = {**os.environ, "REDIS_PORT": str(port), "REDIS_PASSWORD_FILE": str(password_file)}
     script = str(settings.BASE_DIR / "scripts" / "services.sh")
-    subprocess.run([script, "start"], env=env, check=True, capture_output=True)
+    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True)
+    assert started.returncode == 0, started.stdout + started.stderr
     password = password_file.read_text()
     server = redis.Redis(port=port, password=password)
     try:
