@@ -5,7 +5,16 @@
 # REDIS_URL carries the local Redis password (scripts/services.sh generates it into .redis-password).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -e .env ] && exit 0
+if [ -e .env ]; then
+  # Written while the local Redis still ran without a password: once that Redis is gone (a new one
+  # starts with the password), the URL with the password, so that make run keeps working.
+  wanted=$(scripts/services.sh redis-url 0)
+  if grep -qx 'REDIS_URL=redis://localhost:6379/0' .env && [ "$wanted" != "redis://localhost:6379/0" ]; then
+    sed -i "s|^REDIS_URL=redis://localhost:6379/0\$|REDIS_URL=$wanted|" .env
+    echo "updated REDIS_URL in .env: the local Redis has a password now"
+  fi
+  exit 0
+fi
 umask 077  # it holds a password, as the .env that manage.py cloud_env writes does
 cat > .env <<END
 # Written once by \`make setup\` / \`make run\` (scripts/local-env.sh), never overwritten: edit it freely.
