@@ -9,10 +9,11 @@ partition's prefix up to the first transaction without a verdict. That is found 
 the group's offsets on, and committed to the group, where the new job (scan.startup.mode
 group-offsets) starts."""
 
+import time
 import uuid
 from collections import Counter
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from fraudsite.detection_sql import DETECTION_GROUP
 from fraudsite.kafka import client_config
@@ -21,6 +22,10 @@ from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID, VERDICTS
 # Verdicts are read from this long before the first transaction that may lack one: the broker
 # stamps the transaction and Flink's producer the verdict, both with this machine's clock.
 CLOCK_MARGIN_MS = 60_000
+# A broker just started has no group coordinator for a moment: asked then, it says so.
+COORDINATOR_STARTING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                        KafkaError.COORDINATOR_NOT_AVAILABLE)
+COORDINATOR_WAIT_SECONDS = 60
 
 
 def hand_over():
@@ -37,11 +42,24 @@ def hand_over():
             cut_over[partition] = min(cut_over[partition], offset)
     group = _group_member()
     try:  # the stopped job has left the group, so a member outside it may commit for it
-        group.commit(offsets=[TopicPartition(CARD_TRANSACTIONS.name, partition, offset)
-                              for partition, offset in sorted(cut_over.items())], asynchronous=False)
+        _once_the_coordinator_answers(lambda: group.commit(offsets=[
+            TopicPartition(CARD_TRANSACTIONS.name, partition, offset) for partition, offset in sorted(cut_over.items())],
+            asynchronous=False))
     finally:
         group.close()
     return cut_over
+
+
+def _once_the_coordinator_answers(call):
+    """call(), asked again while the group's coordinator is still starting (up to a minute)."""
+    deadline = time.monotonic() + COORDINATOR_WAIT_SECONDS
+    while True:
+        try:
+            return call()
+        except KafkaException as error:
+            if error.args[0].code() not in COORDINATOR_STARTING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _reader():
@@ -61,7 +79,8 @@ def _committed_offsets():
         partitions = reader.list_topics(CARD_TRANSACTIONS.name, timeout=30).topics[CARD_TRANSACTIONS.name].partitions
         consumer = _group_member()
         try:
-            committed = consumer.committed([TopicPartition(CARD_TRANSACTIONS.name, p) for p in partitions], timeout=30)
+            committed = _once_the_coordinator_answers(lambda: consumer.committed(
+                [TopicPartition(CARD_TRANSACTIONS.name, p) for p in partitions], timeout=30))
         finally:
             consumer.close()
         return {tp.partition: tp.offset if tp.offset >= 0 else OFFSET_BEGINNING for tp in committed}

@@ -4,7 +4,13 @@ requests that miss together."""
 import asyncio
 import time
 
+import pytest
+
 from fraudsite.caching import RecentLookups
+
+# The lookups run on the process's lookup thread, which first replaces a database connection that
+# an earlier test may have left on it: harmless, but pytest-django refuses database access unless told.
+pytestmark = pytest.mark.django_db
 
 
 def counting_lookup(seconds=0.0):
