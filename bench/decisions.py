@@ -451,24 +451,9 @@ def haproxy_in_front(site, workdir, log):
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()  # HAProxy binds it itself
-    config = proxy.write(workdir / "proxy", f"127.0.0.1:{port}", f"127.0.0.1:{site.port}")
-    with open(log, "w") as output:
-        haproxy = subprocess.Popen([proxy.executable(), "-db", "-f", str(config)], stdout=output, stderr=output)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/health", timeout=2).close()
-                    break
-                except OSError:
-                    if haproxy.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"HAProxy did not forward to the site; see {log}")
-                    time.sleep(0.2)
-            yield url
-        finally:
-            haproxy.terminate()
-            haproxy.wait(10)
+    with open(log, "w") as output, proxy.running(workdir / "proxy", f"127.0.0.1:{port}",
+                                                 f"127.0.0.1:{site.port}", output) as url:
+        yield url
 
 
 @contextmanager

@@ -11,7 +11,11 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
@@ -50,6 +54,28 @@ def write(directory, listen, web):
         listen=listen, web=web, shed_file=shed_file.resolve(), max_connections=MAX_CONNECTIONS,
         queue_ms=settings.PROXY_QUEUE_MS, decisions_in_flight=settings.PROXY_DECISIONS_IN_FLIGHT))
     return config
+
+
+@contextmanager
+def running(directory, listen, web, output=subprocess.DEVNULL, ready_timeout=30):
+    """HAProxy with this configuration (written into directory) in front of the web tier at `web`,
+    until the block ends; yields its URL once it forwards a page (tests and bench/decisions.py)."""
+    config = write(directory, listen, web)
+    haproxy = subprocess.Popen([executable(), "-db", "-f", str(config)], stdout=output, stderr=output)
+    try:
+        url, deadline = f"http://{listen}", time.monotonic() + ready_timeout
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2).close()
+                break
+            except OSError:
+                if haproxy.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"HAProxy ({config}) did not forward to {web}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
 
 
 def main():

@@ -185,18 +185,8 @@ def behind_the_proxy(stack, tmp_path, postgres_redis_env, settings, free_tcp_por
     settings.PROXY_DECISIONS_IN_FLIGHT, settings.PROXY_QUEUE_MS = 1, 100
     env = {**postgres_redis_env, "DECISION_BUDGET_MS": "8000"}
     with running_site(env, tmp_path / "site.log", worker_group="proxied-" + secrets.token_hex(4)) as site:
-        port = free_tcp_port
-        config = proxy.write(tmp_path / "proxy", f"127.0.0.1:{port}", f"127.0.0.1:{site.port}")
-        haproxy = subprocess.Popen([proxy.executable(), "-db", "-f", str(config)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: requests.get(f"{url}/health", timeout=5).status_code, 30, "HAProxy to forward",
-                       until=lambda status: status == 200, retry_on=(requests.ConnectionError,))
+        with proxy.running(tmp_path / "proxy", f"127.0.0.1:{free_tcp_port}", f"127.0.0.1:{site.port}") as url:
             yield site, url
-        finally:
-            haproxy.terminate()
-            haproxy.wait(10)
 
 
 def test_the_proxy_sheds_what_the_web_tier_cannot_take_in_time_and_sends_nothing(behind_the_proxy):
