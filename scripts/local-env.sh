@@ -2,7 +2,7 @@
 # Writes .env once (never overwrites it): the database and Redis that `make run` uses, so that every
 # command run in this checkout, `python manage.py ...` from a fresh shell included, uses them too.
 # Values set in the environment when it is first written are kept (e.g. DATABASE_URL=... make run).
-# REDIS_URL carries the local Redis password (scripts/services.sh generates it into .redis-password).
+# REDIS_URL carries the local Redis password (scripts/services.sh generates it, per user and port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -e .env ]; then

@@ -3,22 +3,29 @@
 #   scripts/services.sh start        start both (idempotent), and create the database role
 #   scripts/services.sh redis-url N  print the URL of Redis database N, with its password
 #
-# Redis gets a password, generated once into .redis-password (owner-only, git-ignored), like the
-# Django key in .secret-key: Redis listens on loopback only, but without a password any local
-# process could read and write the channel layer, the cache and the API keys' rate counts. It is
-# handed to redis-server on standard input, never on a command line (which every local user can
-# read in the process list). A Redis already running without a password (started before this
-# change) keeps running as it is and is used without one, with a warning: the password applies
-# from the next start. REDIS_PORT and REDIS_PASSWORD_FILE change the port and the file (the tests
-# use them to start a Redis of their own).
+# Redis gets a password, generated once: Redis listens on loopback only, but without a password
+# any local process could read and write the channel layer, the cache and the API keys' rate
+# counts. The password belongs to the Redis on a port, which every checkout of this user on the
+# machine shares (a second clone, the tests' fresh clones), so it is kept per user and port, in
+# ~/.config/fraudsite/redis-PORT.password (owner-only), not in the checkout. It is handed to
+# redis-server on standard input, never on a command line (which every local user can read in the
+# process list). A Redis already running without a password (started before passwords) keeps
+# running as it is and is used without one, with a warning: the password applies from the next
+# start. REDIS_PORT and REDIS_PASSWORD_FILE change the port and the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REDIS_PORT=${REDIS_PORT:-6379}
-REDIS_PASSWORD_FILE=${REDIS_PASSWORD_FILE:-.redis-password}
+REDIS_PASSWORD_FILE=${REDIS_PASSWORD_FILE:-${XDG_CONFIG_HOME:-$HOME/.config}/fraudsite/redis-$REDIS_PORT.password}
 
 redis_password() {
   if [ ! -s "$REDIS_PASSWORD_FILE" ]; then
-    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$REDIS_PASSWORD_FILE")
+    (umask 077 && mkdir -p "$(dirname "$REDIS_PASSWORD_FILE")")
+    # A checkout of before passwords moved here keeps the Redis it started usable.
+    if [ -s .redis-password ] && [ "$REDIS_PORT" = 6379 ]; then
+      (umask 077 && cp .redis-password "$REDIS_PASSWORD_FILE")
+    else
+      (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$REDIS_PASSWORD_FILE")
+    fi
   fi
   cat "$REDIS_PASSWORD_FILE"
 }
@@ -53,7 +60,8 @@ start_redis() {
 }
 
 start_postgres() {
-  as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+  # From / : the postgres user may not be allowed into this checkout's directory.
+  as_postgres() { (cd / && if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi); }
   local cluster
   cluster=$(pg_lsclusters --no-header | awk 'NR==1 {print $1" "$2}')
   if [ -z "$cluster" ]; then

@@ -391,7 +391,10 @@ print(cache.get("password-probe"), asyncio.run(round_trip()), sum(counter._unsen
 
 
 def test_a_fresh_machine_gets_a_redis_with_a_generated_password_that_every_client_uses(tmp_path):
-    """scripts/services.sh on a port of the test's own, as on a machine where no Redis runs yet."""
+    """scripts/services.sh on a port of the test's own, as on a machine where no Redis runs yet, for
+    a user of the test's own (HOME); then a second checkout of that user finds the same Redis usable
+    (CI's fresh clones met a Redis its first clone had started)."""
+    import shutil
     import socket
     import stat
     import subprocess
@@ -402,9 +405,13 @@ def test_a_fresh_machine_gets_a_redis_with_a_generated_password_that_every_clien
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    password_file = tmp_path / "redis-password"
-    env = {**os.environ, "REDIS_PORT": str(port), "REDIS_PASSWORD_FILE": str(password_file)}
+    password_file = tmp_path / "home" / ".config" / "fraudsite" / f"redis-{port}.password"
+    env = {**os.environ, "REDIS_PORT": str(port), "HOME": str(tmp_path / "home")}
+    env.pop("XDG_CONFIG_HOME", None)
     script = str(settings.BASE_DIR / "scripts" / "services.sh")
+    second_checkout = tmp_path / "second" / "scripts" / "services.sh"
+    second_checkout.parent.mkdir(parents=True)
+    shutil.copy2(script, second_checkout)
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True)
     assert started.returncode == 0, started.stdout + started.stderr
     password = password_file.read_text()
@@ -424,6 +431,10 @@ def test_a_fresh_machine_gets_a_redis_with_a_generated_password_that_every_clien
         assert len(redis.Redis(port=port, password=password, db=3).keys()) >= 2  # the cache's key and the rate's
         subprocess.run([script, "start"], env=env, check=True, capture_output=True)  # again: the same one, kept
         assert password_file.read_text() == password and server.ping()
+        again = subprocess.run([str(second_checkout), "start"], env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        assert subprocess.run([str(second_checkout), "redis-url", "3"], env=env, check=True, capture_output=True,
+                              text=True).stdout.strip() == url
     finally:
         pid = server.info("server")["process_id"]
         os.kill(pid, signal.SIGTERM)  # the Redis this test started, by its id
