@@ -214,9 +214,12 @@ if DECISION_FALLBACK not in ("approve", "review", "decline"):
 DECISION_MAX_IN_FLIGHT = env.int("DECISION_MAX_IN_FLIGHT", default=200)
 DECISION_SHED_LAG_MS = env.int("DECISION_SHED_LAG_MS", default=40)
 # HAProxy in front (python -m fraudsite.proxy): at most this many decisions in the web tier at
-# once, all processes together; one that waited PROXY_QUEUE_MS for its turn gets the fallback.
+# once, all processes together; one that waited PROXY_QUEUE_MS for its turn gets the fallback, and
+# one the web tier has not answered PROXY_SERVER_TIMEOUT_MS after it went in gets the timed-out
+# fallback from HAProxy. The two add up to the budget + 50 ms: the longest a caller waits.
 PROXY_DECISIONS_IN_FLIGHT = env.int("PROXY_DECISIONS_IN_FLIGHT", default=100)
-PROXY_QUEUE_MS = env.int("PROXY_QUEUE_MS", default=DECISION_BUDGET_MS // 3)
+PROXY_QUEUE_MS = env.int("PROXY_QUEUE_MS", default=DECISION_BUDGET_MS // 5)
+PROXY_SERVER_TIMEOUT_MS = env.int("PROXY_SERVER_TIMEOUT_MS", default=DECISION_BUDGET_MS + 50 - PROXY_QUEUE_MS)
 # API keys and customers are read again after this long: a revoked key or a deactivated customer
 # is refused by every process within it.
 LOOKUP_CACHE_SECONDS = env.float("LOOKUP_CACHE_SECONDS", default=1.0)

@@ -182,7 +182,7 @@ def test_an_answered_decision_is_stored_after_the_worker_is_killed_and_restarted
 def behind_the_proxy(stack, tmp_path, postgres_redis_env, settings, free_tcp_port):
     """The site with HAProxy in front (python -m fraudsite.proxy's configuration), letting one
     decision in at a time: (site, proxy url)."""
-    settings.PROXY_DECISIONS_IN_FLIGHT, settings.PROXY_QUEUE_MS = 1, 100
+    settings.PROXY_DECISIONS_IN_FLIGHT, settings.PROXY_QUEUE_MS, settings.PROXY_SERVER_TIMEOUT_MS = 1, 100, 10_000
     env = {**postgres_redis_env, "DECISION_BUDGET_MS": "8000"}
     with running_site(env, tmp_path / "site.log", worker_group="proxied-" + secrets.token_hex(4)) as site:
         with proxy.running(tmp_path / "proxy", f"127.0.0.1:{free_tcp_port}", f"127.0.0.1:{site.port}") as url:
