@@ -1,5 +1,6 @@
-"""fraudsite benchmarks. Run on a running stack (`make stack-up`) with `make bench` (quick) or
-`make bench MODE=full`. See bench/README.md for what each benchmark measures.
+"""fraudsite benchmarks: `make bench` (quick) or `make bench MODE=full`, each on a stack of its own
+that make starts and stops; by hand, on the stack the STACK_* settings name. See bench/README.md
+for what each benchmark measures.
 
 Writes bench/results/<mode>.json (machine-readable), bench/results/<mode>.md (the table) and
 bench/results/<mode>-latency.png (the B2 latency distribution).
