@@ -61,6 +61,8 @@ MODES = {
 
 # B5's overload with and without HAProxy in front, and nothing else: `--mode overload --only b5`.
 MODES["overload"] = {**MODES["full"], "b5_steps": [(1000, 60)], "b5_scaling_processes": [], "b5_limit_steps": []}
+# B5's ladder, overload and recovery behind HAProxy only, as production runs it: `--mode proxy --only b5`.
+MODES["proxy"] = {**MODES["overload"], "b5_steps": [], "b5_overload": None, "b5_proxy_steps": [(200, 60), (1000, 300)]}
 
 
 def say(message):
