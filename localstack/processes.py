@@ -160,7 +160,8 @@ def stop_process(name, timeout=30):
     deadline = time.monotonic() + timeout
     while _alive(pid):
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
+            # Its whole group (spawn gives each process one): a supervisor's command goes with it.
+            os.killpg(pid, signal.SIGKILL)
             break
         time.sleep(0.3)
     paths().pidfile(name).unlink(missing_ok=True)
