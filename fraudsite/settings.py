@@ -359,6 +359,18 @@ WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=8)
 # private, loopback, link-local or reserved address: a receiver on the inside, named on purpose.
 # Empty by default, so that an endpoint cannot reach this machine or its network (SSRF).
 WEBHOOK_INTERNAL_HOSTS = [host.lower() for host in env.list("WEBHOOK_INTERNAL_HOSTS", default=[])]
+# Confluent Cloud for Apache Flink's statement API, where proposals are replayed when the detection
+# job runs there (fraudsite/flink_client.py). Empty: replays run on the local stack's Flink.
+# `manage.py cloud_env` writes them from Terraform's outputs; the key is a secret, never logged.
+CONFLUENT_FLINK_REST_ENDPOINT = env("CONFLUENT_FLINK_REST_ENDPOINT", default="")
+CONFLUENT_ORGANIZATION_ID = env("CONFLUENT_ORGANIZATION_ID", default="")
+CONFLUENT_ENVIRONMENT_ID = env("CONFLUENT_ENVIRONMENT_ID", default="")
+CONFLUENT_FLINK_COMPUTE_POOL_ID = env("CONFLUENT_FLINK_COMPUTE_POOL_ID", default="")
+CONFLUENT_FLINK_PRINCIPAL_ID = env("CONFLUENT_FLINK_PRINCIPAL_ID", default="")
+CONFLUENT_FLINK_API_KEY = env("CONFLUENT_FLINK_API_KEY", default="")
+CONFLUENT_FLINK_API_SECRET = env("CONFLUENT_FLINK_API_SECRET", default="")
+CONFLUENT_FLINK_CATALOG = env("CONFLUENT_FLINK_CATALOG", default="")  # the environment's display name
+CONFLUENT_FLINK_DATABASE = env("CONFLUENT_FLINK_DATABASE", default="")  # the Kafka cluster's display name
 # Whether /health asks the local stack's Flink REST API about the detection job (off where the
 # job runs elsewhere, e.g. Confluent Cloud).
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)
