@@ -192,7 +192,7 @@ def produce_candidates(records, topic, first_time_ms):
 
 
 def _end_offset(topic):
-    consumer = Consumer(client_config(**{"group.id": "replay-progress", "enable.auto.commit": False}))
+    consumer = Consumer(client_config(**{"group.id": REPLAY_TOPIC_PREFIX + "progress", "enable.auto.commit": False}))
     try:
         return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
     finally:
@@ -220,7 +220,7 @@ def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=None, clie
 def read_verdicts(topic, fields=None):
     """{transaction_id: verdict record} of the replay's output (the sink is at-least-once: the last
     wins); only these fields of each when given (a million whole records would take gigabytes)."""
-    consumer = Consumer(client_config(**{"group.id": "replay-" + uuid.uuid4().hex, "enable.auto.commit": False,
+    consumer = Consumer(client_config(**{"group.id": REPLAY_TOPIC_PREFIX + uuid.uuid4().hex, "enable.auto.commit": False,
                                          "fetch.max.bytes": 50 * 2**20}))
     codec = VERDICTS.codec(topic)
     verdicts = {}
