@@ -11,7 +11,7 @@ TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_P
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
 	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=$$(scripts/services.sh redis-url 2)
 
-.PHONY: setup system-packages run reset-password test cloud-check bench stack-up stack-down stack-status \
+.PHONY: setup system-packages run reset-password test cloud-check cloud-up cloud-down cloud-smoke bench stack-up stack-down stack-status \
 	docs docs-build docs-screenshots
 
 $(BIN)/python:
@@ -65,6 +65,18 @@ test: setup
 ## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test, mutation check)
 cloud-check:
 	scripts/cloud-check.sh
+
+## cloud-up: apply terraform/, write .env, run the Django side against Confluent Cloud; "running" once a probe has its verdict
+cloud-up: setup
+	scripts/cloud-up.sh $(CLOUD_UP_ARGS)
+
+## cloud-down: stop what cloud-up started; destroy the deployment only after typing its name (or CONFIRM=name)
+cloud-down:
+	scripts/cloud-down.sh $(if $(CONFIRM),--confirm $(CONFIRM))
+
+## cloud-smoke: for an account holder: apply a deployment of its own, check the tables and one verdict, destroy
+cloud-smoke: setup
+	scripts/cloud-smoke.sh
 
 stack-up: setup
 	$(BIN)/python manage.py stack up

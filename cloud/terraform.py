@@ -16,12 +16,13 @@ from pathlib import Path
 from django.conf import settings
 
 from fraudsite import detection_sql
-from fraudsite.topics import TOPICS
+from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS
 
 TERRAFORM_DIR = settings.BASE_DIR / "terraform"
 GENERATED_DIR = TERRAFORM_DIR / "generated"
 STATEMENTS_DIR = GENERATED_DIR / "statements"
 TOPICS_FILE = GENERATED_DIR / "topics.json"
+APP_FILE = GENERATED_DIR / "app.json"
 
 def topics_document():
     """Per topic: its name, partitions, Kafka config and value schema file (relative to terraform/)."""
@@ -36,9 +37,19 @@ def topics_document():
     }
 
 
+def app_document():
+    """The app's own Kafka names that its role bindings name: the event clock's transactional id
+    (transactions/clock.py) and the replays' topic prefix (users/replay.py)."""
+    from transactions.clock import transactional_id
+
+    return {"event_clock_transactional_id": transactional_id(CARD_TRANSACTIONS.name),
+            "replay_prefix": REPLAY_TOPIC_PREFIX}
+
+
 def generated_files():
     """{path: content} of everything under terraform/generated/."""
-    files = {TOPICS_FILE: json.dumps(topics_document(), indent=2, sort_keys=True) + "\n"}
+    files = {TOPICS_FILE: json.dumps(topics_document(), indent=2, sort_keys=True) + "\n",
+             APP_FILE: json.dumps(app_document(), indent=2, sort_keys=True) + "\n"}
     for name, sql in detection_sql.statements("cloud"):
         files[STATEMENTS_DIR / f"{name}.sql"] = sql
     return files
@@ -75,6 +86,16 @@ ENV_FROM_OUTPUT = {
     "TOPIC_CARD_TRANSACTIONS_ENRICHED": "topic_card_transactions_enriched",
     "TOPIC_PARTITIONS": "topic_partitions",
     "VERDICT_WORKER_GROUP": "verdict_consumer_group",
+    # Replays of proposals, through Confluent Cloud's Flink statement API (fraudsite/flink_client.py).
+    "CONFLUENT_FLINK_REST_ENDPOINT": "flink_rest_endpoint",
+    "CONFLUENT_ORGANIZATION_ID": "organization_id",
+    "CONFLUENT_ENVIRONMENT_ID": "environment_id",
+    "CONFLUENT_FLINK_COMPUTE_POOL_ID": "flink_compute_pool_id",
+    "CONFLUENT_FLINK_PRINCIPAL_ID": "app_principal_id",
+    "CONFLUENT_FLINK_API_KEY": "app_flink_api_key",
+    "CONFLUENT_FLINK_API_SECRET": "app_flink_api_secret",
+    "CONFLUENT_FLINK_CATALOG": "flink_catalog",
+    "CONFLUENT_FLINK_DATABASE": "flink_database",
 }
 FIXED_CLOUD_SETTINGS = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",

@@ -47,6 +47,9 @@ VARIANTS = {
 # The local query over a replay's own bounded topics (users/replay.py): the same statement and
 # columns, only how the tables are read differs.
 VARIANTS["replay"] = {**VARIANTS["local"], "tables": "replay/tables.sql"}
+# The cloud statement over a replay's topics on Confluent Cloud (fraudsite/flink_client.py): the
+# tables read from the start up to the end they had, without the live statement's scan start.
+VARIANTS["cloud-replay"] = {**VARIANTS["cloud"], "tables": "replay/cloud-tables.sql", "scan_start_marker": None}
 
 # Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD, unless a travel notice
 # suppresses it, when it is reported as SUPPRESSED_PREFIX + the code instead.
@@ -133,9 +136,10 @@ def _without_comment_lines(sql):
     return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
 
 
-def statements(variant):
-    """The script as separate statements, [(name, sql)], in order: what Terraform deploys one by one."""
-    tables, query = _parts(variant)
+def statements(variant, bootstrap_servers=None, partitions=None, topics=None, runtime_mode=None):
+    """The script as separate statements, [(name, sql)], in order: what Terraform deploys one by one
+    (and a replay on Confluent Cloud submits one by one). The arguments are render()'s."""
+    tables, query = _parts(variant, bootstrap_servers, partitions, topics, runtime_mode)
     ddl = [_without_comment_lines(part) for part in re.split(r";\s*\n", tables + "\n")]
     result = []
     for number, sql in enumerate([*filter(None, ddl), query.rstrip(";")], start=1):

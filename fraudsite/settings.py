@@ -318,8 +318,21 @@ TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
 )
 TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
 # Milliseconds between the event-time clock's ticks to every card-transactions partition
-# (transactions/clock.py): the bound on how long a verdict can wait for the job's watermark.
-EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS", default=20)
+# (transactions/clock.py): the bound on how long a verdict can wait for the job's watermark. Per
+# deployment variant: the local job emits a watermark per record, so 20 ms bounds the wait;
+# Confluent Cloud emits watermarks on its own schedule (about every 200 ms), so ticks faster than
+# that only cost traffic there. A Schema Registry (SCHEMA_REGISTRY_URL) means the cloud variant.
+EVENT_TIME_TICK_MS_BY_VARIANT = {"local": 20, "cloud": 500}
+EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS",
+                             default=EVENT_TIME_TICK_MS_BY_VARIANT["cloud" if SCHEMA_REGISTRY_URL else "local"])
+# The event clock's Kafka transactional id is this prefix and the ticked topic: the one clock of a
+# deployment holds it, and a newer holder fences an older one (docs/timing.md).
+EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX = env("EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX", default="fraudsite-event-clock-")
+# Confluent Cloud only: rely on its idle-partition forwarding (release notes, 2026-03-02: an idle
+# partition forwards its latest event time) instead of the event clock, so `make cloud-up` starts
+# no clock. Unsettled: whether it releases the last transaction with watermarks set by ALTER TABLE
+# is what `make cloud-smoke` measures on a real account (docs/confluent-cloud.md). Off by default.
+CLOUD_IDLE_PARTITION_FORWARDING = env.bool("CLOUD_IDLE_PARTITION_FORWARDING", default=False)
 # How often the outbox publisher (manage.py publish_outbox) looks for records to send, and how
 # long it keeps sent ones (the customers' publication state is read from them).
 OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=0.1)
@@ -349,6 +362,18 @@ WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=8)
 # private, loopback, link-local or reserved address: a receiver on the inside, named on purpose.
 # Empty by default, so that an endpoint cannot reach this machine or its network (SSRF).
 WEBHOOK_INTERNAL_HOSTS = [host.lower() for host in env.list("WEBHOOK_INTERNAL_HOSTS", default=[])]
+# Confluent Cloud for Apache Flink's statement API, where proposals are replayed when the detection
+# job runs there (fraudsite/flink_client.py). Empty: replays run on the local stack's Flink.
+# `manage.py cloud_env` writes them from Terraform's outputs; the key is a secret, never logged.
+CONFLUENT_FLINK_REST_ENDPOINT = env("CONFLUENT_FLINK_REST_ENDPOINT", default="")
+CONFLUENT_ORGANIZATION_ID = env("CONFLUENT_ORGANIZATION_ID", default="")
+CONFLUENT_ENVIRONMENT_ID = env("CONFLUENT_ENVIRONMENT_ID", default="")
+CONFLUENT_FLINK_COMPUTE_POOL_ID = env("CONFLUENT_FLINK_COMPUTE_POOL_ID", default="")
+CONFLUENT_FLINK_PRINCIPAL_ID = env("CONFLUENT_FLINK_PRINCIPAL_ID", default="")
+CONFLUENT_FLINK_API_KEY = env("CONFLUENT_FLINK_API_KEY", default="")
+CONFLUENT_FLINK_API_SECRET = env("CONFLUENT_FLINK_API_SECRET", default="")
+CONFLUENT_FLINK_CATALOG = env("CONFLUENT_FLINK_CATALOG", default="")  # the environment's display name
+CONFLUENT_FLINK_DATABASE = env("CONFLUENT_FLINK_DATABASE", default="")  # the Kafka cluster's display name
 # Whether /health asks the local stack's Flink REST API about the detection job (off where the
 # job runs elsewhere, e.g. Confluent Cloud).
 HEALTH_CHECKS_FLINK = env.bool("HEALTH_CHECKS_FLINK", default=True)

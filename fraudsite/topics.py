@@ -104,6 +104,15 @@ VERDICTS = Topic(
 )
 TOPICS = (CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS)
 
+# A proposal's replay (users/replay.py) writes topics of its own, named with this prefix (the
+# app's account on Confluent Cloud may create and delete only these).
+REPLAY_TOPIC_PREFIX = "fraudsite-replay-"
+
+
+def replay_topics(token):
+    """Role -> topic name of one replay's three topics."""
+    return {topic.role: f"{REPLAY_TOPIC_PREFIX}{token}-{topic.role.replace('_', '-')}" for topic in TOPICS}
+
 
 def topic_names():
     """Role -> topic name: the keys the SQL templates and Terraform use for the three topics."""

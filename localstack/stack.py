@@ -19,11 +19,13 @@ from .processes import running_pid, spawn, stop_process
 
 
 def start_clock():
-    """The event-time clock (transactions/clock.py), part of the stack like the broker and Flink."""
+    """The event-time clock (transactions/clock.py), part of the stack like the broker and Flink,
+    under the supervisor that starts it again if it exits (fraudsite/supervisor.py)."""
     if running_pid("event-clock"):
         say(f"event-time clock already running (pid {running_pid('event-clock')})")
         return
-    pid = spawn("event-clock", [sys.executable, str(settings.BASE_DIR / "manage.py"), "event_clock"], env={
+    supervisor = [sys.executable, str(settings.BASE_DIR / "fraudsite" / "supervisor.py"), "--name", "event-clock", "--"]
+    pid = spawn("event-clock", [*supervisor, sys.executable, str(settings.BASE_DIR / "manage.py"), "event_clock"], env={
         "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS,
         "TOPIC_CARD_TRANSACTIONS": settings.TOPIC_CARD_TRANSACTIONS,
         "EVENT_TIME_TICK_MS": str(settings.EVENT_TIME_TICK_MS),

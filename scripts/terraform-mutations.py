@@ -56,7 +56,9 @@ MUTATIONS = [
     confluent_role_binding.topic_manager_cluster, confluent_role_binding.topic_manager_subjects,
     confluent_role_binding.app_writes, confluent_role_binding.app_reads_verdicts,
     confluent_role_binding.app_consumer_group, confluent_role_binding.app_subjects,
-    confluent_role_binding.flink_developer,
+    confluent_role_binding.flink_developer, confluent_role_binding.app_event_clock,
+    confluent_role_binding.app_replay_kafka, confluent_role_binding.app_replay_subjects,
+    confluent_role_binding.app_flink_developer,
   ]
 """, "", "an API key would be used before its owner's roles exist"),
     Mutation("main.tf", "principal_id    = confluent_service_account.flink.id",
@@ -72,8 +74,8 @@ MUTATIONS = [
     Mutation("main.tf", f'"ResourceOwner"\n  crn_pattern = "{REGISTRY_CRN}/subject=${{each.value.name}}-value"',
              f'"ResourceOwner"\n  crn_pattern = "{REGISTRY_CRN}/subject=*"',
              "topic_manager_subjects: every subject"),
-    Mutation("main.tf", '"FlinkDeveloper"\n  crn_pattern = confluent_environment.main.resource_name',
-             '"FlinkDeveloper"\n  crn_pattern = confluent_kafka_cluster.main.rbac_crn',
+    Mutation("main.tf", 'flink.id}"\n  role_name   = "FlinkDeveloper"\n  crn_pattern = confluent_environment.main.resource_name',
+             'flink.id}"\n  role_name   = "FlinkDeveloper"\n  crn_pattern = confluent_kafka_cluster.main.rbac_crn',
              "flink_developer: the cluster instead of the environment"),
     Mutation("main.tf", f'"DeveloperManage"\n  crn_pattern = "{CLUSTER_CRN}/topic=${{each.value.name}}"',
              f'"DeveloperManage"\n  crn_pattern = "{CLUSTER_CRN}/topic=*"',
@@ -100,6 +102,16 @@ MUTATIONS = [
     Mutation("main.tf", f'app.id}}"\n  role_name   = "DeveloperRead"\n  crn_pattern = "{REGISTRY_CRN}/subject=${{each.value.name}}-value"',
              f'app.id}}"\n  role_name   = "DeveloperRead"\n  crn_pattern = "{REGISTRY_CRN}/subject=*"',
              "app_subjects: every subject"),
+    Mutation("main.tf", '"transactional-id=${local.app.event_clock_transactional_id}"', '"transactional-id=*"',
+             "app_event_clock: every transactional id"),
+    Mutation("main.tf", '["DeveloperManage", "topic=${local.app.replay_prefix}*"]', '["DeveloperManage", "topic=*"]',
+             "app_replay_kafka: every topic"),
+    Mutation("main.tf", 'ResourceOwner"\n  crn_pattern = "' + REGISTRY_CRN + '/subject=${local.app.replay_prefix}*"',
+             'ResourceOwner"\n  crn_pattern = "' + REGISTRY_CRN + '/subject=*"',
+             "app_replay_subjects: every subject"),
+    Mutation("main.tf", 'app.id}"\n  role_name   = "FlinkDeveloper"\n  crn_pattern = confluent_environment.main.resource_name',
+             'app.id}"\n  role_name   = "FlinkDeveloper"\n  crn_pattern = confluent_kafka_cluster.main.rbac_crn',
+             "app_flink_developer: the cluster instead of the environment"),
 ]
 
 

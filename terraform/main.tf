@@ -7,6 +7,9 @@ locals {
 
   # Flink statements, from sql/ (cloud variant). Each runs once, in file-name order.
   statements_dir = "${path.module}/generated/statements"
+
+  # The app's own Kafka names: the event clock's transactional id and the replays' topic prefix.
+  app = jsondecode(file("${path.module}/generated/app.json"))
 }
 
 data "confluent_organization" "main" {}
@@ -156,11 +159,58 @@ resource "confluent_role_binding" "app_subjects" {
   crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${each.value.name}-value"
 }
 
+# The event clock (transactions/clock.py): each tick is a transaction of the deployment's one
+# transactional id; a starting clock first reads the end of card-transactions (in a consumer group
+# of the same name, committing nothing) for another clock's ticks.
+resource "confluent_role_binding" "app_event_clock" {
+  for_each = {
+    transactional_id = ["DeveloperWrite", "transactional-id=${local.app.event_clock_transactional_id}"]
+    group            = ["DeveloperRead", "group=${local.app.event_clock_transactional_id}"]
+    topic            = ["DeveloperRead", "topic=${local.topics.card_transactions.name}"]
+  }
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = each.value[0]
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/${each.value[1]}"
+}
+
+# Replays of proposals (users/replay.py): topics of their own, created, written, read (in groups
+# of the same prefix) and deleted by the app; Flink statements over them run as the app, with
+# Flink's own transactional ids and groups (as for the flink account).
+resource "confluent_role_binding" "app_replay_kafka" {
+  for_each = {
+    manage_topics           = ["DeveloperManage", "topic=${local.app.replay_prefix}*"]
+    read_topics             = ["DeveloperRead", "topic=${local.app.replay_prefix}*"]
+    write_topics            = ["DeveloperWrite", "topic=${local.app.replay_prefix}*"]
+    read_groups             = ["DeveloperRead", "group=${local.app.replay_prefix}*"]
+    read_flink_transactions = ["DeveloperRead", "transactional-id=_confluent-flink_*"]
+    flink_transactions      = ["DeveloperWrite", "transactional-id=_confluent-flink_*"]
+    flink_groups            = ["DeveloperManage", "group=_confluent-flink_*"]
+  }
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = each.value[0]
+  crn_pattern = "${confluent_kafka_cluster.main.rbac_crn}/kafka=${confluent_kafka_cluster.main.id}/${each.value[1]}"
+}
+
+# The replays register their topics' value schemas and delete them afterwards.
+resource "confluent_role_binding" "app_replay_subjects" {
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = "ResourceOwner"
+  crn_pattern = "${data.confluent_schema_registry_cluster.main.resource_name}/subject=${local.app.replay_prefix}*"
+}
+
+resource "confluent_role_binding" "app_flink_developer" {
+  principal   = "User:${confluent_service_account.app.id}"
+  role_name   = "FlinkDeveloper"
+  crn_pattern = confluent_environment.main.resource_name
+}
+
 # Every role binding above, for the role_bindings output (and the tests that read it).
 locals {
   role_bindings = concat(
     [confluent_role_binding.topic_manager_cluster, confluent_role_binding.flink_developer, confluent_role_binding.flink_verdicts_write,
-    confluent_role_binding.flink_consumer_groups, confluent_role_binding.app_reads_verdicts, confluent_role_binding.app_consumer_group],
+      confluent_role_binding.flink_consumer_groups, confluent_role_binding.app_reads_verdicts, confluent_role_binding.app_consumer_group,
+    confluent_role_binding.app_replay_subjects, confluent_role_binding.app_flink_developer],
+    values(confluent_role_binding.app_event_clock), values(confluent_role_binding.app_replay_kafka),
     values(confluent_role_binding.topic_manager_subjects), values(confluent_role_binding.flink_topics_manage),
     values(confluent_role_binding.flink_topics_read), values(confluent_role_binding.flink_transactional_ids),
     values(confluent_role_binding.flink_subjects), values(confluent_role_binding.app_writes), values(confluent_role_binding.app_subjects),
@@ -183,6 +233,7 @@ locals {
       app_kafka              = [confluent_service_account.app, confluent_kafka_cluster.main]
       app_registry           = [confluent_service_account.app, data.confluent_schema_registry_cluster.main]
       flink                  = [confluent_service_account.flink, data.confluent_flink_region.main]
+      app_flink              = [confluent_service_account.app, data.confluent_flink_region.main]
       } : name => {
       owner_id             = key[0].id
       owner_api_version    = key[0].api_version
@@ -215,7 +266,9 @@ resource "confluent_api_key" "keys" {
     confluent_role_binding.topic_manager_cluster, confluent_role_binding.topic_manager_subjects,
     confluent_role_binding.app_writes, confluent_role_binding.app_reads_verdicts,
     confluent_role_binding.app_consumer_group, confluent_role_binding.app_subjects,
-    confluent_role_binding.flink_developer,
+    confluent_role_binding.flink_developer, confluent_role_binding.app_event_clock,
+    confluent_role_binding.app_replay_kafka, confluent_role_binding.app_replay_subjects,
+    confluent_role_binding.app_flink_developer,
   ]
 }
 

@@ -33,6 +33,49 @@ output "app_schema_registry_api_secret" {
   sensitive   = true
 }
 
+output "flink_rest_endpoint" {
+  description = "The Flink statement API of the region (replays of proposals, make cloud-smoke)."
+  value       = data.confluent_flink_region.main.rest_endpoint
+}
+
+output "organization_id" {
+  value = data.confluent_organization.main.id
+}
+
+output "environment_id" {
+  value = confluent_environment.main.id
+}
+
+output "flink_compute_pool_id" {
+  value = confluent_flink_compute_pool.main.id
+}
+
+output "app_principal_id" {
+  description = "The app's service account: the principal of the replays' Flink statements."
+  value       = confluent_service_account.app.id
+}
+
+output "app_flink_api_key" {
+  description = "Flink API key of the app's service account (replays of proposals)."
+  value       = confluent_api_key.keys["app_flink"].id
+}
+
+output "app_flink_api_secret" {
+  description = "Flink API secret of the app's service account."
+  value       = confluent_api_key.keys["app_flink"].secret
+  sensitive   = true
+}
+
+output "flink_catalog" {
+  description = "The statements' catalog: the environment's display name."
+  value       = confluent_environment.main.display_name
+}
+
+output "flink_database" {
+  description = "The statements' database: the Kafka cluster's display name."
+  value       = confluent_kafka_cluster.main.display_name
+}
+
 output "topic_card_transactions" {
   value = confluent_kafka_topic.topics["card_transactions"].topic_name
 }

@@ -38,6 +38,28 @@ def stack():
         local_stack.down(purge=True)  # topics, checkpoints, logs: nothing of the tests remains
 
 
+@pytest.fixture(scope="session")
+def broker():
+    """The local stack's Kafka alone, for tests that need a real broker but not Flink. Started here
+    when not running (claiming the stack directory as the `stack` fixture does) and stopped at the
+    end of the session, unless the `stack` fixture took the stack over and takes it down itself."""
+    from localstack.kafka import start_kafka
+    from localstack.messages import StackError
+
+    me = os.getpid()
+    try:
+        stack_owner.claim(me, "a test session", f"Ctrl-C in its terminal (pytest, pid {me})")
+        already_running = local_stack.started_processes()
+        start_kafka()
+        stack_owner.add_processes(me, local_stack.started_processes() - already_running)
+    except StackError as error:
+        pytest.exit(f"{error}\nThe tests need a stack of their own: `make test` gives them one.", returncode=3)
+    yield django_settings.KAFKA_BOOTSTRAP_SERVERS
+    if stack_owner.owned_by(me):  # the `stack` fixture has not taken it down already
+        local_stack.stop(local_stack.started_processes() - already_running)
+        stack_owner.release(me)
+
+
 @pytest.fixture
 def kafka(stack, settings):
     """The stack's broker, with short delivery timeouts so failures show quickly."""

@@ -9,13 +9,23 @@ ticks, the last transaction of a quiet period would wait for the next transactio
 partition. A tick is a card-transactions record with the reserved empty key; the detection query
 drops it right after reading it (only its record time counts), so it never reaches a verdict,
 history, the operator page or an export.
+
+Exactly one clock per deployment, by construction (docs/timing.md, "One clock per deployment"):
+every tick is a Kafka transaction of a producer whose transactional id is the deployment's
+(settings.EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX + the topic). A starting clock first watches the
+topic for another clock's ticks and stops if it sees one (the second stops, the first keeps
+ticking). Two clocks that start at the same moment both see none; the later one's
+init_transactions then fences the earlier, whose next tick fails: it stops. Either way one ticks.
 """
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from django.conf import settings
 
 from fraudsite.kafka import client_config
@@ -23,14 +33,38 @@ from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID
 
 logger = logging.getLogger("fraudsite.clock")
 
+# The exit status of a clock that stops because another one holds the deployment's role
+# (supervisors start it again later: it then takes over if the other one has gone).
+EXIT_ANOTHER_CLOCK = 3
+# The header naming the clock that wrote a tick (what a starting clock reports it saw).
+HEADER = "event-clock"
+# Errors of a producer that another one with the same transactional id has replaced.
+FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
-def tick_producer():
-    # A tick that cannot be delivered quickly is worthless (a later one supersedes it): expire it
-    # instead of letting ticks pile up during a broker outage.
+
+class AnotherClock(Exception):
+    """Another event clock holds this deployment's role; the message says which and how it was found."""
+
+
+def transactional_id(topic):
+    return settings.EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX + topic
+
+
+def watch_seconds(interval):
+    """How long a starting clock watches for another one's ticks: a few of its intervals, at least 1 s."""
+    return 1.0 + 3 * interval
+
+
+def tick_producer(topic):
+    """A transactional producer: a tick is committed or not at all, and a newer clock of the same
+    deployment fences this one. A tick that cannot be committed within a few seconds is worthless
+    (a later one supersedes it); a clock that dies with a tick open leaves it open for at most
+    transaction.timeout.ms (its restart aborts it at once)."""
     return Producer(client_config(**{
+        "transactional.id": transactional_id(topic),
+        "transaction.timeout.ms": 10_000,
         "linger.ms": 0,
-        "acks": 1,
-        "message.timeout.ms": 2000,
+        "message.timeout.ms": 5000,
         "queue.buffering.max.messages": 10_000,
     }))
 
@@ -38,51 +72,110 @@ def tick_producer():
 class Clock:
     """Sends a tick to each partition of topic every interval_ms until stop() is called."""
 
-    def __init__(self, topic=None, interval_ms=None, producer=None):
+    def __init__(self, topic=None, interval_ms=None):
         self.topic = topic or CARD_TRANSACTIONS.name
         self.interval = (interval_ms or settings.EVENT_TIME_TICK_MS) / 1000
-        self.producer = producer or tick_producer()
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.codec = CARD_TRANSACTIONS.codec(self.topic)
+        self.producer = None
         self._stopped = threading.Event()
         self.sent = 0
         self.failed = 0
+        self.error = None  # why run() stopped, when it stopped by itself (an AnotherClock)
 
-    def partitions(self):
-        topic = self.producer.list_topics(self.topic, timeout=10).topics[self.topic]
+    def partitions(self, client):
+        topic = client.list_topics(self.topic, timeout=10).topics[self.topic]
         if topic.error is not None or not topic.partitions:
             raise KafkaException(f"topic {self.topic} is not available: {topic.error}")
         return sorted(topic.partitions)
 
+    def another_clock(self, partition, seconds):
+        """The name of a clock whose tick reaches the partition within seconds, or None. Reads
+        uncommitted records: a live clock's tick counts as soon as it is written."""
+        consumer = Consumer(client_config(**{"group.id": transactional_id(self.topic), "enable.auto.commit": False,
+                                             "isolation.level": "read_uncommitted"}))
+        try:
+            end = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=10)[1]
+            consumer.assign([TopicPartition(self.topic, partition, end)])
+            deadline = time.monotonic() + seconds
+            while not self._stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+                message = consumer.poll(min(left, 0.2))
+                if message is not None and not message.error() and message.key() == TICK_USER_ID.encode():
+                    return dict(message.headers() or []).get(HEADER, b"another clock").decode(errors="replace")
+        finally:
+            consumer.close()
+        return None
+
+    def take_role(self, watch=True):
+        """Become the deployment's clock: AnotherClock if one is ticking (unless watch is False,
+        as when two start at once), else a producer that fences any earlier one."""
+        probe = Producer(client_config())
+        partitions = self._first_partitions(probe)
+        if watch and partitions:
+            seconds = watch_seconds(self.interval)
+            logger.info("watching %s for %.1f s for another event clock", self.topic, seconds)
+            other = self.another_clock(partitions[0], seconds)
+            if other:
+                raise AnotherClock(f"another event clock ({other}) is ticking {self.topic}: this one stops "
+                                   f"(one per deployment; stop that one first to move it)")
+        self.producer = tick_producer(self.topic)
+        self.producer.init_transactions(30)  # aborts a tick the previous holder left open
+        return partitions
+
     def tick(self, partitions):
         value = self.codec.encode({"timestamp": int(time.time() * 1000), "transaction_id": "tick",
                                    "lat": 0.0, "lng": 0.0, "amount": 0.0})
-        for partition in partitions:
-            try:
+        headers = [(HEADER, self.name.encode())]
+        try:
+            self.producer.begin_transaction()
+            for partition in partitions:
                 self.producer.produce(self.topic, key=TICK_USER_ID.encode(), value=value, partition=partition,
-                                      on_delivery=self._delivered)
-            except BufferError:  # the broker is away and the queue is full: skip this tick
-                break
-        self.producer.poll(0)
+                                      headers=headers)
+            self.producer.commit_transaction(max(5.0, 2 * self.interval))
+            self.sent += len(partitions)
+        except (KafkaException, BufferError) as error:
+            self._failed_tick(error)
 
-    def _delivered(self, error, message):
-        if error is None:
-            self.sent += 1
-        else:
-            self.failed += 1
+    def _failed_tick(self, error):
+        kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
+        if isinstance(kafka_error, KafkaError) and kafka_error.code() in FENCED:
+            raise AnotherClock(f"fenced: another event clock took transactional id {transactional_id(self.topic)} "
+                               f"on {self.topic}; this one stops") from None
+        if isinstance(kafka_error, KafkaError) and kafka_error.fatal():
+            raise error
+        self.failed += 1
+        try:  # a tick that failed (broker away) is dropped; the next one starts afresh
+            self.producer.abort_transaction(max(5.0, 2 * self.interval))
+        except KafkaException as abort_error:
+            if abort_error.args and isinstance(abort_error.args[0], KafkaError) and abort_error.args[0].fatal():
+                raise
+            logger.debug("could not abort a failed tick: %s", abort_error)
 
-    def _first_partitions(self):
+    def _first_partitions(self, client):
         """The topic's partitions, waiting (and saying so) while the broker or topic is not there yet."""
         while not self._stopped.is_set():
             try:
-                return self.partitions()
+                return self.partitions(client)
             except KafkaException as error:
                 logger.warning("waiting for %s: %s", self.topic, error)
                 self._stopped.wait(2)
         return []
 
-    def run(self, report_every=60.0):
-        partitions, refreshed = self._first_partitions(), time.monotonic()
-        logger.info("ticking %d partition(s) of %s every %.0f ms", len(partitions), self.topic, self.interval * 1000)
+    def run(self, report_every=60.0, watch=True):
+        """Tick until stop(); returns normally then. Raises AnotherClock (also kept in self.error)
+        when another clock holds the role, at the start or later (fenced)."""
+        try:
+            self._run(report_every, watch)
+        except AnotherClock as error:
+            self.error = error
+            logger.error("%s", error)
+            raise
+
+    def _run(self, report_every, watch):
+        partitions = self.take_role(watch)
+        refreshed = time.monotonic()
+        logger.info("ticking %d partition(s) of %s every %.0f ms as %s (transactional id %s)", len(partitions),
+                    self.topic, self.interval * 1000, self.name, transactional_id(self.topic))
         last_report, failed_reported = time.monotonic(), 0
         next_tick = time.monotonic()
         while not self._stopped.is_set():
@@ -90,13 +183,13 @@ class Clock:
             now = time.monotonic()
             if now - refreshed >= 30:  # partitions added to the topic get ticks too
                 try:
-                    partitions, refreshed = self.partitions(), now
+                    partitions, refreshed = self.partitions(self.producer), now
                 except KafkaException as error:
                     logger.warning("could not refresh partitions: %s", error)
                     refreshed = now
             if now - last_report >= report_every:
                 if self.failed > failed_reported:
-                    logger.warning("%d ticks not delivered in the last %.0f s (is the broker up?)",
+                    logger.warning("%d ticks not committed in the last %.0f s (is the broker up?)",
                                    self.failed - failed_reported, now - last_report)
                 failed_reported, last_report = self.failed, now
             next_tick += self.interval
@@ -110,8 +203,15 @@ class Clock:
         self._stopped.set()
 
 
-def run_in_thread(**kwargs):
+def run_in_thread(watch=True, **kwargs):
     """A started Clock in a daemon thread (for a job on topics of its own, e.g. in tests)."""
     clock = Clock(**kwargs)
-    threading.Thread(target=clock.run, daemon=True, name=f"clock-{clock.topic}").start()
+
+    def run():
+        try:
+            clock.run(watch=watch)
+        except AnotherClock:
+            pass  # kept in clock.error
+
+    threading.Thread(target=run, daemon=True, name=f"clock-{clock.topic}").start()
     return clock

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from fraudsite.admin import HistoryAdmin, require_id
 from fraudsite.detection_sql import SCORING_FIELDS
+from fraudsite.flink_client import unavailable as replay_unavailable
 
 from . import notices, proposals, replay
 from .models import APPROVE_NOTICE_PERMISSION, Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
@@ -105,6 +106,7 @@ class CustomerAdmin(HistoryAdmin):
     def propose_thresholds(self, request, queryset):
         """An intermediate page: the thresholds to change and why; saving makes a draft proposal
         (nothing changes until a second person approves it after its replay)."""
+        warn_if_replay_unavailable(request)
         form = ProposalForm(request.POST if "propose" in request.POST else None)
         if form.is_valid():
             try:
@@ -183,6 +185,13 @@ class ScoringPolicyAdmin(HistoryAdmin):
         return redirect("admin:users_scoringpolicy_change", ScoringPolicy.current().pk)
 
 
+def warn_if_replay_unavailable(request):
+    """Say on the page, before anyone drafts a proposal, when proposals cannot be replayed (and so
+    never approved) with this deployment's settings (fraudsite/flink_client.py)."""
+    if request.method == "GET" and replay_unavailable():
+        messages.warning(request, f"No proposal can be replayed here, so none can be approved: {replay_unavailable()}")
+
+
 class ProposalForm(forms.Form):
     """The thresholds to change for a selection: an empty field stays as it is, 'off' turns an
     optional signal off. Values are parsed by the customer's own fields (users/thresholds.py)."""
@@ -244,6 +253,10 @@ class ProposalAdmin(HistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # audited: rejected, never removed
 
+    def changelist_view(self, request, extra_context=None):
+        warn_if_replay_unavailable(request)
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self):
         view = lambda fn: self.admin_site.admin_view(require_POST(fn))  # noqa: E731
         return [
@@ -274,6 +287,7 @@ class ProposalAdmin(HistoryAdmin):
     def upload(self, request):
         if not request.user.has_perm("users.add_proposal"):
             raise PermissionDenied
+        warn_if_replay_unavailable(request)
         form = ProposalUploadForm(request.POST or None, request.FILES or None)
         row_errors = {}
         if form.is_valid():

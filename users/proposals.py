@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.rules import one_person
+from fraudsite.flink_client import unavailable as replay_unavailable
 
 from .models import APPROVE_PROPOSAL_PERMISSION, Customer, Proposal
 from .thresholds import THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds, unknown_fields
@@ -50,6 +51,8 @@ def create_proposal(*, author, reason, changes, replay_days=None):
         raise InvalidThresholds({"*": {"changes": ["Choose at least one customer."]}})
     if not reason.strip():
         raise InvalidThresholds({"*": {"reason": ["Say why: a reason is required."]}})
+    if replay_unavailable():  # a draft that cannot be replayed could never be approved
+        raise InvalidThresholds({"*": {"replay": [f"No proposal can be replayed here: {replay_unavailable()}"]}})
     errors = validate_changes(changes)
     if errors:
         raise InvalidThresholds(errors)

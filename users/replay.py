@@ -14,15 +14,17 @@ over other tables) runs in Flink over topics written for one replay:
    (what the live job decided with the thresholds then in force), with the analysts' reviews.
 
 The topics are deleted afterwards. Progress goes to the proposal (percent and a message).
+
+Where Flink runs is fraudsite/flink_client.py's business: the local stack's session cluster, or
+Confluent Cloud's statement API (the same statement as the live cloud job, over the replay's
+topics, whose value schemas the replay registers and deletes there).
 """
 
 import logging
-import tempfile
 import threading
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -33,8 +35,10 @@ from django.utils import timezone
 
 from fraudsite import detection_sql
 from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS
+from fraudsite.flink_client import flink_client
+from fraudsite.flink_client import unavailable as replay_unavailable
 from fraudsite.kafka import client_config
-from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS
+from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS, replay_topics
 
 from .models import Customer, Proposal, ScoringPolicy, notices_in_effect
 from .proposals import ProposalRefused, thresholds_fingerprint
@@ -53,7 +57,6 @@ LISTED_TRANSACTIONS = 1000
 JOB_TIMEOUT_SECONDS = 3600
 # What compare() reads of each replayed verdict.
 COMPARED_FIELDS = ("status", "reasons")
-ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING")
 
 # The stored transaction as card-transactions carried it, and how it is ordered: arrival order.
 # A customer's verdicts share a partition of the verdict topic in the order the job read them.
@@ -119,13 +122,23 @@ def candidate_records(changes, window_start):
 
 def create_topics(topics):
     # One partition: read order is then the order written, the original arrival order. Kept
-    # forever: old record times would otherwise fall out of a time-based retention at once.
+    # forever: old record times would otherwise fall out of a time-based retention at once. The
+    # users-config copy is compacted like the live one (Confluent Cloud infers an upsert table from that).
     admin = AdminClient(client_config())  # must outlive its futures
-    futures = admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=-1,
-                                               config={"retention.ms": "-1", "message.timestamp.type": "CreateTime"})
-                                      for name in topics.values()])
+    configs = {topic.role: {"retention.ms": "-1", "message.timestamp.type": "CreateTime",
+                            "cleanup.policy": topic.config["cleanup.policy"]} for topic in TOPICS}
+    futures = admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=-1, config=configs[role])
+                                   for role, name in topics.items()])
     for future in futures.values():
         future.result(30)
+    if settings.SCHEMA_REGISTRY_URL:  # the values' schemas, as Terraform registers the live topics'
+        from confluent_kafka.schema_registry import Schema
+
+        from fraudsite.avro import registry_client
+
+        for topic in TOPICS:
+            registry_client().register_schema(f"{topics[topic.role]}-value",
+                                              Schema(topic.value_schema_path.read_text(), "AVRO"))
 
 
 def delete_topics(topics):
@@ -133,6 +146,12 @@ def delete_topics(topics):
         admin = AdminClient(client_config())  # must outlive its futures
         for future in admin.delete_topics(list(topics.values())).values():
             future.result(30)
+        if settings.SCHEMA_REGISTRY_URL:
+            from fraudsite.avro import registry_client
+
+            for name in topics.values():
+                registry_client().delete_subject(f"{name}-value")
+                registry_client().delete_subject(f"{name}-value", permanent=True)
     except Exception:  # cleaning up must not hide the replay's own outcome
         logger.exception("could not delete the replay topics %s", list(topics.values()))
 
@@ -173,48 +192,35 @@ def produce_candidates(records, topic, first_time_ms):
 
 
 def _end_offset(topic):
-    consumer = Consumer(client_config(**{"group.id": "replay-progress", "enable.auto.commit": False}))
+    consumer = Consumer(client_config(**{"group.id": REPLAY_TOPIC_PREFIX + "progress", "enable.auto.commit": False}))
     try:
         return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
     finally:
         consumer.close()
 
 
-def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=None):
-    """Run the rendered replay SQL through the stack's SQL client and wait until the job finishes,
-    reporting the verdicts written so far against the transactions sent."""
-    from localstack.flink import flink_rest, run_sql_script
+def run_job(topics, total, phases, runtime_mode=RUNTIME_MODE, timeout=None, client=None):
+    """Run the rendered replay SQL where Flink runs (fraudsite/flink_client.py) and wait until the
+    job finishes, reporting the verdicts written so far against the transactions sent."""
+    client = client or flink_client()
+    name = JOB_NAME_PREFIX + topics["card_transactions"].removeprefix(REPLAY_TOPIC_PREFIX).split("-")[0]
+    statements = [sql for _, sql in detection_sql.statements(
+        client.variant, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, partitions=1, topics=topics,
+        runtime_mode=runtime_mode)]
 
-    name = JOB_NAME_PREFIX + topics["card_transactions"].rsplit("-", 1)[-1]
-    sql = detection_sql.render("replay", bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, partitions=1,
-                               topics=topics, runtime_mode=runtime_mode)
-    with tempfile.TemporaryDirectory(prefix="replay-") as folder:
-        script = Path(folder) / "replay.sql"
-        script.write_text(f"SET 'pipeline.name' = '{name}';\n\n{sql}")
-        run_sql_script(script, "the replay SQL")
-    timeout = timeout or JOB_TIMEOUT_SECONDS
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = next((j for j in flink_rest("/jobs/overview")["jobs"] if j["name"] == name), None)
-        if job and job["state"] == "FINISHED":
-            return name
-        if job and job["state"] in ("FAILED", "CANCELED"):
-            cause = flink_rest(f"/jobs/{job['jid']}/exceptions").get("root-exception") or job["state"]
-            raise RuntimeError(f"the replay job {job['state'].lower()}: {cause.splitlines()[0]}")
+    def progress():
         written = _end_offset(topics["card_transactions_enriched"])
         phases.report(25 + int(65 * min(written, total) / max(total, 1)),
                       f"Flink: {written:,} of {total:,} transactions judged")
-        time.sleep(1)
-    for job in flink_rest("/jobs/overview")["jobs"]:
-        if job["name"] == name and job["state"] in ACTIVE_JOB_STATES:
-            flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
-    raise RuntimeError(f"the replay job did not finish within {timeout} s")
+
+    client.run_bounded(name, statements, progress, timeout or JOB_TIMEOUT_SECONDS)
+    return name
 
 
 def read_verdicts(topic, fields=None):
     """{transaction_id: verdict record} of the replay's output (the sink is at-least-once: the last
     wins); only these fields of each when given (a million whole records would take gigabytes)."""
-    consumer = Consumer(client_config(**{"group.id": "replay-" + uuid.uuid4().hex, "enable.auto.commit": False,
+    consumer = Consumer(client_config(**{"group.id": REPLAY_TOPIC_PREFIX + uuid.uuid4().hex, "enable.auto.commit": False,
                                          "fetch.max.bytes": 50 * 2**20}))
     codec = VERDICTS.codec(topic)
     verdicts = {}
@@ -239,9 +245,7 @@ def replay_history(changes, start, end, phases=None, fields=None):
     thresholds; returns {transaction_id: replayed verdict (these fields of it)} of every transaction
     sent (the window's and the look-back before it)."""
     phases = phases or Phases(None)
-    token = uuid.uuid4().hex[:12]
-    topics = {"card_transactions": f"replay-transactions-{token}", "users_config": f"replay-users-config-{token}",
-              "card_transactions_enriched": f"replay-verdicts-{token}"}
+    topics = replay_topics(uuid.uuid4().hex[:12])
     create_topics(topics)
     try:
         phases.start("export", 5, "exporting the stored transactions")
@@ -349,6 +353,8 @@ def start_replay(proposal_id):
     """Replay in a background thread of this process (the admin's button); the page polls progress."""
     if not replayable().filter(pk=proposal_id).exists():
         raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
+    if replay_unavailable():
+        raise ProposalRefused(f"No proposal can be replayed here: {replay_unavailable()}")
 
     def run():
         try:

@@ -111,8 +111,20 @@ run "deployment" {
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=fraudsite-event-clock-card-transactions",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=fraudsite-event-clock-card-transactions",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=fraudsite-replay-*",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=fraudsite-replay-*",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=fraudsite-replay-*",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=fraudsite-replay-*",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=_confluent-flink_*",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=_confluent-flink_*",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=_confluent-flink_*",
+      "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=fraudsite-replay-*",
+      "FlinkDeveloper crn://confluent.cloud/organization=org-mock/environment=env-mock",
     ])
-    error_message = "The app account: writes transactions and customers, reads verdicts in its consumer group, reads the schemas."
+    error_message = "The app account: writes transactions and customers, reads verdicts in its consumer group, reads the schemas; the event clock's transactional id (and a look at card-transactions); replays' own topics, subjects and Flink statements."
   }
 
   # Each key belongs to the account that uses it, for the resource it uses.
@@ -123,8 +135,9 @@ run "deployment" {
       app_kafka              = "sa-app lkc-mock"
       app_registry           = "sa-app lsrc-mock"
       flink                  = "sa-flink aws.us-east-2"
+      app_flink              = "sa-app aws.us-east-2"
     }
-    error_message = "API keys: topic-manager and app for Kafka and the registry, flink for Flink, nothing else."
+    error_message = "API keys: topic-manager and app for Kafka and the registry, flink and app (replays) for Flink, nothing else."
   }
 
   # Nothing sets what Confluent Cloud infers for users-config; the detection runs last, and every

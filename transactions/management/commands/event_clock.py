@@ -3,12 +3,13 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from transactions.clock import Clock
+from transactions.clock import EXIT_ANOTHER_CLOCK, AnotherClock, Clock
 
 
 class Command(BaseCommand):
     help = ("Tick every partition of card-transactions so that the detection job's event time follows the "
-            "broker's clock while no card is used (run one beside the Flink job; `stack up` starts it locally).")
+            "broker's clock while no card is used (one per deployment: a second one stops with exit status "
+            f"{EXIT_ANOTHER_CLOCK}; `stack up` starts it locally, `cloud-up` beside Confluent Cloud).")
 
     def add_arguments(self, parser):
         parser.add_argument("--interval-ms", type=int, default=settings.EVENT_TIME_TICK_MS,
@@ -20,4 +21,7 @@ class Command(BaseCommand):
         clock = Clock(interval_ms=interval_ms)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, clock.stop)
-        clock.run()
+        try:
+            clock.run()
+        except AnotherClock as error:
+            raise CommandError(str(error), returncode=EXIT_ANOTHER_CLOCK) from None
