@@ -294,7 +294,9 @@ def stored(results, wait_seconds=60):
     Transaction row and a Verdict row, waiting up to wait_seconds for the last verdicts."""
     from transactions.models import Transaction, Verdict
 
-    ids = sorted({result.transaction_id for result in results if result.answer in ("verdict", "timed_out")})
+    # HAProxy's own timed-out answer (PROXY_SERVER_TIMEOUT_MS) names no transaction: not checked.
+    ids = sorted({result.transaction_id for result in results
+                  if result.answer in ("verdict", "timed_out") and result.transaction_id})
     deadline = time.monotonic() + wait_seconds
     while True:
         transactions = _present(Transaction, ids)

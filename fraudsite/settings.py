@@ -325,8 +325,13 @@ TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
 EVENT_TIME_TICK_MS_BY_VARIANT = {"local": 20, "cloud": 500}
 EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS",
                              default=EVENT_TIME_TICK_MS_BY_VARIANT["cloud" if SCHEMA_REGISTRY_URL else "local"])
-# The event clock's Kafka transactional id is this prefix and the ticked topic: the one clock of a
-# deployment holds it, and a newer holder fences an older one (docs/timing.md).
+# Whether each tick is a Kafka transaction of the deployment's transactional id (this prefix and the
+# ticked topic), so that a newer clock fences an older one (docs/timing.md). Per variant: on by
+# default on Confluent Cloud (a tick every 500 ms); off locally, where a transaction every 20 ms
+# held every transaction behind an open tick from read_committed readers and cost Kafka a third of
+# a core (bench/RESULTS.md, B5), and where `stack up` is the only starter (one per stack directory).
+# A starting clock that sees another's ticks stops either way.
+EVENT_CLOCK_TRANSACTIONAL = env.bool("EVENT_CLOCK_TRANSACTIONAL", default=bool(SCHEMA_REGISTRY_URL))
 EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX = env("EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX", default="fraudsite-event-clock-")
 # Confluent Cloud only: rely on its idle-partition forwarding (release notes, 2026-03-02: an idle
 # partition forwards its latest event time) instead of the event clock, so `make cloud-up` starts

@@ -46,19 +46,20 @@ class Ticks:
         self.consumer.close()
 
 
-def clock_process(topic):
+def clock_process(topic, transactional):
     return subprocess.Popen(
         [sys.executable, "manage.py", "event_clock", "--interval-ms", "20"], cwd=settings.BASE_DIR,
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS, "TOPIC_CARD_TRANSACTIONS": topic},
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.KAFKA_BOOTSTRAP_SERVERS, "TOPIC_CARD_TRANSACTIONS": topic,
+             "EVENT_CLOCK_TRANSACTIONAL": str(transactional)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @contextmanager
-def first_clock(partitions):
+def first_clock(partitions, transactional):
     """A clock process ticking a new topic: yields (topic, its Ticks, the process, its name)."""
     topic = create_topic(unique("clock"), partitions=partitions)
     ticks = Ticks(topic)
-    process = clock_process(topic)
+    process = clock_process(topic, transactional)
     try:
         (name,) = wait_until(ticks.read, 60, "the first clock's ticks", until=lambda seen: len(seen) == 1)
         yield topic, ticks, process, name
@@ -69,9 +70,10 @@ def first_clock(partitions):
         ticks.close()
 
 
-def test_a_second_clock_stops_and_the_first_keeps_ticking(broker):
-    with first_clock(partitions=2) as (topic, ticks, first, first_name):
-        second = clock_process(topic)
+@pytest.mark.parametrize("transactional", [False, True], ids=["local", "transactional"])
+def test_a_second_clock_stops_and_the_first_keeps_ticking(broker, transactional):
+    with first_clock(partitions=2, transactional=transactional) as (topic, ticks, first, first_name):
+        second = clock_process(topic, transactional)
         output = second.communicate(timeout=60)[0]
         assert second.returncode == event_clock.EXIT_ANOTHER_CLOCK, output
         assert f"another event clock ({first_name}) is ticking {topic}: this one stops" in output
@@ -84,9 +86,9 @@ def test_a_second_clock_stops_and_the_first_keeps_ticking(broker):
 
 
 def test_a_clock_started_at_the_same_moment_fences_the_older_one_which_stops(broker):
-    with first_clock(partitions=1) as (topic, ticks, older, older_name):
+    with first_clock(partitions=1, transactional=True) as (topic, ticks, older, older_name):
         # As if both had watched at once and seen nothing: the newer one takes the transactional id.
-        newer = event_clock.run_in_thread(watch=False, topic=topic, interval_ms=20)
+        newer = event_clock.run_in_thread(watch=False, topic=topic, interval_ms=20, transactional=True)
         try:
             output = older.communicate(timeout=60)[0]
             assert older.returncode == event_clock.EXIT_ANOTHER_CLOCK, output

@@ -55,16 +55,24 @@ def watch_seconds(interval):
     return 1.0 + 3 * interval
 
 
-def tick_producer(topic):
-    """A transactional producer: a tick is committed or not at all, and a newer clock of the same
-    deployment fences this one. A tick that cannot be committed within a few seconds is worthless
-    (a later one supersedes it); a clock that dies with a tick open leaves it open for at most
-    transaction.timeout.ms (its restart aborts it at once)."""
+def tick_producer(topic, transactional):
+    """Transactional: a tick is committed or not at all, and a newer clock of the same deployment
+    fences this one; a tick that cannot be committed within a few seconds is worthless (a later one
+    supersedes it), and a clock that dies with a tick open leaves it open for at most
+    transaction.timeout.ms (its restart aborts it at once). Otherwise a plain producer whose
+    undeliverable ticks expire instead of piling up during a broker outage."""
+    if transactional:
+        return Producer(client_config(**{
+            "transactional.id": transactional_id(topic),
+            "transaction.timeout.ms": 10_000,
+            "linger.ms": 0,
+            "message.timeout.ms": 5000,
+            "queue.buffering.max.messages": 10_000,
+        }))
     return Producer(client_config(**{
-        "transactional.id": transactional_id(topic),
-        "transaction.timeout.ms": 10_000,
         "linger.ms": 0,
-        "message.timeout.ms": 5000,
+        "acks": 1,
+        "message.timeout.ms": 2000,
         "queue.buffering.max.messages": 10_000,
     }))
 
@@ -72,9 +80,10 @@ def tick_producer(topic):
 class Clock:
     """Sends a tick to each partition of topic every interval_ms until stop() is called."""
 
-    def __init__(self, topic=None, interval_ms=None):
+    def __init__(self, topic=None, interval_ms=None, transactional=None):
         self.topic = topic or CARD_TRANSACTIONS.name
         self.interval = (interval_ms or settings.EVENT_TIME_TICK_MS) / 1000
+        self.transactional = settings.EVENT_CLOCK_TRANSACTIONAL if transactional is None else transactional
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.codec = CARD_TRANSACTIONS.codec(self.topic)
         self.producer = None
@@ -118,14 +127,24 @@ class Clock:
             if other:
                 raise AnotherClock(f"another event clock ({other}) is ticking {self.topic}: this one stops "
                                    f"(one per deployment; stop that one first to move it)")
-        self.producer = tick_producer(self.topic)
-        self.producer.init_transactions(30)  # aborts a tick the previous holder left open
+        self.producer = tick_producer(self.topic, self.transactional)
+        if self.transactional:
+            self.producer.init_transactions(30)  # aborts a tick the previous holder left open
         return partitions
 
     def tick(self, partitions):
         value = self.codec.encode({"timestamp": int(time.time() * 1000), "transaction_id": "tick",
                                    "lat": 0.0, "lng": 0.0, "amount": 0.0})
         headers = [(HEADER, self.name.encode())]
+        if not self.transactional:
+            for partition in partitions:
+                try:
+                    self.producer.produce(self.topic, key=TICK_USER_ID.encode(), value=value, partition=partition,
+                                          headers=headers, on_delivery=self._delivered)
+                except BufferError:  # the broker is away and the queue is full: skip this tick
+                    break
+            self.producer.poll(0)
+            return
         try:
             self.producer.begin_transaction()
             for partition in partitions:
@@ -135,6 +154,12 @@ class Clock:
             self.sent += len(partitions)
         except (KafkaException, BufferError) as error:
             self._failed_tick(error)
+
+    def _delivered(self, error, message):
+        if error is None:
+            self.sent += 1
+        else:
+            self.failed += 1
 
     def _failed_tick(self, error):
         kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
