@@ -71,11 +71,12 @@ def write(directory, listen, web):
 
 
 @contextmanager
-def running(directory, listen, web, output=subprocess.DEVNULL, ready_timeout=30):
+def running(directory, listen, web, output=subprocess.DEVNULL, ready_timeout=30, preexec_fn=None):
     """HAProxy with this configuration (written into directory) in front of the web tier at `web`,
     until the block ends; yields its URL once it forwards a page (tests and bench/decisions.py)."""
     config = write(directory, listen, web)
-    haproxy = subprocess.Popen([executable(), "-db", "-f", str(config)], stdout=output, stderr=output)
+    haproxy = subprocess.Popen([executable(), "-db", "-f", str(config)], stdout=output, stderr=output,
+                               preexec_fn=preexec_fn)
     try:
         url, deadline = f"http://{listen}", time.monotonic() + ready_timeout
         while True:
