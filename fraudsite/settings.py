@@ -329,7 +329,7 @@ EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS",
 # ticked topic), so that a newer clock fences an older one (docs/timing.md). Per variant: on by
 # default on Confluent Cloud (a tick every 500 ms); off locally, where a transaction every 20 ms
 # held every transaction behind an open tick from read_committed readers and cost Kafka a third of
-# a core (bench/RESULTS.md, B5), and where `stack up` is the only starter (one per stack directory).
+# a core (docs/timing.md), and where `stack up` is the only starter (one per stack directory).
 # A starting clock that sees another's ticks stops either way.
 EVENT_CLOCK_TRANSACTIONAL = env.bool("EVENT_CLOCK_TRANSACTIONAL", default=bool(SCHEMA_REGISTRY_URL))
 EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX = env("EVENT_CLOCK_TRANSACTIONAL_ID_PREFIX", default="fraudsite-event-clock-")
