@@ -328,7 +328,7 @@ EVENT_TIME_TICK_MS = env.int("EVENT_TIME_TICK_MS",
 # Whether each tick is a Kafka transaction of the deployment's transactional id (this prefix and the
 # ticked topic), so that a newer clock fences an older one (docs/timing.md). Per variant: on by
 # default on Confluent Cloud (a tick every 500 ms); off locally, where a transaction every 20 ms
-# held every transaction behind an open tick from read_committed readers and cost Kafka a third of
+# held every transaction behind an open tick from read_committed readers and cost Kafka a fifth of
 # a core (docs/timing.md), and where `stack up` is the only starter (one per stack directory).
 # A starting clock that sees another's ticks stops either way.
 EVENT_CLOCK_TRANSACTIONAL = env.bool("EVENT_CLOCK_TRANSACTIONAL", default=bool(SCHEMA_REGISTRY_URL))
