@@ -16,7 +16,8 @@ from fraudsite.admin import HistoryAdmin, require_id
 from fraudsite.detection_sql import SCORING_FIELDS
 
 from . import notices, proposals, replay
-from .models import APPROVE_NOTICE_PERMISSION, Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
+from .models import (APPROVE_NOTICE_PERMISSION, DEFAULT_REPLAY_DAYS, MAX_REPLAY_DAYS, Customer, Proposal, ScoringPolicy,
+                     TravelNotice, publication_state)
 from .publishing import publish_customers, with_publication_state
 from .thresholds import OFF, THRESHOLD_FIELDS, InvalidThresholds, parse_threshold
 
@@ -109,7 +110,8 @@ class CustomerAdmin(HistoryAdmin):
         if form.is_valid():
             try:
                 proposal = proposals.propose_for(queryset, form.changes, author=request.user,
-                                                 reason=form.cleaned_data["reason"])
+                                                 reason=form.cleaned_data["reason"],
+                                                 replay_days=form.cleaned_data["replay_days"])
             except InvalidThresholds as error:
                 form.add_error(None, [f"{who}: {' '.join(m for ms in fields.values() for m in ms)}"
                                       for who, fields in error.errors.items()])
@@ -183,12 +185,18 @@ class ScoringPolicyAdmin(HistoryAdmin):
         return redirect("admin:users_scoringpolicy_change", ScoringPolicy.current().pk)
 
 
-class ProposalForm(forms.Form):
-    """The thresholds to change for a selection: an empty field stays as it is, 'off' turns an
-    optional signal off. Values are parsed by the customer's own fields (users/thresholds.py)."""
+class DraftForm(forms.Form):
+    """What every way of drafting a proposal asks: why, and how many days its replay judges (left
+    empty: the default)."""
 
     reason = forms.CharField(max_length=500)
-    replay_days = forms.IntegerField(min_value=1, max_value=366, initial=30, label="Replay window (days)")
+    replay_days = forms.IntegerField(min_value=1, max_value=MAX_REPLAY_DAYS, initial=DEFAULT_REPLAY_DAYS,
+                                     required=False, label="Replay window (days)")
+
+
+class ProposalForm(DraftForm):
+    """The thresholds to change for a selection: an empty field stays as it is, 'off' turns an
+    optional signal off. Values are parsed by the customer's own fields (users/thresholds.py)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -213,8 +221,7 @@ class ProposalForm(forms.Form):
         return data
 
 
-class ProposalUploadForm(forms.Form):
-    reason = forms.CharField(max_length=500)
+class ProposalUploadForm(DraftForm):
     file = forms.FileField(help_text="CSV: a user_id column and one column per threshold to change "
                                      f"({', '.join(THRESHOLD_FIELDS)}); '{OFF}' or empty turns a signal off.")
 
@@ -280,7 +287,7 @@ class ProposalAdmin(HistoryAdmin):
             try:
                 changes = proposals.changes_from_csv(form.cleaned_data["file"].read().decode("utf-8-sig"))
                 proposal = proposals.create_proposal(author=request.user, reason=form.cleaned_data["reason"],
-                                                     changes=changes)
+                                                     replay_days=form.cleaned_data["replay_days"], changes=changes)
             except UnicodeDecodeError:
                 form.add_error("file", "Not UTF-8 text.")
             except InvalidThresholds as error:

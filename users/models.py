@@ -459,6 +459,7 @@ class ScoringPolicy(models.Model):
 
 # A replay judges the proposal against this many days of stored transactions unless told otherwise.
 DEFAULT_REPLAY_DAYS = 30
+MAX_REPLAY_DAYS = 366
 APPROVE_PROPOSAL_PERMISSION = "users.approve_proposal"
 
 
@@ -481,7 +482,7 @@ class Proposal(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     changes = models.JSONField(help_text="{user_id: {threshold field: new value}}")
     replay_days = models.PositiveSmallIntegerField(
-        default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(366)],
+        default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPLAY_DAYS)],
         help_text="How many days of stored transactions, up to now, the replay judges.")
     # The latest replay: its progress while it runs, then its result (users/replay.py).
     replay_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent.")

@@ -60,9 +60,9 @@ def create_proposal(*, author, reason, changes, replay_days=None):
     return proposal
 
 
-def propose_for(customers, changes, *, author, reason):
+def propose_for(customers, changes, *, author, reason, replay_days=None):
     """The same changes for each customer of a selection (an admin action, a filter, everyone)."""
-    return create_proposal(author=author, reason=reason,
+    return create_proposal(author=author, reason=reason, replay_days=replay_days,
                            changes={user_id: dict(changes) for user_id in customers.values_list("user_id", flat=True)})
 
 
