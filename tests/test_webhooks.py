@@ -163,7 +163,8 @@ def test_every_event_arrives_once_signed_and_in_order_per_customer(receiver, dja
     assert fraud == {"transaction_id": f"{lena.user_id}-1", "user_id": lena.user_id, "status": "FRAUD",
                      "outcome": "decline", "score": 100.0,
                      "reasons": ["speed_above_limit", "velocity_exceeded"],
-                     "measurements": {"distance_km": 343.5, "elapsed_seconds": 3600.0, "speed_kmh": 343.5,
+                     "measurements": {"prev_transaction_id": None, "max_speed": 10.0, "distance_km": 343.5,
+                                      "elapsed_seconds": 3600.0, "speed_kmh": 343.5, "spend_factor": None,
                                       "average_amount": None, "local_hour": None},
                      "received_at": "2023-11-14T22:13:20.005000+00:00"}
     review = bodies["alert_reviewed", lena.user_id]["data"]
