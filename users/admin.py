@@ -16,8 +16,8 @@ from fraudsite.admin import HistoryAdmin, require_id
 from fraudsite.detection_sql import SCORING_FIELDS
 
 from . import notices, proposals, replay
-from .models import (APPROVE_NOTICE_PERMISSION, DEFAULT_REPLAY_DAYS, MAX_REPLAY_DAYS, Customer, Proposal, ScoringPolicy,
-                     TravelNotice, publication_state)
+from .models import DEFAULT_REPLAY_DAYS, MAX_REPLAY_DAYS, Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
+from .permissions import ADD_PROPOSAL, APPROVE_PROPOSAL, APPROVE_TRAVELNOTICE, CHANGE_PROPOSAL
 from .publishing import publish_customers, with_publication_state
 from .thresholds import OFF, THRESHOLD_FIELDS, InvalidThresholds, parse_threshold
 
@@ -124,7 +124,7 @@ class CustomerAdmin(HistoryAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
     def has_propose_permission(self, request):
-        return request.user.has_perm("users.add_proposal")
+        return request.user.has_perm(ADD_PROPOSAL)
 
 
 @admin.register(TravelNotice)
@@ -154,7 +154,7 @@ class TravelNoticeAdmin(HistoryAdmin):
                 self.message_user(request, f"Travel notice {notice.pk} approved: published to the job.")
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(APPROVE_NOTICE_PERMISSION)
+        return request.user.has_perm(APPROVE_TRAVELNOTICE)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -274,12 +274,12 @@ class ProposalAdmin(HistoryAdmin):
             **(extra_context or {}), "proposal": proposal, "result": result, "changes": changes,
             "more_changes": max(0, len(proposal.changes) - 200),
             "per_reason": sorted((result.get("per_reason") or {}).items()),
-            "can_decide": request.user.has_perm("users.approve_proposal"),
-            "can_replay": request.user.has_perm("users.add_proposal") or request.user.has_perm("users.change_proposal"),
+            "can_decide": request.user.has_perm(APPROVE_PROPOSAL),
+            "can_replay": request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL),
         })
 
     def upload(self, request):
-        if not request.user.has_perm("users.add_proposal"):
+        if not request.user.has_perm(ADD_PROPOSAL):
             raise PermissionDenied
         form = ProposalUploadForm(request.POST or None, request.FILES or None)
         row_errors = {}
@@ -318,7 +318,7 @@ class ProposalAdmin(HistoryAdmin):
         return redirect(reverse("admin:users_proposal_change", args=[pk]))
 
     def start_replay(self, request, pk):
-        if not (request.user.has_perm("users.add_proposal") or request.user.has_perm("users.change_proposal")):
+        if not (request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL)):
             raise PermissionDenied
         return self._decide(request, pk, lambda p: replay.start_replay(p.pk), "Replay started.")
 
