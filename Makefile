@@ -11,8 +11,8 @@ TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_P
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 \
 	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=$$(scripts/services.sh redis-url 2)
 
-.PHONY: setup system-packages run reset-password test cloud-check cloud-up cloud-down cloud-smoke bench stack-up stack-down stack-status \
-	docs docs-build docs-screenshots
+.PHONY: setup system-packages run reset-password test test-fast cloud-check cloud-up cloud-down cloud-smoke bench \
+	stack-up stack-down stack-status docs docs-build docs-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ reset-password: setup
 test: setup
 	scripts/services.sh start
 	$(TEST_ENV) $(BIN)/pytest --durations=10
+
+## test-fast: every test that needs no Kafka or Flink (no JVM: pytest -m "not stack"), against real PostgreSQL and Redis
+test-fast: setup
+	scripts/services.sh start
+	$(TEST_ENV) $(BIN)/pytest -m "not stack" --durations=10
 
 ## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test, mutation check)
 cloud-check:

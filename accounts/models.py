@@ -4,7 +4,9 @@ granting themselves more than they hold, or checking their own work through an a
 from django.conf import settings
 from django.db import models
 
-CHANGE_ROLE_PERMISSION = "accounts.change_role"
+from fraudsite.permissions import codename
+
+from .permissions import CHANGE_ROLE
 
 
 class Account(models.Model):
@@ -18,7 +20,7 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        permissions = [("change_role", "Can change staff roles (only to roles they hold themselves)")]
+        permissions = [(codename(CHANGE_ROLE), "Can change staff roles (only to roles they hold themselves)")]
 
     def __str__(self):
         return self.user.get_username()

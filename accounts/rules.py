@@ -16,7 +16,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from .models import CHANGE_ROLE_PERMISSION, Account, RoleChange
+from .models import Account, RoleChange
+from .permissions import CHANGE_ROLE
 
 STATUSES = {"is_staff": "staff status", "is_superuser": "superuser status"}
 
@@ -31,7 +32,7 @@ def grantable_roles(actor):
     """The groups actor may grant or take away: none without the right; those whose permissions they hold."""
     if actor.is_superuser:
         return Group.objects.order_by("name")
-    if not actor.has_perm(CHANGE_ROLE_PERMISSION):
+    if not actor.has_perm(CHANGE_ROLE):
         return Group.objects.none()
     held = actor.get_all_permissions()
     return Group.objects.filter(pk__in=[

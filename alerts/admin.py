@@ -5,7 +5,7 @@ from django.urls import reverse
 from fraudsite.admin import HistoryAdmin, ReadOnlyAdmin
 
 from transactions.admin import VerdictAdmin
-from transactions.models import REVIEW_PERMISSION
+from transactions.permissions import REVIEW_VERDICT
 
 from . import reviews
 from .models import Alert, AlertEvent, AlertReview, Case, CaseNote
@@ -63,7 +63,7 @@ class AlertReviewAdmin(admin.ModelAdmin):
         return ["verdict", "decision", "comment"] + (["reviewer_username", "decided_at"] if obj else [])
 
     def has_add_permission(self, request):
-        return request.user.has_perm(REVIEW_PERMISSION)
+        return request.user.has_perm(REVIEW_VERDICT)
 
     def get_form(self, request, obj=None, **kwargs):
         return type("AlertReviewForm", (super().get_form(request, obj, **kwargs),), {"user": request.user})

@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from fraudsite.validation import has_control_characters
 
-from .models import ASSIGN_PERMISSION, Alert, Case, CaseNote
+from .models import Alert, Case, CaseNote
+from .permissions import ASSIGN_ALERT
 from .reviews import (MAX_COMMENT_LENGTH, OPEN_STATUSES, HeldByColleague, ReviewError, require_valid_review,
                       review_alerts)
 from .signals import case_decided
@@ -40,7 +41,7 @@ def add_note(case, text, user):
 
 def may_decide(case, user):
     """The case's owner decides it (anyone when it has none); a team lead may decide anyone's."""
-    return case.owner_id in (None, user.pk) or user.has_perm(ASSIGN_PERMISSION)
+    return case.owner_id in (None, user.pk) or user.has_perm(ASSIGN_ALERT)
 
 
 def decide_case(case_pk, decision, comment, user):

@@ -7,13 +7,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from transactions.models import REVIEW_PERMISSION
+from transactions.permissions import REVIEW_VERDICT
 
 from . import live
-from .models import ASSIGN_PERMISSION, Alert, AlertEvent
+from .models import Alert, AlertEvent
+from .permissions import ASSIGN_ALERT
 from .reviews import OPEN_STATUSES, ReviewError
-
-TEAM_PERMISSION = "alerts.view_team"
 
 
 def open_unheld():
@@ -34,15 +33,15 @@ def take_next(user):
 
 def assign(verdict_pk, holder, by):
     """Give the alert to a colleague who may review alerts (assigning to oneself is taking it)."""
-    if holder != by and not by.has_perm(ASSIGN_PERMISSION):
+    if holder != by and not by.has_perm(ASSIGN_ALERT):
         raise ReviewError("You may not assign alerts to colleagues.")
-    if not holder.is_active or not holder.has_perm(REVIEW_PERMISSION):
+    if not holder.is_active or not holder.has_perm(REVIEW_VERDICT):
         raise ReviewError(f"{holder.get_username()} may not review alerts.")
     with transaction.atomic():
         alert = _locked_open(verdict_pk)
         if alert.holder_id == holder.pk:
             raise ReviewError(f"{holder.get_username()} already holds this alert.")
-        if alert.holder_id not in (None, by.pk) and not by.has_perm(ASSIGN_PERMISSION):
+        if alert.holder_id not in (None, by.pk) and not by.has_perm(ASSIGN_ALERT):
             raise ReviewError(f"{alert.holder.get_username()} holds this alert.")
         action = AlertEvent.Action.TAKEN if holder == by else AlertEvent.Action.ASSIGNED
         _hand_over(alert, holder, action, by)
@@ -55,7 +54,7 @@ def release(verdict_pk, by):
         alert = _locked(verdict_pk)
         if alert.holder_id is None:
             raise ReviewError("Nobody holds this alert.")
-        if alert.holder_id != by.pk and not by.has_perm(ASSIGN_PERMISSION):
+        if alert.holder_id != by.pk and not by.has_perm(ASSIGN_ALERT):
             raise ReviewError(f"{alert.holder.get_username()} holds this alert.")
         _hand_over(alert, None, AlertEvent.Action.RELEASED, by)
     return alert
@@ -86,8 +85,8 @@ def _hand_over(alert, holder, action, by):
 
 def reviewers():
     """Everyone an alert can be assigned to: active users allowed to review, directly or by group."""
-    app_label, codename = REVIEW_PERMISSION.split(".")
-    grant = Q(content_type__app_label=app_label, codename=codename)
+    app_label, name = REVIEW_VERDICT.split(".")
+    grant = Q(content_type__app_label=app_label, codename=name)
     allowed = Permission.objects.filter(grant)
     return (get_user_model().objects.filter(is_active=True)
             .filter(Q(is_superuser=True) | Q(user_permissions__in=allowed) | Q(groups__permissions__in=allowed))

@@ -2,10 +2,10 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from fraudsite.permissions import codename
 from transactions.models import ReviewStatus, Verdict
 
-# Team leads: assign alerts to colleagues, and decide alerts and cases that a colleague holds.
-ASSIGN_PERMISSION = "alerts.assign_alert"
+from .permissions import ASSIGN_ALERT, VIEW_TEAM
 
 
 class AlertReview(models.Model):
@@ -75,8 +75,8 @@ class Alert(models.Model):
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
 
     class Meta:
-        permissions = [("assign_alert", "Can assign alerts to colleagues"),
-                       ("view_team", "Can see the team's workload")]
+        permissions = [(codename(ASSIGN_ALERT), "Can assign alerts to colleagues"),
+                       (codename(VIEW_TEAM), "Can see the team's workload")]
 
     def __str__(self):
         return str(self.verdict_id)

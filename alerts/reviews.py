@@ -13,7 +13,8 @@ from fraudsite.validation import has_control_characters
 from transactions.models import DECISIONS, ReviewStatus, Verdict
 
 from . import live
-from .models import ASSIGN_PERMISSION, Alert, AlertEvent, AlertReview
+from .models import Alert, AlertEvent, AlertReview
+from .permissions import ASSIGN_ALERT
 from .signals import alert_reviewed
 
 MAX_COMMENT_LENGTH = 2000
@@ -37,7 +38,7 @@ def held_by_others(alerts, user):
 def check_hold(alerts, user):
     """HeldByColleague unless user may decide these alerts; returns the holds a team lead overrides."""
     held = held_by_others(alerts, user)
-    if held and not user.has_perm(ASSIGN_PERMISSION):
+    if held and not user.has_perm(ASSIGN_ALERT):
         names = ", ".join(sorted(f"{alert.verdict.transaction_id} ({alert.holder.get_username()})" for alert in held))
         raise HeldByColleague(f"Held by a colleague: {names}. Only the holder, or a team lead, decides a held alert.")
     return held

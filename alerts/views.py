@@ -12,22 +12,23 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from fraudsite.api import json_api
-from transactions.consumers import VIEW_PERMISSION
 from transactions.export import csv_lines
-from transactions.models import DECISIONS, REVIEW_PERMISSION, ReviewStatus, Verdict
+from transactions.models import DECISIONS, ReviewStatus, Verdict
+from transactions.permissions import REVIEW_VERDICT, VIEW_VERDICT
 from transactions.views import map_config
 from users.forms import TravelNoticeForm
 from users.models import NOTICE_SCOPE_MAX_DAYS, NOTICE_SCOPE_MAX_RADIUS_KM
-from users.views import ADD_NOTICE_PERMISSION
+from users.permissions import ADD_TRAVELNOTICE
 
 from . import analytics, cases, claims, deadlines, reviews, team
 from .models import Alert, Case
+from .permissions import ASSIGN_ALERT, VIEW_TEAM
 
 QUEUE_SIZE = 200
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def alert_queue(request):
     """GET /alerts/?status=open (default: undecided or needing follow-up) | all | <a review status>."""
     status = request.GET.get("status", "open")
@@ -49,7 +50,7 @@ def alert_queue(request):
         alert.standing_label = deadlines.LABELS.get(alert.standing, "")
     return render(request, "alerts/alert_queue.html", {
         "alerts": alerts, "status": status, "held": request.GET.get("held", ""),
-        "can_review": request.user.has_perm(REVIEW_PERMISSION),
+        "can_review": request.user.has_perm(REVIEW_VERDICT),
         "counts": [(value, label, counts[value]) for value, label in ReviewStatus.choices],
         "open_count": sum(counts[value] for value in reviews.OPEN_STATUSES),
         "decisions": DECISIONS,
@@ -57,13 +58,13 @@ def alert_queue(request):
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def alert_detail(request, transaction_id):
     """GET: the alert, its reasons and its decision history. POST (review permission): decide."""
     verdict = get_object_or_404(Verdict, transaction_id=transaction_id)
     errors, status = {}, 200
     if request.method == "POST":
-        if not request.user.has_perm(REVIEW_PERMISSION):
+        if not request.user.has_perm(REVIEW_VERDICT):
             raise PermissionDenied
         decision, comment = request.POST.get("decision", ""), request.POST.get("comment", "")
         errors = reviews.validate_review(decision, comment)
@@ -77,11 +78,11 @@ def alert_detail(request, transaction_id):
                 return redirect("alert-detail", transaction_id=verdict.transaction_id)
         status = 400
     alert = Alert.objects.select_related("holder", "case").filter(pk=verdict.pk).first()
-    can_assign = request.user.has_perm(claims.ASSIGN_PERMISSION)
+    can_assign = request.user.has_perm(ASSIGN_ALERT)
     held_by_other = bool(alert and reviews.held_by_others([alert], request.user))
     return render(request, "alerts/alert_detail.html", {
         "verdict": verdict, "reviews": verdict.reviews.all(), "errors": errors, "decisions": DECISIONS,
-        "can_review": verdict.is_fraud and request.user.has_perm(REVIEW_PERMISSION),
+        "can_review": verdict.is_fraud and request.user.has_perm(REVIEW_VERDICT),
         "may_decide": not held_by_other or can_assign, "overriding": held_by_other and can_assign,
         "posted": request.POST, "alert": alert, "events": alert.events.all() if alert else [],
         "is_open": verdict.review_status in reviews.OPEN_STATUSES,
@@ -89,7 +90,7 @@ def alert_detail(request, transaction_id):
     }, status=status)
 
 
-@json_api([VIEW_PERMISSION, REVIEW_PERMISSION], "You may not review alerts.")
+@json_api([VIEW_VERDICT, REVIEW_VERDICT], "You may not review alerts.")
 def api_review(request, data, transaction_id):
     """POST /api/alerts/<transaction_id>/review {decision, comment}: the map page's review."""
     verdict = Verdict.objects.filter(transaction_id=transaction_id).first()
@@ -121,7 +122,7 @@ def reviewer_action(view):
     page it came from, never a server error."""
     @functools.wraps(view)
     @login_required
-    @permission_required([VIEW_PERMISSION, REVIEW_PERMISSION], raise_exception=True)
+    @permission_required([VIEW_VERDICT, REVIEW_VERDICT], raise_exception=True)
     @require_POST
     def wrapper(request, *args, **kwargs):
         try:
@@ -185,13 +186,13 @@ def open_case(request, transaction_id):
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def case_detail(request, pk):
     """GET /cases/<pk>/: the case, its alerts and notes. POST (review permission): a note or the decision."""
     case = get_object_or_404(Case.objects.select_related("customer", "owner"), pk=pk)
     notice_form, status = TravelNoticeForm(), 200
     if request.method == "POST" and "reason" in request.POST:  # a travel notice for the customer
-        if not request.user.has_perm(ADD_NOTICE_PERMISSION):
+        if not request.user.has_perm(ADD_TRAVELNOTICE):
             raise PermissionDenied
         notice_form = TravelNoticeForm(request.POST)
         if notice := notice_form.create(case.customer, request.user):
@@ -205,10 +206,10 @@ def case_detail(request, pk):
     return render(request, "alerts/case_detail.html", {
         "case": case, "alerts": case.alerts.select_related("verdict", "holder").order_by("verdict__received_at"),
         "notes": case.notes.all(), "decisions": {value: DECISIONS[value] for value in cases.CASE_DECISIONS},
-        "can_review": request.user.has_perm(REVIEW_PERMISSION) and case.status == Case.Status.OPEN,
+        "can_review": request.user.has_perm(REVIEW_VERDICT) and case.status == Case.Status.OPEN,
         "may_decide": cases.may_decide(case, request.user),
         "notices": case.customer.travel_notices.order_by("-ends_at"), "notice_form": notice_form,
-        "can_add_notice": request.user.has_perm(ADD_NOTICE_PERMISSION), "map_config": map_config(),
+        "can_add_notice": request.user.has_perm(ADD_TRAVELNOTICE), "map_config": map_config(),
         "scope_days": NOTICE_SCOPE_MAX_DAYS, "scope_radius_km": NOTICE_SCOPE_MAX_RADIUS_KM,
     }, status=status)
 
@@ -225,14 +226,14 @@ def _act_on_case(request, case):
 
 
 @login_required
-@permission_required(claims.TEAM_PERMISSION, raise_exception=True)
+@permission_required(VIEW_TEAM, raise_exception=True)
 def team_view(request):
     """GET /team/: per analyst, held and decided alerts; overdue alerts; median time to decision."""
     return render(request, "alerts/team.html", team.workload())
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def analytics_page(request):
     """GET /analytics/?from=YYYY-MM-DD&to=YYYY-MM-DD: rule quality per reason code, co-firing, daily trend."""
     context = {"max_days": analytics.MAX_DAYS, "params": request.GET}
@@ -255,7 +256,7 @@ def analytics_page(request):
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def analytics_csv(request, table):
     """GET /analytics/<reasons|cofiring|trend>.csv?from=..&to=..: the page's table as CSV."""
     if table not in analytics.CSV_TABLES:

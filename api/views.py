@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from fraudsite.validation import BadBody, parse_json_body
 from transactions import decisions
+from transactions.verdicts import MEASUREMENT_FIELDS
 
 from .authentication import ClientKeyAuthentication, PerKeyRateThrottle, scope_required
 from .endpoint import answer_request
@@ -32,15 +33,21 @@ class DecisionRequest(serializers.Serializer):
     timestamp = serializers.CharField(required=False, help_text="Epoch milliseconds or ISO-8601 with a zone; default now.")
 
 
-class Measurements(serializers.Serializer):
-    speed_kmh = serializers.FloatField(allow_null=True)
-    distance_km = serializers.FloatField(allow_null=True)
-    elapsed_seconds = serializers.FloatField(allow_null=True)
-    max_speed = serializers.FloatField(allow_null=True)
-    average_amount = serializers.FloatField(allow_null=True)
-    spend_factor = serializers.FloatField(allow_null=True)
-    local_hour = serializers.IntegerField(allow_null=True)
-    prev_transaction_id = serializers.CharField(allow_null=True)
+# The serializer field of each Avro type a measurement may have.
+AVRO_FIELDS = {"double": serializers.FloatField, "int": serializers.IntegerField, "long": serializers.IntegerField,
+               "string": serializers.CharField}
+
+
+def answer_field(schema_field):
+    """A verdict schema field as an answer's serializer field: nullable when its type is a union with null."""
+    kinds = schema_field["type"] if isinstance(schema_field["type"], list) else [schema_field["type"]]
+    (kind,) = [k for k in kinds if k != "null"]
+    return AVRO_FIELDS[kind](allow_null="null" in kinds, help_text=schema_field.get("doc", ""))
+
+
+# The verdict's measurements as its schema declares them (transactions.verdicts.MEASUREMENT_FIELDS).
+Measurements = type("Measurements", (serializers.Serializer,),
+                    {field["name"]: answer_field(field) for field in MEASUREMENT_FIELDS})
 
 
 class DecisionAnswer(serializers.Serializer):

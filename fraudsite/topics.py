@@ -48,6 +48,11 @@ class Topic:
     def field_names(self):
         return [f["name"] for f in self.value_schema["fields"]]
 
+    def fields_marked(self, attribute):
+        """The value's fields (as the schema writes them) that carry attribute: true, e.g. the
+        verdict's "measurement"s. Avro keeps attributes it does not define as metadata."""
+        return [f for f in self.value_schema["fields"] if f.get(attribute) is True]
+
     def codec(self, topic=None):
         """The value codec for this topic (or for a stand-in topic of the same contract, in tests)."""
         return codec_for(self.value_schema_path, topic or self.name)

@@ -7,6 +7,14 @@ import pytest
 from django.conf import settings as django_settings
 
 
+def pytest_itemcollected(item):
+    """A test that asks for the stack or broker fixture, directly or through another (kafka,
+    live_site, ...), needs a JVM whether or not it says so: marked `stack` here, so that `make test-fast`
+    (-m "not stack") never starts Kafka or Flink, and `make test` (no -m) still runs it."""
+    if {"stack", "broker"} & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.stack)
+
+
 def pytest_collection_modifyitems(items):
     """Tests that kill parts of the stack run last, so that no other test runs on a stack that is
     still recovering; the check that the tests left the product alone runs after everything."""

@@ -1,6 +1,7 @@
 """The topic registry's contracts: the verdict columns the SQL writes and the worker stores follow
 the verdict schema, so a field added, removed or reordered in one place fails here."""
 
+import json
 import re
 
 import pytest
@@ -109,3 +110,24 @@ def test_the_scoring_policy_has_a_weight_per_fraud_reason_and_every_record_carri
     policy_fields = {field.name for field in ScoringPolicy._meta.fields} - {"id"}
     assert policy_fields == set(SCORING_FIELDS) >= {f"weight_{reason}" for reason in FRAUD_REASONS}
     assert set(SCORING_FIELDS) <= {field["name"] for field in USERS_CONFIG.value_schema["fields"]}
+
+
+def test_the_decision_api_webhooks_and_the_operator_page_carry_the_measurements_the_schema_marks():
+    from api.views import Measurements
+    from tests.support.records import verdict_record
+    from transactions import broadcast, decisions
+    from webhooks.events import verdict_events
+
+    marked = [field for field in json.loads(VERDICTS.value_schema_path.read_text())["fields"]
+              if field.get("measurement")]
+    assert {"speed_kmh", "distance_km", "prev_transaction_id"} <= {field["name"] for field in marked}
+    example = {"string": "tx-0", "double": 2.5, "int": 4}  # a value of its type for each, none null
+    measured = {field["name"]: example[field["type"][1]] for field in marked}
+    record = verdict_record("u1", "tx-1", **measured)
+
+    assert decisions.answer(record)["measurements"] == measured
+    ((_, _, event),) = verdict_events([record])
+    assert event["measurements"] == measured
+    message = broadcast.message_of(broadcast.verdict_values(record))
+    assert {name: message[name] for name in measured} == measured
+    assert list(Measurements().fields) == list(measured)

@@ -110,6 +110,27 @@ def test_the_csv_upload_page_shows_row_errors_and_saves_nothing(client, customer
     assert proposal.changes == {customers[0].user_id: {"max_speed": 800.0}, customers[1].user_id: {"max_speed": 900.0}}
 
 
+def test_the_replay_window_is_set_per_proposal_from_the_customers_action_and_the_upload(client, customers,
+                                                                                       django_user_model):
+    maker = user_with(django_user_model, "add_proposal", "view_customer", staff=True)
+    client.force_login(maker)
+
+    response = client.post(reverse("admin:users_customer_changelist"), {
+        "action": "propose_thresholds", "_selected_action": [c.pk for c in customers], "propose": "Save",
+        "reason": "winter", "replay_days": "7", "max_speed": "800"})
+    drafted = Proposal.objects.get()
+    assert response.status_code == 302 and response.url == reverse("admin:users_proposal_change", args=[drafted.pk])
+    assert drafted.replay_days == 7
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(reverse("admin:users_proposal_upload"), {
+        "reason": "winter", "replay_days": "90",
+        "file": SimpleUploadedFile("t.csv", f"user_id,max_speed\n{customers[0].user_id},800\n".encode())})
+    uploaded = Proposal.objects.exclude(pk=drafted.pk).get()
+    assert response.status_code == 302 and uploaded.replay_days == 90
+
+
 def test_self_approval_is_refused(customers, django_user_model):
     maker = user_with(django_user_model, "add_proposal", "approve_proposal")
     proposal = replayed(create_proposal(author=maker, reason="r", changes={customers[0].user_id: {"max_speed": 90}}))

@@ -4,8 +4,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from .broadcast import OPERATORS_GROUP, message_of
+from .permissions import VIEW_VERDICT
 
-VIEW_PERMISSION = "transactions.view_verdict"
 # Close codes (4000-4999 are the application's): not signed in or not allowed; too many sockets.
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY_SOCKETS = 4429
@@ -68,4 +68,4 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
     async def _allowed(user):
         from channels.db import database_sync_to_async
 
-        return await database_sync_to_async(user.has_perm)(VIEW_PERMISSION)
+        return await database_sync_to_async(user.has_perm)(VIEW_VERDICT)

@@ -13,11 +13,9 @@ from fraudsite.topics import CARD_TRANSACTIONS
 
 from . import submission
 from .verdict_waiter import shared_waiter
+from .verdicts import MEASUREMENTS
 
 OUTCOMES = ["approve", "review", "decline"]
-# What a verdict says about how it was reached, returned with the decision.
-MEASUREMENTS = ["speed_kmh", "distance_km", "elapsed_seconds", "max_speed", "average_amount", "spend_factor",
-                "local_hour", "prev_transaction_id"]
 
 
 async def decide(cleaned, deadline, undelivered):

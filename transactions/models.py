@@ -2,7 +2,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from fraudsite.permissions import codename
 from users.models import Customer
+
+from .permissions import REVIEW_VERDICT
 
 
 class Transaction(models.Model):
@@ -40,7 +43,6 @@ class ReviewStatus(models.TextChoices):
 
 # What an operator can decide about an alert (alerts/reviews.py records it), and who may.
 DECISIONS = {value: label for value, label in ReviewStatus.choices if value}
-REVIEW_PERMISSION = "transactions.review_verdict"
 
 
 
@@ -107,7 +109,7 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        permissions = [("review_verdict", "Can review fraud alerts")]
+        permissions = [(codename(REVIEW_VERDICT), "Can review fraud alerts")]
         constraints = [models.UniqueConstraint(fields=["transaction_id"], name="verdict_transaction_id_unique")]
         indexes = [
             # A customer's verdicts: the customer page and a proposal's replay.

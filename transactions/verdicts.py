@@ -47,6 +47,10 @@ def model_values(row):
 
 
 CONTENT_FIELDS = VERDICTS.field_names
+# What a verdict reports about how it was reached (the fields its schema marks "measurement"), in
+# schema order: the decision API's, webhooks' and the operator page's measurements.
+MEASUREMENT_FIELDS = VERDICTS.fields_marked("measurement")
+MEASUREMENTS = [field["name"] for field in MEASUREMENT_FIELDS]
 KAFKA_POSITION_FIELDS = ["kafka_topic", "kafka_partition", "kafka_offset"]
 ROW_FIELDS = CONTENT_FIELDS + KAFKA_POSITION_FIELDS
 row_values = itemgetter(*ROW_FIELDS)

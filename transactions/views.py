@@ -13,11 +13,10 @@ from users.models import Customer
 
 from . import submission
 from .broadcast import verdict_message
-from .consumers import VIEW_PERMISSION
 from .health import cached_report_off_thread as health_report
-from .models import DECISIONS, REVIEW_PERMISSION, Verdict
+from .models import DECISIONS, Verdict
+from .permissions import ADD_TRANSACTION, REVIEW_VERDICT, VIEW_VERDICT
 
-ADD_PERMISSION = "transactions.add_transaction"
 # Natural Earth's countries at 1:50m, from the world-atlas package (see STATICFILES_DIRS).
 OUTLINES = "basemap/world-atlas/countries-50m.json"
 HISTORY_SIZE = 200
@@ -30,7 +29,7 @@ def map_config():
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def operator_page(request):
     # (the holder of an alert is kept by the alerts app: alerts.Alert)
     recent = Verdict.objects.annotate(holder=F("alert__holder__username")).order_by("-received_at")[:HISTORY_SIZE]
@@ -38,12 +37,12 @@ def operator_page(request):
         "customers": Customer.objects.filter(active=True),
         "history": [verdict_message(verdict) for verdict in reversed(recent)],
         "map_config": map_config(),
-        "can_review": request.user.has_perm(REVIEW_PERMISSION),
+        "can_review": request.user.has_perm(REVIEW_VERDICT),
         "decisions": DECISIONS,
     })
 
 
-submit_api = json_api([ADD_PERMISSION], "You may not submit transactions.")
+submit_api = json_api([ADD_TRANSACTION], "You may not submit transactions.")
 
 
 def _submit(request, data, field_names=None):
@@ -86,7 +85,7 @@ CUSTOMER_HISTORY_SIZE = 200
 
 
 @login_required
-@permission_required(VIEW_PERMISSION, raise_exception=True)
+@permission_required(VIEW_VERDICT, raise_exception=True)
 def customer_view(request, user_id):
     """The customer's recent path on a map and the timeline of their verdicts with reasons."""
     customer = get_object_or_404(Customer, user_id=user_id)

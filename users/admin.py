@@ -17,7 +17,8 @@ from fraudsite.detection_sql import SCORING_FIELDS
 from fraudsite.flink_client import unavailable as replay_unavailable
 
 from . import notices, proposals, replay
-from .models import APPROVE_NOTICE_PERMISSION, Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
+from .models import DEFAULT_REPLAY_DAYS, MAX_REPLAY_DAYS, Customer, Proposal, ScoringPolicy, TravelNotice, publication_state
+from .permissions import ADD_PROPOSAL, APPROVE_PROPOSAL, APPROVE_TRAVELNOTICE, CHANGE_PROPOSAL
 from .publishing import publish_customers, with_publication_state
 from .thresholds import OFF, THRESHOLD_FIELDS, InvalidThresholds, parse_threshold
 
@@ -111,7 +112,8 @@ class CustomerAdmin(HistoryAdmin):
         if form.is_valid():
             try:
                 proposal = proposals.propose_for(queryset, form.changes, author=request.user,
-                                                 reason=form.cleaned_data["reason"])
+                                                 reason=form.cleaned_data["reason"],
+                                                 replay_days=form.cleaned_data["replay_days"])
             except InvalidThresholds as error:
                 form.add_error(None, [f"{who}: {' '.join(m for ms in fields.values() for m in ms)}"
                                       for who, fields in error.errors.items()])
@@ -124,7 +126,7 @@ class CustomerAdmin(HistoryAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
     def has_propose_permission(self, request):
-        return request.user.has_perm("users.add_proposal")
+        return request.user.has_perm(ADD_PROPOSAL)
 
 
 @admin.register(TravelNotice)
@@ -154,7 +156,7 @@ class TravelNoticeAdmin(HistoryAdmin):
                 self.message_user(request, f"Travel notice {notice.pk} approved: published to the job.")
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(APPROVE_NOTICE_PERMISSION)
+        return request.user.has_perm(APPROVE_TRAVELNOTICE)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -192,12 +194,18 @@ def warn_if_replay_unavailable(request):
         messages.warning(request, f"No proposal can be replayed here, so none can be approved: {replay_unavailable()}")
 
 
-class ProposalForm(forms.Form):
-    """The thresholds to change for a selection: an empty field stays as it is, 'off' turns an
-    optional signal off. Values are parsed by the customer's own fields (users/thresholds.py)."""
+class DraftForm(forms.Form):
+    """What every way of drafting a proposal asks: why, and how many days its replay judges (left
+    empty: the default)."""
 
     reason = forms.CharField(max_length=500)
-    replay_days = forms.IntegerField(min_value=1, max_value=366, initial=30, label="Replay window (days)")
+    replay_days = forms.IntegerField(min_value=1, max_value=MAX_REPLAY_DAYS, initial=DEFAULT_REPLAY_DAYS,
+                                     required=False, label="Replay window (days)")
+
+
+class ProposalForm(DraftForm):
+    """The thresholds to change for a selection: an empty field stays as it is, 'off' turns an
+    optional signal off. Values are parsed by the customer's own fields (users/thresholds.py)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -222,8 +230,7 @@ class ProposalForm(forms.Form):
         return data
 
 
-class ProposalUploadForm(forms.Form):
-    reason = forms.CharField(max_length=500)
+class ProposalUploadForm(DraftForm):
     file = forms.FileField(help_text="CSV: a user_id column and one column per threshold to change "
                                      f"({', '.join(THRESHOLD_FIELDS)}); '{OFF}' or empty turns a signal off.")
 
@@ -280,12 +287,12 @@ class ProposalAdmin(HistoryAdmin):
             **(extra_context or {}), "proposal": proposal, "result": result, "changes": changes,
             "more_changes": max(0, len(proposal.changes) - 200),
             "per_reason": sorted((result.get("per_reason") or {}).items()),
-            "can_decide": request.user.has_perm("users.approve_proposal"),
-            "can_replay": request.user.has_perm("users.add_proposal") or request.user.has_perm("users.change_proposal"),
+            "can_decide": request.user.has_perm(APPROVE_PROPOSAL),
+            "can_replay": request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL),
         })
 
     def upload(self, request):
-        if not request.user.has_perm("users.add_proposal"):
+        if not request.user.has_perm(ADD_PROPOSAL):
             raise PermissionDenied
         warn_if_replay_unavailable(request)
         form = ProposalUploadForm(request.POST or None, request.FILES or None)
@@ -294,7 +301,7 @@ class ProposalAdmin(HistoryAdmin):
             try:
                 changes = proposals.changes_from_csv(form.cleaned_data["file"].read().decode("utf-8-sig"))
                 proposal = proposals.create_proposal(author=request.user, reason=form.cleaned_data["reason"],
-                                                     changes=changes)
+                                                     replay_days=form.cleaned_data["replay_days"], changes=changes)
             except UnicodeDecodeError:
                 form.add_error("file", "Not UTF-8 text.")
             except InvalidThresholds as error:
@@ -325,7 +332,7 @@ class ProposalAdmin(HistoryAdmin):
         return redirect(reverse("admin:users_proposal_change", args=[pk]))
 
     def start_replay(self, request, pk):
-        if not (request.user.has_perm("users.add_proposal") or request.user.has_perm("users.change_proposal")):
+        if not (request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL)):
             raise PermissionDenied
         return self._decide(request, pk, lambda p: replay.start_replay(p.pk), "Replay started.")
 

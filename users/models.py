@@ -9,10 +9,12 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS, MAX_TRAVEL_NOTICES, SCORING_FIELDS
+from fraudsite.permissions import codename
 from fraudsite.topics import USERS_CONFIG
 from fraudsite.validation import has_control_characters
 
 from . import publishing
+from .permissions import APPROVE_PROPOSAL, APPROVE_TRAVELNOTICE
 
 # Fastest plausible travel between two card uses: well above an airliner, far below "anything".
 MAX_SPEED_LIMIT_KMH = 100_000
@@ -211,7 +213,6 @@ NOTICE_SCOPE_MAX_DAYS = 31
 NOTICE_SCOPE_MAX_RADIUS_KM = 2_000
 # What decides a notice's scope: changing any of them asks for approval again.
 NOTICE_SCOPE_FIELDS = ["starts_at", "ends_at", "signal", *NOTICE_REGION_FIELDS]
-APPROVE_NOTICE_PERMISSION = "users.approve_travelnotice"
 
 
 def within_scope(notice):
@@ -298,7 +299,7 @@ class TravelNotice(models.Model):
 
     class Meta:
         ordering = ["customer", "starts_at", "id"]
-        permissions = [("approve_travelnotice", "Can approve travel notices beyond one person's scope")]
+        permissions = [(codename(APPROVE_TRAVELNOTICE), "Can approve travel notices beyond one person's scope")]
         constraints = [
             models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
                                    name="travel_notice_ends_after_it_starts"),
@@ -459,7 +460,7 @@ class ScoringPolicy(models.Model):
 
 # A replay judges the proposal against this many days of stored transactions unless told otherwise.
 DEFAULT_REPLAY_DAYS = 30
-APPROVE_PROPOSAL_PERMISSION = "users.approve_proposal"
+MAX_REPLAY_DAYS = 366
 
 
 class Proposal(models.Model):
@@ -481,7 +482,7 @@ class Proposal(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     changes = models.JSONField(help_text="{user_id: {threshold field: new value}}")
     replay_days = models.PositiveSmallIntegerField(
-        default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(366)],
+        default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPLAY_DAYS)],
         help_text="How many days of stored transactions, up to now, the replay judges.")
     # The latest replay: its progress while it runs, then its result (users/replay.py).
     replay_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent.")
@@ -501,7 +502,7 @@ class Proposal(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("approve_proposal", "Can approve threshold proposals (publishes them)")]
+        permissions = [(codename(APPROVE_PROPOSAL), "Can approve threshold proposals (publishes them)")]
 
     def __str__(self):
         count = len(self.changes or {})

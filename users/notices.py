@@ -15,7 +15,8 @@ from django.utils import timezone as django_timezone
 from accounts.rules import one_person
 from fraudsite.validation import finite_float, has_control_characters
 
-from .models import APPROVE_NOTICE_PERMISSION, TravelNotice
+from .models import TravelNotice
+from .permissions import APPROVE_TRAVELNOTICE
 
 
 class NoticeRefused(Exception):
@@ -53,7 +54,7 @@ def approve_travel_notice(notice, *, user):
     anyone who changed it, nor an account any of them made or that made them."""
     with transaction.atomic():
         notice = TravelNotice.objects.select_for_update().get(pk=notice.pk)
-        if not user.has_perm(APPROVE_NOTICE_PERMISSION):
+        if not user.has_perm(APPROVE_TRAVELNOTICE):
             raise NoticeRefused("You may not approve travel notices.")
         if notice.approval != TravelNotice.Approval.PENDING:
             raise NoticeRefused(f"Travel notice {notice.pk} awaits no approval.")

@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.rules import one_person
 from fraudsite.flink_client import unavailable as replay_unavailable
 
-from .models import APPROVE_PROPOSAL_PERMISSION, Customer, Proposal
+from .models import Customer, Proposal
+from .permissions import APPROVE_PROPOSAL
 from .thresholds import THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds, unknown_fields
 
 # An uploaded CSV: at most this many rows (one per customer).
@@ -63,9 +64,9 @@ def create_proposal(*, author, reason, changes, replay_days=None):
     return proposal
 
 
-def propose_for(customers, changes, *, author, reason):
+def propose_for(customers, changes, *, author, reason, replay_days=None):
     """The same changes for each customer of a selection (an admin action, a filter, everyone)."""
-    return create_proposal(author=author, reason=reason,
+    return create_proposal(author=author, reason=reason, replay_days=replay_days,
                            changes={user_id: dict(changes) for user_id in customers.values_list("user_id", flat=True)})
 
 
@@ -140,7 +141,7 @@ def approve(proposal, *, user):
     replay whose customers' thresholds have not changed since. ProposalRefused otherwise."""
     with transaction.atomic():
         proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
-        if not user.has_perm(APPROVE_PROPOSAL_PERMISSION):
+        if not user.has_perm(APPROVE_PROPOSAL):
             raise ProposalRefused("You may not approve proposals.")
         if one_person(user, proposal.author):
             raise ProposalRefused("A proposal must be approved by someone other than its author, and not through "
@@ -167,7 +168,7 @@ def reject(proposal, *, user, reason):
         raise ProposalRefused("Say why the proposal is rejected.")
     with transaction.atomic():
         proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
-        if not user.has_perm(APPROVE_PROPOSAL_PERMISSION):
+        if not user.has_perm(APPROVE_PROPOSAL):
             raise ProposalRefused("You may not reject proposals.")
         if proposal.status in (Proposal.Status.PUBLISHED, Proposal.Status.REJECTED):
             raise ProposalRefused(f"This proposal is already {proposal.get_status_display().lower()}.")

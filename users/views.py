@@ -7,9 +7,7 @@ from fraudsite.api import json_api, json_read_api
 
 from . import notices
 from .models import Customer
-
-ADD_NOTICE_PERMISSION = "users.add_travelnotice"
-VIEW_NOTICE_PERMISSION = "users.view_travelnotice"
+from .permissions import ADD_TRAVELNOTICE, VIEW_TRAVELNOTICE
 
 
 def _unknown_customer(user_id):
@@ -23,7 +21,7 @@ def api_travel_notices(request, user_id):
     return (_create_notice if request.method == "POST" else _list_notices)(request, user_id=user_id)
 
 
-@json_read_api([VIEW_NOTICE_PERMISSION], "You may not view travel notices.")
+@json_read_api([VIEW_TRAVELNOTICE], "You may not view travel notices.")
 def _list_notices(request, user_id):
     customer = Customer.objects.filter(user_id=user_id).first()
     if customer is None:
@@ -34,7 +32,7 @@ def _list_notices(request, user_id):
         for notice in customer.travel_notices.select_related("created_by", "approved_by").order_by("-starts_at", "-id")]})
 
 
-@json_api([ADD_NOTICE_PERMISSION], "You may not create travel notices.")
+@json_api([ADD_TRAVELNOTICE], "You may not create travel notices.")
 def _create_notice(request, data, user_id):
     customer = Customer.objects.filter(user_id=user_id).first()
     if customer is None:

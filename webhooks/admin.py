@@ -7,6 +7,7 @@ from fraudsite.admin import HistoryAdmin, ReadOnlyAdmin
 
 from . import deliveries, targets
 from .models import Delivery, DeliveryAttempt, Endpoint, EventType
+from .permissions import CHANGE_DELIVERY
 
 
 class EndpointForm(forms.ModelForm):
@@ -101,7 +102,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         return format_html("<pre>{}</pre>", deliveries.body(delivery).decode())
 
     def has_retry_permission(self, request):
-        return request.user.has_perm("webhooks.change_delivery")
+        return request.user.has_perm(CHANGE_DELIVERY)
 
     @admin.action(description="Retry now (given-up or waiting deliveries)", permissions=["retry"])
     def retry(self, request, queryset):

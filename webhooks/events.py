@@ -6,24 +6,23 @@ import uuid
 
 from django.utils import timezone
 
-from transactions.verdicts import time_of
+from transactions.verdicts import MEASUREMENTS, time_of
 
 from .models import Delivery, Endpoint
 
 # Verdict event ids are derived from the transaction id, so that a batch the worker stores again
 # after a crash (store_rows is idempotent) writes no second delivery.
 VERDICT_EVENT_NAMESPACE = uuid.UUID("1f0c7a5e-7e1b-4a8e-9a55-3d1c2b6f0a11")
-MEASUREMENTS = ["distance_km", "elapsed_seconds", "speed_kmh", "average_amount", "local_hour"]
 
 
 def _iso(moment):
     return None if moment is None else moment.isoformat()
 
 
-def _number(value):
+def _json_value(value):
     # JSON (and PostgreSQL's jsonb) has no NaN or infinity: a delivery that could not be stored
     # would fail the worker's whole batch.
-    return value if value is None or math.isfinite(value) else None
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def subscribed_endpoints(event_type):
@@ -52,9 +51,9 @@ def verdict_events(rows):
     """From store_rows's rows (dicts of the verdict's columns as the schema has them)."""
     for row in rows:
         data = {"transaction_id": row["transaction_id"], "user_id": row["user_id"], "status": row["status"],
-                "outcome": row["outcome"], "score": _number(row["score"]),
+                "outcome": row["outcome"], "score": _json_value(row["score"]),
                 "reasons": [reason for reason in (row["reasons"] or "").split(",") if reason],
-                "measurements": {name: _number(row.get(name)) for name in MEASUREMENTS},
+                "measurements": {name: _json_value(row.get(name)) for name in MEASUREMENTS},
                 "received_at": _iso(time_of(row["received_at"]))}
         yield uuid.uuid5(VERDICT_EVENT_NAMESPACE, row["transaction_id"]), row["user_id"], data
 

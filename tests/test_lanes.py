@@ -1,0 +1,24 @@
+"""The two test lanes: `make test` runs every test; `make test-fast` (-m "not stack") those that need
+no JVM. A test that asks for the stack fixture, itself or through another (kafka, live_site), is a
+`stack` test whether or not its module says so (tests/conftest.py)."""
+
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def fixtures_of_the_fast_lane():
+    """Every fixture name that some test of the fast lane asks for, directly or not, as pytest's
+    --fixtures-per-test lists them ("name -- where it is defined"), collected in a pytest of its own."""
+    listing = subprocess.run([sys.executable, "-m", "pytest", "--fixtures-per-test", "-m", "not stack",
+                              "-p", "no:cacheprovider", "tests"],
+                             cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=300)
+    assert listing.returncode == 0, listing.stdout[-3000:] + listing.stderr[-3000:]
+    return {line.split(" -- ")[0] for line in listing.stdout.splitlines() if " -- " in line}
+
+
+def test_no_test_of_the_fast_lane_asks_for_the_stack():
+    fixtures = fixtures_of_the_fast_lane()
+    assert {"settings", "django_user_model"} <= fixtures  # the listing is read as pytest writes it
+    assert not {"stack", "broker", "kafka", "live_site"} & fixtures
