@@ -129,6 +129,21 @@ def topic_configs():
     return {topic.name: topic.config for topic in TOPICS}
 
 
+def topics_led(timeout=5):
+    """Whether every partition of the topics has a leader: a broker that has just (re)started
+    answers metadata requests before it leads its partitions, and a produce meanwhile can time out."""
+    from confluent_kafka import KafkaException
+
+    try:
+        found = AdminClient(client_config()).list_topics(timeout=timeout).topics
+    except KafkaException:
+        return False
+    return all(topic.name in found and found[topic.name].error is None
+               and all(partition.leader >= 0 and partition.error is None
+                       for partition in found[topic.name].partitions.values())
+               for topic in TOPICS)
+
+
 def ensure_topics(partitions=None, timeout=30):
     """Create whichever of the topics is missing. Returns the names created."""
     admin = AdminClient(client_config())

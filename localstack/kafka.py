@@ -6,7 +6,7 @@ import uuid
 from django.conf import settings
 
 from fraudsite.kafka import broker_reachable
-from fraudsite.topics import ensure_topics
+from fraudsite.topics import ensure_topics, topics_led
 
 from .artifacts import ensure_kafka
 from .layout import paths
@@ -63,4 +63,5 @@ def start_kafka():
     say(f"Kafka starting on localhost:{kafka_port} (pid {pid})")
     wait_for("Kafka", broker_reachable, 90, p.logs / "kafka.log")
     created = ensure_topics()
+    wait_for("Kafka's partition leaders", topics_led, 90, p.logs / "kafka.log")
     say(f"topics ready{' (created ' + ', '.join(created) + ')' if created else ''}")
