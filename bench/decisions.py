@@ -21,7 +21,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -209,6 +209,24 @@ def step_statistics(results, rate, seconds, processes, wall_seconds, cpu_seconds
     return step
 
 
+def stages(results, written):
+    """Where the time of the answers that carried the job's verdict went (ms, p50/p99/max each):
+    from vegeta's send to the broker's append of the transaction (the web tier: HTTP, key,
+    customer, the recording batch, the produce); from there to Flink's producer writing the
+    verdict (the detection job); from there to vegeta's receipt of the answer (the web process's
+    verdict consumer, the answer's save, HTTP). All on this machine's one clock."""
+    parts = {"web_to_broker": [], "detection_job": [], "verdict_to_answer": []}
+    for result in results:
+        times = written.get(result.transaction_id) if result.answer == "verdict" else None
+        if times is None:
+            continue
+        sent_ms = result.started * 1000
+        parts["web_to_broker"].append(times.received - sent_ms)
+        parts["detection_job"].append(times.written - times.received)
+        parts["verdict_to_answer"].append(sent_ms + result.latency_ms - times.written)
+    return {name: latency_summary(values) for name, values in parts.items()}
+
+
 def sustained(step, budget_ms):
     return (step["achieved"] is not None and step["achieved"] >= SUSTAINED_OFFERED * step["rate"]
             and step["p99_ms"] is not None and step["p99_ms"] <= budget_ms
@@ -259,6 +277,7 @@ class Load:
     headers: dict = None
     timeout: float = REQUEST_TIMEOUT_S
     runs: int = 0
+    verdict_stages: bool = True  # read the verdict topic during each step (stages()): needs Kafka
 
     def prepare(self, rate, seconds):
         """The targets file of a step and where its results go."""
@@ -269,13 +288,19 @@ class Load:
         return name.with_suffix(".targets"), name.with_suffix(".bin"), count
 
     def step(self, rate, seconds, processes):
-        """(the step's figures, its results)."""
+        """(the step's figures, with where the answers' time went, its results)."""
+        from bench.verdict_times import verdicts_written
+
         targets, output, count = self.prepare(rate, seconds)
         cpu, wall = children_cpu_seconds(), time.monotonic()
-        finish_attack(start_attack(self.vegeta, targets, rate, seconds, output, self.timeout))
+        with verdicts_written() if self.verdict_stages else nullcontext({}) as written:
+            finish_attack(start_attack(self.vegeta, targets, rate, seconds, output, self.timeout))
         cpu, wall = children_cpu_seconds() - cpu, time.monotonic() - wall
         results = read_results(self.vegeta, output)
-        return step_statistics(results, rate, seconds, processes, wall, cpu, count), results
+        step = step_statistics(results, rate, seconds, processes, wall, cpu, count)
+        if self.verdict_stages:
+            step["stages"] = stages(results, written)
+        return step, results
 
     def overload(self, rate, seconds, then_rate, then_seconds, processes):
         """rate for seconds, immediately followed by then_rate for then_seconds: a second vegeta
@@ -339,7 +364,9 @@ def describe(step):
     return (f"{step['rate']}/s x {step['processes']} processes: achieved {step['achieved']}/s, p50 {step['p50_ms']} "
             f"/ p99 {step['p99_ms']} / max {step['max_ms']} ms, verdict {step['verdict_share']:.1%}, timed out "
             f"{step['timed_out_share']:.1%}, shed {step['shed_share']:.1%}, errors {step['errors'] or 'none'}, "
-            f"client CPU {step['client_cpu_share']:.1%}")
+            f"client CPU {step['client_cpu_share']:.1%}"
+            + "".join(f"; {name} p50 {part['p50_ms']} / p99 {part['p99_ms']} ms"
+                      for name, part in step.get("stages", {}).items()))
 
 
 # --- B5 and its limit ----------------------------------------------------------------------------
@@ -482,7 +509,7 @@ def minimal_decider(processes, log, ready_timeout=60):
     the environment the site gets (tests.support.site); yields its URL once every worker answers."""
     from django.conf import settings
 
-    from fraudsite.server import uvicorn_argv
+    from fraudsite.server import answer_without_delay, uvicorn_argv
 
     env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
            "ALLOWED_HOSTS": "localhost,127.0.0.1"}
@@ -491,6 +518,7 @@ def minimal_decider(processes, log, ready_timeout=60):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(2048)
+    answer_without_delay(listener)  # as fraudsite.server does for the product
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     with open(log, "w") as output:
         server = subprocess.Popen(

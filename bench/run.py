@@ -63,6 +63,10 @@ MODES = {
 MODES["overload"] = {**MODES["full"], "b5_steps": [(1000, 60)], "b5_scaling_processes": [], "b5_limit_steps": []}
 # B5's ladder, overload and recovery behind HAProxy only, as production runs it: `--mode proxy --only b5`.
 MODES["proxy"] = {**MODES["overload"], "b5_steps": [], "b5_overload": None, "b5_proxy_steps": [(200, 60), (1000, 300)]}
+# Where a decision's time goes at 200/s and 1,000/s (b5 steps' stages), the product's and the limit's,
+# nothing else: `--mode stages --only b5`.
+MODES["stages"] = {**MODES["full"], "b5_steps": [(200, 30), (1000, 30)], "b5_overload": None,
+                   "b5_proxy_overload": None, "b5_scaling_processes": [], "b5_limit_steps": [(200, 30), (1000, 30)]}
 
 
 def say(message):
@@ -236,6 +240,7 @@ def bench_b2(steps):
     """Latency by stage at each (rate, seconds): produce -> verdict on card-transactions-enriched,
     -> stored by the worker, -> received by an operator's WebSocket client. A transaction's own
     timestamp is its send time; every stage is measured on the same transactions."""
+    from bench.verdict_times import verdicts_written
     from tests.support.websocket_clients import operator_cookies, stream_to_clients
 
     user_ids = bench_customers()
@@ -244,13 +249,14 @@ def bench_b2(steps):
         for rate, seconds in steps:
             say(f"B2: {rate}/s for {seconds} s through Kafka, Flink, the worker, Redis and the web server ...")
             started_ms = time.time() * 1000
-            with verdict_arrivals() as on_topic:
+            with verdicts_written() as on_topic:
                 sent_ids, sent, (received,) = asyncio.run(
                     stream_to_clients(site.url, operator_cookies(1), user_ids, rate, seconds))
             # The load generator's new producer needs about half a second to connect (and get its
             # idempotent producer id); transactions stamped meanwhile measure that, not the pipeline.
             measured = {i for i, sent_ms in sent_ids.items() if sent_ms >= started_ms + GENERATOR_WARM_UP_MS}
-            stages = {"topic": on_topic.latencies(measured), "stored": stored_latencies(measured),
+            stages = {"topic": {i: on_topic[i].written - on_topic[i].sent for i in measured if i in on_topic},
+                      "stored": stored_latencies(measured),
                       "websocket": {i: latency for i, latency in received.items() if i in measured}}
             step = {"rate_per_second": rate, "seconds": seconds, "sent": sent, "measured": len(measured),
                     **{stage: {"received": len(values), **percentiles(list(values.values()))}
@@ -267,49 +273,6 @@ GENERATOR_WARM_UP_MS = 1000
 # Issue 13's targets, per stage (ms): produce -> topic p99 at every rate; -> WebSocket p50 and p99
 # at 1/s and 200/s; no verdict later than 1 s at 1,000/s.
 B2_TARGETS = {"topic_p99_ms": 50, "websocket_p50_ms": 60, "websocket_p99_ms": 150, "max_ms_at_1000": 1000}
-
-
-@contextmanager
-def verdict_arrivals():
-    """A consumer of card-transactions-enriched (from its end) noting when each verdict was written."""
-    import threading
-
-    from confluent_kafka import Consumer, TopicPartition
-
-    from fraudsite.kafka import client_config
-    from fraudsite.topics import VERDICTS
-    from tests.support.kafka import unique
-
-    topic = VERDICTS.name
-    codec = VERDICTS.codec()
-    consumer = Consumer(client_config(**{"group.id": unique("bench-b2"), "enable.auto.commit": False,
-                                         "fetch.wait.max.ms": 5}))
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-                     for p in partitions])
-    arrivals, stop = {}, threading.Event()
-
-    def run():
-        while not stop.is_set():
-            for message in consumer.consume(num_messages=1000, timeout=0.1):
-                if not message.error():
-                    verdict = codec.decode(message.value())
-                    # The verdict's record time is when Flink's producer sent it (the topic keeps
-                    # CreateTime), so this consumer's own delay does not count.
-                    arrivals[verdict["transaction_id"]] = message.timestamp()[1] - verdict["timestamp"]
-
-    class Arrivals:
-        def latencies(self, ids):
-            return {transaction_id: arrivals[transaction_id] for transaction_id in ids if transaction_id in arrivals}
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield Arrivals()
-    finally:
-        stop.set()
-        thread.join(5)
-        consumer.close()
 
 
 def stored_latencies(ids):

@@ -115,7 +115,7 @@ def test_b5_counts_each_kind_of_answer_from_vegetas_results(vegeta, tmp_path):
     server = CannedDecisions()
     try:
         load = decisions.Load(vegeta, server.url, ["verdict", "late", "shed", "busy", "slow"], tmp_path,
-                              headers={"Authorization": ["Api-Key x"]}, timeout=1)
+                              headers={"Authorization": ["Api-Key x"]}, timeout=1, verdict_stages=False)
         step, results = load.step(50, 2, processes=1)
     finally:
         server.close()
@@ -163,6 +163,17 @@ def test_b5_recovery_windows_sustained_steps_and_table(monkeypatch):
     assert [(w["second"], w["sent"], w["normal"]) for w in recovery["windows"]] == [
         (0, 10, False), (1, 10, False), (2, 10, True), (3, 10, False)]
     assert recovery["recovered_after_s"] == 2
+
+    # where an answer's time went, from the verdict's times (ms): only answers carrying a verdict
+    from bench.verdict_times import VerdictTimes
+
+    answered = [Result(1.0, 40.0, 200, "", "verdict", "a", 0), Result(1.0, 200.0, 200, "", "timed_out", "b", 1)]
+    written = {"a": VerdictTimes(sent=999, received=1_005, written=1_030),
+               "b": VerdictTimes(sent=999, received=1_005, written=1_300)}
+    assert decisions.stages(answered, written) == {
+        "web_to_broker": {"p50_ms": 5.0, "p99_ms": 5.0, "max_ms": 5.0},
+        "detection_job": {"p50_ms": 25.0, "p99_ms": 25.0, "max_ms": 25.0},
+        "verdict_to_answer": {"p50_ms": 10.0, "p99_ms": 10.0, "max_ms": 10.0}}
 
     slow = {**steady, "rate": 20, "p99_ms": 151}
     unoffered = {**steady, "rate": 30, "achieved": 25}
