@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,16 @@ WORKER_HEALTHCHECK_SECONDS = 60
 
 def default_processes():
     return int(os.environ.get("WEB_PROCESSES") or os.cpu_count() or 1)
+
+
+def answer_without_delay(listener):
+    """Turn Nagle's algorithm off for every connection a listening TCP socket will accept (Linux
+    copies TCP_NODELAY from the listener to each accepted socket). uvicorn serves an inherited
+    socket (--fd) as a Unix socket and so never sets it itself: an answer's body, written after
+    its headers, then waited for the client's delayed acknowledgement, 40 ms on every decision
+    (B5, bench/RESULTS.md). With --port uvicorn makes a TCP socket, whose connections get it."""
+    if listener.family in (socket.AF_INET, socket.AF_INET6):
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def uvicorn_argv(processes, port=None, fd=None, host="127.0.0.1"):
@@ -56,6 +67,9 @@ def main():
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         own_directory = tempfile.mkdtemp(prefix="fraudsite-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_directory
+    if args.fd is not None:
+        with socket.socket(fileno=os.dup(args.fd)) as listener:
+            answer_without_delay(listener)
     argv = uvicorn_argv(args.processes, port=args.port, fd=args.fd, host=args.host)
     process = subprocess.Popen(argv, pass_fds=[args.fd] if args.fd is not None else [])
     # Stopping this process stops the server (and Ctrl-C reaches both through the terminal).
