@@ -13,6 +13,9 @@ from django.db import connection
 from django.utils import timezone
 
 from outbox.publisher import publish_all_pending
+from proposals.models import Proposal
+from proposals.replay import replay_history, replay_proposal
+from proposals.services import ProposalRefused, approve, create_proposal
 from tests.support import wait_until
 from tests.support.kafka import latest_records, unique
 from tests.support.pipeline import HOUR_MS, Pipeline, great_circle_km, wait_until_customers_read
@@ -20,9 +23,7 @@ from tests.support.reviews import user_with
 from fraudsite.topics import USERS_CONFIG
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
-from users.models import Customer, Proposal
-from users.proposals import ProposalRefused, approve, create_proposal
-from users.replay import replay_history, replay_proposal
+from users.models import Customer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -230,7 +231,7 @@ def test_a_browser_walks_propose_replay_approve_published(live_site, django_user
             assert page.locator("#approve-button").count() == 0  # the maker may not approve
             page.screenshot(path=str(artifacts / "proposal-3-replayed.png"), full_page=True)
 
-            page = signed_in(browser, checker, f"/admin/users/proposal/{proposal_pk}/change/")
+            page = signed_in(browser, checker, f"/admin/proposals/proposal/{proposal_pk}/change/")
             expect(page.locator("#replay-summary")).to_be_visible()
             page.click("#approve-button")
             expect(page.locator(".messagelist")).to_contain_text("published to users-config")

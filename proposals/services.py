@@ -1,4 +1,4 @@
-"""Threshold proposals: drafted by one person, replayed against history (users/replay.py), approved
+"""Threshold proposals: drafted by one person, replayed against history (proposals/replay.py), approved
 and published by another (maker-checker). Drafts are validated with the rules of the Customer
 model (through users/thresholds.py) and never touch a customer or the outbox; approval publishes
 through set_thresholds, in one transaction."""
@@ -14,9 +14,12 @@ from django.utils import timezone
 from accounts.rules import one_person
 from fraudsite.flink_client import unavailable as replay_unavailable
 
-from .models import Customer, Proposal
+from users.models import Customer
+from users.thresholds import (THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds,
+                              unknown_fields)
+
+from .models import Proposal
 from .permissions import APPROVE_PROPOSAL
-from .thresholds import THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds, unknown_fields
 
 # An uploaded CSV: at most this many rows (one per customer).
 MAX_CSV_ROWS = 100_000

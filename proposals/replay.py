@@ -40,10 +40,13 @@ from fraudsite.flink_client import unavailable as replay_unavailable
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS, replay_topics
 
-from .models import Customer, Proposal, ScoringPolicy, notices_in_effect
-from .proposals import ProposalRefused, thresholds_fingerprint
-from .publishing import users_config_value
-from .thresholds import apply_changes
+from transactions.models import ReviewStatus, Verdict
+from users.models import Customer, ScoringPolicy, notices_in_effect
+from users.publishing import users_config_value
+from users.thresholds import apply_changes
+
+from .models import Proposal
+from .services import ProposalRefused, thresholds_fingerprint
 
 logger = logging.getLogger("fraudsite.replay")
 
@@ -60,15 +63,15 @@ COMPARED_FIELDS = ("status", "reasons")
 
 # The stored transaction as card-transactions carried it, and how it is ordered: arrival order.
 # A customer's verdicts share a partition of the verdict topic in the order the job read them.
-HISTORY_SQL = """
+HISTORY_SQL = f"""
 WITH affected AS (SELECT unnest(%(user_ids)s::text[]) AS user_id),
 in_window AS (
-  SELECT v.* FROM transactions_verdict v JOIN affected USING (user_id)
+  SELECT v.* FROM {Verdict._meta.db_table} v JOIN affected USING (user_id)
   WHERE v.received_at >= %(start)s AND v.received_at < %(end)s
 ),
 look_back AS (
   SELECT b.* FROM affected a CROSS JOIN LATERAL (
-    SELECT * FROM transactions_verdict v
+    SELECT * FROM {Verdict._meta.db_table} v
     WHERE v.user_id = a.user_id AND v.received_at < %(start)s
     ORDER BY v.received_at DESC, v.kafka_partition DESC, v.kafka_offset DESC LIMIT %(rows)s) b
 )
@@ -275,8 +278,6 @@ def _fraud_reasons(reasons):
 def compare(replayed, user_ids, start, end):
     """Alerts gained and lost in the window against the stored verdicts, with the analysts'
     decisions on them, per reason code, and the affected transactions."""
-    from transactions.models import ReviewStatus, Verdict
-
     empty = lambda: {"count": 0, **{status or "open": 0 for status in ReviewStatus.values}}  # noqa: E731
     result = {"transactions": 0, "not_replayed": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
               "per_reason": {reason: {"gained": 0, "lost": 0} for reason in FRAUD_REASONS}, "affected": []}

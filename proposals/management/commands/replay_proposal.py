@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from users.proposals import ProposalRefused
-from users.replay import replay_proposal
+from proposals.replay import replay_proposal
+from proposals.services import ProposalRefused
 
 
 class Command(BaseCommand):
