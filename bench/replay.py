@@ -58,7 +58,7 @@ def fill(total, say):
 def bench_b7(total, say):
     from django.contrib.auth import get_user_model
 
-    from proposals.replay import replay_proposal
+    from proposals.replay_queue import replay_proposal
     from proposals.services import propose_for
     from users.models import Customer
 

@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from fraudsite.admin import HistoryAdmin, require_id
@@ -16,7 +17,7 @@ from users.admin import CustomerAdmin
 from users.models import Customer
 from users.thresholds import InvalidThresholds
 
-from . import replay, services
+from . import replay_queue, services
 from .forms import ProposalForm, ProposalUploadForm
 from .models import Proposal
 from .permissions import ADD_PROPOSAL, APPROVE_PROPOSAL, CHANGE_PROPOSAL
@@ -27,6 +28,17 @@ def warn_if_replay_unavailable(request):
     never approved) with this deployment's settings (fraudsite/flink_client.py)."""
     if request.method == "GET" and replay_unavailable():
         messages.warning(request, f"No proposal can be replayed here, so none can be approved: {replay_unavailable()}")
+
+
+def describe_replay(proposal):
+    """The replay's state in a line, for the list, the proposal's page and its progress bar."""
+    if proposal.status == Proposal.Status.QUEUED:
+        return (f"queued {timezone.localtime(proposal.replay_queued_at):%Y-%m-%d %H:%M:%S}, waiting for the replay "
+                "process (manage.py replay_proposal --serve)")
+    if proposal.status == Proposal.Status.REPLAYING:
+        heartbeat = timezone.localtime(proposal.replay_heartbeat_at or proposal.replay_started_at)
+        return f"running ({proposal.replay_owner}, alive at {heartbeat:%H:%M:%S}): {proposal.replay_message}"
+    return proposal.replay_message  # finished, or why it failed
 
 
 admin.site.unregister(Customer)
@@ -69,7 +81,7 @@ class ProposalAdmin(HistoryAdmin):
     """Proposals: drafted from the customers' action or a CSV upload, replayed, then approved or
     rejected by someone else (the buttons of the proposal's page)."""
 
-    list_display = ["__str__", "author", "created_at", "status", "reason", "decided_by"]
+    list_display = ["__str__", "author", "created_at", "status", "replay_state", "reason", "decided_by"]
     list_filter = ["status"]
     search_fields = ["reason", "author__username"]
     history_list_display = ["status", "decided_by", "decision_reason"]
@@ -82,6 +94,11 @@ class ProposalAdmin(HistoryAdmin):
     class Media:
         css = {"all": ["proposals/admin.css"]}
         js = ["proposals/proposal.js"]
+
+    @admin.display(description="replay")
+    def replay_state(self, proposal):
+        """Where its replay stands: waiting, running where, or why it failed."""
+        return describe_replay(proposal)
 
     def has_add_permission(self, request):
         return False  # drafted from the customers' action or a CSV upload (with their own checks)
@@ -118,6 +135,7 @@ class ProposalAdmin(HistoryAdmin):
             "per_reason": sorted((result.get("per_reason") or {}).items()),
             "can_decide": request.user.has_perm(APPROVE_PROPOSAL),
             "can_replay": request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL),
+            "replayable": proposal.status in replay_queue.REPLAYABLE, "replay_state": describe_replay(proposal),
         })
 
     def upload(self, request):
@@ -148,7 +166,7 @@ class ProposalAdmin(HistoryAdmin):
             raise PermissionDenied
         proposal = get_object_or_404(Proposal, pk=pk)
         return JsonResponse({"status": proposal.status, "percent": proposal.replay_progress,
-                             "message": proposal.replay_message})
+                             "message": describe_replay(proposal)})
 
     def _decide(self, request, pk, decide, success):
         proposal = get_object_or_404(Proposal, pk=pk)
@@ -163,7 +181,8 @@ class ProposalAdmin(HistoryAdmin):
     def start_replay(self, request, pk):
         if not (request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL)):
             raise PermissionDenied
-        return self._decide(request, pk, lambda p: replay.start_replay(p.pk), "Replay started.")
+        return self._decide(request, pk, lambda p: replay_queue.queue_replay(p, user=request.user),
+                            "Replay queued: the replay process (manage.py replay_proposal --serve) runs it.")
 
     def approve(self, request, pk):
         return self._decide(request, pk, lambda p: services.approve(p, user=request.user),

@@ -23,7 +23,9 @@ class Proposal(models.Model):
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        QUEUED = "queued", "Replay queued"
         REPLAYING = "replaying", "Replaying"
+        REPLAY_FAILED = "replay_failed", "Replay failed"
         REPLAYED = "replayed", "Replayed"
         PUBLISHED = "published", "Approved and published"
         REJECTED = "rejected", "Rejected"
@@ -36,7 +38,13 @@ class Proposal(models.Model):
     replay_days = models.PositiveSmallIntegerField(
         default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPLAY_DAYS)],
         help_text="How many days of stored transactions, up to now, the replay judges.")
-    # The latest replay: its progress while it runs, then its result (proposals/replay.py).
+    # The latest replay: queued by the admin, run by the replay process (proposals/replay_queue.py),
+    # its progress while it runs, then its result (proposals/replay.py) or why it failed (replay_message).
+    replay_queued_at = models.DateTimeField(null=True, blank=True)
+    replay_host = models.CharField(max_length=255, blank=True, help_text="Where the replay process runs.")
+    replay_pid = models.PositiveIntegerField(null=True, blank=True, help_text="The replay process's id there.")
+    replay_heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                               help_text="The replay process's last sign of life while it runs.")
     replay_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent.")
     replay_message = models.CharField(max_length=500, blank=True)
     replay_started_at = models.DateTimeField(null=True, blank=True)
@@ -50,7 +58,7 @@ class Proposal(models.Model):
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.CharField(max_length=500, blank=True)
-    history = HistoricalRecords(excluded_fields=["replay_progress", "replay_message"])
+    history = HistoricalRecords(excluded_fields=["replay_progress", "replay_message", "replay_heartbeat_at"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -59,6 +67,11 @@ class Proposal(models.Model):
     def __str__(self):
         count = len(self.changes or {})
         return f"Proposal {self.pk}: {count} customer{'s' if count != 1 else ''} ({self.get_status_display()})"
+
+    @property
+    def replay_owner(self):
+        """Who runs (or ran) the replay, as the admin and the failure reasons name it."""
+        return f"pid {self.replay_pid} on host {self.replay_host}" if self.replay_pid else "no replay process recorded"
 
     @property
     def user_ids(self):

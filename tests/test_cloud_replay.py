@@ -16,7 +16,7 @@ from fraudsite import detection_sql, flink_client
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, USERS_CONFIG, VERDICTS
 from proposals.models import Proposal
-from proposals.replay import replay_proposal
+from proposals.replay_queue import replay_proposal
 from proposals.services import ProposalRefused, approve, propose_for
 from tests.support.flink_statements import FakeStatementApi, is_insert
 from tests.support.kafka import unique
@@ -138,7 +138,7 @@ def test_a_failed_statement_fails_the_replay_with_confluents_detail_and_leaves_n
     with pytest.raises(flink_client.FlinkJobFailed, match="failed: Table 'users-config' has no watermark"):
         replay_proposal(proposal.pk)
     proposal.refresh_from_db()
-    assert proposal.status == "draft" and "Replay failed: statement replay-" in proposal.replay_message
+    assert proposal.status == "replay_failed" and "Replay failed: statement replay-" in proposal.replay_message
     assert not cloud_flink.statements  # deleted after its failure
 
 
@@ -185,10 +185,10 @@ def test_a_half_configured_statement_api_names_what_is_missing(settings):
 
 
 def test_a_replay_cannot_start_where_it_cannot_run(settings, history, django_user_model):
-    from proposals.replay import start_replay
+    from proposals.replay_queue import queue_replay
 
     author = user_with(django_user_model, "add_proposal", staff=True)
     proposal = propose_for(Customer.objects.filter(pk=history.pk), {"max_speed": 100}, author=author, reason="x")
     settings.SCHEMA_REGISTRY_URL = "https://psrc-mock.confluent.cloud"
     with pytest.raises(ProposalRefused, match="No proposal can be replayed here"):
-        start_replay(proposal.pk)
+        queue_replay(proposal, user=author)

@@ -1,5 +1,6 @@
 """Threshold proposals: drafts, CSV upload, maker-checker approval (no stack needed here; the replay
-through the real stack is in tests/test_replay.py)."""
+queue and its process are in tests/test_replay_queue.py, the replay through the real stack in
+tests/test_replay.py)."""
 
 import pytest
 from django.urls import reverse
@@ -195,30 +196,6 @@ def test_rejection_records_who_and_why_and_publishes_nothing(customers, author, 
     assert (proposal.status, proposal.decided_by, proposal.decision_reason) == ("rejected", checker, "too many new alerts")
     assert outbox_rows(customers) == before
     assert proposal.history.first().history_change_reason == f"rejected by {checker.username}"
-
-
-def test_one_replay_at_a_time(customers, author):
-    from proposals.replay import replay_proposal
-
-    proposal = create_proposal(author=author, reason="r", changes={customers[0].user_id: {"max_speed": 90}})
-    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING)
-    with pytest.raises(ProposalRefused, match="one replay at a time"):
-        replay_proposal(proposal.pk)
-
-
-def test_an_abandoned_replay_may_be_started_again(customers, author):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from proposals.replay import replayable
-
-    proposal = create_proposal(author=author, reason="r", changes={customers[0].user_id: {"max_speed": 90}})
-    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING,
-                                                   replay_started_at=timezone.now() - timedelta(minutes=5))
-    assert not replayable().filter(pk=proposal.pk).exists()  # may still be running
-    Proposal.objects.filter(pk=proposal.pk).update(replay_started_at=timezone.now() - timedelta(hours=2))
-    assert replayable().filter(pk=proposal.pk).exists()  # its process died: a job gives up after an hour
 
 
 def test_the_comparison_counts_alerts_gained_and_lost_by_decision_and_reason():
