@@ -4,7 +4,7 @@ run alone, never by default; needs the stack).
 Fills a database of its own (BENCH_REPLAY_DATABASE_URL, default fraudsite_bench_replay) with
 CUSTOMERS customers and `total` stored verdicts spread evenly over the last 29 days (so all of them
 fall in the default 30-day window), by `INSERT ... SELECT generate_series`; then replays a proposal
-lowering every customer's speed limit, through users/replay.py exactly as the admin's button does
+lowering every customer's speed limit, through proposals/replay.py exactly as the admin's button does
 (export to Kafka, the detection SQL in Flink, compare), and records each phase's time. The fill is
 redone on every run: the window is relative to now."""
 
@@ -37,8 +37,9 @@ def fill(total, say):
     from django.db import connection
     from django.utils import timezone
 
+    from proposals.models import Proposal
     from transactions.models import Verdict
-    from users.models import Customer, Proposal
+    from users.models import Customer
 
     with connection.cursor() as cursor:  # (the ORM's delete would load a million rows to cascade)
         cursor.execute(f"TRUNCATE {Verdict._meta.db_table}, {Proposal._meta.db_table}, "
@@ -57,9 +58,9 @@ def fill(total, say):
 def bench_b7(total, say):
     from django.contrib.auth import get_user_model
 
+    from proposals.replay_queue import replay_proposal
+    from proposals.services import propose_for
     from users.models import Customer
-    from users.proposals import propose_for
-    from users.replay import replay_proposal
 
     fill(total, say)
     author, _ = get_user_model().objects.get_or_create(username="bench-replay")

@@ -39,7 +39,7 @@ def topics_document():
 
 def app_document():
     """The app's own Kafka names that its role bindings name: the event clock's transactional id
-    (transactions/clock.py) and the replays' topic prefix (users/replay.py)."""
+    (transactions/clock.py) and the replays' topic prefix (proposals/replay.py)."""
     from transactions.clock import transactional_id
 
     return {"event_clock_transactional_id": transactional_id(CARD_TRANSACTIONS.name),

@@ -44,7 +44,7 @@ VARIANTS = {
         "scan_start_marker": "-- scan start",
     },
 }
-# The local query over a replay's own bounded topics (users/replay.py): the same statement and
+# The local query over a replay's own bounded topics (proposals/replay.py): the same statement and
 # columns, only how the tables are read differs.
 VARIANTS["replay"] = {**VARIANTS["local"], "tables": "replay/tables.sql"}
 # The cloud statement over a replay's topics on Confluent Cloud (fraudsite/flink_client.py): the

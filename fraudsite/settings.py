@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "users",
     "transactions",
     "alerts",
+    "proposals",
     "webhooks",
     "rest_framework",
     "rest_framework_api_key",

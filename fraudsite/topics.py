@@ -109,7 +109,7 @@ VERDICTS = Topic(
 )
 TOPICS = (CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS)
 
-# A proposal's replay (users/replay.py) writes topics of its own, named with this prefix (the
+# A proposal's replay (proposals/replay.py) writes topics of its own, named with this prefix (the
 # app's account on Confluent Cloud may create and delete only these).
 REPLAY_TOPIC_PREFIX = "fraudsite-replay-"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: everything on one machine. The local Kafka + Flink stack, PostgreSQL and Redis,
-# migrations, demo customers, the verdict worker, the outbox publisher, the webhook deliverer and the web
-# server (uvicorn, WEB_PROCESSES processes: one per core by default). Ctrl-C stops it all.
+# migrations, demo customers, the verdict worker, the outbox publisher, the webhook deliverer, the replay
+# server (proposals' replays) and the web server (uvicorn, WEB_PROCESSES processes: one per core by
+# default). Ctrl-C stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -39,6 +40,7 @@ $PY manage.py consume_verdicts & pids+=($!)
 $PY -m fraudsite.server --processes "$WEB_PROCESSES" --port "$PORT" & pids+=($!)
 $PY manage.py publish_outbox & pids+=($!)
 $PY manage.py deliver_webhooks & pids+=($!)
+$PY manage.py replay_proposal --serve & pids+=($!)
 # "running" only once the web server answers.
 answers() { $PY -c "import urllib.request; urllib.request.urlopen('http://localhost:$PORT/accounts/login/', timeout=1)" 2>/dev/null; }
 deadline=$((SECONDS + 30))
@@ -47,10 +49,12 @@ until answers; do
   kill -0 "${pids[1]}" 2>/dev/null || { echo "the web server did not start (port $PORT taken? set PORT=...)" >&2; exit 1; }
   kill -0 "${pids[2]}" 2>/dev/null || { echo "the outbox publisher stopped; see its output above" >&2; exit 1; }
   kill -0 "${pids[3]}" 2>/dev/null || { echo "the webhook deliverer stopped; see its output above" >&2; exit 1; }
+  kill -0 "${pids[4]}" 2>/dev/null || { echo "the replay server stopped; see its output above" >&2; exit 1; }
   [ $SECONDS -lt $deadline ] || { echo "the web server did not answer within 30 s" >&2; exit 1; }
   sleep 0.3
 done
 echo
 echo "fraudsite is running after $SECONDS s with $WEB_PROCESSES web processes: http://localhost:$PORT/  (admin: http://localhost:$PORT/admin/)"
+echo "Beside it: the verdict worker, the outbox publisher, the webhook deliverer and the replay server (proposals' replays)."
 echo "Flink web UI: http://localhost:${STACK_FLINK_REST_PORT:-8081}   Ctrl-C stops everything."
 wait -n "${pids[@]}"

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
+from proposals.services import ProposalRefused, approve, create_proposal, thresholds_fingerprint
 from tests.support.kafka import unique
 from users.models import Customer
-from users.proposals import ProposalRefused, approve, create_proposal, thresholds_fingerprint
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_an_administrator_cannot_grant_a_permission_directly(client, administrat
     approve_permission = Permission.objects.get(codename="approve_proposal")
     change(client, account, user_permissions=[approve_permission.pk])
     account.refresh_from_db()
-    assert not account.user_permissions.exists() and not account.has_perm("users.approve_proposal")
+    assert not account.user_permissions.exists() and not account.has_perm("proposals.approve_proposal")
 
 
 def test_an_administrator_cannot_set_the_operators_password(client, administrator, operator):

@@ -15,14 +15,15 @@ from django.utils import timezone
 from fraudsite import detection_sql, flink_client
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, USERS_CONFIG, VERDICTS
+from proposals.models import Proposal
+from proposals.replay_queue import replay_proposal
+from proposals.services import ProposalRefused, approve, propose_for
 from tests.support.flink_statements import FakeStatementApi, is_insert
 from tests.support.kafka import unique
 from tests.support.records import verdict_record
 from tests.support.reviews import user_with
 from transactions.models import Verdict
-from users.models import Customer, Proposal
-from users.proposals import ProposalRefused, approve, propose_for
-from users.replay import replay_proposal
+from users.models import Customer
 from users.thresholds import InvalidThresholds
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -137,7 +138,7 @@ def test_a_failed_statement_fails_the_replay_with_confluents_detail_and_leaves_n
     with pytest.raises(flink_client.FlinkJobFailed, match="failed: Table 'users-config' has no watermark"):
         replay_proposal(proposal.pk)
     proposal.refresh_from_db()
-    assert proposal.status == "draft" and "Replay failed: statement replay-" in proposal.replay_message
+    assert proposal.status == "replay_failed" and "Replay failed: statement replay-" in proposal.replay_message
     assert not cloud_flink.statements  # deleted after its failure
 
 
@@ -166,7 +167,7 @@ def test_without_the_statement_api_on_cloud_the_admin_says_so_before_a_draft(cli
     author = user_with(django_user_model, "add_proposal", "view_proposal", "view_customer", staff=True)
     client.force_login(author)
 
-    page = client.get("/admin/users/proposal/upload/")
+    page = client.get("/admin/proposals/proposal/upload/")
     assert "No proposal can be replayed here, so none can be approved" in page.content.decode()
     with pytest.raises(InvalidThresholds) as refused:
         propose_for(Customer.objects.filter(pk=customer.pk), {"max_speed": 100}, author=author, reason="x")
@@ -184,10 +185,10 @@ def test_a_half_configured_statement_api_names_what_is_missing(settings):
 
 
 def test_a_replay_cannot_start_where_it_cannot_run(settings, history, django_user_model):
-    from users.replay import start_replay
+    from proposals.replay_queue import queue_replay
 
     author = user_with(django_user_model, "add_proposal", staff=True)
     proposal = propose_for(Customer.objects.filter(pk=history.pk), {"max_speed": 100}, author=author, reason="x")
     settings.SCHEMA_REGISTRY_URL = "https://psrc-mock.confluent.cloud"
     with pytest.raises(ProposalRefused, match="No proposal can be replayed here"):
-        start_replay(proposal.pk)
+        queue_replay(proposal, user=author)

@@ -276,7 +276,7 @@ FORMS = [
     ("/accounts/login/", ["username", "password"]),
     ("/admin/login/", ["username", "password"]),
     ("/admin/users/customer/add/", ["user_id", "first_name", "last_name", "max_speed"]),
-    ("/admin/users/proposal/1/reject/", ["reason"]),
+    ("/admin/proposals/proposal/1/reject/", ["reason"]),
 ]
 
 
@@ -365,10 +365,10 @@ def test_date_filters_at_the_calendar_ends_on_the_verdict_list_and_export(admin_
 def test_a_hostile_proposal_csv_is_refused_with_a_message(admin_client, content):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from users.models import Proposal
+    from proposals.models import Proposal
 
     Customer.objects.get_or_create(user_id="fuzz_customer", defaults=dict(first_name="F", last_name="Z", max_speed=10))
-    response = admin_client.post("/admin/users/proposal/upload/", {
+    response = admin_client.post("/admin/proposals/proposal/upload/", {
         "reason": "fuzz", "file": SimpleUploadedFile("changes.csv", content.encode())})
     assert response.status_code in (200, 400), (response.status_code, response.content[:300])
     assert not Proposal.objects.exists()

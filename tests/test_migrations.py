@@ -118,3 +118,39 @@ def test_transactions_and_verdicts_stay_related_when_the_link_column_goes():
     assert dict(back.get_model("transactions", "Verdict").objects.values_list(
         "transaction_id", "submitted__transaction_id")) == {
         "linked": "linked", "missed-by-the-race": "missed-by-the-race", "elsewhere": None}
+
+
+def test_proposals_their_replays_history_and_grants_survive_the_move_to_the_proposals_app(django_user_model):
+    old = migrate([("users", "0009_travel_notice_approval"), ("proposals", None)])
+    Proposal, HistoricalProposal = old.get_model("users", "Proposal"), old.get_model("users", "HistoricalProposal")
+    ContentType, Permission = old.get_model("contenttypes", "ContentType"), old.get_model("auth", "Permission")
+    User, Group = old.get_model("auth", "User"), old.get_model("auth", "Group")
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    maker = User.objects.create(username="maker")
+    result = {"transactions": 6, "alerts_before": 0, "alerts_after": 3, "gained": {"count": 3}}
+    replayed = Proposal.objects.create(
+        author=maker, reason="London-Paris in an hour", changes={"lena": {"max_speed": 300}}, status="replayed",
+        replay_result=result, replay_fingerprint="f" * 64, replay_window_start=moment, replay_window_end=moment)
+    HistoricalProposal.objects.create(
+        id=replayed.pk, author=maker, reason=replayed.reason, changes=replayed.changes, status="replayed",
+        created_at=moment, history_date=moment, history_type="~", history_change_reason="replayed",
+        history_user=maker)
+    proposals_type, _ = ContentType.objects.get_or_create(app_label="users", model="proposal")
+    may_approve, _ = Permission.objects.get_or_create(content_type=proposals_type, codename="approve_proposal",
+                                                      defaults={"name": "Can approve threshold proposals"})
+    Group.objects.create(name="checkers").permissions.add(may_approve)
+
+    migrate(latest())
+
+    from proposals.models import Proposal as Moved
+
+    moved = Moved.objects.get()
+    assert (moved.pk, moved.author.username, moved.status, moved.replay_result, moved.replay_fingerprint) == (
+        replayed.pk, "maker", "replayed", result, "f" * 64)
+    assert [(h.history_change_reason, h.history_user.username) for h in moved.history.all()] == [("replayed", "maker")]
+    assert (Moved._meta.db_table, Moved.history.model._meta.db_table) == (
+        "proposals_proposal", "proposals_historicalproposal")
+    checker = django_user_model.objects.create(username="checker")
+    checker.groups.add(*Group.objects.values_list("pk", flat=True))
+    checker = django_user_model.objects.get(pk=checker.pk)
+    assert checker.has_perm("proposals.approve_proposal")  # the group's grant followed the model

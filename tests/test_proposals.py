@@ -1,15 +1,17 @@
 """Threshold proposals: drafts, CSV upload, maker-checker approval (no stack needed here; the replay
-through the real stack is in tests/test_replay.py)."""
+queue and its process are in tests/test_replay_queue.py, the replay through the real stack in
+tests/test_replay.py)."""
 
 import pytest
 from django.urls import reverse
 
 from outbox.models import OutboxMessage
+from proposals.models import Proposal
+from proposals.services import (ProposalRefused, approve, changes_from_csv, create_proposal, propose_for, reject,
+                                thresholds_fingerprint)
 from tests.support.kafka import unique
 from tests.support.reviews import user_with
-from users.models import Customer, Proposal
-from users.proposals import (ProposalRefused, approve, changes_from_csv, create_proposal, propose_for, reject,
-                             thresholds_fingerprint)
+from users.models import Customer
 from users.thresholds import InvalidThresholds
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +99,7 @@ def test_the_csv_upload_page_shows_row_errors_and_saves_nothing(client, customer
     client.force_login(author)
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    upload = lambda text: client.post(reverse("admin:users_proposal_upload"), {  # noqa: E731
+    upload = lambda text: client.post(reverse("admin:proposals_proposal_upload"), {  # noqa: E731
         "reason": "winter", "file": SimpleUploadedFile("t.csv", text.encode())})
     response = upload(f"user_id,max_speed\n{customers[0].user_id},800\n{customers[1].user_id},-1\n")
     assert response.status_code == 200
@@ -106,7 +108,7 @@ def test_the_csv_upload_page_shows_row_errors_and_saves_nothing(client, customer
 
     response = upload(f"user_id,max_speed\n{customers[0].user_id},800\n{customers[1].user_id},900\n")
     proposal = Proposal.objects.get()
-    assert response.status_code == 302 and response.url == reverse("admin:users_proposal_change", args=[proposal.pk])
+    assert response.status_code == 302 and response.url == reverse("admin:proposals_proposal_change", args=[proposal.pk])
     assert proposal.changes == {customers[0].user_id: {"max_speed": 800.0}, customers[1].user_id: {"max_speed": 900.0}}
 
 
@@ -119,12 +121,12 @@ def test_the_replay_window_is_set_per_proposal_from_the_customers_action_and_the
         "action": "propose_thresholds", "_selected_action": [c.pk for c in customers], "propose": "Save",
         "reason": "winter", "replay_days": "7", "max_speed": "800"})
     drafted = Proposal.objects.get()
-    assert response.status_code == 302 and response.url == reverse("admin:users_proposal_change", args=[drafted.pk])
+    assert response.status_code == 302 and response.url == reverse("admin:proposals_proposal_change", args=[drafted.pk])
     assert drafted.replay_days == 7
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = client.post(reverse("admin:users_proposal_upload"), {
+    response = client.post(reverse("admin:proposals_proposal_upload"), {
         "reason": "winter", "replay_days": "90",
         "file": SimpleUploadedFile("t.csv", f"user_id,max_speed\n{customers[0].user_id},800\n".encode())})
     uploaded = Proposal.objects.exclude(pk=drafted.pk).get()
@@ -196,36 +198,12 @@ def test_rejection_records_who_and_why_and_publishes_nothing(customers, author, 
     assert proposal.history.first().history_change_reason == f"rejected by {checker.username}"
 
 
-def test_one_replay_at_a_time(customers, author):
-    from users.replay import replay_proposal
-
-    proposal = create_proposal(author=author, reason="r", changes={customers[0].user_id: {"max_speed": 90}})
-    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING)
-    with pytest.raises(ProposalRefused, match="one replay at a time"):
-        replay_proposal(proposal.pk)
-
-
-def test_an_abandoned_replay_may_be_started_again(customers, author):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from users.replay import replayable
-
-    proposal = create_proposal(author=author, reason="r", changes={customers[0].user_id: {"max_speed": 90}})
-    Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.REPLAYING,
-                                                   replay_started_at=timezone.now() - timedelta(minutes=5))
-    assert not replayable().filter(pk=proposal.pk).exists()  # may still be running
-    Proposal.objects.filter(pk=proposal.pk).update(replay_started_at=timezone.now() - timedelta(hours=2))
-    assert replayable().filter(pk=proposal.pk).exists()  # its process died: a job gives up after an hour
-
-
 def test_the_comparison_counts_alerts_gained_and_lost_by_decision_and_reason():
     from datetime import timedelta
 
     from tests.support.records import MOMENT
     from tests.support.reviews import verdict
-    from users.replay import compare
+    from proposals.replay import compare
 
     def replayed(status, reasons):
         return {"status": status, "reasons": reasons}

@@ -13,6 +13,10 @@ from django.db import connection
 from django.utils import timezone
 
 from outbox.publisher import publish_all_pending
+from proposals.models import Proposal
+from proposals.replay import replay_history
+from proposals.replay_queue import replay_proposal
+from proposals.services import ProposalRefused, approve, create_proposal
 from tests.support import wait_until
 from tests.support.kafka import latest_records, unique
 from tests.support.pipeline import HOUR_MS, Pipeline, great_circle_km, wait_until_customers_read
@@ -20,9 +24,7 @@ from tests.support.reviews import user_with
 from fraudsite.topics import USERS_CONFIG
 from transactions.models import Verdict
 from transactions.worker import Options, Worker
-from users.models import Customer, Proposal
-from users.proposals import ProposalRefused, approve, create_proposal
-from users.replay import replay_history, replay_proposal
+from users.models import Customer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -122,7 +124,7 @@ def test_raising_a_speed_limit_loses_alerts_and_names_the_confirmed_fraud(histor
                                changes={elias.user_id: {"max_speed": 400}})
 
     output = io.StringIO()
-    call_command("replay_proposal", proposal.pk, stdout=output)  # what the page's button runs, in the foreground
+    call_command("replay_proposal", proposal.pk, stdout=output)  # the replay server's work, in the foreground
 
     result = Proposal.objects.get(pk=proposal.pk).replay_result
     assert "lost 2 (1 confirmed fraud, 1 false positive)" in output.getvalue()
@@ -221,7 +223,7 @@ def test_a_browser_walks_propose_replay_approve_published(live_site, django_user
             # (no database access here: Playwright's event loop runs in this thread)
             proposal_pk = int(re.search(r"/proposal/(\d+)/change/", page.url).group(1))
 
-            page.click("#replay-button")
+            page.click("#replay-button")  # queued; the site's replay server (replay_proposal --serve) runs it
             expect(page.locator("#replay-progress progress")).to_be_visible()
             page.screenshot(path=str(artifacts / "proposal-2-replaying.png"))
             expect(page.locator("#replay-summary")).to_be_visible(timeout=180_000)  # the page reloads when done
@@ -230,7 +232,7 @@ def test_a_browser_walks_propose_replay_approve_published(live_site, django_user
             assert page.locator("#approve-button").count() == 0  # the maker may not approve
             page.screenshot(path=str(artifacts / "proposal-3-replayed.png"), full_page=True)
 
-            page = signed_in(browser, checker, f"/admin/users/proposal/{proposal_pk}/change/")
+            page = signed_in(browser, checker, f"/admin/proposals/proposal/{proposal_pk}/change/")
             expect(page.locator("#replay-summary")).to_be_visible()
             page.click("#approve-button")
             expect(page.locator(".messagelist")).to_contain_text("published to users-config")

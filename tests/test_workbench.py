@@ -343,9 +343,9 @@ def test_each_role_can_do_its_work_and_is_refused_the_rest(client, django_user_m
     assert Alert.objects.get(pk=alert.pk).holder == lead
 
     # Maker-checker: administrators draft threshold proposals, team leads approve them.
-    assert admin.has_perm("users.add_proposal") and not admin.has_perm("users.approve_proposal")
-    assert lead.has_perm("users.approve_proposal") and not lead.has_perm("users.add_proposal")
-    assert not analyst.has_perm("users.approve_proposal")
+    assert admin.has_perm("proposals.add_proposal") and not admin.has_perm("proposals.approve_proposal")
+    assert lead.has_perm("proposals.approve_proposal") and not lead.has_perm("proposals.add_proposal")
+    assert not analyst.has_perm("proposals.approve_proposal")
 
     client.force_login(admin)
     assert client.get(customers).status_code == 200

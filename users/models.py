@@ -14,7 +14,7 @@ from fraudsite.topics import USERS_CONFIG
 from fraudsite.validation import has_control_characters
 
 from . import publishing
-from .permissions import APPROVE_PROPOSAL, APPROVE_TRAVELNOTICE
+from .permissions import APPROVE_TRAVELNOTICE
 
 # Fastest plausible travel between two card uses: well above an airliner, far below "anything".
 MAX_SPEED_LIMIT_KMH = 100_000
@@ -453,61 +453,3 @@ class ScoringPolicy(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             publishing.publish_customers(Customer.objects.filter(active=True))
-
-
-
-# --- threshold proposals ------------------------------------------------------------------
-
-# A replay judges the proposal against this many days of stored transactions unless told otherwise.
-DEFAULT_REPLAY_DAYS = 30
-MAX_REPLAY_DAYS = 366
-
-
-class Proposal(models.Model):
-    """A draft change of thresholds, {user_id: {threshold field: value}}: audited, replayed against
-    stored history (users/replay.py), and published to users-config only when a second person with
-    the approve permission approves it after its replay (users/proposals.py). A draft never
-    changes a customer and never reaches the outbox."""
-
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        REPLAYING = "replaying", "Replaying"
-        REPLAYED = "replayed", "Replayed"
-        PUBLISHED = "published", "Approved and published"
-        REJECTED = "rejected", "Rejected"
-
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    reason = models.CharField(max_length=500, help_text="Why: what the change should achieve.")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
-    changes = models.JSONField(help_text="{user_id: {threshold field: new value}}")
-    replay_days = models.PositiveSmallIntegerField(
-        default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPLAY_DAYS)],
-        help_text="How many days of stored transactions, up to now, the replay judges.")
-    # The latest replay: its progress while it runs, then its result (users/replay.py).
-    replay_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent.")
-    replay_message = models.CharField(max_length=500, blank=True)
-    replay_started_at = models.DateTimeField(null=True, blank=True)
-    replay_finished_at = models.DateTimeField(null=True, blank=True)
-    replay_window_start = models.DateTimeField(null=True, blank=True)
-    replay_window_end = models.DateTimeField(null=True, blank=True)
-    replay_result = models.JSONField(null=True, blank=True)
-    # The affected customers' thresholds when the replay read them: approval needs them unchanged.
-    replay_fingerprint = models.CharField(max_length=64, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.CharField(max_length=500, blank=True)
-    history = HistoricalRecords(excluded_fields=["replay_progress", "replay_message"])
-
-    class Meta:
-        ordering = ["-created_at"]
-        permissions = [(codename(APPROVE_PROPOSAL), "Can approve threshold proposals (publishes them)")]
-
-    def __str__(self):
-        count = len(self.changes or {})
-        return f"Proposal {self.pk}: {count} customer{'s' if count != 1 else ''} ({self.get_status_display()})"
-
-    @property
-    def user_ids(self):
-        return sorted(self.changes or {})

@@ -1,6 +1,6 @@
 """The site as operators get it, for the browser, load and security tests and the benchmarks:
 the web server (fraudsite.server: uvicorn) in production mode (DEBUG off, collected static files), the verdict worker, the outbox
-publisher and the webhook deliverer, each its own process, on a port chosen when it starts (other
+publisher, the webhook deliverer and the replay server, each its own process, on a port chosen when it starts (other
 sites may be running on this machine)."""
 
 import os
@@ -29,6 +29,7 @@ def site_processes(listening_fd, worker_group, web_processes=1):
         ("worker", [sys.executable, "manage.py", "consume_verdicts", "--group", worker_group]),
         ("outbox", [sys.executable, "manage.py", "publish_outbox"]),
         ("webhooks", [sys.executable, "manage.py", "deliver_webhooks"]),
+        ("replays", [sys.executable, "manage.py", "replay_proposal", "--serve"]),
     ]
 
 

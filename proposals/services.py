@@ -1,4 +1,4 @@
-"""Threshold proposals: drafted by one person, replayed against history (users/replay.py), approved
+"""Threshold proposals: drafted by one person, replayed against history (proposals/replay.py), approved
 and published by another (maker-checker). Drafts are validated with the rules of the Customer
 model (through users/thresholds.py) and never touch a customer or the outbox; approval publishes
 through set_thresholds, in one transaction."""
@@ -14,9 +14,12 @@ from django.utils import timezone
 from accounts.rules import one_person
 from fraudsite.flink_client import unavailable as replay_unavailable
 
-from .models import Customer, Proposal
+from users.models import Customer
+from users.thresholds import (THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds,
+                              unknown_fields)
+
+from .models import Proposal
 from .permissions import APPROVE_PROPOSAL
-from .thresholds import THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds, unknown_fields
 
 # An uploaded CSV: at most this many rows (one per customer).
 MAX_CSV_ROWS = 100_000
@@ -60,7 +63,7 @@ def create_proposal(*, author, reason, changes, replay_days=None):
     proposal = Proposal(author=author, reason=reason.strip(), changes=changes)
     if replay_days:
         proposal.replay_days = replay_days
-    _record(proposal, "drafted", author)
+    record(proposal, "drafted", author)
     return proposal
 
 
@@ -129,7 +132,7 @@ def thresholds_fingerprint(user_ids):
     return hashlib.sha256(json.dumps([list(row) for row in rows], default=str).encode()).hexdigest()
 
 
-def _record(proposal, reason, user):
+def record(proposal, reason, user):
     """Save, with who and why in the proposal's history (also outside a request)."""
     proposal._change_reason, proposal._history_user = reason, user
     proposal.save()
@@ -158,7 +161,7 @@ def approve(proposal, *, user):
             set_thresholds(Customer.objects.filter(user_id__in=user_ids), json.loads(changes), changed_by=user,
                            reason=f"proposal {proposal.pk}: {proposal.reason}"[:100])
         proposal.status, proposal.decided_by, proposal.decided_at = Proposal.Status.PUBLISHED, user, timezone.now()
-        _record(proposal, f"approved by {user.get_username()} and published", user)
+        record(proposal, f"approved by {user.get_username()} and published", user)
     return proposal
 
 
@@ -174,5 +177,5 @@ def reject(proposal, *, user, reason):
             raise ProposalRefused(f"This proposal is already {proposal.get_status_display().lower()}.")
         proposal.status, proposal.decided_by, proposal.decided_at = Proposal.Status.REJECTED, user, timezone.now()
         proposal.decision_reason = reason.strip()[:500]
-        _record(proposal, f"rejected by {user.get_username()}", user)
+        record(proposal, f"rejected by {user.get_username()}", user)
     return proposal

@@ -13,7 +13,8 @@ over other tables) runs in Flink over topics written for one replay:
 3. compare: the replayed verdicts of the transactions in the window against the stored ones
    (what the live job decided with the thresholds then in force), with the analysts' reviews.
 
-The topics are deleted afterwards. Progress goes to the proposal (percent and a message).
+The topics are deleted afterwards. Progress goes to the proposal (percent and a message). A
+replay runs in the replay process (proposals/replay_queue.py), never in a web process.
 
 Where Flink runs is fraudsite/flink_client.py's business: the local stack's session cluster, or
 Confluent Cloud's statement API (the same statement as the live cloud job, over the replay's
@@ -21,7 +22,6 @@ topics, whose value schemas the replay registers and deletes there).
 """
 
 import logging
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -29,21 +29,22 @@ from datetime import timedelta
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from django.conf import settings
-from django.db import close_old_connections, connection
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fraudsite import detection_sql
 from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS
 from fraudsite.flink_client import flink_client
-from fraudsite.flink_client import unavailable as replay_unavailable
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS, replay_topics
 
-from .models import Customer, Proposal, ScoringPolicy, notices_in_effect
-from .proposals import ProposalRefused, thresholds_fingerprint
-from .publishing import users_config_value
-from .thresholds import apply_changes
+from transactions.models import ReviewStatus, Verdict
+from users.models import Customer, ScoringPolicy, notices_in_effect
+from users.publishing import users_config_value
+from users.thresholds import apply_changes
+
+from .models import Proposal
+from .services import ProposalRefused, record, thresholds_fingerprint
 
 logger = logging.getLogger("fraudsite.replay")
 
@@ -60,15 +61,15 @@ COMPARED_FIELDS = ("status", "reasons")
 
 # The stored transaction as card-transactions carried it, and how it is ordered: arrival order.
 # A customer's verdicts share a partition of the verdict topic in the order the job read them.
-HISTORY_SQL = """
+HISTORY_SQL = f"""
 WITH affected AS (SELECT unnest(%(user_ids)s::text[]) AS user_id),
 in_window AS (
-  SELECT v.* FROM transactions_verdict v JOIN affected USING (user_id)
+  SELECT v.* FROM {Verdict._meta.db_table} v JOIN affected USING (user_id)
   WHERE v.received_at >= %(start)s AND v.received_at < %(end)s
 ),
 look_back AS (
   SELECT b.* FROM affected a CROSS JOIN LATERAL (
-    SELECT * FROM transactions_verdict v
+    SELECT * FROM {Verdict._meta.db_table} v
     WHERE v.user_id = a.user_id AND v.received_at < %(start)s
     ORDER BY v.received_at DESC, v.kafka_partition DESC, v.kafka_offset DESC LIMIT %(rows)s) b
 )
@@ -79,13 +80,20 @@ ORDER BY received_at, kafka_partition, kafka_offset
 """
 
 
-class Phases:
-    """Reports progress to the proposal (update(): no audit row per percent) and times each phase."""
+class ReplayStopped(Exception):
+    """The replay process was told to stop (SIGTERM) while a replay ran."""
 
-    def __init__(self, proposal_id):
-        self.proposal_id, self.timings, self._started = proposal_id, {}, None
+
+class Phases:
+    """Reports progress to the proposal (update(): no audit row per percent) and times each phase.
+    A report is also where a replay stops when its process is told to (stopped is set)."""
+
+    def __init__(self, proposal_id, stopped=None):
+        self.proposal_id, self.stopped, self.timings, self._started = proposal_id, stopped, {}, None
 
     def report(self, percent, message):
+        if self.stopped is not None and self.stopped.is_set():
+            raise ReplayStopped("the replay process was told to stop; queue the replay again")
         logger.info("proposal %s replay: %s%% %s", self.proposal_id, percent, message)
         if self.proposal_id is not None:
             Proposal.objects.filter(pk=self.proposal_id).update(replay_progress=percent, replay_message=message[:500])
@@ -275,8 +283,6 @@ def _fraud_reasons(reasons):
 def compare(replayed, user_ids, start, end):
     """Alerts gained and lost in the window against the stored verdicts, with the analysts'
     decisions on them, per reason code, and the affected transactions."""
-    from transactions.models import ReviewStatus, Verdict
-
     empty = lambda: {"count": 0, **{status or "open": 0 for status in ReviewStatus.values}}  # noqa: E731
     result = {"transactions": 0, "not_replayed": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
               "per_reason": {reason: {"gained": 0, "lost": 0} for reason in FRAUD_REASONS}, "affected": []}
@@ -307,24 +313,14 @@ def compare(replayed, user_ids, start, end):
     return result
 
 
-def replayable(now=None):
-    """Proposals that may be replayed now: drafts, replayed ones (again), and replays that can no
-    longer be running (their process died: a replay job gives up after an hour)."""
-    abandoned = (now or timezone.now()) - timedelta(seconds=JOB_TIMEOUT_SECONDS + 600)
-    return Proposal.objects.filter(Q(status__in=[Proposal.Status.DRAFT, Proposal.Status.REPLAYED])
-                                   | Q(status=Proposal.Status.REPLAYING, replay_started_at__lt=abandoned))
-
-
-def replay_proposal(proposal_id):
-    """Replay the proposal over its window, storing progress and then the result (or the error)."""
+def run_claimed(proposal, stopped=None):
+    """Replay a proposal that this process has claimed (proposals/replay_queue.py: it is REPLAYING,
+    under this process's name) over its window, storing progress and then the result, or the error
+    with the proposal marked failed. stopped: an Event that, once set, stops the replay at its next
+    progress report (the replay process's SIGTERM)."""
     end = timezone.now()
-    with_lock = replayable(end).filter(pk=proposal_id)
-    if not with_lock.update(status=Proposal.Status.REPLAYING, replay_progress=0, replay_message="starting",
-                            replay_started_at=end, replay_finished_at=None, replay_result=None):
-        raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
-    proposal = Proposal.objects.get(pk=proposal_id)
     start = end - timedelta(days=proposal.replay_days)
-    phases = Phases(proposal_id)
+    phases = Phases(proposal.pk, stopped)
     try:
         fingerprint = thresholds_fingerprint(proposal.user_ids)  # before reading: a change during the replay shows
         replayed = replay_history(proposal.changes, start, end, phases, fields=COMPARED_FIELDS)
@@ -334,37 +330,26 @@ def replay_proposal(proposal_id):
         result["timings"] = phases.timings
         result["replayed"] = len(replayed)
     except Exception as error:
-        logger.exception("replay of proposal %s failed", proposal_id)
-        proposal.refresh_from_db()
-        proposal.status, proposal.replay_message = Proposal.Status.DRAFT, f"Replay failed: {error}"[:500]
-        proposal._change_reason = "replay failed"
-        proposal.save()
+        logger.exception("replay of proposal %s failed", proposal.pk)
+        _finish(proposal, "replay failed", status=Proposal.Status.REPLAY_FAILED,
+                replay_message=f"Replay failed: {error}"[:500])
         raise
-    proposal.refresh_from_db()
-    proposal.status, proposal.replay_result, proposal.replay_fingerprint = Proposal.Status.REPLAYED, result, fingerprint
-    proposal.replay_window_start, proposal.replay_window_end, proposal.replay_finished_at = start, end, timezone.now()
-    proposal.replay_progress, proposal.replay_message = 100, "finished"
-    proposal._change_reason = "replayed"
-    proposal.save()
+    return _finish(proposal, "replayed", status=Proposal.Status.REPLAYED, replay_result=result,
+                   replay_fingerprint=fingerprint, replay_window_start=start, replay_window_end=end,
+                   replay_progress=100, replay_message="finished")
+
+
+def _finish(claimed, reason, **fields):
+    """Record the replay's end on the proposal, unless it is no longer this replay's: marked failed
+    meanwhile (its heartbeat was missed), rejected, or claimed again."""
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().get(pk=claimed.pk)
+        if (proposal.status, proposal.replay_started_at) != (Proposal.Status.REPLAYING, claimed.replay_started_at):
+            logger.warning("proposal %s: its replay ended (%s) but it is %s now: not recorded", claimed.pk, reason,
+                           proposal.get_status_display().lower())
+            return proposal
+        for name, value in fields.items():
+            setattr(proposal, name, value)
+        proposal.replay_finished_at = timezone.now()
+        record(proposal, reason, None)
     return proposal
-
-
-def start_replay(proposal_id):
-    """Replay in a background thread of this process (the admin's button); the page polls progress."""
-    if not replayable().filter(pk=proposal_id).exists():
-        raise ProposalRefused("Only a draft or replayed proposal can be replayed, one replay at a time.")
-    if replay_unavailable():
-        raise ProposalRefused(f"No proposal can be replayed here: {replay_unavailable()}")
-
-    def run():
-        try:
-            replay_proposal(proposal_id)
-        except Exception:
-            pass  # recorded on the proposal and logged
-        finally:
-            close_old_connections()
-            connection.close()
-
-    thread = threading.Thread(target=run, name=f"replay-{proposal_id}", daemon=True)
-    thread.start()
-    return thread

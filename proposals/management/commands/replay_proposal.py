@@ -1,17 +1,29 @@
+import signal
+
 from django.core.management.base import BaseCommand, CommandError
 
-from users.proposals import ProposalRefused
-from users.replay import replay_proposal
+from proposals.replay_queue import ReplayServer, replay_proposal
+from proposals.services import ProposalRefused
 
 
 class Command(BaseCommand):
-    help = ("Replay a threshold proposal over its window of stored transactions on the running stack (what the "
-            "proposal page's Replay button does, in the foreground) and print the result.")
+    help = ("With --serve: the replay process, which runs the replays queued by the proposal page's Replay button "
+            "one at a time until SIGTERM. With a proposal id: replay that proposal now, in the foreground, and print "
+            "the result.")
 
     def add_arguments(self, parser):
-        parser.add_argument("proposal_id", type=int)
+        parser.add_argument("proposal_id", type=int, nargs="?")
+        parser.add_argument("--serve", action="store_true", help="serve queued replays until stopped")
 
-    def handle(self, *args, proposal_id, **options):
+    def handle(self, *args, proposal_id, serve, **options):
+        if serve == (proposal_id is not None):
+            raise CommandError("Give a proposal id, or --serve.")
+        if serve:
+            server = ReplayServer()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, server.stop)
+            server.run()
+            return
         try:
             proposal = replay_proposal(proposal_id)
         except ProposalRefused as error:
