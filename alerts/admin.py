@@ -5,10 +5,10 @@ from django.urls import reverse
 from fraudsite.admin import HistoryAdmin, ReadOnlyAdmin
 
 from transactions.admin import VerdictAdmin
-from transactions.permissions import REVIEW_VERDICT
 
 from . import reviews
 from .models import Alert, AlertEvent, AlertReview, Case, CaseNote
+from .permissions import REVIEW_ALERT
 
 
 class ReviewInline(admin.TabularInline):
@@ -22,9 +22,12 @@ class ReviewInline(admin.TabularInline):
         return False
 
 
-# A verdict's page shows its decisions; the inline is added here so that transactions/ needs no
-# knowledge of the alerts app.
+# A verdict's page shows its decisions, the list its alert's review status (a filter too); they
+# are added here so that transactions/ needs no knowledge of the alerts app.
 VerdictAdmin.inlines = [*VerdictAdmin.inlines, ReviewInline]
+VerdictAdmin.list_display = [*VerdictAdmin.list_display, "alert__review_status"]
+VerdictAdmin.list_filter = [*VerdictAdmin.list_filter, "alert__review_status"]
+VerdictAdmin.list_select_related = [*VerdictAdmin.list_select_related, "alert"]
 
 
 class AlertReviewForm(forms.ModelForm):
@@ -63,7 +66,7 @@ class AlertReviewAdmin(admin.ModelAdmin):
         return ["verdict", "decision", "comment"] + (["reviewer_username", "decided_at"] if obj else [])
 
     def has_add_permission(self, request):
-        return request.user.has_perm(REVIEW_VERDICT)
+        return request.user.has_perm(REVIEW_ALERT)
 
     def get_form(self, request, obj=None, **kwargs):
         return type("AlertReviewForm", (super().get_form(request, obj, **kwargs),), {"user": request.user})

@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fraudsite.detection_sql import FRAUD_REASONS
-from transactions.models import ReviewStatus
+
+from .models import ReviewStatus
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -92,7 +93,7 @@ def supported():
 # verdict_alerts_by_arrival alone (transactions.models.Verdict), so a query reads the period's
 # alerts and nothing else.
 ALERTS = """
-    SELECT v.id, v.reasons, v.review_status, v.received_at
+    SELECT v.id, v.reasons, v.received_at
     FROM transactions_verdict v
     WHERE v.is_fraud AND v.received_at >= %(start)s AND v.received_at < %(end)s
 """
@@ -113,13 +114,14 @@ first_decisions AS (
 fired AS ({FIRED})
 SELECT f.reason,
        count(*) AS alerts,
-       count(*) FILTER (WHERE f.review_status <> %(open)s) AS reviewed,
-       count(*) FILTER (WHERE f.review_status = %(confirmed)s) AS confirmed_fraud,
-       count(*) FILTER (WHERE f.review_status = %(false_positive)s) AS false_positive,
-       count(*) FILTER (WHERE f.review_status = %(follow_up)s) AS needs_follow_up,
+       count(*) FILTER (WHERE s.review_status <> %(open)s) AS reviewed,
+       count(*) FILTER (WHERE s.review_status = %(confirmed)s) AS confirmed_fraud,
+       count(*) FILTER (WHERE s.review_status = %(false_positive)s) AS false_positive,
+       count(*) FILTER (WHERE s.review_status = %(follow_up)s) AS needs_follow_up,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.decided_at - f.received_at))
            AS median_seconds
-FROM fired f LEFT JOIN first_decisions d ON d.verdict_id = f.id
+FROM fired f JOIN alerts_alert s ON s.verdict_id = f.id  -- each alert's review status (alerts.Alert)
+LEFT JOIN first_decisions d ON d.verdict_id = f.id
 GROUP BY f.reason
 """
 

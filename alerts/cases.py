@@ -21,7 +21,7 @@ def open_case(customer, user):
     try:
         with transaction.atomic():
             case = Case.objects.create(customer=customer, owner=user)
-            Alert.objects.filter(verdict__customer=customer, verdict__review_status__in=OPEN_STATUSES,
+            Alert.objects.filter(verdict__customer=customer, review_status__in=OPEN_STATUSES,
                                  case=None).update(case=case)
             return case, True
     except IntegrityError:  # one_open_case_per_customer: someone opened it first
@@ -57,7 +57,7 @@ def decide_case(case_pk, decision, comment, user):
             raise ReviewError("This case is already decided.")
         if not may_decide(case, user):
             raise HeldByColleague(f"{case.owner.get_username()} owns this case: only they, or a team lead, decide it.")
-        open_alerts = list(case.alerts.filter(verdict__review_status__in=OPEN_STATUSES).values_list("pk", flat=True))
+        open_alerts = list(case.alerts.filter(review_status__in=OPEN_STATUSES).values_list("pk", flat=True))
         reviews = review_alerts(open_alerts, decision, comment, user) if open_alerts else []
         case.status, case.decision, case.decided_at = Case.Status.DECIDED, decision, timezone.now()
         case._history_user = user

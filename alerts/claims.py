@@ -7,16 +7,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from transactions.permissions import REVIEW_VERDICT
-
 from . import live
 from .models import Alert, AlertEvent
-from .permissions import ASSIGN_ALERT
+from .permissions import ASSIGN_ALERT, REVIEW_ALERT
 from .reviews import OPEN_STATUSES, ReviewError
 
 
 def open_unheld():
-    return Alert.objects.filter(holder=None, verdict__review_status__in=OPEN_STATUSES)
+    return Alert.objects.filter(holder=None, review_status__in=OPEN_STATUSES)
 
 
 def take_next(user):
@@ -35,7 +33,7 @@ def assign(verdict_pk, holder, by):
     """Give the alert to a colleague who may review alerts (assigning to oneself is taking it)."""
     if holder != by and not by.has_perm(ASSIGN_ALERT):
         raise ReviewError("You may not assign alerts to colleagues.")
-    if not holder.is_active or not holder.has_perm(REVIEW_VERDICT):
+    if not holder.is_active or not holder.has_perm(REVIEW_ALERT):
         raise ReviewError(f"{holder.get_username()} may not review alerts.")
     with transaction.atomic():
         alert = _locked_open(verdict_pk)
@@ -70,7 +68,7 @@ def _locked(verdict_pk):
 
 def _locked_open(verdict_pk):
     alert = _locked(verdict_pk)
-    if alert.verdict.review_status not in OPEN_STATUSES:
+    if alert.review_status not in OPEN_STATUSES:
         raise ReviewError("This alert is decided.")
     return alert
 
@@ -85,7 +83,7 @@ def _hand_over(alert, holder, action, by):
 
 def reviewers():
     """Everyone an alert can be assigned to: active users allowed to review, directly or by group."""
-    app_label, name = REVIEW_VERDICT.split(".")
+    app_label, name = REVIEW_ALERT.split(".")
     grant = Q(content_type__app_label=app_label, codename=name)
     allowed = Permission.objects.filter(grant)
     return (get_user_model().objects.filter(is_active=True)

@@ -16,31 +16,31 @@ def limit(review_status):
     return timedelta(minutes=settings.ALERT_DEADLINE_MINUTES[review_status])
 
 
-def waiting_since(verdict):
+def waiting_since(alert):
     """Undecided alerts wait from their arrival, follow-ups from the decision that asked for one."""
-    return verdict.reviewed_at if verdict.review_status and verdict.reviewed_at else verdict.received_at
+    return alert.reviewed_at if alert.review_status and alert.reviewed_at else alert.verdict.received_at
 
 
-def standing(verdict, now=None):
+def standing(alert, now=None):
     """'overdue', 'nearly-due' or 'in-time' for an open alert."""
-    age = (now or timezone.now()) - waiting_since(verdict)
-    allowed = limit(verdict.review_status)
+    age = (now or timezone.now()) - waiting_since(alert)
+    allowed = limit(alert.review_status)
     if age > allowed:
         return "overdue"
     return "nearly-due" if age > allowed * NEARLY_DUE_SHARE else "in-time"
 
 
-def with_waiting_since(verdicts):
-    """The verdicts annotated with waiting_since, for sorting by age in the database."""
-    return verdicts.annotate(waiting_since=Case(
-        When(review_status="", then=F("received_at")),
-        default=Coalesce(F("reviewed_at"), F("received_at")), output_field=DateTimeField()))
+def with_waiting_since(alerts):
+    """The alerts annotated with waiting_since, for sorting by age in the database."""
+    return alerts.annotate(waiting_since=Case(
+        When(review_status="", then=F("verdict__received_at")),
+        default=Coalesce(F("reviewed_at"), F("verdict__received_at")), output_field=DateTimeField()))
 
 
-def overdue(verdicts, now=None):
-    """The open verdicts past their status's limit."""
+def overdue(alerts, now=None):
+    """The open alerts past their status's limit."""
     now = now or timezone.now()
     past_limit = Q()
     for status in settings.ALERT_DEADLINE_MINUTES:
         past_limit |= Q(review_status=status, waiting_since__lt=now - limit(status))
-    return with_waiting_since(verdicts).filter(past_limit)
+    return with_waiting_since(alerts).filter(past_limit)

@@ -3,9 +3,20 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from fraudsite.permissions import codename
-from transactions.models import ReviewStatus, Verdict
+from transactions.models import Verdict
 
-from .permissions import ASSIGN_ALERT, VIEW_TEAM
+from .permissions import ASSIGN_ALERT, REVIEW_ALERT, VIEW_TEAM
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "", "Open"
+    CONFIRMED_FRAUD = "confirmed_fraud", "Confirmed fraud"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    NEEDS_FOLLOW_UP = "needs_follow_up", "Needs follow-up"
+
+
+# What an operator can decide about an alert (alerts/reviews.py records it).
+DECISIONS = {value: label for value, label in ReviewStatus.choices if value}
 
 
 class AlertReview(models.Model):
@@ -65,18 +76,31 @@ class CaseNote(models.Model):
 
 
 class Alert(models.Model):
-    """Who works an alert (a FRAUD verdict) and in which case. Every FRAUD verdict has one, made
-    when the verdict is stored (alerts.signals)."""
+    """An alert (a FRAUD verdict) as operators work it: who holds it, in which case, and how it
+    stands. Every FRAUD verdict has one, made when the verdict is stored (alerts.signals); the
+    verdict itself is never changed."""
 
     verdict = models.OneToOneField(Verdict, on_delete=models.CASCADE, primary_key=True, related_name="alert")
     holder = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="held_alerts")
     held_since = models.DateTimeField(null=True, blank=True)
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    # Open until an operator decides: the latest decision (reviews.py sets both with each
+    # AlertReview, which keeps every decision). The database default is for rows inserted by SQL
+    # (the benchmarks' fills).
+    review_status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,
+                                     db_default=ReviewStatus.OPEN, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        permissions = [(codename(ASSIGN_ALERT), "Can assign alerts to colleagues"),
+        permissions = [(codename(REVIEW_ALERT), "Can review fraud alerts"),
+                       (codename(ASSIGN_ALERT), "Can assign alerts to colleagues"),
                        (codename(VIEW_TEAM), "Can see the team's workload")]
+        indexes = [
+            # The queue's tabs: the open alerts, and each decision's alerts newest decision first;
+            # the counts per status.
+            models.Index(fields=["review_status", "reviewed_at"], name="alert_review_status"),
+        ]
 
     def __str__(self):
         return str(self.verdict_id)

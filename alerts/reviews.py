@@ -10,10 +10,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from fraudsite.validation import has_control_characters
-from transactions.models import DECISIONS, ReviewStatus, Verdict
+from transactions.models import Verdict
 
 from . import live
-from .models import Alert, AlertEvent, AlertReview
+from .models import DECISIONS, Alert, AlertEvent, AlertReview, ReviewStatus
 from .permissions import ASSIGN_ALERT
 from .signals import alert_reviewed
 
@@ -80,30 +80,34 @@ def review_alerts(verdict_pks, decision, comment, user):
     if not verdict_pks:
         raise ReviewError("Choose at least one alert.")
     with transaction.atomic():
-        verdicts = list(Verdict.objects.select_for_update().filter(pk__in=verdict_pks).order_by("pk"))
-        if missing := set(verdict_pks) - {verdict.pk for verdict in verdicts}:
-            raise ReviewError(f"{len(missing)} of the chosen alerts no longer exist.")
-        alerts = Alert.objects.select_for_update(of=("self",)).filter(pk__in=verdict_pks).order_by("pk").select_related(
-            "holder", "verdict")
+        alerts = list(Alert.objects.select_for_update(of=("self",)).filter(pk__in=verdict_pks).order_by("pk")
+                      .select_related("holder", "verdict"))
+        if missing := set(verdict_pks) - {alert.pk for alert in alerts}:
+            raise ReviewError(_why_not_alerts(missing))
         overridden = check_hold(alerts, user)
-        reviews = [_record(verdict, decision, comment.strip(), user) for verdict in verdicts]
+        reviews = [_record(alert, decision, comment.strip(), user) for alert in alerts]
         AlertEvent.objects.bulk_create([AlertEvent(
             alert=alert, action=AlertEvent.Action.OVERRIDDEN, actor=user, actor_username=user.get_username(),
             holder_username=alert.holder.get_username()) for alert in overridden])
         if decision not in OPEN_STATUSES:
-            release_holders([verdict.pk for verdict in verdicts])
+            release_holders([alert.pk for alert in alerts])
         alert_reviewed.send(sender=AlertReview, reviews=reviews)
     return reviews
 
 
-def _record(verdict, decision, comment, user):
-    if problem := not_an_alert(verdict):
-        raise ReviewError(problem)
-    review = AlertReview.objects.create(verdict=verdict, decision=decision, comment=comment,
+def _why_not_alerts(verdict_pks):
+    for verdict in Verdict.objects.filter(pk__in=verdict_pks):
+        if problem := not_an_alert(verdict):
+            return problem
+    return f"{len(verdict_pks)} of the chosen alerts no longer exist."
+
+
+def _record(alert, decision, comment, user):
+    """The review, and the alert's state it becomes (the verdict is never changed)."""
+    review = AlertReview.objects.create(verdict=alert.verdict, decision=decision, comment=comment,
                                         reviewer=user, reviewer_username=user.get_username())
-    verdict.review_status = decision
-    verdict.reviewed_at = review.decided_at
-    verdict.save(update_fields=["review_status", "reviewed_at"])
+    alert.review_status, alert.reviewed_at = decision, review.decided_at
+    alert.save(update_fields=["review_status", "reviewed_at"])
     return review
 
 
@@ -115,18 +119,15 @@ def release_holders(verdict_pks):
     transaction.on_commit(lambda: live.push_holders([(transaction_id, None) for transaction_id in held]))
 
 
-def alerts():
-    return Verdict.objects.filter(is_fraud=True)
-
-
 def counts_by_status():
     """{review status: number of alerts}, every status present."""
-    counts = {row["review_status"]: row["n"] for row in alerts().values("review_status").annotate(n=Count("pk"))}
+    counts = {row["review_status"]: row["n"] for row in
+              Alert.objects.order_by().values("review_status").annotate(n=Count("pk"))}
     return {value: counts.get(value, 0) for value, _ in ReviewStatus.choices}
 
 
 def open_alerts():
-    return alerts().filter(review_status__in=OPEN_STATUSES).order_by("received_at")
+    return Alert.objects.filter(review_status__in=OPEN_STATUSES).order_by("verdict__received_at")
 
 
 def review_message(review):

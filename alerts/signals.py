@@ -1,7 +1,7 @@
-"""The alerts app's signals, and its receivers: every FRAUD verdict becomes an alert as it is
-stored, joining its customer's open case."""
+"""The alerts app's signals, and its receiver: every FRAUD verdict becomes an alert as it is
+stored, joining its customer's open case. verdicts_stored is the one route: transactions.verdicts
+sends it whichever way it stores (PostgreSQL's COPY or the ORM); a post_save would see neither."""
 
-from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 
 from transactions.models import Verdict
@@ -33,9 +33,3 @@ def alerts_for_stored_verdicts(sender, rows, **kwargs):
     frauds = [row["transaction_id"] for row in rows if row["is_fraud"]]
     if frauds:
         make_alerts(Verdict.objects.filter(transaction_id__in=frauds))
-
-
-@receiver(post_save, sender=Verdict)
-def alert_for_saved_verdict(sender, instance, created, **kwargs):
-    if created and instance.is_fraud:
-        make_alerts(Verdict.objects.filter(pk=instance.pk))

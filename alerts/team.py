@@ -15,7 +15,7 @@ def workload(days=7, now=None):
     """Per analyst: alerts held now, decisions in the last `days` days and their median time from
     the alert's arrival to the decision; plus the overdue alerts and how many nobody holds."""
     now = now or timezone.now()
-    held = Counter(Alert.objects.filter(holder__isnull=False, verdict__review_status__in=OPEN_STATUSES)
+    held = Counter(Alert.objects.filter(holder__isnull=False, review_status__in=OPEN_STATUSES)
                    .values_list("holder__username", flat=True))
     recent = AlertReview.objects.filter(decided_at__gte=now - timedelta(days=days))
     waits = {}
@@ -31,8 +31,8 @@ def workload(days=7, now=None):
             "median_minutes_to_decision": _median_minutes(waits.get(name)),
         } for name in analysts],
         "median_minutes_to_decision": _median_minutes(every_wait),
-        "overdue": deadlines.overdue(open_alerts(), now).select_related("alert__holder").order_by("waiting_since"),
-        "unheld": open_alerts().filter(alert__holder__isnull=True).count(),
+        "overdue": deadlines.overdue(open_alerts(), now).select_related("verdict", "holder").order_by("waiting_since"),
+        "unheld": open_alerts().filter(holder__isnull=True).count(),
     }
 
 

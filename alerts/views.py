@@ -13,16 +13,16 @@ from django.views.decorators.http import require_POST
 
 from fraudsite.api import json_api
 from transactions.export import csv_lines
-from transactions.models import DECISIONS, ReviewStatus, Verdict
-from transactions.permissions import REVIEW_VERDICT, VIEW_VERDICT
+from transactions.models import Verdict
+from transactions.permissions import VIEW_VERDICT
 from transactions.views import map_config
 from users.forms import TravelNoticeForm
 from users.models import NOTICE_SCOPE_MAX_DAYS, NOTICE_SCOPE_MAX_RADIUS_KM
 from users.permissions import ADD_TRAVELNOTICE
 
 from . import analytics, cases, claims, deadlines, reviews, team
-from .models import Alert, Case
-from .permissions import ASSIGN_ALERT, VIEW_TEAM
+from .models import DECISIONS, Alert, Case, ReviewStatus
+from .permissions import ASSIGN_ALERT, REVIEW_ALERT, VIEW_TEAM
 
 QUEUE_SIZE = 200
 
@@ -35,22 +35,22 @@ def alert_queue(request):
     if status == "open":
         queue = deadlines.with_waiting_since(reviews.open_alerts()).order_by("waiting_since", "pk")
     elif status == "all":
-        queue = reviews.alerts().order_by("-received_at")
+        queue = Alert.objects.order_by("-verdict__received_at")
     elif status in DECISIONS:
-        queue = reviews.alerts().filter(review_status=status).order_by("-reviewed_at")
+        queue = Alert.objects.filter(review_status=status).order_by("-reviewed_at")
     else:
         return render(request, "alerts/alert_queue.html", {"error": f"Unknown status {status!r}."}, status=400)
     if request.GET.get("held") == "mine":
-        queue = queue.filter(alert__holder=request.user)
+        queue = queue.filter(holder=request.user)
     counts = reviews.counts_by_status()
-    alerts = list(queue.select_related("customer", "alert__holder", "alert__case")[:QUEUE_SIZE])
+    alerts = list(queue.select_related("verdict__customer", "holder", "case")[:QUEUE_SIZE])
     now = timezone.now()
     for alert in alerts:
         alert.standing = deadlines.standing(alert, now) if alert.review_status in reviews.OPEN_STATUSES else ""
         alert.standing_label = deadlines.LABELS.get(alert.standing, "")
     return render(request, "alerts/alert_queue.html", {
         "alerts": alerts, "status": status, "held": request.GET.get("held", ""),
-        "can_review": request.user.has_perm(REVIEW_VERDICT),
+        "can_review": request.user.has_perm(REVIEW_ALERT),
         "counts": [(value, label, counts[value]) for value, label in ReviewStatus.choices],
         "open_count": sum(counts[value] for value in reviews.OPEN_STATUSES),
         "decisions": DECISIONS,
@@ -64,7 +64,7 @@ def alert_detail(request, transaction_id):
     verdict = get_object_or_404(Verdict, transaction_id=transaction_id)
     errors, status = {}, 200
     if request.method == "POST":
-        if not request.user.has_perm(REVIEW_VERDICT):
+        if not request.user.has_perm(REVIEW_ALERT):
             raise PermissionDenied
         decision, comment = request.POST.get("decision", ""), request.POST.get("comment", "")
         errors = reviews.validate_review(decision, comment)
@@ -82,15 +82,15 @@ def alert_detail(request, transaction_id):
     held_by_other = bool(alert and reviews.held_by_others([alert], request.user))
     return render(request, "alerts/alert_detail.html", {
         "verdict": verdict, "reviews": verdict.reviews.all(), "errors": errors, "decisions": DECISIONS,
-        "can_review": verdict.is_fraud and request.user.has_perm(REVIEW_VERDICT),
+        "can_review": verdict.is_fraud and request.user.has_perm(REVIEW_ALERT),
         "may_decide": not held_by_other or can_assign, "overriding": held_by_other and can_assign,
         "posted": request.POST, "alert": alert, "events": alert.events.all() if alert else [],
-        "is_open": verdict.review_status in reviews.OPEN_STATUSES,
+        "is_open": alert is not None and alert.review_status in reviews.OPEN_STATUSES,
         "can_assign": can_assign, "colleagues": claims.reviewers() if can_assign else [],
     }, status=status)
 
 
-@json_api([VIEW_VERDICT, REVIEW_VERDICT], "You may not review alerts.")
+@json_api([VIEW_VERDICT, REVIEW_ALERT], "You may not review alerts.")
 def api_review(request, data, transaction_id):
     """POST /api/alerts/<transaction_id>/review {decision, comment}: the map page's review."""
     verdict = Verdict.objects.filter(transaction_id=transaction_id).first()
@@ -122,7 +122,7 @@ def reviewer_action(view):
     page it came from, never a server error."""
     @functools.wraps(view)
     @login_required
-    @permission_required([VIEW_VERDICT, REVIEW_VERDICT], raise_exception=True)
+    @permission_required([VIEW_VERDICT, REVIEW_ALERT], raise_exception=True)
     @require_POST
     def wrapper(request, *args, **kwargs):
         try:
@@ -206,7 +206,7 @@ def case_detail(request, pk):
     return render(request, "alerts/case_detail.html", {
         "case": case, "alerts": case.alerts.select_related("verdict", "holder").order_by("verdict__received_at"),
         "notes": case.notes.all(), "decisions": {value: DECISIONS[value] for value in cases.CASE_DECISIONS},
-        "can_review": request.user.has_perm(REVIEW_VERDICT) and case.status == Case.Status.OPEN,
+        "can_review": request.user.has_perm(REVIEW_ALERT) and case.status == Case.Status.OPEN,
         "may_decide": cases.may_decide(case, request.user),
         "notices": case.customer.travel_notices.order_by("-ends_at"), "notice_form": notice_form,
         "can_add_notice": request.user.has_perm(ADD_TRAVELNOTICE), "map_config": map_config(),

@@ -1,16 +1,20 @@
 """For data migrations that grant an app's permissions to a role (the groups alerts' migration
-0004_roles creates)."""
+0004_roles creates), or move grants from one permission to another."""
 
 from django.contrib.auth.management import create_permissions
 
 
-def grant(apps, app_label, role, codenames):
-    """Give the group `role` the app's permissions `codenames`, making them first: Django otherwise
-    makes permissions only after every migration has run."""
+def make_permissions(apps, app_label):
+    """Make the app's permissions now: Django otherwise makes them only after every migration has run."""
     app_config = apps.get_app_config(app_label)
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)
     app_config.models_module = None
+
+
+def grant(apps, app_label, role, codenames):
+    """Give the group `role` the app's permissions `codenames`, making them first."""
+    make_permissions(apps, app_label)
     permissions = list(apps.get_model("auth", "Permission").objects.filter(
         content_type__app_label=app_label, codename__in=codenames))
     if missing := set(codenames) - {permission.codename for permission in permissions}:

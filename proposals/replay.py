@@ -38,7 +38,8 @@ from fraudsite.flink_client import flink_client
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS, replay_topics
 
-from transactions.models import ReviewStatus, Verdict
+from alerts.models import ReviewStatus
+from transactions.models import Verdict
 from users.models import Customer, ScoringPolicy, notices_in_effect
 from users.publishing import users_config_value
 from users.thresholds import apply_changes
@@ -288,7 +289,7 @@ def compare(replayed, user_ids, start, end):
               "per_reason": {reason: {"gained": 0, "lost": 0} for reason in FRAUD_REASONS}, "affected": []}
     stored = Verdict.objects.filter(user_id__in=user_ids, received_at__gte=start, received_at__lt=end).order_by(
         "received_at", "kafka_partition", "kafka_offset").values_list(
-        "transaction_id", "user_id", "received_at", "status", "reasons", "review_status", "speed_kmh")
+        "transaction_id", "user_id", "received_at", "status", "reasons", "alert__review_status", "speed_kmh")
     for transaction_id, user_id, received_at, status, reasons, review, speed in stored.iterator(chunk_size=20_000):
         after = replayed.get(transaction_id)
         if after is None:  # stored after the export had read the window (the worker was behind)

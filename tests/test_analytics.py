@@ -31,7 +31,7 @@ PERIOD = analytics.Period(FIRST, LAST)
 
 @pytest.fixture
 def reviewer(django_user_model):
-    return user_with(django_user_model, "view_verdict", "review_verdict")
+    return user_with(django_user_model, "view_verdict", "review_alert")
 
 
 def alert_at(received_at, reasons, status="FRAUD"):
@@ -302,7 +302,7 @@ def test_the_charts_draw_in_a_browser_under_the_content_security_policy(live_ser
 
     from tests.support.browser import chromium
 
-    user = user_with(django_user_model, "view_verdict", "review_verdict")
+    user = user_with(django_user_model, "view_verdict", "review_alert")
     user.set_password("pw")
     user.save()
     seed(user, count=40)

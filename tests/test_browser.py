@@ -200,7 +200,7 @@ def test_two_analysts_one_takes_an_alert_the_other_sees_it_held_and_a_case_close
     lena = Customer.objects.create(user_id=unique("lena"), first_name="Lena", last_name="Whitaker", max_speed=10)
     alerts = [verdict(user_id=lena.user_id, customer=lena, minutes=i) for i in range(2)]
     other = verdict(minutes=5)  # someone else's: not in Lena's case
-    ana, ben = (user_with(django_user_model, "view_verdict", "review_verdict", "add_travelnotice") for _ in range(2))
+    ana, ben = (user_with(django_user_model, "view_verdict", "review_alert", "add_travelnotice") for _ in range(2))
     for analyst in (ana, ben):
         analyst.set_password("pw-" + analyst.username)
         analyst.save()

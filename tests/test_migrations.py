@@ -1,5 +1,6 @@
 """Migrations that move data keep it: a database holding reviews, unpublished customers, and
-verdicts linked (or not) to submitted transactions, is migrated forward and everything is still there."""
+verdicts linked (or not) to submitted transactions, or alerts decided on their verdicts, is
+migrated forward and everything is still there."""
 
 from datetime import datetime, timezone
 
@@ -63,6 +64,66 @@ def test_reviews_and_their_permissions_survive_the_move_to_the_alerts_app(django
     analyst.groups.add(*Group.objects.values_list("pk", flat=True))
     analyst = django_user_model.objects.get(pk=analyst.pk)
     assert analyst.has_perm("alerts.add_alertreview")  # the group's grant followed the model
+
+
+BEFORE_THE_ALERT_STATE = [("transactions", "0008_verdict_conflicts_link_by_transaction_id"),
+                          ("alerts", "0005_alert_event_overridden")]
+
+
+def test_an_alerts_review_state_history_and_review_permission_move_from_the_verdict_to_the_alert():
+    old = migrate(BEFORE_THE_ALERT_STATE)
+    Verdict, Alert = old.get_model("transactions", "Verdict"), old.get_model("alerts", "Alert")
+    AlertReview, AlertEvent = old.get_model("alerts", "AlertReview"), old.get_model("alerts", "AlertEvent")
+    Permission, User, Group = (old.get_model("auth", "Permission"), old.get_model("auth", "User"),
+                               old.get_model("auth", "Group"))
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def stored(transaction_id, is_fraud=True, **review):
+        return Verdict.objects.create(
+            transaction_id=transaction_id, user_id="u1", timestamp=moment, lat=0, lng=0, amount=1, received_at=moment,
+            is_fraud=is_fraud, status="FRAUD" if is_fraud else "VALID", reason="speed_above_limit",
+            reasons="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=len(transaction_id), **review)
+
+    decided = stored("decided", review_status="confirmed_fraud", reviewed_at=moment)
+    follow_up = stored("follow-up", review_status="needs_follow_up", reviewed_at=moment)
+    open_alert, valid = stored("open"), stored("valid", is_fraud=False)
+    no_alert_yet = stored("no-alert-yet", review_status="false_positive", reviewed_at=moment)  # (no receiver here)
+    analyst = User.objects.create(username="analyst")
+    for verdict in (decided, follow_up, open_alert):
+        Alert.objects.create(verdict=verdict, holder=analyst if verdict is follow_up else None)
+    for verdict, decision in ((decided, "needs_follow_up"), (decided, "confirmed_fraud"),
+                              (follow_up, "needs_follow_up"), (no_alert_yet, "false_positive")):
+        AlertReview.objects.create(verdict=verdict, decision=decision, comment=decision, reviewer=analyst,
+                                   reviewer_username="analyst")
+    AlertEvent.objects.create(alert_id=follow_up.pk, action="taken", actor=analyst, actor_username="analyst",
+                              holder_username="analyst")
+    may_review = Permission.objects.get(content_type__app_label="transactions", codename="review_verdict")
+    Group.objects.create(name="reviewers").permissions.add(may_review)
+    User.objects.create(username="granted-directly").user_permissions.add(may_review)
+
+    migrate(latest())
+
+    from alerts.models import Alert as Current
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission as CurrentPermission
+
+    assert {alert.verdict.transaction_id: (alert.review_status, alert.reviewed_at, alert.holder and alert.holder.username)
+            for alert in Current.objects.all()} == {
+        "decided": ("confirmed_fraud", moment, None), "follow-up": ("needs_follow_up", moment, "analyst"),
+        "open": ("", None, None), "no-alert-yet": ("false_positive", moment, None)}
+    assert {(r.verdict.transaction_id, r.decision) for r in Current.objects.get(pk=decided.pk).verdict.reviews.all()} == {
+        ("decided", "needs_follow_up"), ("decided", "confirmed_fraud")}
+    assert list(Current.objects.get(pk=follow_up.pk).events.values_list("action", "holder_username")) == [
+        ("taken", "analyst")]
+    with connection.cursor() as cursor:
+        columns = {column.name for column in connection.introspection.get_table_description(cursor, "transactions_verdict")}
+    assert not columns & {"review_status", "reviewed_at"}  # the verdict is a record only
+    newcomer = get_user_model().objects.create(username="new-reviewer")
+    newcomer.groups.add(*Group.objects.filter(name="reviewers").values_list("pk", flat=True))
+    for user in (newcomer, get_user_model().objects.get(username="granted-directly")):
+        user = get_user_model().objects.get(pk=user.pk)
+        assert user.has_perm("alerts.review_alert"), user.username  # the grant followed the alert's state
+    assert not CurrentPermission.objects.filter(codename="review_verdict").exists()
 
 
 def test_unpublished_customers_and_deletions_become_outbox_rows():

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from alerts.models import Alert
 from outbox.publisher import publish_all_pending
 from proposals.models import Proposal
 from proposals.replay import replay_history
@@ -118,8 +119,10 @@ def test_raising_a_speed_limit_loses_alerts_and_names_the_confirmed_fraud(histor
     alerts = [transaction_id for transaction_id, speed in zip(ids[1:], speeds) if speed > 100]
     assert set(Verdict.objects.filter(is_fraud=True, transaction_id__in=ids).values_list("transaction_id", flat=True)) == set(alerts)
     confirmed, dismissed = ids[1], ids[2]  # 343 and 172 km/h
-    Verdict.objects.filter(transaction_id=confirmed).update(review_status="confirmed_fraud", reviewed_at=timezone.now())
-    Verdict.objects.filter(transaction_id=dismissed).update(review_status="false_positive", reviewed_at=timezone.now())
+    Alert.objects.filter(verdict__transaction_id=confirmed).update(review_status="confirmed_fraud",
+                                                                   reviewed_at=timezone.now())
+    Alert.objects.filter(verdict__transaction_id=dismissed).update(review_status="false_positive",
+                                                                   reviewed_at=timezone.now())
     proposal = create_proposal(author=user_with(django_user_model, "add_proposal"), reason="fewer false positives",
                                changes={elias.user_id: {"max_speed": 400}})
 

@@ -11,7 +11,7 @@ from alerts.models import AlertReview
 from fraudsite.topics import VERDICTS
 from tests.support.kafka import unique
 from tests.support.records import VerdictMessage, verdict_record
-from tests.support.reviews import post_review, user_with, verdict
+from tests.support.reviews import alert_of, post_review, user_with, verdict
 from transactions.models import Verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def reviewer(django_user_model):
-    return user_with(django_user_model, "view_verdict", "review_verdict")
+    return user_with(django_user_model, "view_verdict", "review_alert")
 
 
 @pytest.fixture
@@ -40,13 +40,11 @@ def test_a_decision_is_recorded_with_who_when_and_why(client, reviewer):
 
     (review,) = AlertReview.objects.all()
     assert (review.verdict, review.reviewer, review.reviewer_username) == (alert, reviewer, reviewer.username)
-    alert.refresh_from_db()
-    assert (alert.review_status, alert.reviewed_at) == ("false_positive", review.decided_at)
+    assert (alert_of(alert).review_status, alert_of(alert).reviewed_at) == ("false_positive", review.decided_at)
 
     # A later decision adds to the history; the latest is the alert's status.
     post_review(client, alert.transaction_id, {"decision": "confirmed_fraud", "comment": "Card was stolen."})
-    alert.refresh_from_db()
-    assert alert.review_status == "confirmed_fraud"
+    assert alert_of(alert).review_status == "confirmed_fraud"
     assert list(alert.reviews.values_list("decision", flat=True)) == ["confirmed_fraud", "false_positive"]
 
 
@@ -64,8 +62,7 @@ def test_bad_review_requests_say_what_is_wrong_and_change_nothing(client, review
     response = post_review(client, alert.transaction_id, body)
     assert response.status_code == status and message in response.content.decode()
     assert not AlertReview.objects.exists()
-    alert.refresh_from_db()
-    assert alert.review_status == ""
+    assert alert_of(alert).review_status == ""
 
 
 def test_only_alerts_can_be_reviewed_and_only_by_reviewers(client, reviewer, viewer):
@@ -103,12 +100,11 @@ def test_a_redelivered_verdict_keeps_its_review(reviewer):
     codec = VERDICTS.codec()
     store_batch([VerdictMessage(record, offset=1)], codec)
     stored = Verdict.objects.get(transaction_id=record["transaction_id"])
-    assert stored.review_status == ""  # a new alert is open
+    assert alert_of(stored).review_status == ""  # a new alert is open
     review_alert(stored.pk, "false_positive", "Known big purchase.", reviewer)
 
     store_batch([VerdictMessage(record, offset=1)], codec)
-    stored.refresh_from_db()
-    assert (stored.review_status, stored.reviews.count()) == ("false_positive", 1)
+    assert (alert_of(stored).review_status, stored.reviews.count()) == ("false_positive", 1)
 
 
 # --- alert pages --------------------------------------------------------------------------------
@@ -129,7 +125,7 @@ def test_the_queue_shows_waiting_alerts_and_counts_per_status(client, reviewer):
     assert response.context["open_count"] == 2
 
     decided = client.get(reverse("alert-queue"), {"status": "false_positive"})
-    assert [a.transaction_id for a in decided.context["alerts"]] == [done.transaction_id]
+    assert [a.verdict.transaction_id for a in decided.context["alerts"]] == [done.transaction_id]
     assert len(client.get(reverse("alert-queue"), {"status": "all"}).context["alerts"]) == 3
     assert client.get(reverse("alert-queue"), {"status": "bogus"}).status_code == 400
 
@@ -179,8 +175,7 @@ def test_a_decision_made_in_the_admin_is_audited_and_cannot_be_edited(admin_clie
     (review,) = AlertReview.objects.all()
     assert (review.reviewer, review.reviewer_username, review.comment) == (admin_user, admin_user.username,
                                                                            "Chargeback filed.")
-    alert.refresh_from_db()
-    assert alert.review_status == "confirmed_fraud"
+    assert alert_of(alert).review_status == "confirmed_fraud"
 
     change = admin_client.post(reverse("admin:alerts_alertreview_change", args=[review.pk]),
                                {"verdict": alert.pk, "decision": "false_positive", "comment": "rewritten"})

@@ -37,7 +37,7 @@ def operator(django_user_model, monkeypatch):
     """A signed-in client allowed to submit, view and review; producing to Kafka is refused (a
     spy: only a valid body gets that far)."""
     Customer.objects.bulk_create([Customer(user_id="hostile", first_name="H", last_name="O", max_speed=10)])
-    user = user_with(django_user_model, "add_transaction", "view_verdict", "review_verdict", "view_customer")
+    user = user_with(django_user_model, "add_transaction", "view_verdict", "review_alert", "view_customer")
     client = Client(raise_request_exception=False)
     client.force_login(user)
     produced = []
@@ -126,7 +126,7 @@ def test_a_known_reason_still_filters(admin_client):
 
 def test_the_review_api_needs_the_view_permission_too(client, django_user_model):
     alert = verdict(status="VALID", reasons="within_limit")
-    reviewer_only = user_with(django_user_model, "review_verdict")
+    reviewer_only = user_with(django_user_model, "review_alert")
     client.force_login(reviewer_only)
     response = post_review(client, alert.transaction_id, {"decision": "confirmed_fraud", "comment": "x"})
     assert response.status_code == 403
@@ -149,7 +149,7 @@ def test_any_path_segment_is_never_a_server_error(operator, segment):
     assert response.status_code < 500
 
 
-ADMIN_FILTERS = ["reason", "status", "is_fraud__exact", "review_status__exact", "customer__id__exact",
+ADMIN_FILTERS = ["reason", "status", "is_fraud__exact", "alert__review_status__exact", "customer__id__exact",
                  "timestamp__gte", "q", "o", "p"]
 
 

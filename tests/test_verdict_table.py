@@ -50,5 +50,5 @@ def test_the_verdict_table_has_only_the_indexes_a_query_reads():
         "(customer_id)",            # the customer's foreign key
         "(user_id)",                # the customer page; a proposal's replay
         "(received_at)",            # the operator page's latest verdicts
-        "(received_at) INCLUDE (id, reasons, review_status) WHERE is_fraud",  # the queue and analytics
+        "(received_at) INCLUDE (id, reasons) WHERE is_fraud",  # the analytics
     ])

@@ -130,7 +130,7 @@ def test_the_documented_snippet_accepts_our_signature_and_refuses_anything_else(
 def test_every_event_arrives_once_signed_and_in_order_per_customer(receiver, django_user_model):
     endpoint = endpoint_for(receiver)
     lena, elias, nina = customers(3)
-    analyst = user_with(django_user_model, "view_verdict", "review_verdict")
+    analyst = user_with(django_user_model, "view_verdict", "review_alert")
     first_batch = [verdict_record(c.user_id, f"{c.user_id}-{n}", **(FRAUD if n else {}))
                    for n in range(2) for c in (lena, elias, nina)]
     store(*first_batch)
@@ -184,7 +184,7 @@ def test_endpoints_get_only_what_they_subscribe_to_and_inactive_ones_wait(receiv
     paused = Endpoint.objects.create(url=receiver.url, event_types=["verdict"], active=False)
     (lena,) = customers(1)
     store(verdict_record(lena.user_id, unique("tx"), **FRAUD))
-    analyst = user_with(django_user_model, "view_verdict", "review_verdict")
+    analyst = user_with(django_user_model, "view_verdict", "review_alert")
     case, _ = cases.open_case(lena, analyst)
     cases.decide_case(case.pk, "confirmed_fraud", "Stolen.", analyst)
     assert list(Delivery.objects.values_list("endpoint", "event_type")) == [(cases_only.pk, "case_decided")]
@@ -495,7 +495,7 @@ def test_a_receiver_down_while_attempts_back_off_to_their_cap_gets_every_event_i
     attempts_to_the_cap = 6  # waits 0.25, 0.5, 1, 1, 1 s
     endpoint = endpoint_for(receiver)
     people = customers(3)
-    analyst = user_with(django_user_model, "view_verdict", "review_verdict")
+    analyst = user_with(django_user_model, "view_verdict", "review_alert")
     receiver.stop()
     with deliverer(tmp_path / "deliverer.log", **backoff):
         store(*[verdict_record(c.user_id, f"{c.user_id}-{n}", **FRAUD) for n in range(3) for c in people])

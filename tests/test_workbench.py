@@ -14,7 +14,7 @@ from alerts.models import Alert, AlertEvent, AlertReview, Case
 from fraudsite.topics import VERDICTS
 from tests.support.kafka import unique
 from tests.support.records import VerdictMessage, verdict_record
-from tests.support.reviews import post_review, user_with, verdict
+from tests.support.reviews import alert_of, post_review, user_with, verdict
 from transactions.verdicts import store_batch
 from users.models import Customer
 from users.notices import create_travel_notice
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def reviewer(django_user_model):
     """For transactional tests: the flush between them removes the groups the migrations made."""
-    return user_with(django_user_model, "view_verdict", "review_verdict")
+    return user_with(django_user_model, "view_verdict", "review_alert")
 
 
 def member(django_user_model, role, staff=False):
@@ -157,8 +157,7 @@ def test_a_bulk_decision_records_one_review_per_alert(client, analyst):
     reviews = AlertReview.objects.order_by("verdict_id")
     assert [(r.verdict_id, r.decision, r.comment, r.reviewer_username) for r in reviews] == [
         (a.pk, "false_positive", "Known merchant.", analyst.username) for a in chosen]
-    untouched.refresh_from_db()
-    assert untouched.review_status == ""
+    assert alert_of(untouched).review_status == ""
 
 
 def test_a_bulk_decision_with_a_bad_choice_changes_nothing(client, analyst):
@@ -199,9 +198,7 @@ def test_a_case_gathers_the_customers_alerts_new_ones_join_and_deciding_it_decid
     assert (case.status, case.decision) == ("decided", "confirmed_fraud")
     assert case.history.first().history_user == analyst
     assert not Alert.objects.filter(case=case, holder__isnull=False).exists()
-    for alert in (someone_elses, decided):
-        alert.refresh_from_db()
-    assert (someone_elses.review_status, decided.review_status) == ("", "false_positive")
+    assert (alert_of(someone_elses).review_status, alert_of(decided).review_status) == ("", "false_positive")
     with pytest.raises(cases.ReviewError, match="already decided"):
         cases.decide_case(case.pk, "false_positive", "Again.", analyst)
     assert cases.open_case(lena, analyst)[1]  # a new case can be opened once the last is decided
@@ -220,8 +217,7 @@ def test_the_case_page_adds_notes_and_decides(client, analyst):
     client.post(response.url, {"decision": "false_positive", "comment": "Travelling."})
     page = client.get(response.url).content.decode()
     assert "Customer confirms travel." in page and "Decided" in page and "False positive" in page
-    alert.refresh_from_db()
-    assert alert.review_status == "false_positive"
+    assert alert_of(alert).review_status == "false_positive"
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -306,7 +302,7 @@ def test_the_queue_colours_by_age_and_the_team_view_lists_overdue_alerts(client,
     AlertReview.objects.create(verdict=nearly, decision="false_positive", comment="x", reviewer=analyst,
                                reviewer_username=analyst.username)
     team = client.get(reverse("alert-team")).context
-    assert [v.transaction_id for v in team["overdue"]] == [overdue.transaction_id]
+    assert [a.verdict.transaction_id for a in team["overdue"]] == [overdue.transaction_id]
     (row,) = team["analysts"]
     assert (row["username"], row["held"], row["decided"]) == (analyst.username, 1, 1)
     assert 49 <= row["median_minutes_to_decision"] <= 51
@@ -380,7 +376,7 @@ def test_a_travel_notice_made_on_the_case_page_is_published_with_its_region(clie
     published = OutboxMessage.objects.filter(key=lena.user_id).latest("id").value["travel_notices"]
     assert [(n["signal"], n["radius_km"], n["center_lat"]) for n in published] == [("speed_above_limit", 300, 41.9)]
 
-    viewer = user_with(django_user_model, "view_verdict", "review_verdict")  # may review, not add notices
+    viewer = user_with(django_user_model, "view_verdict", "review_alert")  # may review, not add notices
     client.force_login(viewer)
     assert client.post(reverse("case-detail", args=[case.pk]), form).status_code == 403
     assert lena.travel_notices.count() == 1

@@ -38,9 +38,8 @@ class ReasonFilter(admin.SimpleListFilter):
 @admin.register(Verdict)
 class VerdictAdmin(ReadOnlyAdmin):
     list_display = ["transaction_id", "user_id", "customer", "status", "reasons", "speed_kmh", "max_speed",
-                    "amount", "timestamp", "review_status"]
-    list_filter = ["status", "is_fraud", ReasonFilter, "review_status", ("customer", admin.RelatedOnlyFieldListFilter),
-                   "timestamp"]
+                    "amount", "timestamp"]
+    list_filter = ["status", "is_fraud", ReasonFilter, ("customer", admin.RelatedOnlyFieldListFilter), "timestamp"]
     search_fields = ["transaction_id", "=user_id"]
     date_hierarchy = "timestamp"
     list_select_related = ["customer"]

@@ -22,13 +22,16 @@ MESSAGE_FIELDS = [
 ]
 # What a pushed verdict carries, in this order: the worker sends value lists, which cost a fifth
 # of the dicts to build at thousands a second (B1), and each web server makes the dicts.
+# review_status is the alert's (alerts.Alert): "" for a verdict just stored, what
+# Verdict.with_alert_state() gives for a page's verdicts.
 PUSHED_FIELDS = [*MESSAGE_FIELDS, "review_status", "timestamp", "received_at"]
 message_values = itemgetter(*MESSAGE_FIELDS)
 
 
 def verdict_values(verdict):
     """The values of PUSHED_FIELDS of a stored verdict's row (times in epoch milliseconds, see
-    transactions.verdicts) or of a Verdict (times in ISO 8601), ready for the channel layer."""
+    transactions.verdicts) or of a Verdict with its alert's state (times in ISO 8601), ready for
+    the channel layer."""
     if isinstance(verdict, dict):
         return [*message_values(verdict), "", verdict["timestamp"], verdict["received_at"]]
     return [*message_values(vars(verdict)), verdict.review_status,
@@ -46,8 +49,8 @@ def message_of(values, holder=""):
 
 
 def verdict_message(verdict):
-    """The JSON message of a Verdict, with who works it when the page asked (a holder annotation)."""
-    return message_of(verdict_values(verdict), holder=getattr(verdict, "holder", None) or "")
+    """The JSON message of a Verdict with its alert's state (Verdict.with_alert_state)."""
+    return message_of(verdict_values(verdict), holder=verdict.holder or "")
 
 
 class Pusher:

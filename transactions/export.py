@@ -47,6 +47,6 @@ def csv_lines(header, rows):
 
 
 def verdict_csv_lines(queryset):
-    """The header, then one CSV line per verdict of the queryset."""
-    return csv_lines([name for name, _ in COLUMNS],
-                     ([value(verdict) for _, value in COLUMNS] for verdict in queryset.iterator(chunk_size=2000)))
+    """The header, then one CSV line per verdict of the queryset (a Verdict queryset)."""
+    verdicts = queryset.with_alert_state().iterator(chunk_size=2000)
+    return csv_lines([name for name, _ in COLUMNS], ([value(verdict) for _, value in COLUMNS] for verdict in verdicts))

@@ -1,5 +1,5 @@
-"""The transactions app's permissions, as has_perm takes them (templates use perms.transactions.*)."""
+"""The transactions app's permissions, as has_perm takes them (templates use perms.transactions.*).
+Reviewing alerts is the alerts app's (alerts.permissions.REVIEW_ALERT)."""
 
 VIEW_VERDICT = "transactions.view_verdict"  # the map, the queue, alert and case pages, the live verdicts
-REVIEW_VERDICT = "transactions.review_verdict"  # declared by Verdict.Meta
 ADD_TRANSACTION = "transactions.add_transaction"

@@ -1,7 +1,6 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import F
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
@@ -14,8 +13,8 @@ from users.models import Customer
 from . import submission
 from .broadcast import verdict_message
 from .health import cached_report_off_thread as health_report
-from .models import DECISIONS, Verdict
-from .permissions import ADD_TRANSACTION, REVIEW_VERDICT, VIEW_VERDICT
+from .models import Verdict
+from .permissions import ADD_TRANSACTION, VIEW_VERDICT
 
 # Natural Earth's countries at 1:50m, from the world-atlas package (see STATICFILES_DIRS).
 OUTLINES = "basemap/world-atlas/countries-50m.json"
@@ -31,14 +30,11 @@ def map_config():
 @login_required
 @permission_required(VIEW_VERDICT, raise_exception=True)
 def operator_page(request):
-    # (the holder of an alert is kept by the alerts app: alerts.Alert)
-    recent = Verdict.objects.annotate(holder=F("alert__holder__username")).order_by("-received_at")[:HISTORY_SIZE]
+    recent = Verdict.objects.with_alert_state().order_by("-received_at")[:HISTORY_SIZE]
     return render(request, "transactions/operator.html", {
         "customers": Customer.objects.filter(active=True),
         "history": [verdict_message(verdict) for verdict in reversed(recent)],
         "map_config": map_config(),
-        "can_review": request.user.has_perm(REVIEW_VERDICT),
-        "decisions": DECISIONS,
     })
 
 
@@ -89,7 +85,8 @@ CUSTOMER_HISTORY_SIZE = 200
 def customer_view(request, user_id):
     """The customer's recent path on a map and the timeline of their verdicts with reasons."""
     customer = get_object_or_404(Customer, user_id=user_id)
-    recent = list(Verdict.objects.filter(user_id=user_id).order_by("-timestamp")[:CUSTOMER_HISTORY_SIZE])
+    recent = list(Verdict.objects.filter(user_id=user_id).with_alert_state().order_by("-timestamp")
+                  [:CUSTOMER_HISTORY_SIZE])
     return render(request, "transactions/customer.html", {
         "customer": customer, "verdicts": recent,
         "path": [verdict_message(verdict) for verdict in reversed(recent)],

@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+from alerts.models import Alert
+from alerts.signals import make_alerts
 from fraudsite.topics import VERDICTS
 from transactions.models import Verdict
 
@@ -21,12 +23,21 @@ def verdict_record(user_id, transaction_id, **overrides):
     return record
 
 
+def as_stored(verdict, **alert_state):
+    """A Verdict made directly, as the worker leaves it: a FRAUD verdict with its alert (the alerts
+    app makes them when verdicts_stored is sent), in alert_state (review_status, reviewed_at)."""
+    if verdict.is_fraud:
+        make_alerts(Verdict.objects.filter(pk=verdict.pk))
+        Alert.objects.filter(pk=verdict.pk).update(**alert_state)
+    return verdict
+
+
 def stored_verdict(transaction_id="tx-1", status="FRAUD"):
-    return Verdict.objects.create(
+    return as_stored(Verdict.objects.create(
         transaction_id=transaction_id, user_id="user_1", timestamp=MOMENT, received_at=MOMENT, lat=48.85, lng=2.35,
         amount=20, prev_transaction_id="tx-0", prev_lat=51.5, prev_lng=-0.12, first_name="Lena", last_name="Whitaker",
         max_speed=10, distance_km=343.5, elapsed_seconds=3600, speed_kmh=343.5, is_fraud=status == "FRAUD",
-        status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1)
+        status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1))
 
 
 class VerdictMessage:
