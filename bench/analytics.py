@@ -18,66 +18,72 @@ TOPIC = "bench-analytics"  # the bench verdicts' kafka_topic, which marks them
 STEP = timedelta(days=365) / 10_000_000
 CHUNK = 1_000_000
 
-# One row per verdict: r picks fraud (5 %), m the reasons, d the decision. Reason mix of the
-# alerts (roughly what the demo traffic gives): impossible travel most often, velocity and spend
-# deviation next, unusual hour alone or as a companion; a few with a suppressed reason too.
-# Precision differs by reason, so the charts have something to show.
+# One row per verdict: r picks fraud (5 %), m the reasons. Reason mix of the alerts (roughly what
+# the demo traffic gives): impossible travel most often, velocity and spend deviation next,
+# unusual hour alone or as a companion; a few with a suppressed reason too.
 FILL = f"""
 INSERT INTO transactions_verdict (
     transaction_id, user_id, timestamp, lat, lng, amount, received_at, prev_transaction_id, first_name, last_name,
-    is_fraud, status, reason, reasons, outcome, review_status, reviewed_at, kafka_topic, kafka_partition,
-    kafka_offset, stored_at)
+    is_fraud, status, reason, reasons, outcome, kafka_topic, kafka_partition, kafka_offset, stored_at)
 SELECT 'ba-' || i, 'sim_' || lpad((i %% 10000)::text, 5, '0'), received_at - interval '5 milliseconds',
        (random() * 170 - 85), (random() * 360 - 180), round((random() * 500)::numeric, 2), received_at, '',
        'Bench', 'Analytics', fraud, CASE WHEN fraud THEN 'FRAUD' ELSE 'VALID' END, split_part(reasons, ',', 1),
-       reasons, '',
-       CASE WHEN NOT fraud OR d < 0.33 THEN ''
+       reasons, '', '{TOPIC}', 0, i, received_at
+FROM (
+    SELECT i, r < 0.05 AS fraud, received_at,
+           CASE WHEN r >= 0.05 THEN CASE WHEN m < 0.97 THEN 'within_limit' WHEN m < 0.995 THEN 'no_history'
+                                         ELSE 'suppressed:speed_above_limit' END
+                WHEN m < 0.30 THEN 'speed_above_limit'
+                WHEN m < 0.40 THEN 'speed_above_limit,unusual_hour'
+                WHEN m < 0.45 THEN 'speed_above_limit,velocity_exceeded'
+                WHEN m < 0.48 THEN 'non_positive_elapsed_time'
+                WHEN m < 0.63 THEN 'velocity_exceeded'
+                WHEN m < 0.70 THEN 'velocity_exceeded,spend_deviation'
+                WHEN m < 0.82 THEN 'spend_deviation'
+                WHEN m < 0.85 THEN 'spend_deviation,unusual_hour,suppressed:speed_above_limit'
+                WHEN m < 0.97 THEN 'unusual_hour'
+                ELSE 'speed_above_limit,velocity_exceeded,spend_deviation,unusual_hour' END AS reasons
+    FROM (
+        SELECT i, random() AS r, random() AS m, %(end)s - (i + 1) * %(step)s AS received_at
+        FROM generate_series(%(first)s, %(last)s) AS i
+    ) draws
+) draws_and_reasons
+"""
+# Every alert (what the worker's verdicts_stored makes), two thirds decided: d picks the decision.
+# Precision differs by reason, so the charts have something to show.
+ALERTS = f"""
+INSERT INTO alerts_alert (verdict_id, review_status, reviewed_at)
+SELECT id,
+       CASE WHEN d < 0.33 THEN ''
             WHEN d < 0.33 + 0.62 * confirm_share THEN 'confirmed_fraud'
             WHEN d < 0.95 THEN 'false_positive' ELSE 'needs_follow_up' END,
-       CASE WHEN fraud AND d >= 0.33 THEN received_at + (d * d * 600) * interval '1 minute' END,
-       '{TOPIC}', 0, i, received_at
+       CASE WHEN d >= 0.33 THEN received_at + (d * d * 600) * interval '1 minute' END
 FROM (
-    SELECT i, fraud, d, received_at, reasons,
+    SELECT id, received_at, random() AS d,
            CASE WHEN reasons LIKE 'speed%%' OR reasons LIKE 'non_positive%%' THEN 0.8
                 WHEN reasons LIKE 'velocity%%' THEN 0.55 ELSE 0.3 END AS confirm_share
-    FROM (
-        SELECT i, r < 0.05 AS fraud, d, received_at,
-               CASE WHEN r >= 0.05 THEN CASE WHEN m < 0.97 THEN 'within_limit' WHEN m < 0.995 THEN 'no_history'
-                                             ELSE 'suppressed:speed_above_limit' END
-                    WHEN m < 0.30 THEN 'speed_above_limit'
-                    WHEN m < 0.40 THEN 'speed_above_limit,unusual_hour'
-                    WHEN m < 0.45 THEN 'speed_above_limit,velocity_exceeded'
-                    WHEN m < 0.48 THEN 'non_positive_elapsed_time'
-                    WHEN m < 0.63 THEN 'velocity_exceeded'
-                    WHEN m < 0.70 THEN 'velocity_exceeded,spend_deviation'
-                    WHEN m < 0.82 THEN 'spend_deviation'
-                    WHEN m < 0.85 THEN 'spend_deviation,unusual_hour,suppressed:speed_above_limit'
-                    WHEN m < 0.97 THEN 'unusual_hour'
-                    ELSE 'speed_above_limit,velocity_exceeded,spend_deviation,unusual_hour' END AS reasons
-        FROM (
-            SELECT i, random() AS r, random() AS m, random() AS d,
-                   %(end)s - (i + 1) * %(step)s AS received_at
-            FROM generate_series(%(first)s, %(last)s) AS i
-        ) draws
-    ) alerts
+    FROM transactions_verdict
+    WHERE kafka_topic = '{TOPIC}' AND kafka_offset BETWEEN %(first)s AND %(last)s AND is_fraud
 ) shaped
 """
 # Every decided alert's decision as an AlertReview, and for one in ten final ones a follow-up before it.
 REVIEWS = f"""
 INSERT INTO alerts_alertreview (verdict_id, decision, comment, reviewer_id, reviewer_username, decided_at)
-SELECT id, decision, 'bench', NULL, 'bench', decided_at FROM (
-    SELECT id, review_status AS decision, reviewed_at AS decided_at FROM transactions_verdict
-    WHERE kafka_topic = '{TOPIC}' AND kafka_offset BETWEEN %(first)s AND %(last)s AND review_status <> ''
+SELECT verdict_id, decision, 'bench', NULL, 'bench', decided_at FROM (
+    SELECT a.verdict_id, a.review_status AS decision, a.reviewed_at AS decided_at
+    FROM alerts_alert a JOIN transactions_verdict v ON v.id = a.verdict_id
+    WHERE v.kafka_topic = '{TOPIC}' AND v.kafka_offset BETWEEN %(first)s AND %(last)s AND a.review_status <> ''
     UNION ALL
-    SELECT id, 'needs_follow_up', received_at + (reviewed_at - received_at) / 2 FROM transactions_verdict
-    WHERE kafka_topic = '{TOPIC}' AND kafka_offset BETWEEN %(first)s AND %(last)s
-      AND review_status IN ('confirmed_fraud', 'false_positive') AND kafka_offset %% 10 = 0
+    SELECT a.verdict_id, 'needs_follow_up', v.received_at + (a.reviewed_at - v.received_at) / 2
+    FROM alerts_alert a JOIN transactions_verdict v ON v.id = a.verdict_id
+    WHERE v.kafka_topic = '{TOPIC}' AND v.kafka_offset BETWEEN %(first)s AND %(last)s
+      AND a.review_status IN ('confirmed_fraud', 'false_positive') AND v.kafka_offset %% 10 = 0
 ) decisions
 """
 
 
 def fill(total, say):
-    """Verdicts up to `total` (kafka_offset 0 .. total-1, the newest first), with their reviews.
+    """Verdicts up to `total` (kafka_offset 0 .. total-1, the newest first), with their alerts and reviews.
     Secondary indexes are dropped while a large fill runs and rebuilt after (a bulk build is many
     times faster than updating a dozen indexes row by row); constraints stay."""
     from django.db import connection
@@ -105,8 +111,9 @@ def fill(total, say):
                 cursor.execute(FILL, {"first": first, "last": last, "end": end, "step": step})
                 say(f"B6: verdicts {first:,}..{last:,} stored in {time.perf_counter() - began:.1f} s")
             began = time.perf_counter()
+            cursor.execute(ALERTS, {"first": start, "last": total - 1})
             cursor.execute(REVIEWS, {"first": start, "last": total - 1})
-            say(f"B6: their decisions stored in {time.perf_counter() - began:.1f} s")
+            say(f"B6: their alerts and decisions stored in {time.perf_counter() - began:.1f} s")
         finally:
             began = time.perf_counter()
             for definition in indexes:
@@ -114,6 +121,7 @@ def fill(total, say):
             if indexes:
                 say(f"B6: {len(indexes)} indexes rebuilt in {time.perf_counter() - began:.1f} s")
         cursor.execute("VACUUM ANALYZE transactions_verdict")
+        cursor.execute("VACUUM ANALYZE alerts_alert")
         cursor.execute("VACUUM ANALYZE alerts_alertreview")
         cursor.execute("SELECT min(received_at) FROM transactions_verdict WHERE kafka_topic = %s", [TOPIC])
         return cursor.fetchone()[0]

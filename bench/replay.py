@@ -21,15 +21,20 @@ SPAN = timedelta(days=29)
 FILL = """
 INSERT INTO transactions_verdict (
     transaction_id, user_id, timestamp, lat, lng, amount, received_at, prev_transaction_id, first_name, last_name,
-    max_speed, is_fraud, status, reason, reasons, outcome, review_status, kafka_topic, kafka_partition,
-    kafka_offset, stored_at)
+    max_speed, is_fraud, status, reason, reasons, outcome, kafka_topic, kafka_partition, kafka_offset, stored_at)
 SELECT 'b7-' || i, %(prefix)s || lpad((i %% %(customers)s)::text, 4, '0'), received_at - interval '5 milliseconds',
        45 + random() * 10, random() * 10, round((10 + random() * 200)::numeric, 2), received_at, '', 'Bench',
        'Replay', 900, i %% 50 = 0, CASE WHEN i %% 50 = 0 THEN 'FRAUD' ELSE 'VALID' END,
        CASE WHEN i %% 50 = 0 THEN 'speed_above_limit' ELSE 'within_limit' END,
-       CASE WHEN i %% 50 = 0 THEN 'speed_above_limit' ELSE 'within_limit' END, 'approve',
-       CASE WHEN i %% 100 = 0 THEN 'confirmed_fraud' ELSE '' END, 'bench-replay', 0, i, now()
+       CASE WHEN i %% 50 = 0 THEN 'speed_above_limit' ELSE 'within_limit' END, 'approve', 'bench-replay', 0, i, now()
 FROM (SELECT i, %(start)s + i * %(step)s AS received_at FROM generate_series(0, %(last)s) AS i) AS rows
+"""
+# Their alerts (what the worker's verdicts_stored makes), half of them confirmed.
+ALERTS = """
+INSERT INTO alerts_alert (verdict_id, review_status, reviewed_at)
+SELECT id, CASE WHEN kafka_offset % 100 = 0 THEN 'confirmed_fraud' ELSE '' END,
+       CASE WHEN kafka_offset % 100 = 0 THEN now() END
+FROM transactions_verdict WHERE is_fraud AND kafka_topic = 'bench-replay'
 """
 
 
@@ -51,6 +56,7 @@ def fill(total, say):
     with connection.cursor() as cursor:
         cursor.execute(FILL, {"prefix": PREFIX, "customers": CUSTOMERS, "start": timezone.now() - SPAN,
                               "step": SPAN / total, "last": total - 1})
+        cursor.execute(ALERTS)
         cursor.execute("ANALYZE transactions_verdict")
     say(f"B7: {total:,} stored verdicts of {CUSTOMERS:,} customers in {time.monotonic() - began:.0f} s")
 

@@ -75,7 +75,7 @@ class Pusher:
 
 
 def push_verdicts(verdicts, pusher=None):
-    """Send the verdicts (stored rows or Verdicts) to the operators group, as one channel-layer
+    """Send the verdicts (stored rows, or Verdicts with their alert's state) to the operators group, as one channel-layer
     message per batch, through pusher if given. Returns False (and logs) when the layer is unreachable."""
     return not verdicts or _send({"type": VERDICTS_EVENT, "verdicts": [verdict_values(v) for v in verdicts]}, pusher)
 
