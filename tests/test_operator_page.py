@@ -13,7 +13,6 @@ from tests.support.kafka import unique
 from tests.support.records import stored_verdict
 from tests.support.websocket_clients import session_headers
 from transactions.broadcast import push_verdicts
-from transactions.models import Verdict
 from users.models import Customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,7 +67,7 @@ def test_websocket_refuses_anonymous_unauthorised_and_foreign_origin(client, vie
 
 def test_websocket_messages_carry_the_verdict_and_junk_from_clients_is_ignored(client, viewer):
     headers = session_headers(client, viewer)
-    verdict = Verdict.objects.with_alert_state().get(pk=stored_verdict().pk)
+    verdict = stored_verdict()
 
     async def exchange():
         communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)

@@ -33,11 +33,13 @@ def as_stored(verdict, **alert_state):
 
 
 def stored_verdict(transaction_id="tx-1", status="FRAUD"):
-    return as_stored(Verdict.objects.create(
+    """A stored verdict with its alert's state, as the pages read it (Verdict.with_alert_state)."""
+    verdict = as_stored(Verdict.objects.create(
         transaction_id=transaction_id, user_id="user_1", timestamp=MOMENT, received_at=MOMENT, lat=48.85, lng=2.35,
         amount=20, prev_transaction_id="tx-0", prev_lat=51.5, prev_lng=-0.12, first_name="Lena", last_name="Whitaker",
         max_speed=10, distance_km=343.5, elapsed_seconds=3600, speed_kmh=343.5, is_fraud=status == "FRAUD",
         status=status, reason="speed_above_limit", kafka_topic="t", kafka_partition=0, kafka_offset=1))
+    return Verdict.objects.with_alert_state().get(pk=verdict.pk)
 
 
 class VerdictMessage:
