@@ -278,6 +278,7 @@ class Load:
     timeout: float = REQUEST_TIMEOUT_S
     runs: int = 0
     verdict_stages: bool = True  # read the verdict topic during each step (stages()): needs Kafka
+    server_pid: int = None  # a fraudsite.server process: one of its web processes is profiled per step
 
     def prepare(self, rate, seconds):
         """The targets file of a step and where its results go."""
@@ -293,14 +294,26 @@ class Load:
 
         targets, output, count = self.prepare(rate, seconds)
         cpu, wall = children_cpu_seconds(), time.monotonic()
-        with verdicts_written() if self.verdict_stages else nullcontext({}) as written:
+        with verdicts_written() if self.verdict_stages else nullcontext({}) as written, \
+                self.profiled(seconds) as profile:
             finish_attack(start_attack(self.vegeta, targets, rate, seconds, output, self.timeout))
         cpu, wall = children_cpu_seconds() - cpu, time.monotonic() - wall
         results = read_results(self.vegeta, output)
         step = step_statistics(results, rate, seconds, processes, wall, cpu, count)
         if self.verdict_stages:
             step["stages"] = stages(results, written)
+        if profile:
+            step["profile"] = profile
         return step, results
+
+    def profiled(self, seconds):
+        """py-spy on one web process for the step's middle (bench/profile.py), if there is one."""
+        from bench import profile
+
+        worker = profile.web_worker(self.server_pid) if self.server_pid else None
+        if worker is None:
+            return nullcontext({})
+        return profile.profiled(worker, max(1, seconds - 2), self.workdir / f"profile-{self.runs}.txt")
 
     def overload(self, rate, seconds, then_rate, then_seconds, processes):
         """rate for seconds, immediately followed by then_rate for then_seconds: a second vegeta
@@ -366,7 +379,9 @@ def describe(step):
             f"{step['timed_out_share']:.1%}, shed {step['shed_share']:.1%}, errors {step['errors'] or 'none'}, "
             f"client CPU {step['client_cpu_share']:.1%}"
             + "".join(f"; {name} p50 {part['p50_ms']} / p99 {part['p99_ms']} ms"
-                      for name, part in step.get("stages", {}).items()))
+                      for name, part in step.get("stages", {}).items())
+            + (f"; a web process's interpreter held {step['profile']['busy_share']:.0%} of the step"
+               if "busy_share" in step.get("profile", {}) else ""))
 
 
 # --- B5 and its limit ----------------------------------------------------------------------------
@@ -386,7 +401,7 @@ def bench_b5(config, open_site, user_ids, results_dir, say):
     with tempfile.TemporaryDirectory(prefix="b5-") as workdir:
         def load(site):
             return Load(vegeta, site.url + DECISIONS_PATH, user_ids, Path(workdir),
-                        headers={"Authorization": [f"Api-Key {secret}"]})
+                        headers={"Authorization": [f"Api-Key {secret}"]}, server_pid=site.processes["web"].pid)
 
         processes = config["b5_processes"]
         with open_site(processes) as site:
@@ -416,7 +431,7 @@ def bench_b5(config, open_site, user_ids, results_dir, say):
             time.sleep(SETTLE_SECONDS)
             with open_site(processes) as site, haproxy_in_front(site, Path(workdir), results_dir / "b5-proxy.log") as url:
                 requests = Load(vegeta, url + DECISIONS_PATH, user_ids, Path(workdir),
-                                headers={"Authorization": [f"Api-Key {secret}"]})
+                                headers={"Authorization": [f"Api-Key {secret}"]}, server_pid=site.processes["web"].pid)
                 requests.warm_up()
                 for rate, seconds in config["b5_proxy_steps"]:
                     say(f"B5 behind HAProxy: {rate}/s for {seconds} s, {processes} web processes ...")

@@ -250,3 +250,21 @@ def test_the_minimal_decider_answers_the_verdict_or_timed_out(monkeypatch, setti
     assert (record["transaction_id"], record["amount"], record["lat"], record["lng"]) == (
         decided["transaction_id"], 12.5, 51.5, -0.12)
     assert forgotten == [decided["transaction_id"], late["transaction_id"]]  # nothing left waiting
+
+
+def test_a_profile_says_how_busy_the_interpreter_was_and_under_which_functions():
+    from bench import profile
+
+    raw = "\n".join([
+        "thread (1): MainThread;<module> (<string>:1);run (asyncio/runners.py:118);"
+        "_respond (api/endpoint.py:311);send (uvicorn/protocols/http/httptools_impl.py:524) 30",
+        "thread (1): MainThread;<module> (<string>:1);_handle (api/endpoint.py:264);"
+        "_respond (api/endpoint.py:300);_respond (api/endpoint.py:311) 10",
+        "thread (2): decision-store;_bootstrap (threading.py:1002);store (api/endpoint.py:86) 60",
+    ])
+    summary = profile.summarize(raw, seconds=2)
+    assert summary["samples"] == 100 and summary["busy_share"] == 0.5  # 100 of 2 s x 100 samples/s
+    assert summary["threads"] == {"decision-store": 0.6, "MainThread": 0.4}
+    # inclusive, a recursive function once per sample; start-up frames are no evidence
+    assert summary["functions"] == {"store (endpoint.py)": 0.6, "_respond (endpoint.py)": 0.4,
+                                    "send (httptools_impl.py)": 0.3, "_handle (endpoint.py)": 0.1}

@@ -54,7 +54,7 @@ def listening_socket():
     web server (which inherits it) starts."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
+    listener.listen(socket.SOMAXCONN)  # as uvicorn does: an overload must not overflow the accept queue
     return listener
 
 
