@@ -1,23 +1,21 @@
 """The stack's Apache Flink session cluster and the detection job it runs: submitted through Flink's
-SQL client, stopped by `stack down` with a savepoint that the next `stack up` resumes from."""
+SQL client, stopped by `stack down` with a savepoint that the next `stack up` resumes from. Its REST
+API is read through fraudsite/flink_client.py, the client production code uses too."""
 
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 
 from django.conf import settings
 
 from fraudsite import detection_sql
+from fraudsite.flink_client import JOB_NAME_PREFIX, detection_jobs, flink_overview, flink_rest
 
 from .artifacts import ensure_flink
 from .handover import hand_over
 from .layout import paths
 from .messages import StackError, say
 from .processes import log4j_options, require_free_port, run_checked, running_pid, spawn, wait_for
-
-JOB_NAME_PREFIX = "fraud-detection-"
 
 # What Flink's own scripts pass to every Flink JVM on Java 17 (env.java.opts.all in its default config).
 FLINK_JAVA_17_OPTIONS = [
@@ -42,23 +40,6 @@ FLINK_JAVA_17_OPTIONS = [
     "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
     "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
 ]
-
-
-def flink_rest(path, method="GET", timeout=5, body=None):
-    request = urllib.request.Request(
-        f"http://localhost:{settings.STACK_FLINK_REST_PORT}{path}", method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={} if body is None else {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read() or b"{}")
-
-
-def flink_overview():
-    try:
-        return flink_rest("/overview", timeout=2)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
 
 
 def _write_flink_conf():
@@ -137,15 +118,6 @@ def start_flink():
         say(f"Flink TaskManager starting (pid {pid})")
     wait_for("the Flink cluster", lambda: (flink_overview() or {}).get("taskmanagers", 0) >= 1, 120,
              p.logs / "flink-jobmanager.log")
-
-
-def detection_jobs():
-    """Jobs of the cluster whose name marks them as the detection job: [{'jid', 'name', 'state'}]."""
-    try:
-        jobs = flink_rest("/jobs/overview")["jobs"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError):
-        return []
-    return [job for job in jobs if job["name"].startswith(JOB_NAME_PREFIX)]
 
 
 def local_sql():
