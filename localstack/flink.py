@@ -160,12 +160,8 @@ def submit_detection_job():
         say(f"detection job {name} already running")
         return
     saved = _saved_job()
-    if not live and saved and saved["job_name"] != name and saved["sql"] is None:
-        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed, and its SQL was not kept")
-    elif not live and saved and saved["job_name"] != name:
-        say(f"the detection SQL has changed since `stack down`: resuming {saved['job_name']} to hand over where it stopped")
-        live = [_run_job(saved["job_name"], saved["sql"], savepoint=saved["location"])]
-        saved = None
+    if not live and saved and saved["job_name"] != name:
+        live, saved = _resumed_to_hand_over(saved), None
     for job in live:
         say(f"stopping outdated detection job {job['name']} drained; {name} takes over at its offsets")
         if _stop_with_savepoint(job, drain=True) is None:
@@ -180,6 +176,16 @@ def submit_detection_job():
     _run_job(name, local_sql(), savepoint)
     _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
     say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
+
+
+def _resumed_to_hand_over(saved):
+    """The job of other SQL that `stack down` left a savepoint of, resumed so that it can be stopped
+    drained ([that job]); [] when its SQL was not kept."""
+    if saved["sql"] is None:
+        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed, and its SQL was not kept")
+        return []
+    say(f"the detection SQL has changed since `stack down`: resuming {saved['job_name']} to hand over where it stopped")
+    return [_run_job(saved["job_name"], saved["sql"], savepoint=saved["location"])]
 
 
 def _run_job(name, sql, savepoint=None):
