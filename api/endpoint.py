@@ -74,33 +74,7 @@ def store(items):
     "duplicate" (its transaction id was taken), "late", or its Claim when its key was taken (a
     retry or a conflict, which the claim then says)."""
     results = [None] * len(items)
-    now = time.monotonic()
-    first = {}  # transaction id -> the batch's first Record with it; a later one is a duplicate
-    for index, item in enumerate(items):
-        if isinstance(item, Record) and now > item.send_by:
-            results[index] = "late"
-        elif isinstance(item, Record):
-            first.setdefault(item.cleaned["transaction_id"], (index, item))
-    freed, taken = [], []
-    if first:
-        claimed, recorded = recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
-        for index, item in enumerate(items):
-            if not isinstance(item, Record) or results[index] == "late":
-                continue
-            transaction_id, claim = item.cleaned["transaction_id"], item.claim
-            if first[transaction_id][0] != index:
-                results[index] = "duplicate"
-            elif claim and transaction_id not in claimed:
-                taken.append(claim)
-                results[index] = claim
-            else:
-                if claim:
-                    claim.decision_id = claimed[transaction_id]
-                results[index] = "recorded" if transaction_id in recorded else "duplicate"
-                if claim and results[index] == "duplicate":
-                    freed.append(claim.decision_id)  # the key stays free for a retry with a new id
-    if taken:
-        idempotency.resolve_taken(taken)
+    freed = _record(items, results)
     recording.save_answers([(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)])
     undos = [item for item in items if isinstance(item, Undo)]
     if undos:
@@ -109,6 +83,45 @@ def store(items):
     if freed:
         idempotency.release_many(freed)
     return results
+
+
+def _record(items, results):
+    """Claim the keys of the Records and record their transactions, in one statement; each Record's
+    result goes to its place in results. Returns the decision ids whose keys are to be freed."""
+    now = time.monotonic()
+    first = {}  # transaction id -> the batch's first Record with it; a later one is a duplicate
+    for index, item in enumerate(items):
+        if isinstance(item, Record) and now > item.send_by:
+            results[index] = "late"
+        elif isinstance(item, Record):
+            first.setdefault(item.cleaned["transaction_id"], (index, item))
+    if not first:
+        return []
+    claimed, recorded = recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
+    freed, taken = [], []
+    for index, item in enumerate(items):
+        if isinstance(item, Record) and results[index] != "late":
+            first_index, _ = first[item.cleaned["transaction_id"]]
+            results[index] = (_first_result(item, claimed, recorded, taken, freed) if first_index == index
+                              else "duplicate")
+    if taken:
+        idempotency.resolve_taken(taken)
+    return freed
+
+
+def _first_result(record, claimed, recorded, taken, freed):
+    """The result of the batch's first Record of a transaction id: its Claim when its key was taken
+    (added to taken), else whether its transaction was recorded (a duplicate's key added to freed)."""
+    transaction_id, claim = record.cleaned["transaction_id"], record.claim
+    if claim and transaction_id not in claimed:
+        taken.append(claim)
+        return claim
+    if claim:
+        claim.decision_id = claimed[transaction_id]
+    result = "recorded" if transaction_id in recorded else "duplicate"
+    if claim and result == "duplicate":
+        freed.append(claim.decision_id)  # the key stays free for a retry with a new id
+    return result
 
 
 database = Batcher("decision-store", store)
@@ -188,14 +201,8 @@ async def _decide(client_key, idempotency_key, body, arrived):
     except DatabaseError as error:
         logger.error("decision %s not recorded: %s", cleaned["transaction_id"], error)
         return 503, {"error": "The database is unavailable, nothing was sent."}, {}
-    if isinstance(outcome, idempotency.Claim):
-        if outcome.previous_answer is not None:
-            return 200, outcome.previous_answer, {REPLAYED_HEADER: "true"}
-        return outcome.conflict.status, {"error": str(outcome.conflict)}, {}
-    if outcome == "duplicate":
-        return 409, {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, {}
-    if outcome == "late":
-        return 200, decisions.fallback(cleaned["transaction_id"], shed=True), {}
+    if outcome != "recorded":
+        return _unrecorded_answer(outcome, cleaned["transaction_id"])
     decision_id = claim.decision_id if claim else None
     undo = Undo(cleaned["transaction_id"], decision_id)
     try:
@@ -204,12 +211,27 @@ async def _decide(client_key, idempotency_key, body, arrived):
         await database.submit(undo)  # gone before the answer says so (the same undo again is harmless)
         return 503, {"error": f"Kafka is unavailable, nothing was sent: {error}"}, {}
     if decision_id is not None:
-        # Saved before the answer goes, so that a retry gets it; but not past the budget: a retry
-        # in the moment until it is saved is told to retry shortly (409).
-        saving = asyncio.ensure_future(database.submit(SaveAnswer(decision_id, answer)))
-        saving.add_done_callback(_log_unsaved)
-        await asyncio.wait([saving], timeout=max(arrived + budget - time.monotonic(), 0))
+        await _save_answer(decision_id, answer, arrived + budget)
     return 200, answer, {}
+
+
+def _unrecorded_answer(outcome, transaction_id):
+    """(status, payload, headers) for a Record that was not recorded: its key's Claim, "duplicate" or "late"."""
+    if isinstance(outcome, idempotency.Claim):
+        if outcome.previous_answer is not None:
+            return 200, outcome.previous_answer, {REPLAYED_HEADER: "true"}
+        return outcome.conflict.status, {"error": str(outcome.conflict)}, {}
+    if outcome == "duplicate":
+        return 409, {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, {}
+    return 200, decisions.fallback(transaction_id, shed=True), {}  # late
+
+
+async def _save_answer(decision_id, answer, deadline):
+    """Saved before the answer goes, so that a retry gets it; but not past the budget: a retry in
+    the moment until it is saved is told to retry shortly (409)."""
+    saving = asyncio.ensure_future(database.submit(SaveAnswer(decision_id, answer)))
+    saving.add_done_callback(_log_unsaved)
+    await asyncio.wait([saving], timeout=max(deadline - time.monotonic(), 0))
 
 
 def _log_unsaved(saving):

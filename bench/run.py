@@ -102,7 +102,7 @@ def machine():
 
 def require_stack():
     from fraudsite.kafka import broker_reachable
-    from localstack.flink import detection_jobs
+    from fraudsite.flink_client import detection_jobs
 
     if not broker_reachable() or not any(job["state"] == "RUNNING" for job in detection_jobs()):
         sys.exit("the local stack is not running with the detection job: run `make stack-up` first")

@@ -90,7 +90,7 @@ def stack_pids():
 
 def flink_memory():
     """The TaskManager's heap in use (MiB) and the last checkpoint's state size (bytes)."""
-    from localstack.flink import detection_jobs, flink_rest
+    from fraudsite.flink_client import detection_jobs, flink_rest
 
     from tests.support import wait_until
 
@@ -231,7 +231,7 @@ def bench_jobcpu(rate, results_dir, say, warmup_seconds=40, windows=3, window_se
     counted by the verdicts the job wrote in each window (the clock's ticks have none)."""
     from django.conf import settings
 
-    from localstack.flink import detection_jobs
+    from fraudsite.flink_client import detection_jobs
 
     job = next(job["name"] for job in detection_jobs() if job["state"] == "RUNNING")
     load_before = os.getloadavg()[0]  # the machine is shared: how busy it was, for the record

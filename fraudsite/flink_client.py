@@ -1,7 +1,12 @@
-"""Where a bounded Flink job (a proposal's replay) runs: one interface, two implementations.
+"""The Flink client that production code uses: the local session cluster's REST API, and where a
+bounded Flink job (a proposal's replay) runs, through one interface with two implementations.
 
-* LocalFlink: the local stack's session cluster (localstack/flink.py): the statements as one
-  script through its SQL client, the job followed through Flink's REST API.
+* flink_rest(), flink_overview(), detection_jobs(): the local cluster's REST API (what /health
+  reads of the detection job, what `stack up` waits for).
+* LocalFlink: the local stack's session cluster: the statements as one script through its SQL
+  client, the job followed through Flink's REST API. The SQL client is a JVM that the local stack
+  fetches and starts (localstack/flink.py); the localstack app registers it when Django starts
+  (register_local_sql_client), so that no module outside localstack/ imports the launcher.
 * CloudStatements: Confluent Cloud for Apache Flink's statement REST API (sql/v1): each statement
   created, its status polled until it completes, its results read, and then deleted
   (https://docs.confluent.io/cloud/current/flink/operate-and-deploy/flink-rest-api.html).
@@ -19,6 +24,9 @@ import urllib.request
 
 from django.conf import settings
 
+# The local detection job's name is this prefix and the fingerprint of its SQL (localstack/flink.py).
+JOB_NAME_PREFIX = "fraud-detection-"
+
 # Statement phases of sql/v1 that end a statement.
 FINISHED, FAILED_PHASES = "COMPLETED", ("FAILED", "FAILING", "STOPPED", "DEGRADED")
 # The settings a replay on Confluent Cloud needs (cloud_env writes them from Terraform's outputs).
@@ -29,6 +37,43 @@ CLOUD_SETTINGS = ("CONFLUENT_FLINK_REST_ENDPOINT", "CONFLUENT_ORGANIZATION_ID", 
 
 class FlinkJobFailed(RuntimeError):
     """The job failed, or did not finish in time; the message says how."""
+
+
+def flink_rest(path, method="GET", timeout=5, body=None):
+    """An answer of the local cluster's REST API, as JSON."""
+    request = urllib.request.Request(
+        f"http://localhost:{settings.STACK_FLINK_REST_PORT}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={} if body is None else {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def flink_overview():
+    """The cluster's overview, or None when it does not answer."""
+    try:
+        return flink_rest("/overview", timeout=2)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def detection_jobs():
+    """Jobs of the cluster whose name marks them as the detection job: [{'jid', 'name', 'state'}]."""
+    try:
+        jobs = flink_rest("/jobs/overview")["jobs"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return []
+    return [job for job in jobs if job["name"].startswith(JOB_NAME_PREFIX)]
+
+
+_local_sql_client = None
+
+
+def register_local_sql_client(run_script):
+    """run_script(path, what) runs a SQL script through the local cluster's SQL client."""
+    global _local_sql_client
+    _local_sql_client = run_script
 
 
 class LocalFlink:
@@ -42,12 +87,12 @@ class LocalFlink:
         import tempfile
         from pathlib import Path
 
-        from localstack.flink import flink_rest, run_sql_script
-
+        if _local_sql_client is None:
+            raise FlinkJobFailed("no local Flink SQL client: the localstack app is not installed")
         with tempfile.TemporaryDirectory(prefix="replay-") as folder:
             script = Path(folder) / "replay.sql"
             script.write_text(f"SET 'pipeline.name' = '{name}';\n\n" + "\n\n".join(statements))
-            run_sql_script(script, "the replay SQL")
+            _local_sql_client(script, "the replay SQL")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = next((j for j in flink_rest("/jobs/overview")["jobs"] if j["name"] == name), None)

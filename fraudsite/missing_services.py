@@ -34,6 +34,11 @@ def database_problem(error):
     text = " ".join(_first_line(link) for link in _chain(error))
     if not sqlite and "couldn't get a connection" in text:  # the pool's time-out: ask the server itself why
         text = _postgres_refusal() or text
+    return _setup_problem(text, where, sqlite)
+
+
+def _setup_problem(text, where, sqlite):
+    """database_problem's answer for the error's text."""
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         hint = (" DATABASE_URL is not set: `make run` (or `make setup`) writes .env with the PostgreSQL "
                 "database it uses." if sqlite else "")

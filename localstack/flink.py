@@ -1,23 +1,21 @@
 """The stack's Apache Flink session cluster and the detection job it runs: submitted through Flink's
-SQL client, stopped by `stack down` with a savepoint that the next `stack up` resumes from."""
+SQL client, stopped by `stack down` with a savepoint that the next `stack up` resumes from. Its REST
+API is read through fraudsite/flink_client.py, the client production code uses too."""
 
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 
 from django.conf import settings
 
 from fraudsite import detection_sql
+from fraudsite.flink_client import JOB_NAME_PREFIX, detection_jobs, flink_overview, flink_rest
 
 from .artifacts import ensure_flink
 from .handover import hand_over
 from .layout import paths
 from .messages import StackError, say
 from .processes import log4j_options, require_free_port, run_checked, running_pid, spawn, wait_for
-
-JOB_NAME_PREFIX = "fraud-detection-"
 
 # What Flink's own scripts pass to every Flink JVM on Java 17 (env.java.opts.all in its default config).
 FLINK_JAVA_17_OPTIONS = [
@@ -42,23 +40,6 @@ FLINK_JAVA_17_OPTIONS = [
     "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
     "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
 ]
-
-
-def flink_rest(path, method="GET", timeout=5, body=None):
-    request = urllib.request.Request(
-        f"http://localhost:{settings.STACK_FLINK_REST_PORT}{path}", method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={} if body is None else {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read() or b"{}")
-
-
-def flink_overview():
-    try:
-        return flink_rest("/overview", timeout=2)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
 
 
 def _write_flink_conf():
@@ -139,15 +120,6 @@ def start_flink():
              p.logs / "flink-jobmanager.log")
 
 
-def detection_jobs():
-    """Jobs of the cluster whose name marks them as the detection job: [{'jid', 'name', 'state'}]."""
-    try:
-        jobs = flink_rest("/jobs/overview")["jobs"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError):
-        return []
-    return [job for job in jobs if job["name"].startswith(JOB_NAME_PREFIX)]
-
-
 def local_sql():
     return detection_sql.render("local", bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
 
@@ -188,12 +160,8 @@ def submit_detection_job():
         say(f"detection job {name} already running")
         return
     saved = _saved_job()
-    if not live and saved and saved["job_name"] != name and saved["sql"] is None:
-        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed, and its SQL was not kept")
-    elif not live and saved and saved["job_name"] != name:
-        say(f"the detection SQL has changed since `stack down`: resuming {saved['job_name']} to hand over where it stopped")
-        live = [_run_job(saved["job_name"], saved["sql"], savepoint=saved["location"])]
-        saved = None
+    if not live and saved and saved["job_name"] != name:
+        live, saved = _resumed_to_hand_over(saved), None
     for job in live:
         say(f"stopping outdated detection job {job['name']} drained; {name} takes over at its offsets")
         if _stop_with_savepoint(job, drain=True) is None:
@@ -208,6 +176,16 @@ def submit_detection_job():
     _run_job(name, local_sql(), savepoint)
     _savepoint_file().unlink(missing_ok=True)  # used; a later restart must not go back to it
     say(f"detection job RUNNING: http://localhost:{settings.STACK_FLINK_REST_PORT}")
+
+
+def _resumed_to_hand_over(saved):
+    """The job of other SQL that `stack down` left a savepoint of, resumed so that it can be stopped
+    drained ([that job]); [] when its SQL was not kept."""
+    if saved["sql"] is None:
+        say(f"not resuming {saved['job_name']}'s savepoint: the detection SQL has changed, and its SQL was not kept")
+        return []
+    say(f"the detection SQL has changed since `stack down`: resuming {saved['job_name']} to hand over where it stopped")
+    return [_run_job(saved["job_name"], saved["sql"], savepoint=saved["location"])]
 
 
 def _run_job(name, sql, savepoint=None):

@@ -6,12 +6,12 @@ import sys
 
 from django.conf import settings
 
+from fraudsite.flink_client import detection_jobs, flink_overview
 from fraudsite.kafka import broker_reachable
 
 from . import owner as ownership
 from .artifacts import require_java
-from .flink import (detection_jobs, expected_job_name, flink_overview, start_flink, submit_detection_job,
-                    suspend_detection_job)
+from .flink import expected_job_name, start_flink, submit_detection_job, suspend_detection_job
 from .kafka import start_kafka
 from .layout import paths
 from .messages import say
@@ -79,7 +79,8 @@ def down(purge=False, owner=None):
 
 
 def status():
-    """A dict describing the stack; also what `manage.py stack status` prints."""
+    """A dict describing the stack's processes, topics and jobs (`manage.py stack status` adds the
+    database and how late verdicts are)."""
     from fraudsite.topics import topic_configs
 
     report = {"kafka_pid": running_pid("kafka"), "kafka_reachable": broker_reachable(), "topics": {}}
@@ -96,29 +97,8 @@ def status():
     report["detection_jobs"] = detection_jobs()
     report["expected_job"] = expected_job_name()
     report["event_clock_pid"] = running_pid("event-clock")
-    from transactions import health
-
-    report["database"] = database_state()
-    verdicts = health.report()  # how late verdicts are (the job's watermark, stored verdicts)
-    report["verdicts"] = {key: verdicts[key] for key in
-                          ("status", "verdict_lag_seconds", "job_watermark_lag_seconds",
-                           "oldest_unjudged_transaction_seconds", "lag_alert_seconds", "verdict_conflicts")}
     report["logs"] = str(paths().logs)
     return report
-
-
-def database_state():
-    """"ok", or the one line that says what is wrong with the database and what to do."""
-    from django.db import DatabaseError
-
-    from fraudsite.missing_services import database_problem
-    from transactions.models import Verdict
-
-    try:
-        Verdict.objects.exists()
-    except DatabaseError as error:
-        return database_problem(error) or str(error).strip().splitlines()[0]
-    return "ok"
 
 
 STOP_ORDER = ("flink-taskmanager", "flink-jobmanager", "event-clock", "kafka")

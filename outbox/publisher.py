@@ -13,12 +13,13 @@ from datetime import timedelta
 
 from confluent_kafka import KafkaException
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from fraudsite.kafka import shared_producer
 from fraudsite.outages import Outage
+from fraudsite.service import BACK_OFF, ServiceLoop
 from fraudsite.topics import TOPICS
 
 from .models import OutboxMessage
@@ -26,7 +27,6 @@ from .models import OutboxMessage
 logger = logging.getLogger("fraudsite.outbox")
 
 TOPICS_BY_ROLE = {topic.role: topic for topic in TOPICS}
-MAX_BACKOFF_SECONDS = 30
 PRUNE_EVERY_SECONDS = 3600
 # Records Kafka did not take: logged when it begins, once a minute while it lasts, and when it ends.
 kafka_outage = Outage(logger, "Kafka (the outbox)")
@@ -113,45 +113,38 @@ def prune_sent(older_than_days=None):
     return old.filter(Exists(newer_of_same_key)).delete()[0]
 
 
-class Publisher:
+class Publisher(ServiceLoop):
     """The loop behind `manage.py publish_outbox`: sends pending rows as they appear."""
 
+    logger = logger
+
     def __init__(self, poll_seconds=None):
+        super().__init__()
         self.poll_seconds = settings.OUTBOX_POLL_SECONDS if poll_seconds is None else poll_seconds
-        self._stopped = threading.Event()
-        self.database_outage = Outage(logger, "the database")
+        self.last_prune = float("-inf")
 
-    def stop(self, *_):
-        self._stopped.set()
-
-    def run(self):
+    def start(self):
         logger.info("publishing the outbox every %.2f s", self.poll_seconds)
-        backoff, last_prune = 0, 0.0
-        while not self._stopped.is_set():
-            try:
-                sent, failed = publish_all_pending()
-                if time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
-                    pruned, last_prune = prune_sent(), time.monotonic()
-                    if pruned:
-                        logger.info("pruned %d sent outbox records", pruned)
-            except (OperationalError, InterfaceError) as error:
-                self.database_outage.failed("database unavailable (%s)", str(error).strip())
-                connection.close()  # reconnect on the next attempt
-                sent, failed = 0, 1
-            else:
-                self.database_outage.recovered()
-            if sent:
-                logger.info("sent %d outbox records", sent)
-            backoff = min(max(backoff * 2, 1), MAX_BACKOFF_SECONDS) if failed else 0
-            self._wait(backoff or self.poll_seconds)
-        logger.info("stopped")
 
-    def _wait(self, seconds):
+    def run_once(self):
+        sent, failed = publish_all_pending()
+        if time.monotonic() - self.last_prune >= PRUNE_EVERY_SECONDS:
+            pruned, self.last_prune = prune_sent(), time.monotonic()
+            if pruned:
+                logger.info("pruned %d sent outbox records", pruned)
+        if sent:
+            logger.info("sent %d outbox records", sent)
+        return BACK_OFF if failed else self.poll_seconds
+
+    def wait(self, seconds):
         """Wait, serving the producer meanwhile: librdkafka hands over its log lines only when polled,
         and lines held back through an outage would come out later, as if it were happening again."""
         deadline = time.monotonic() + seconds
-        while not self._stopped.is_set() and (remaining := deadline - time.monotonic()) > 0:
+        while not self.stopped.is_set() and (remaining := deadline - time.monotonic()) > 0:
             shared_producer().poll(min(remaining, 0.5))
+
+    def close(self):
+        logger.info("stopped")
 
 
 def run_in_thread(poll_seconds=None):

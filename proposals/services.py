@@ -85,7 +85,29 @@ def changes_from_csv(text):
 
 def _changes_from_csv(text):
     reader = csv.DictReader(io.StringIO(text))
-    columns = [name.strip() for name in reader.fieldnames or []]
+    fields = _threshold_columns(reader.fieldnames)
+    changes, errors, lines = {}, {}, {}
+    for number, row in enumerate(reader, start=2):
+        if number - 1 > MAX_CSV_ROWS:
+            raise InvalidThresholds({"*": {"*": [f"At most {MAX_CSV_ROWS:,} rows."]}})
+        row = {(key or "").strip(): value or "" for key, value in row.items()}
+        user_id = row.get("user_id", "").strip()
+        parsed, refused = _parsed_row(row, user_id, fields, lines)
+        if refused:
+            errors[f"line {number} ({user_id or 'no user_id'})"] = refused
+        else:
+            changes[user_id], lines[user_id] = parsed, number
+    for user_id, refused in validate_changes(changes).items():
+        errors[f"line {lines[user_id]} ({user_id})"] = refused
+    if errors:
+        raise InvalidThresholds(errors)
+    return changes
+
+
+def _threshold_columns(fieldnames):
+    """The threshold columns the CSV's header names, beside user_id; InvalidThresholds for a header
+    without user_id, with a column that is no threshold, or with no threshold."""
+    columns = [name.strip() for name in fieldnames or []]
     if "user_id" not in columns:
         raise InvalidThresholds({"header": {"user_id": ["The first line must name the columns, user_id among them."]}})
     unknown = sorted(set(columns) - {"user_id", *THRESHOLD_FIELDS})
@@ -94,34 +116,23 @@ def _changes_from_csv(text):
     fields = [name for name in columns if name != "user_id"]
     if not fields:
         raise InvalidThresholds({"header": {"*": ["Name at least one threshold column."]}})
-    changes, errors, lines = {}, {}, {}
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_CSV_ROWS:
-            raise InvalidThresholds({"*": {"*": [f"At most {MAX_CSV_ROWS:,} rows."]}})
-        row = {(key or "").strip(): value or "" for key, value in row.items()}
-        user_id = row.get("user_id", "").strip()
-        label = f"line {number} ({user_id or 'no user_id'})"
-        if not user_id:
-            errors[label] = {"user_id": ["Missing."]}
-            continue
-        if user_id in changes:
-            errors[label] = {"user_id": [f"Also on line {lines[user_id]}."]}
-            continue
-        parsed, refused = {}, {}
-        for field in fields:
-            try:
-                parsed[field] = parse_threshold(field, row.get(field, ""))
-            except ValueError as error:
-                refused[field] = [str(error)]
-        if refused:
-            errors[label] = refused
-            continue
-        changes[user_id], lines[user_id] = parsed, number
-    for user_id, refused in validate_changes(changes).items():
-        errors[f"line {lines[user_id]} ({user_id})"] = refused
-    if errors:
-        raise InvalidThresholds(errors)
-    return changes
+    return fields
+
+
+def _parsed_row(row, user_id, fields, lines):
+    """(the row's thresholds, its errors by field: empty when there are none); lines: the line of
+    each user_id read so far."""
+    if not user_id:
+        return {}, {"user_id": ["Missing."]}
+    if user_id in lines:
+        return {}, {"user_id": [f"Also on line {lines[user_id]}."]}
+    parsed, refused = {}, {}
+    for field in fields:
+        try:
+            parsed[field] = parse_threshold(field, row.get(field, ""))
+        except ValueError as error:
+            refused[field] = [str(error)]
+    return parsed, refused
 
 
 def thresholds_fingerprint(user_ids):

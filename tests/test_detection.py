@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from fraudsite import detection_sql
+from fraudsite import detection_sql, flink_client
 from fraudsite.avro import load_schema
 from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID, USERS_CONFIG, VERDICTS, ensure_topics
 from localstack import flink
@@ -157,7 +157,7 @@ def test_a_skewed_client_clock_hurts_nobody_else_and_loses_nothing(pipeline):
 
 
 def test_the_running_job_is_the_rendered_local_sql(stack):
-    (job,) = [job for job in flink.detection_jobs() if job["state"] == "RUNNING"]
+    (job,) = [job for job in flink_client.detection_jobs() if job["state"] == "RUNNING"]
     assert job["name"] == flink.JOB_NAME_PREFIX + detection_sql.fingerprint(detection_sql.render("local"))
     submitted = (settings.STACK_DIR / "flink" / "detection.sql").read_text()
     assert submitted.endswith(detection_sql.render("local"))
@@ -355,7 +355,7 @@ def test_a_changed_detection_sql_takes_over_where_the_old_job_stopped(pipeline, 
             sent[user].append(pipeline.transaction(user, *LONDON, offset_ms=step * 1000))
             time.sleep(0.05)
         redeploy.join()
-        assert [job["name"] for job in flink.detection_jobs() if job["state"] == "RUNNING"] == [new_job]
+        assert [job["name"] for job in flink_client.detection_jobs() if job["state"] == "RUNNING"] == [new_job]
         every = [transaction_id for ids in sent.values() for transaction_id in ids]
         verdicts = {verdict["transaction_id"]: verdict for verdict in pipeline.verdicts(every, timeout=90)}
         pipeline.reader.collect_until(lambda records: False, 3)  # a second verdict would come in this time
@@ -369,7 +369,7 @@ def test_a_changed_detection_sql_takes_over_where_the_old_job_stopped(pipeline, 
     finally:
         monkeypatch.undo()
         flink.submit_detection_job()  # the session's job again, handed over the same way
-    assert [job["name"] for job in flink.detection_jobs() if job["state"] == "RUNNING"] == [old_job]
+    assert [job["name"] for job in flink_client.detection_jobs() if job["state"] == "RUNNING"] == [old_job]
 
 
 # --- the Confluent Cloud variant, planned by open-source Flink -----------------------------
@@ -449,9 +449,9 @@ def cloud_emulation(stack, settings, tmp_path):
         yield
     finally:
         clock.stop()
-        for job in flink.flink_rest("/jobs/overview")["jobs"]:
+        for job in flink_client.flink_rest("/jobs/overview")["jobs"]:
             if job["name"] == name and job["state"] not in ("CANCELED", "FAILED", "FINISHED"):
-                flink.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+                flink_client.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
+from fraudsite import service
 from fraudsite.outages import BrokerOutages, Outage, RepeatedLines
 from outbox import publisher
 from tests.support.waiting import wait_until
@@ -121,7 +122,8 @@ def _loop_through_a_database_outage(monkeypatch, module, function, loop, failure
         return 0, 0
 
     monkeypatch.setattr(module, function, failing)
-    monkeypatch.setattr(module, "connection", type("Closed", (), {"close": staticmethod(lambda: None)}))
+    monkeypatch.setattr(service, "connection", type("Closed", (), {"close": staticmethod(lambda: None)}))
+    loop.max_backoff_seconds = 0
     thread = threading.Thread(target=loop.run)
     thread.start()
     thread.join(60)
@@ -129,7 +131,6 @@ def _loop_through_a_database_outage(monkeypatch, module, function, loop, failure
 
 
 def test_the_outbox_publisher_logs_a_database_outage_at_its_start_and_end(monkeypatch, caplog):
-    monkeypatch.setattr(publisher, "MAX_BACKOFF_SECONDS", 0)
     monkeypatch.setattr(publisher, "prune_sent", lambda: 0)
     caplog.set_level(logging.INFO, logger="fraudsite.outbox")
     _loop_through_a_database_outage(monkeypatch, publisher, "publish_all_pending", publisher.Publisher(poll_seconds=0))
@@ -139,7 +140,6 @@ def test_the_outbox_publisher_logs_a_database_outage_at_its_start_and_end(monkey
 
 
 def test_the_webhook_deliverer_logs_a_database_outage_at_its_start_and_end(monkeypatch, caplog):
-    monkeypatch.setattr(deliveries, "MAX_DATABASE_BACKOFF_SECONDS", 0)
     caplog.set_level(logging.INFO, logger=deliveries.logger.name)
     _loop_through_a_database_outage(monkeypatch, deliveries, "deliver_due", deliveries.Deliverer(poll_seconds=0))
     lines = [r.getMessage() for r in caplog.records if "database" in r.getMessage()]

@@ -10,6 +10,7 @@ import time
 import pytest
 from django.conf import settings
 
+from fraudsite import flink_client
 from localstack import flink
 from localstack.kafka import start_kafka
 from localstack.layout import paths
@@ -40,8 +41,8 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
     traffic = threading.Thread(target=simulator.run, args=(user_ids, 3000),
                                kwargs={"rate": 150, "on_send": lambda record: sent_ids.append(record["transaction_id"])})
     try:
-        (job,) = [job for job in flink.detection_jobs() if job["state"] == "RUNNING"]
-        completed = lambda: flink.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["completed"]
+        (job,) = [job for job in flink_client.detection_jobs() if job["state"] == "RUNNING"]
+        completed = lambda: flink_client.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["completed"]
         before = completed()
         traffic.start()
         wait_until(completed, 30, "a checkpoint to complete under traffic", until=lambda count: count > before,
@@ -63,7 +64,7 @@ def test_a_killed_taskmanager_recovers_and_every_transaction_has_exactly_one_ver
 
     assert len(sent_ids) == 3000
     assert sorted(ours.values_list("transaction_id", flat=True)) == sorted(sent_ids)  # one row each, none extra
-    assert flink.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["restored"] >= 1  # it did recover
+    assert flink_client.flink_rest(f"/jobs/{job['jid']}/checkpoints")["counts"]["restored"] >= 1  # it did recover
     # and it is live again: a burst sharing one broker millisecond after the storm gets every
     # verdict with no traffic after it (nothing held behind the restored job's watermark).
     pipeline = Pipeline()

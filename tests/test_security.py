@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from fraudsite import flink_client
 from fraudsite.security import CredentialsHidingFilter
-from localstack import flink
 from tests.support.reviews import post_review, user_with, verdict
 from transactions import submission
 from alerts.models import AlertReview
@@ -351,9 +351,9 @@ def test_the_local_flink_accepts_no_jar_uploads(stack):
     import urllib.error
 
     with pytest.raises(urllib.error.HTTPError) as refused:
-        flink.flink_rest("/jars")  # the web UI's jar upload and run handlers are not there
+        flink_client.flink_rest("/jars")  # the web UI's jar upload and run handlers are not there
     assert refused.value.code == 404
-    assert "jobs" in flink.flink_rest("/jobs/overview")  # the stack's own REST use still works
+    assert "jobs" in flink_client.flink_rest("/jobs/overview")  # the stack's own REST use still works
 
 
 def test_redis_listens_on_loopback_only():

@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from django.conf import settings
 
+from fraudsite import flink_client
 from fraudsite.kafka import client_config
 from fraudsite.topics import TICK_USER_ID
 from localstack import flink
@@ -77,9 +78,9 @@ WHERE user_id <> '{TICK_USER_ID}';
 
     yield lateness
     reader.close()
-    for job in flink.flink_rest("/jobs/overview")["jobs"]:
+    for job in flink_client.flink_rest("/jobs/overview")["jobs"]:
         if job["name"] == name and job["state"] not in ("CANCELED", "FAILED", "FINISHED"):
-            flink.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
+            flink_client.flink_rest(f"/jobs/{job['jid']}?mode=cancel", method="PATCH")
 
 
 def test_a_burst_sharing_one_broker_millisecond_gets_every_verdict_none_late(stack, lateness_probe):

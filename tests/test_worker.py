@@ -107,7 +107,7 @@ def test_a_database_outage_is_waited_out_without_losing_the_batch(verdict_topic,
         return real_store(rows, dead_letters)
 
     monkeypatch.setattr(worker_module, "store_rows", store_failing)
-    monkeypatch.setattr(worker_module, "MAX_BACKOFF_SECONDS", 0)  # after the first second, retry at once
+    monkeypatch.setattr(Worker, "max_backoff_seconds", 0)  # retry at once
     caplog.set_level(logging.INFO, logger="fraudsite.worker")
     Worker(Options(group_id=unique("g"), idle_timeout=3)).run()
 

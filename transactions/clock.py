@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from django.conf import settings
 
 from fraudsite.kafka import client_config
+from fraudsite.service import ServiceLoop
 from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID
 
 logger = logging.getLogger("fraudsite.clock")
@@ -77,17 +78,24 @@ def tick_producer(topic, transactional):
     }))
 
 
-class Clock:
-    """Sends a tick to each partition of topic every interval_ms until stop() is called."""
+class Clock(ServiceLoop):
+    """Sends a tick to each partition of topic every interval_ms until stop() is called. watch: look
+    for another clock's ticks before taking the role (not when two start at once on purpose)."""
 
-    def __init__(self, topic=None, interval_ms=None, transactional=None):
+    logger = logger
+
+    def __init__(self, topic=None, interval_ms=None, transactional=None, watch=True, report_every=60.0):
+        super().__init__()
+        self.watch, self.report_every = watch, report_every
         self.topic = topic or CARD_TRANSACTIONS.name
         self.interval = (interval_ms or settings.EVENT_TIME_TICK_MS) / 1000
         self.transactional = settings.EVENT_CLOCK_TRANSACTIONAL if transactional is None else transactional
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.codec = CARD_TRANSACTIONS.codec(self.topic)
         self.producer = None
-        self._stopped = threading.Event()
+        self.ticked, self.refreshed = [], None  # the partitions ticked, and when they were listed
+        self.next_tick = self.last_report = None
+        self.failed_reported = 0  # self.failed at the last report
         self.sent = 0
         self.failed = 0
         self.error = None  # why run() stopped, when it stopped by itself (an AnotherClock)
@@ -107,7 +115,7 @@ class Clock:
             end = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=10)[1]
             consumer.assign([TopicPartition(self.topic, partition, end)])
             deadline = time.monotonic() + seconds
-            while not self._stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+            while not self.stopped.is_set() and (left := deadline - time.monotonic()) > 0:
                 message = consumer.poll(min(left, 0.2))
                 if message is not None and not message.error() and message.key() == TICK_USER_ID.encode():
                     return dict(message.headers() or []).get(HEADER, b"another clock").decode(errors="replace")
@@ -178,63 +186,65 @@ class Clock:
 
     def _first_partitions(self, client):
         """The topic's partitions, waiting (and saying so) while the broker or topic is not there yet."""
-        while not self._stopped.is_set():
+        while not self.stopped.is_set():
             try:
                 return self.partitions(client)
             except KafkaException as error:
                 logger.warning("waiting for %s: %s", self.topic, error)
-                self._stopped.wait(2)
+                self.stopped.wait(2)
         return []
 
-    def run(self, report_every=60.0, watch=True):
+    def run(self):
         """Tick until stop(); returns normally then. Raises AnotherClock (also kept in self.error)
         when another clock holds the role, at the start or later (fenced)."""
         try:
-            self._run(report_every, watch)
+            super().run()
         except AnotherClock as error:
             self.error = error
             logger.error("%s", error)
             raise
 
-    def _run(self, report_every, watch):
-        partitions = self.take_role(watch)
-        refreshed = time.monotonic()
-        logger.info("ticking %d partition(s) of %s every %.0f ms as %s (transactional id %s)", len(partitions),
+    def start(self):
+        self.ticked = self.take_role(self.watch)
+        self.refreshed = self.next_tick = self.last_report = time.monotonic()
+        logger.info("ticking %d partition(s) of %s every %.0f ms as %s (transactional id %s)", len(self.ticked),
                     self.topic, self.interval * 1000, self.name, transactional_id(self.topic))
-        last_report, failed_reported = time.monotonic(), 0
-        next_tick = time.monotonic()
-        while not self._stopped.is_set():
-            self.tick(partitions)
-            now = time.monotonic()
-            if now - refreshed >= 30:  # partitions added to the topic get ticks too
-                try:
-                    partitions, refreshed = self.partitions(self.producer), now
-                except KafkaException as error:
-                    logger.warning("could not refresh partitions: %s", error)
-                    refreshed = now
-            if now - last_report >= report_every:
-                if self.failed > failed_reported:
-                    logger.warning("%d ticks not committed in the last %.0f s (is the broker up?)",
-                                   self.failed - failed_reported, now - last_report)
-                failed_reported, last_report = self.failed, now
-            next_tick += self.interval
-            self._stopped.wait(max(next_tick - time.monotonic(), 0))
-            if next_tick < time.monotonic() - self.interval:  # fell behind (suspended): do not catch up
-                next_tick = time.monotonic()
-        self.producer.flush(2)
+
+    def run_once(self):
+        if self.next_tick < time.monotonic() - self.interval:  # fell behind (suspended): do not catch up
+            self.next_tick = time.monotonic()
+        self.tick(self.ticked)
+        now = time.monotonic()
+        if now - self.refreshed >= 30:  # partitions added to the topic get ticks too
+            self._refresh_partitions(now)
+        if now - self.last_report >= self.report_every:
+            if self.failed > self.failed_reported:
+                logger.warning("%d ticks not committed in the last %.0f s (is the broker up?)",
+                               self.failed - self.failed_reported, now - self.last_report)
+            self.failed_reported, self.last_report = self.failed, now
+        self.next_tick += self.interval
+        return max(self.next_tick - time.monotonic(), 0)
+
+    def _refresh_partitions(self, now):
+        try:
+            self.ticked = self.partitions(self.producer)
+        except KafkaException as error:
+            logger.warning("could not refresh partitions: %s", error)
+        self.refreshed = now
+
+    def close(self):
+        if self.producer is not None:
+            self.producer.flush(2)
         logger.info("stopped after %d ticks", self.sent)
 
-    def stop(self, *_):
-        self._stopped.set()
 
-
-def run_in_thread(watch=True, **kwargs):
+def run_in_thread(**kwargs):
     """A started Clock in a daemon thread (for a job on topics of its own, e.g. in tests)."""
     clock = Clock(**kwargs)
 
     def run():
         try:
-            clock.run(watch=watch)
+            clock.run()
         except AnotherClock:
             pass  # kept in clock.error
 

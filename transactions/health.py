@@ -27,6 +27,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from fraudsite import metrics
+from fraudsite.flink_client import detection_jobs, flink_rest
 from fraudsite.kafka import broker_reachable, client_config
 from outbox.publisher import oldest_pending_seconds
 
@@ -65,33 +66,31 @@ def detection_job():
     where the job is not the local stack's (HEALTH_CHECKS_FLINK off, e.g. Confluent Cloud)."""
     if not settings.HEALTH_CHECKS_FLINK:
         return None
-    from localstack import flink
-
-    running = [job for job in flink.detection_jobs() if job["state"] == "RUNNING"]
+    running = [job for job in detection_jobs() if job["state"] == "RUNNING"]
     if not running:
         return {"state": "NOT RUNNING", "watermark_lag_seconds": None}
     job = running[0]
     try:
-        query = _writer_watermark_query(flink, job["jid"])
+        query = _writer_watermark_query(job["jid"])
         # Flink answers from its metric store and refreshes it in the background, at most once a
         # second: the first answer can be seconds old, the one after a refresh is current.
         asked = time.time()  # when the refresh that the second answer shows was started
-        flink.flink_rest(query, timeout=2)
+        flink_rest(query, timeout=2)
         time.sleep(METRICS_REFRESH_SECONDS)
-        watermark_ms = min(int(mark["value"]) for mark in flink.flink_rest(query, timeout=2))
+        watermark_ms = min(int(mark["value"]) for mark in flink_rest(query, timeout=2))
     except (urllib.error.URLError, OSError, ValueError, KeyError):
         return {"state": job["state"], "watermark_lag_seconds": None}
     lag = None if watermark_ms < 0 else max(asked - watermark_ms / 1000, 0.0)
     return {"state": job["state"], "watermark_lag_seconds": lag}
 
 
-def _writer_watermark_query(flink, jid):
+def _writer_watermark_query(jid):
     """The REST query for the watermark reaching each subtask's Kafka writer: the temporal join's
     output. (The vertex's own input watermark counts the idle users-config input and stays at its
     minimum.) ValueError when the job has no such metric."""
-    for vertex in reversed(flink.flink_rest(f"/jobs/{jid}", timeout=2)["vertices"]):  # topological order
+    for vertex in reversed(flink_rest(f"/jobs/{jid}", timeout=2)["vertices"]):  # topological order
         metrics = f"/jobs/{jid}/vertices/{vertex['id']}/metrics"
-        names = [metric["id"] for metric in flink.flink_rest(metrics, timeout=2)
+        names = [metric["id"] for metric in flink_rest(metrics, timeout=2)
                  if metric["id"].endswith("__Writer.currentInputWatermark")]
         if names:
             return f"{metrics}?get={urllib.parse.quote(','.join(names))}"

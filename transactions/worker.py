@@ -12,8 +12,6 @@ is being stored and one waits, decoded.
 """
 
 import logging
-import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from fraudsite.kafka import client_config
 from fraudsite.outages import Outage
+from fraudsite.service import ServiceLoop
 from fraudsite.topics import VERDICTS
 
 from .broadcast import Pusher, layer_is_process_local, push_verdicts
@@ -31,8 +30,6 @@ from .models import DeadLetter
 from .verdicts import dead_letter, parse_batch, store_batch, store_rows
 
 logger = logging.getLogger("fraudsite.worker")
-
-MAX_BACKOFF_SECONDS = 30
 
 
 @dataclass
@@ -77,15 +74,20 @@ class Counters:
                 f"{self.dead_lettered} dead letters, {self.rate():.0f} records/s")
 
 
-class Worker:
+class Worker(ServiceLoop):
+    """Each round runs the stages of the pipeline: read what has arrived, decode it, hand it to the
+    writer thread to store (the batch before it was stored meanwhile: collected here), broadcast
+    what was stored, commit its offsets. A database outage while storing is waited out by the
+    loop's back-off, the batch kept and stored again."""
+
+    logger = logger
+
     def __init__(self, options):
+        super().__init__()
         self.options = options
         self.counters = Counters()
-        self.stopping = False
         self.codec = VERDICTS.codec()
-        # Outages are logged when they begin, once a minute while they last, and when they end.
-        self.database_outage = Outage(logger, "the database")
-        self.kafka_errors = Outage(logger, "Kafka")
+        self.kafka_errors = Outage(logger, "Kafka")  # logged when it begins, once a minute, when it ends
         self.consumer = Consumer(client_config(**{
             "group.id": options.group_id,
             "enable.auto.commit": False,
@@ -95,59 +97,71 @@ class Worker:
             "session.timeout.ms": 10_000,
             "on_commit": self._committed,
         }))
+        self.decoded = None  # the next batch to store, decoded
+        self.storing = None  # the batch in the writer thread, and its Future (None: to be stored again)
+        self.last_record = self.last_report = time.monotonic()
+        self.reported = 0  # records consumed at the last progress line
 
     def stop(self, *_):
         logger.info("stopping after the current batch")
-        self.stopping = True
+        super().stop()
 
     def run(self):
+        super().run()
+        return self.counters
+
+    def start(self):
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdict-writer")
+        self.pusher = Pusher()
         if layer_is_process_local():
             logger.warning("the channel layer is in-memory: verdicts will not reach a web server in another "
                            "process. Set REDIS_URL for the worker and the web server.")
-        # Signals reach the main thread only; a worker run in another thread is stopped by stop().
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
         on_assign = self._rewind if self.options.from_beginning else None
         self.consumer.subscribe([settings.TOPIC_CARD_TRANSACTIONS_ENRICHED], **({"on_assign": on_assign} if on_assign else {}))
         logger.info("consuming %s as group %s", settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, self.options.group_id)
-        last_record = last_report = time.monotonic()
-        reported = 0  # records consumed at the last progress line
-        storing = None  # (Batch, Future): the batch in the writer thread
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verdict-writer")
-        self.pusher = Pusher()
-        try:
-            while not self.stopping and not self._reached_max():
-                # While a batch is being stored, take only what has already arrived: a stored
-                # batch's push and commit never wait for the next record.
-                messages = self._next_batch(wait=storing is None)
-                now = time.monotonic()
-                batch = self._parse(messages) if messages else None
-                stored = self._stored(*storing) if storing else None
-                storing = (batch, self.writer.submit(self._store, batch)) if batch else None
-                if stored:
-                    self._finish(stored, wait_for_commit=storing is None)
-                if messages or stored:
-                    last_record = now
-                elif not self.consumer.assignment():
-                    last_record = now  # idle only counts once partitions are ours (after a rebalance)
-                elif self.options.idle_timeout is not None and now - last_record >= self.options.idle_timeout:
-                    logger.info("idle for %.0f s", self.options.idle_timeout)
-                    break
-                # Progress while there is some; nothing repeated while idle.
-                if now - last_report >= self.options.report_every and self.counters.consumed != reported:
-                    logger.info(self.counters.line())
-                    last_report, reported = now, self.counters.consumed
-            if storing:
-                self._finish(self._stored(*storing), wait_for_commit=True)
-        finally:
-            self.writer.submit(close_connection).result()
-            self.writer.shutdown()
-            self.pusher.close()
-            self.consumer.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            logger.info("stopped: %s", self.counters.line())
-        return self.counters
+
+    def finished(self):
+        """Stopped, idle or at max_messages, with nothing left in hand: what was read is stored and committed."""
+        return (self.stopped.is_set() or self._reached_max()) and self.decoded is None and self.storing is None
+
+    def run_once(self):
+        if self.decoded is None and not self.stopped.is_set() and not self._reached_max():
+            messages = self.read(wait=self.storing is None)
+            self.decoded = self.decode(messages) if messages else None
+        stored = self.collect_stored() if self.storing else None
+        if self.decoded:
+            self.storing, self.decoded = (self.decoded, self.writer.submit(self.store, self.decoded)), None
+        if stored:
+            self.broadcast(stored)
+            # While the next batch is being stored, waiting for the commit would only hold it up;
+            # with none in flight it is waited for, so a worker that stops or goes idle has
+            # committed everything it stored.
+            self.commit(stored, wait=self.storing is None)
+        self._note_progress(busy=bool(stored or self.storing))
+
+    def close(self):
+        self.writer.submit(close_connection).result()
+        self.writer.shutdown()
+        self.pusher.close()
+        self.consumer.close()
+        logger.info("stopped: %s", self.counters.line())
+
+    def database_unavailable(self, error, pause):
+        batch, _ = self.storing
+        self.database_outage.failed("database unavailable (%s); retrying the batch of %d in %d s",
+                                    str(error).strip(), len(batch.messages), pause)
+
+    def _note_progress(self, busy):
+        """Stop once idle for idle_timeout; a progress line every report_every while there is progress."""
+        now = time.monotonic()
+        if busy or not self.consumer.assignment():
+            self.last_record = now  # idle only counts once partitions are ours (after a rebalance)
+        elif self.options.idle_timeout is not None and now - self.last_record >= self.options.idle_timeout:
+            logger.info("idle for %.0f s", self.options.idle_timeout)
+            self.stopped.set()
+        if now - self.last_report >= self.options.report_every and self.counters.consumed != self.reported:
+            logger.info(self.counters.line())
+            self.last_report, self.reported = now, self.counters.consumed
 
     def _rewind(self, consumer, partitions):
         for partition in partitions:
@@ -157,7 +171,9 @@ class Worker:
     def _reached_max(self):
         return self.options.max_messages is not None and self.counters.consumed >= self.options.max_messages
 
-    def _next_batch(self, wait):
+    def read(self, wait):
+        """The records that have arrived (up to batch_size); when none have and `wait`, the next one
+        within batch_timeout."""
         size = self.options.batch_size
         if self.options.max_messages is not None:
             size = min(size, self.options.max_messages - self.counters.consumed)
@@ -179,13 +195,13 @@ class Worker:
             self.kafka_errors.recovered()
         return batch
 
-    def _parse(self, messages):
+    def decode(self, messages):
         if self.counters.first_record_at is None:
             self.counters.first_record_at = time.monotonic()
         self.counters.consumed += len(messages)
         return Batch(messages, *parse_batch(messages, self.codec))
 
-    def _store(self, batch):
+    def store(self, batch):
         """In the writer thread: store the batch; a record the database refuses becomes a dead letter."""
         try:
             try:
@@ -200,28 +216,33 @@ class Worker:
             raise
         return batch
 
-    def _stored(self, batch, future):
-        """The batch once stored, waiting out a database outage with backoff (the batch is kept, not
-        committed, and stored again)."""
-        backoff = 1
-        while True:
-            try:
-                stored = future.result()
-                self.database_outage.recovered()
-                return stored
-            except (OperationalError, InterfaceError) as error:
-                self.database_outage.failed("database unavailable (%s); retrying the batch of %d in %d s",
-                                            str(error).strip(), len(batch.messages), backoff)
-            self._wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            future = self.writer.submit(self._store, batch)
+    def collect_stored(self):
+        """The batch in the writer thread, once stored. A database error is raised for the loop to
+        back off; the batch is kept, not committed, and stored again in the next round."""
+        batch, future = self.storing
+        if future is None:
+            future = self.writer.submit(self.store, batch)
+        try:
+            stored = future.result()
+        except (OperationalError, InterfaceError):
+            self.storing = (batch, None)
+            raise
+        self.storing = None
+        return stored
 
-    def _finish(self, batch, wait_for_commit):
+    def broadcast(self, batch):
         push_verdicts(batch.rows, self.pusher)
-        # Offsets are committed in order. While the next batch is being stored, waiting for the
-        # commit would only hold it up; with none in flight it is waited for, so a worker that
-        # stops or goes idle has committed everything it stored.
-        self._commit(batch.messages, asynchronous=not wait_for_commit)
+
+    def commit(self, batch, wait):
+        """Commit the batch's offsets (in order: asynchronously unless `wait`), and count it."""
+        offsets = {}
+        for message in batch.messages:
+            offsets[(message.topic(), message.partition())] = message.offset() + 1
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                 asynchronous=not wait)
+        except KafkaException as error:
+            self._committed(error, [])
         self.counters.last_record_at = time.monotonic()
         self.counters.stored += len(batch.rows)
         self.counters.dead_lettered += len(batch.dead_letters)
@@ -241,24 +262,15 @@ class Worker:
             dead_letters += dead
         return verdicts, dead_letters
 
-    def _wait(self, seconds):
-        """Sleep while keeping the consumer in its group (poll() with every partition paused)."""
+    def wait(self, seconds):
+        """Sleep while keeping the consumer in its group (poll() with every partition paused); not
+        cut short by stop(): what was read is stored first."""
         assignment = self.consumer.assignment()
         self.consumer.pause(assignment)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             self.consumer.poll(min(0.5, max(deadline - time.monotonic(), 0)))
         self.consumer.resume(assignment)
-
-    def _commit(self, messages, asynchronous):
-        offsets = {}
-        for message in messages:
-            offsets[(message.topic(), message.partition())] = message.offset() + 1
-        try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                 asynchronous=asynchronous)
-        except KafkaException as error:
-            self._committed(error, [])
 
     def _committed(self, error, partitions):
         if error is not None:

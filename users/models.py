@@ -322,25 +322,36 @@ class TravelNotice(models.Model):
         return f"{self.customer.user_id}: {self.signal or 'all signals'} {self.starts_at:%Y-%m-%d}..{self.ends_at:%Y-%m-%d}"
 
     def clean(self):
-        errors = {}
-        if self.starts_at and self.ends_at:
-            if self.ends_at <= self.starts_at:
-                errors["ends_at"] = "The end must be after the start."
-            elif self.ends_at - self.starts_at > timedelta(days=MAX_NOTICE_DAYS):
-                errors["ends_at"] = f"A travel notice runs at most {MAX_NOTICE_DAYS} days."
-            elif self.pk is None and self.ends_at <= timezone.now():
-                errors["ends_at"] = "The end must be in the future."
-        if has_control_characters(self.reason or ""):
-            errors["reason"] = "Must not contain control characters or line breaks."
-        elif not (self.reason or "").strip():
-            errors["reason"] = "Say why: a reason is required."
-        region = [getattr(self, name) for name in NOTICE_REGION_FIELDS]
-        if any(value is None for value in region) and any(value is not None for value in region):
-            errors["radius_km"] = "Set the centre and the radius of the region, or none of them (everywhere)."
+        found = {"ends_at": self._period_error(), "reason": self._reason_error(), "radius_km": self._region_error()}
+        errors = {field: error for field, error in found.items() if error}
         if not errors and (refusal := self.limit_refusal()):
             errors["__all__"] = refusal
         if errors:
             raise ValidationError(errors)
+
+    def _period_error(self):
+        if not (self.starts_at and self.ends_at):
+            return None
+        if self.ends_at <= self.starts_at:
+            return "The end must be after the start."
+        if self.ends_at - self.starts_at > timedelta(days=MAX_NOTICE_DAYS):
+            return f"A travel notice runs at most {MAX_NOTICE_DAYS} days."
+        if self.pk is None and self.ends_at <= timezone.now():
+            return "The end must be in the future."
+        return None
+
+    def _reason_error(self):
+        if has_control_characters(self.reason or ""):
+            return "Must not contain control characters or line breaks."
+        if not (self.reason or "").strip():
+            return "Say why: a reason is required."
+        return None
+
+    def _region_error(self):
+        region = [getattr(self, name) for name in NOTICE_REGION_FIELDS]
+        if any(value is None for value in region) and any(value is not None for value in region):
+            return "Set the centre and the radius of the region, or none of them (everywhere)."
+        return None
 
     def limit_refusal(self):
         """Why this notice would be one too many in force for its customer, or None."""

@@ -10,18 +10,17 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import requests
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from fraudsite.outages import Outage
+from fraudsite.service import ServiceLoop
 
 from . import targets
 from .models import Delivery, DeliveryAttempt
@@ -31,7 +30,6 @@ logger = logging.getLogger("fraudsite.webhooks")
 SIGNATURE_HEADER = "Fraudsite-Signature"
 EVENT_ID_HEADER = "Fraudsite-Event-Id"
 EVENT_TYPE_HEADER = "Fraudsite-Event-Type"
-MAX_DATABASE_BACKOFF_SECONDS = 30
 
 
 def body(delivery):
@@ -150,33 +148,24 @@ def retry_now(deliveries):
     return deliveries.filter(delivered_at=None).update(given_up_at=None, next_attempt_at=timezone.now())
 
 
-class Deliverer:
+class Deliverer(ServiceLoop):
     """The loop behind `manage.py deliver_webhooks`: sends deliveries as they fall due."""
 
+    logger = logger
+
     def __init__(self, poll_seconds=None):
+        super().__init__()
         self.poll_seconds = settings.WEBHOOK_POLL_SECONDS if poll_seconds is None else poll_seconds
-        self._stopped = threading.Event()
-        self.database_outage = Outage(logger, "the database")  # logged at its start, a minute on, its end
 
-    def stop(self, *_):
-        self._stopped.set()
-
-    def run(self):
+    def start(self):
         logger.info("delivering webhooks (looking every %.2f s)", self.poll_seconds)
-        database_backoff = 0
-        while not self._stopped.is_set():
-            try:
-                delivered, failed = deliver_due()
-                database_backoff = 0
-                self.database_outage.recovered()
-            except (OperationalError, InterfaceError) as error:
-                self.database_outage.failed("database unavailable (%s)", str(error).strip())
-                connection.close()  # reconnect on the next attempt
-                database_backoff = min(max(database_backoff * 2, 1), MAX_DATABASE_BACKOFF_SECONDS)
-                self._stopped.wait(database_backoff)
-                continue
-            if delivered:
-                logger.info("delivered %d webhooks", delivered)
-            if not delivered and not failed:
-                self._stopped.wait(self.poll_seconds)
+
+    def run_once(self):
+        delivered, failed = deliver_due()
+        if delivered:
+            logger.info("delivered %d webhooks", delivered)
+        # A failed delivery waits for its own next attempt (backoff()), not the loop.
+        return self.poll_seconds if not delivered and not failed else 0
+
+    def close(self):
         logger.info("stopped")

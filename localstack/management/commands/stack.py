@@ -1,10 +1,34 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
+from fraudsite.missing_services import database_problem
 from localstack import owner as ownership
 from localstack import stack
 from localstack.messages import StackError
+from transactions import health
+from transactions.models import Verdict
+
+# What `stack status` prints of /health's report.
+VERDICT_FIGURES = ("status", "verdict_lag_seconds", "job_watermark_lag_seconds", "oldest_unjudged_transaction_seconds",
+                   "lag_alert_seconds", "verdict_conflicts")
+
+
+def database_state():
+    """"ok", or the one line that says what is wrong with the database and what to do."""
+    try:
+        Verdict.objects.exists()
+    except DatabaseError as error:
+        return database_problem(error) or str(error).strip().splitlines()[0]
+    return "ok"
+
+
+def status():
+    """The stack's processes, the database and how late verdicts are (the job's watermark, stored verdicts)."""
+    verdicts = health.report()
+    return {**stack.status(), "database": database_state(),
+            "verdicts": {key: verdicts[key] for key in VERDICT_FIGURES}}
 
 
 class Command(BaseCommand):
@@ -33,7 +57,7 @@ class Command(BaseCommand):
             elif action == "down":
                 stack.down(purge=purge, owner=owner)
             else:
-                self.stdout.write(json.dumps(stack.status(), indent=2))
+                self.stdout.write(json.dumps(status(), indent=2))
         except StackError as error:
             raise CommandError(str(error)) from None
 

@@ -1,5 +1,3 @@
-import signal
-
 from django.core.management.base import BaseCommand, CommandError
 
 from fraudsite.missing_services import kafka_unreachable
@@ -19,7 +17,4 @@ class Command(BaseCommand):
             if failed:
                 raise CommandError(kafka_unreachable(f"{failed} records not acknowledged; they stay pending"))
             return
-        publisher = Publisher()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, publisher.stop)
-        publisher.run()
+        Publisher().run()  # until SIGINT or SIGTERM

@@ -1,5 +1,3 @@
-import signal
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -18,10 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, interval_ms, **options):
         if not 1 <= interval_ms <= 60_000:
             raise CommandError("--interval-ms must be between 1 and 60000")
-        clock = Clock(interval_ms=interval_ms)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, clock.stop)
         try:
-            clock.run()
+            Clock(interval_ms=interval_ms).run()  # until SIGINT or SIGTERM
         except AnotherClock as error:
             raise CommandError(str(error), returncode=EXIT_ANOTHER_CLOCK) from None

@@ -1,5 +1,3 @@
-import signal
-
 from django.core.management.base import BaseCommand
 
 from webhooks.deliveries import Deliverer, deliver_all_due
@@ -16,7 +14,4 @@ class Command(BaseCommand):
             delivered, failed = deliver_all_due()
             self.stdout.write(f"webhooks: {delivered} delivered, {failed} failed (retried later)")
             return
-        deliverer = Deliverer()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, deliverer.stop)
-        deliverer.run()
+        Deliverer().run()  # until SIGINT or SIGTERM
