@@ -9,7 +9,6 @@ start time matches), so an owner that died without cleaning up never blocks the 
 
 import fcntl
 import json
-import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
