@@ -10,6 +10,8 @@ import re
 from django.conf import settings
 from django.template import Context, Engine
 
+from . import detection_signals
+from .detection_signals import HISTORY_ROWS, SPEND_MIN_HISTORY
 from .topics import TICK_USER_ID, TOPICS, VERDICTS, topic_names
 
 SQL_DIR = settings.BASE_DIR / "sql"
@@ -52,24 +54,20 @@ VARIANTS["replay"] = {**VARIANTS["local"], "tables": "replay/tables.sql"}
 VARIANTS["cloud-replay"] = {**VARIANTS["cloud"], "tables": "replay/cloud-tables.sql", "scan_start_marker": None}
 
 # Reason codes of sql/detection.sql: any fraud reason makes a verdict FRAUD, unless a travel notice
-# suppresses it, when it is reported as SUPPRESSED_PREFIX + the code instead.
-FRAUD_REASONS = ["speed_above_limit", "non_positive_elapsed_time", "velocity_exceeded", "spend_deviation",
-                 "unusual_hour"]
+# suppresses it, when it is reported as SUPPRESSED_PREFIX + the code instead. The fraud reasons are
+# the signals' (fraudsite/detection_signals.py).
+FRAUD_REASONS = detection_signals.fraud_reasons()
 OTHER_REASONS = ["no_history", "within_limit", "unknown_customer"]
 SUPPRESSED_PREFIX = "suppressed:"
 SUPPRESSED_REASONS = [SUPPRESSED_PREFIX + reason for reason in FRAUD_REASONS]
 # What each customer's record carries of the scoring policy (users.models.ScoringPolicy): a weight
 # per fraud reason and the two outcome thresholds.
-SCORING_FIELDS = [f"weight_{reason}" for reason in FRAUD_REASONS] + ["review_from", "decline_from"]
+SCORING_FIELDS = list(detection_signals.scoring_defaults())
 # The query checks this many travel notices of a customer's record (a Flink SQL array has no
 # filter or loop without a UDF, so each slot is a check of its own): at most this many may be in
 # force (not yet ended) at once.
 MAX_TRAVEL_NOTICES = 10
 
-# Velocity and spend deviation look back at most this many transactions per customer (so the
-# velocity threshold N is at most this), and spend deviation needs at least SPEND_MIN_HISTORY.
-HISTORY_ROWS = 20
-SPEND_MIN_HISTORY = 3
 # The periodic watermark of users_config (card_transactions emits one per record).
 # The local job's Kafka consumer group: where a redeployed job takes over (localstack/handover.py).
 DETECTION_GROUP = "fraudsite-detection"
@@ -107,7 +105,8 @@ def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=N
             "spend_min_history": SPEND_MIN_HISTORY,
             "notice_slots": range(1, MAX_TRAVEL_NOTICES + 1),  # Flink arrays count from 1
             "suppressed_prefix": SUPPRESSED_PREFIX,
-            "scoring_fields": SCORING_FIELDS,
+            "scoring_fields": list(detection_signals.scoring_defaults()),
+            "further_signals": detection_signals.further_signals(),
             "tick_user_id": TICK_USER_ID,
             "detection_group": DETECTION_GROUP,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,

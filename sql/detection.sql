@@ -148,8 +148,8 @@ suppressions AS (
     n.suppressing
   FROM signals AS s
   CROSS JOIN UNNEST(ARRAY[ROW(
-    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') OR s.velocity_reason IS NOT NULL
-      OR s.spend_reason IS NOT NULL OR s.hour_reason IS NOT NULL THEN ARRAY[
+    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time'){% for signal in further_signals %}
+      OR s.{{ signal.name }}_reason IS NOT NULL{% endfor %} THEN ARRAY[
       -- Per slot: the notice's signal ('' for every signal) when it applies here, else NULL.
 {% for i in notice_slots %}      CASE WHEN CARDINALITY(s.travel_notices) >= {{ i }}
         AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[{{ i }}].starts_at, 3)
@@ -169,13 +169,9 @@ suppressed_signals AS (
   SELECT
     p.*,
     p.travel_fraud_reason IS NOT NULL
-      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.travel_fraud_reason)) AS travel_suppressed,
-    p.velocity_reason IS NOT NULL
-      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.velocity_reason)) AS velocity_suppressed,
-    p.spend_reason IS NOT NULL
-      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.spend_reason)) AS spend_suppressed,
-    p.hour_reason IS NOT NULL
-      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.hour_reason)) AS hour_suppressed
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.travel_fraud_reason)) AS travel_suppressed{% for signal in further_signals %},
+    p.{{ signal.name }}_reason IS NOT NULL
+      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.{{ signal.name }}_reason)) AS {{ signal.name }}_suppressed{% endfor %}
   FROM suppressions AS p
 ),
 
@@ -184,24 +180,18 @@ classified_transactions AS (
     x.*,
     -- CONCAT_WS skips NULLs: '' when no fraud reason is left (none fired, or every one was suppressed).
     CONCAT_WS(',',
-      CASE WHEN x.travel_suppressed THEN NULL ELSE x.travel_fraud_reason END,
-      CASE WHEN x.velocity_suppressed THEN NULL ELSE x.velocity_reason END,
-      CASE WHEN x.spend_suppressed THEN NULL ELSE x.spend_reason END,
-      CASE WHEN x.hour_suppressed THEN NULL ELSE x.hour_reason END) AS fraud_reasons,
+      CASE WHEN x.travel_suppressed THEN NULL ELSE x.travel_fraud_reason END{% for signal in further_signals %},
+      CASE WHEN x.{{ signal.name }}_suppressed THEN NULL ELSE x.{{ signal.name }}_reason END{% endfor %}) AS fraud_reasons,
     CONCAT_WS(',',
-      CASE WHEN x.travel_suppressed THEN '{{ suppressed_prefix }}' || x.travel_fraud_reason END,
-      CASE WHEN x.velocity_suppressed THEN '{{ suppressed_prefix }}' || x.velocity_reason END,
-      CASE WHEN x.spend_suppressed THEN '{{ suppressed_prefix }}' || x.spend_reason END,
-      CASE WHEN x.hour_suppressed THEN '{{ suppressed_prefix }}' || x.hour_reason END) AS suppressed_reasons,
+      CASE WHEN x.travel_suppressed THEN '{{ suppressed_prefix }}' || x.travel_fraud_reason END{% for signal in further_signals %},
+      CASE WHEN x.{{ signal.name }}_suppressed THEN '{{ suppressed_prefix }}' || x.{{ signal.name }}_reason END{% endfor %}) AS suppressed_reasons,
     -- The score: the weights of the fraud reasons left (fired, not suppressed).
     CASE WHEN x.travel_fraud_reason = 'speed_above_limit' AND x.travel_suppressed IS NOT TRUE
       THEN x.weight_speed_above_limit ELSE 0 END
     + CASE WHEN x.travel_fraud_reason = 'non_positive_elapsed_time' AND x.travel_suppressed IS NOT TRUE
       THEN x.weight_non_positive_elapsed_time ELSE 0 END
-    + CASE WHEN x.velocity_reason IS NOT NULL AND x.velocity_suppressed IS NOT TRUE THEN x.weight_velocity_exceeded ELSE 0 END
-    + CASE WHEN x.spend_reason IS NOT NULL AND x.spend_suppressed IS NOT TRUE THEN x.weight_spend_deviation ELSE 0 END
-    + CASE WHEN x.hour_reason IS NOT NULL AND x.hour_suppressed IS NOT TRUE THEN x.weight_unusual_hour ELSE 0 END
-      AS score
+{% for signal in further_signals %}    + CASE WHEN x.{{ signal.name }}_reason IS NOT NULL AND x.{{ signal.name }}_suppressed IS NOT TRUE THEN x.weight_{{ signal.reason }} ELSE 0 END
+{% endfor %}      AS score
   FROM suppressed_signals AS x
 )
 

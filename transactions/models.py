@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from fraudsite import detection_signals
 from users.models import Customer
 
 
@@ -83,13 +84,9 @@ class Verdict(models.Model):
     reason = models.CharField(max_length=40, help_text="The first of the reasons.")
     reasons = models.CharField(max_length=200, blank=True,
                                help_text="Every reason that fired, comma-separated.")
-    velocity_max_transactions = models.IntegerField(null=True, blank=True)
-    velocity_window_minutes = models.IntegerField(null=True, blank=True)
-    spend_factor = models.FloatField(null=True, blank=True)
-    average_amount = models.FloatField(null=True, blank=True, help_text="Of the customer's previous transactions.")
-    usual_hour_start = models.IntegerField(null=True, blank=True)
-    usual_hour_end = models.IntegerField(null=True, blank=True)
-    local_hour = models.IntegerField(null=True, blank=True, help_text="In the customer's time zone.")
+    # What the further signals record (their thresholds in force, what they measured), as
+    # fraudsite/detection_signals.py declares them. (A class body's locals() is the model's namespace.)
+    locals().update(detection_signals.verdict_fields())
     score = models.FloatField(null=True, blank=True, help_text="The weights of the reasons, as the job computed them.")
     # Blank for verdicts stored before scoring.
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)

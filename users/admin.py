@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.utils.html import format_html
 
+from fraudsite import detection_signals
 from fraudsite.admin import HistoryAdmin
 from fraudsite.detection_sql import SCORING_FIELDS
 
@@ -58,8 +59,7 @@ class CustomerAdmin(HistoryAdmin):
     fieldsets = [
         (None, {"fields": ["user_id", "first_name", "last_name", "max_speed", "active"]}),
         ("Further signals (each off while empty)", {"fields": [
-            ("velocity_max_transactions", "velocity_window_minutes"), "spend_factor",
-            ("usual_hour_start", "usual_hour_end"), "time_zone",
+            tuple(threshold.name for threshold in signal.thresholds) for signal in detection_signals.further_signals()
         ]}),
         ("users-config topic", {"fields": ["users_config", "users_config_error"]}),
     ]

@@ -1,4 +1,3 @@
-import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -8,25 +7,14 @@ from django.db import models, transaction
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS, MAX_TRAVEL_NOTICES, SCORING_FIELDS
+from fraudsite import detection_signals
+from fraudsite.detection_signals import validate_time_zone  # noqa: F401 (the migrations name it here)
+from fraudsite.detection_sql import FRAUD_REASONS, MAX_TRAVEL_NOTICES, SCORING_FIELDS
 from fraudsite.permissions import codename
-from fraudsite.topics import USERS_CONFIG
 from fraudsite.validation import has_control_characters
 
 from . import publishing
 from .permissions import APPROVE_TRAVELNOTICE
-
-# Fastest plausible travel between two card uses: well above an airliner, far below "anything".
-MAX_SPEED_LIMIT_KMH = 100_000
-
-# Velocity looks back at most as many transactions as the detection job keeps per customer.
-MAX_VELOCITY_TRANSACTIONS = HISTORY_ROWS
-MAX_VELOCITY_WINDOW_MINUTES = 7 * 24 * 60
-
-
-def validate_time_zone(name):
-    if name not in zoneinfo.available_timezones():
-        raise ValidationError(f"{name!r} is not an IANA time zone (for example Europe/London).")
 
 
 user_id_validator = RegexValidator(
@@ -75,39 +63,10 @@ class Customer(models.Model):
     )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    max_speed = models.FloatField(
-        "maximum speed (km/h)",
-        validators=[MinValueValidator(0.001), MaxValueValidator(MAX_SPEED_LIMIT_KMH)],
-        help_text=f"Travel faster than this between two transactions is fraud (up to {MAX_SPEED_LIMIT_KMH:,} km/h).",
-    )
-    # Further signals; each is off while its thresholds are empty.
-    velocity_max_transactions = models.PositiveSmallIntegerField(
-        "velocity: most transactions", null=True, blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_VELOCITY_TRANSACTIONS)],
-        help_text=f"More than this many transactions within the window is fraud (1-{MAX_VELOCITY_TRANSACTIONS}).",
-    )
-    velocity_window_minutes = models.PositiveIntegerField(
-        "velocity: window (minutes)", null=True, blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_VELOCITY_WINDOW_MINUTES)],
-    )
-    spend_factor = models.FloatField(
-        "spend: factor of the average", null=True, blank=True,
-        validators=[MinValueValidator(1.0), MaxValueValidator(1000.0)],
-        help_text="An amount above this many times the average of the customer's previous transactions "
-                  "(up to 20, from the third on) is fraud.",
-    )
-    usual_hour_start = models.PositiveSmallIntegerField(
-        "usual hours: from", null=True, blank=True, validators=[MaxValueValidator(23)],
-        help_text="Local hour (0-23) from which transactions are usual.",
-    )
-    usual_hour_end = models.PositiveSmallIntegerField(
-        "usual hours: until", null=True, blank=True, validators=[MaxValueValidator(23)],
-        help_text="Local hour (0-23) at which usual hours end; earlier than 'from' wraps past midnight.",
-    )
-    time_zone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_time_zone],
-        help_text="IANA time zone of the usual hours, for example Europe/London.",
-    )
+    # Every signal's thresholds (max_speed, then the further signals', each off while its thresholds
+    # are empty), as fraudsite/detection_signals.py declares them. (A class body's locals() is the
+    # namespace the model is made from.)
+    locals().update(detection_signals.threshold_fields())
     active = models.BooleanField(
         default=True, help_text="Inactive customers are removed from detection and cannot transact."
     )
@@ -120,41 +79,10 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["user_id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(max_speed__gt=0) & models.Q(max_speed__lte=MAX_SPEED_LIMIT_KMH),
-                name="customer_max_speed_in_range",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(velocity_max_transactions__isnull=True, velocity_window_minutes__isnull=True)
-                # (NULL passes a CHECK, hence the explicit isnull=False)
-                | models.Q(velocity_max_transactions__isnull=False, velocity_window_minutes__isnull=False,
-                           velocity_max_transactions__gte=1, velocity_max_transactions__lte=MAX_VELOCITY_TRANSACTIONS,
-                           velocity_window_minutes__gte=1),
-                name="customer_velocity_thresholds_together",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(spend_factor__isnull=True) | models.Q(spend_factor__gte=1),
-                name="customer_spend_factor_in_range",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(usual_hour_start__isnull=True, usual_hour_end__isnull=True)
-                | (models.Q(usual_hour_start__isnull=False, usual_hour_end__isnull=False,
-                            usual_hour_start__lte=23, usual_hour_end__lte=23)
-                   & ~models.Q(usual_hour_start=models.F("usual_hour_end"))),
-                name="customer_usual_hours_together",
-            ),
-        ]
+        constraints = detection_signals.threshold_constraints()
 
     def clean(self):
-        errors = {}
-        if (self.velocity_max_transactions is None) != (self.velocity_window_minutes is None):
-            errors["velocity_window_minutes"] = "Set both velocity thresholds, or neither (signal off)."
-        if (self.usual_hour_start is None) != (self.usual_hour_end is None):
-            errors["usual_hour_end"] = "Set both usual hours, or neither (signal off)."
-        elif self.usual_hour_start is not None and self.usual_hour_start == self.usual_hour_end:
-            errors["usual_hour_end"] = "Usual hours must differ (leave both empty for no limit)."
-        if errors:
+        if errors := detection_signals.threshold_errors(self):
             raise ValidationError(errors)
 
     def __str__(self):
@@ -411,14 +339,6 @@ def notices_in_effect(customer_ids, now=None):
     return notices_in_force(customer_ids, now).exclude(approval=TravelNotice.Approval.PENDING)
 
 
-SCORING_DEFAULTS = {field["name"]: field["default"] for field in USERS_CONFIG.value_schema["fields"]
-                    if field["name"] in SCORING_FIELDS}
-
-
-def scoring_field(name, **options):
-    return models.FloatField(default=SCORING_DEFAULTS[name], validators=[MinValueValidator(0)], **options)
-
-
 class ScoringPolicy(models.Model):
     """How verdicts are scored and banded: a weight per fraud reason (the score is the sum of the
     weights of the reasons that fired and were not suppressed) and two thresholds mapping the score
@@ -426,15 +346,9 @@ class ScoringPolicy(models.Model):
     that the detection job computes score and outcome, and a change applies to later transactions
     only (a verdict keeps the score it was given)."""
 
-    # One weight per reason of FRAUD_REASONS, and the two thresholds: SCORING_FIELDS names them
-    # (a test checks that none is missing); their defaults are the users-config schema's.
-    weight_speed_above_limit = scoring_field("weight_speed_above_limit")
-    weight_non_positive_elapsed_time = scoring_field("weight_non_positive_elapsed_time")
-    weight_velocity_exceeded = scoring_field("weight_velocity_exceeded")
-    weight_spend_deviation = scoring_field("weight_spend_deviation")
-    weight_unusual_hour = scoring_field("weight_unusual_hour")
-    review_from = scoring_field("review_from", help_text="A score at least this is answered review.")
-    decline_from = scoring_field("decline_from", help_text="A score at least this is answered decline.")
+    # One weight per reason of FRAUD_REASONS, with its signal's default, and the two outcome
+    # thresholds (fraudsite/detection_signals.py): SCORING_FIELDS names them.
+    locals().update(detection_signals.scoring_policy_fields())
     history = HistoricalRecords()
 
     class Meta:

@@ -6,17 +6,19 @@ the outbox publisher (`manage.py publish_outbox`) produces it. A customer's publ
 read from its latest outbox row, so it is never out of step with what was sent.
 """
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 
+from fraudsite import detection_signals
 from fraudsite.detection_sql import MAX_TRAVEL_NOTICES
 from fraudsite.topics import USERS_CONFIG
 from outbox.models import OutboxMessage
 from outbox.publisher import enqueue
 
 # The further signals' thresholds, as published to users-config (after the name and max_speed).
-SIGNAL_FIELDS = ["velocity_max_transactions", "velocity_window_minutes", "spend_factor", "usual_hour_start",
-                 "usual_hour_end", "time_zone"]
+SIGNAL_FIELDS = [threshold.name for signal in detection_signals.further_signals() for threshold in signal.thresholds]
 
 
 def _millis(moment):
@@ -43,6 +45,75 @@ def users_config_value(customer, notices, scoring):
         "travel_notices": [notice_value(notice) for notice in notices],
         **scoring,
     }
+
+
+# --- the users-config schema ---------------------------------------------------------------
+
+AVRO_TYPES = {"FloatField": "double", "IntegerField": "int", "PositiveIntegerField": "int",
+              "PositiveSmallIntegerField": "int", "CharField": "string"}
+
+TRAVEL_NOTICES_FIELD = {
+    "name": "travel_notices", "default": [],
+    "doc": "The customer's travel notices that had not ended when the record was written: a fraud reason "
+           "they cover, fired by a transaction inside one, is reported as suppressed:<reason> instead.",
+    "type": {"type": "array", "items": {
+        "type": "record", "name": "TravelNotice",
+        "fields": [
+            {"name": "starts_at", "type": "long",
+             "doc": "Epoch milliseconds; applies to transactions with record time >= starts_at."},
+            {"name": "ends_at", "type": "long", "doc": "Epoch milliseconds; applies to record times < ends_at."},
+            {"name": "signal", "type": "string", "doc": "The fraud reason code suppressed; empty: every fraud reason."},
+            {"name": "center_lat", "type": ["null", "double"], "default": None,
+             "doc": "Region: null for everywhere, else a circle around (center_lat, center_lng)."},
+            {"name": "center_lng", "type": ["null", "double"], "default": None},
+            {"name": "radius_km", "type": ["null", "double"], "default": None},
+        ]}},
+}
+SCORING_DOCS = {
+    "weight_speed_above_limit": "Scoring: what each fraud reason that fired (and was not suppressed) adds to the "
+                                "verdict's score. The defaults are the scoring policy's (fraudsite/detection_signals.py).",
+    "review_from": "Scoring: a score at least this is outcome review (below: approve).",
+    "decline_from": "Scoring: a score at least this is outcome decline.",
+}
+
+
+def threshold_schema_field(threshold):
+    """A threshold's users-config field: its Customer field's type, nullable with it (null: signal off)."""
+    avro_type = AVRO_TYPES[threshold.field.get_internal_type()]
+    if threshold.field.null:
+        schema_field = {"name": threshold.name, "type": ["null", avro_type], "default": None}
+    elif threshold.field.has_default():
+        schema_field = {"name": threshold.name, "type": avro_type, "default": threshold.field.default}
+    else:
+        schema_field = {"name": threshold.name, "type": avro_type}
+    return schema_field | ({"doc": threshold.doc} if threshold.doc else {})
+
+
+def users_config_schema():
+    """The users-config value schema, from the signals' declarations: what `manage.py
+    users_config_schema` writes to users/schemas/users-config.avsc (the file that Flink's tables,
+    the codecs and Terraform read; a test fails when it drifts from this)."""
+    scoring = [{"name": name, "type": "double", "default": default}
+               | ({"doc": SCORING_DOCS[name]} if name in SCORING_DOCS else {})
+               for name, default in detection_signals.scoring_defaults().items()]
+    return {
+        "type": "record",
+        "name": "UserConfig",
+        "namespace": "fraudsite",
+        "doc": "A customer's detection settings. Key: user_id (UTF-8). A null value (tombstone) removes the customer. "
+               "Generated from fraudsite/detection_signals.py by `manage.py users_config_schema`: do not edit.",
+        "fields": [
+            {"name": "first_name", "type": "string"},
+            {"name": "last_name", "type": "string"},
+            *(threshold_schema_field(threshold) for threshold in detection_signals.thresholds()),
+            TRAVEL_NOTICES_FIELD,
+            *scoring,
+        ],
+    }
+
+
+def users_config_schema_text():
+    return json.dumps(users_config_schema(), indent=2) + "\n"
 
 
 def publish_customers(customers):

@@ -5,10 +5,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from simple_history.utils import bulk_update_with_history
 
-from .models import Customer
-from .publishing import SIGNAL_FIELDS
+from fraudsite import detection_signals
 
-THRESHOLD_FIELDS = ["max_speed", *SIGNAL_FIELDS]
+from .models import Customer
+
+# Every signal's thresholds (fraudsite/detection_signals.py): max_speed, then SIGNAL_FIELDS.
+THRESHOLD_FIELDS = [threshold.name for threshold in detection_signals.thresholds()]
 
 
 class InvalidThresholds(ValueError):

@@ -148,8 +148,10 @@ suppressions AS (
     n.suppressing
   FROM signals AS s
   CROSS JOIN UNNEST(ARRAY[ROW(
-    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') OR s.velocity_reason IS NOT NULL
-      OR s.spend_reason IS NOT NULL OR s.hour_reason IS NOT NULL THEN ARRAY[
+    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time')
+      OR s.velocity_reason IS NOT NULL
+      OR s.spend_reason IS NOT NULL
+      OR s.hour_reason IS NOT NULL THEN ARRAY[
       -- Per slot: the notice's signal ('' for every signal) when it applies here, else NULL.
       CASE WHEN CARDINALITY(s.travel_notices) >= 1
         AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[1].starts_at, 3)
