@@ -33,6 +33,7 @@ SAFE = {
     "collectstatic": [["--noinput", "-v0"]],
     "simulate": [["--customers", "2", "--count", "1"]],  # no broker: one line
     "cloud_render": [[]],
+    "users_config_schema": [[]],
 }
 # Make targets run for real; the others install packages or start processes: `make -n`. `-o setup`:
 # the clone's packages are this checkout's (make setup would run apt-get and pip).
