@@ -23,7 +23,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from fraudsite.flink_client import unavailable as replay_unavailable
-from fraudsite.outages import Outage
+from fraudsite.service import ServiceLoop
 
 from .models import Proposal
 from .replay import run_claimed
@@ -174,32 +174,22 @@ def fail_stopped_replays(owner):
     return failed
 
 
-class ReplayServer:
+class ReplayServer(ServiceLoop):
     """The loop behind `manage.py replay_proposal --serve`: runs queued replays one at a time, in
     the order they were queued. stop() (SIGTERM) ends the loop; a replay running then stops at its
     next progress report and is marked failed, its topics deleted."""
 
+    logger = logger
+
     def __init__(self, poll_seconds=POLL_SECONDS, owner=None):
+        super().__init__()
         self.poll_seconds, self.owner = poll_seconds, owner or Owner.this_process()
-        self._stopped = threading.Event()
-        self.database_outage = Outage(logger, "the database")
 
-    def stop(self, *_):
-        self._stopped.set()
-
-    def run(self):
+    def start(self):
         logger.info("serving queued replays as %s", self.owner)
-        while not self._stopped.is_set():
-            try:
-                served = self.serve_one()
-            except (OperationalError, InterfaceError) as error:
-                self.database_outage.failed("database unavailable (%s)", str(error).strip())
-                connection.close()  # reconnect on the next attempt
-                served = False
-            else:
-                self.database_outage.recovered()
-            if not served:
-                self._stopped.wait(self.poll_seconds)
+
+    def run_once(self):
+        return 0 if self.serve_one() else self.poll_seconds
 
     def serve_one(self):
         """Fail the replays whose process stopped, then run the oldest queued one, if any (True)."""
@@ -209,7 +199,7 @@ class ReplayServer:
             return False
         logger.info("proposal %s: replaying", proposal.pk)
         try:
-            run_with_heartbeat(proposal, self._stopped)
+            run_with_heartbeat(proposal, self.stopped)
         except (OperationalError, InterfaceError):
             raise
         except Exception:

@@ -1,5 +1,3 @@
-import signal
-
 from django.core.management.base import BaseCommand, CommandError
 
 from proposals.replay_queue import ReplayServer, replay_proposal
@@ -19,10 +17,7 @@ class Command(BaseCommand):
         if serve == (proposal_id is not None):
             raise CommandError("Give a proposal id, or --serve.")
         if serve:
-            server = ReplayServer()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, server.stop)
-            server.run()
+            ReplayServer().run()  # until SIGINT or SIGTERM
             return
         try:
             proposal = replay_proposal(proposal_id)
