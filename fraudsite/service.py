@@ -1,5 +1,5 @@
 """The one shape of the project's long-running service loops: the verdict worker, the outbox
-publisher, the webhook deliverer and the event-time clock.
+publisher, the webhook deliverer, the event-time clock and the replay server.
 
 ServiceLoop.run() owns what they share: stopping (stop(), or SIGINT/SIGTERM when it runs on the
 main thread), and waiting out a database outage (a round that raises OperationalError or
