@@ -35,6 +35,10 @@ $PY manage.py stack up --owner $$
 $PY manage.py migrate --noinput -v0
 $PY manage.py collectstatic --noinput -v0
 $PY manage.py create_demo_data
+# The stack may be new (a fresh clone, or .stack deleted) while PostgreSQL keeps the customers:
+# the job gives a customer it has never read UNKNOWN_CUSTOMER, so each start sends them all again
+# (users-config keeps the latest per customer; the outbox publisher below sends them).
+$PY manage.py republish_customers
 
 $PY manage.py consume_verdicts & pids+=($!)
 $PY -m fraudsite.server --processes "$WEB_PROCESSES" --port "$PORT" & pids+=($!)
