@@ -214,7 +214,7 @@ def stages(results, written):
     from vegeta's send to the broker's append of the transaction (the web tier: HTTP, key,
     customer, the recording batch, the produce); from there to Flink's producer writing the
     verdict (the detection job); from there to vegeta's receipt of the answer (the web process's
-    verdict consumer, the answer's save, HTTP). All on this machine's one clock."""
+    verdict consumer, HTTP). All on this machine's one clock."""
     parts = {"web_to_broker": [], "detection_job": [], "verdict_to_answer": []}
     for result in results:
         times = written.get(result.transaction_id) if result.answer == "verdict" else None
@@ -525,15 +525,13 @@ def minimal_decider(processes, log, ready_timeout=60):
     from django.conf import settings
 
     from fraudsite.server import answer_without_delay, uvicorn_argv
+    from tests.support.site import listening_socket
 
     env = {**os.environ, "DEBUG": "False", "HTTPS_ONLY": "False", "SECRET_KEY": settings.SECRET_KEY,
            "ALLOWED_HOSTS": "localhost,127.0.0.1"}
-    # Listening before uvicorn starts (it serves the inherited socket): no other process can take
-    # the port in between.
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(2048)
-    answer_without_delay(listener)  # as fraudsite.server does for the product
+    # Listening before uvicorn starts (it serves the inherited socket), as the tests' site does.
+    listener = listening_socket()
+    answer_without_delay(listener)  # what fraudsite.server does for the product's inherited socket
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     with open(log, "w") as output:
         server = subprocess.Popen(
