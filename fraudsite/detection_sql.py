@@ -68,9 +68,9 @@ SCORING_FIELDS = list(detection_signals.scoring_defaults())
 # force (not yet ended) at once.
 MAX_TRAVEL_NOTICES = 10
 
-# The periodic watermark of users_config (card_transactions emits one per record).
 # The local job's Kafka consumer group: where a redeployed job takes over (localstack/handover.py).
 DETECTION_GROUP = "fraudsite-detection"
+# The periodic watermark of users_config (card_transactions emits one per record).
 WATERMARK_INTERVAL_MS = 10
 # How long a network buffer between the job's operators waits to fill (see sql/local/tables.sql).
 BUFFER_TIMEOUT_MS = 5
