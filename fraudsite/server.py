@@ -63,15 +63,14 @@ def main():
         parser.error("give --port or --fd")
     if args.processes < 1:
         parser.error("--processes must be at least 1")
-    own_directory = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        own_directory = tempfile.mkdtemp(prefix="fraudsite-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_directory
+    env, own_directory = dict(os.environ), None
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        env["PROMETHEUS_MULTIPROC_DIR"] = own_directory = tempfile.mkdtemp(prefix="fraudsite-metrics-")
     if args.fd is not None:
         with socket.socket(fileno=os.dup(args.fd)) as listener:
             answer_without_delay(listener)
     argv = uvicorn_argv(args.processes, port=args.port, fd=args.fd, host=args.host)
-    process = subprocess.Popen(argv, pass_fds=[args.fd] if args.fd is not None else [])
+    process = subprocess.Popen(argv, env=env, pass_fds=[args.fd] if args.fd is not None else [])
     # Stopping this process stops the server (and Ctrl-C reaches both through the terminal).
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
