@@ -3,17 +3,25 @@ statement (its rows as one JSON parameter: one value to send, not an array per c
 request's Idempotency-Key claim (api.Decision) and its transaction row
 (transactions.Transaction). One statement is one round trip and is atomic: a claim is never
 left without its transaction row, nor a row without its claim. A transaction id taken before
-is not recorded (409); a key taken before is not claimed again (a retry, or a conflict)."""
+is not recorded (409); a key taken before is not claimed again (a retry, or a conflict).
+Their commits do not wait for the disk unless DECISION_SYNCHRONOUS_COMMIT says so (settings)."""
 
 import json
 from functools import cache
 
+from django.conf import settings
 from django.utils import timezone
 
-from fraudsite.bulk import execute
+from fraudsite import bulk
 from transactions.models import Transaction
 
 from .models import Decision
+
+
+def execute(sql, params):
+    if not settings.DECISION_SYNCHRONOUS_COMMIT:
+        bulk.commit_without_waiting_for_disk()
+    return bulk.execute(sql, params)
 
 
 @cache

@@ -214,6 +214,11 @@ if DECISION_FALLBACK not in ("approve", "review", "decline"):
 # fallback, flagged shed, and nothing is sent.
 DECISION_MAX_IN_FLIGHT = env.int("DECISION_MAX_IN_FLIGHT", default=200)
 DECISION_SHED_LAG_MS = env.int("DECISION_SHED_LAG_MS", default=40)
+# Whether the decision path's writes (the transaction row, the Idempotency-Key claim and answer)
+# wait for PostgreSQL to flush its write-ahead log to disk. Off by default: on a disk shared with
+# Kafka and Flink that flush was most of a decision's time (bench/RESULTS.md), and a PostgreSQL
+# crash can lose only the last moments of those rows, never a verdict (docs/api/decisions.md).
+DECISION_SYNCHRONOUS_COMMIT = env.bool("DECISION_SYNCHRONOUS_COMMIT", default=False)
 # HAProxy in front (python -m fraudsite.proxy): at most this many decisions in the web tier at
 # once, all processes together; one that waited PROXY_QUEUE_MS for its turn gets the fallback, and
 # one the web tier has not answered PROXY_SERVER_TIMEOUT_MS after it went in gets the timed-out
