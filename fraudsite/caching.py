@@ -3,7 +3,9 @@
 The decision path asks for the same API key and the same customers thousands of times a second;
 a query each time would cost more than the decision. A lookup is kept for `seconds` (counted
 from before the query, so a change in the database is seen within that time in every process:
-a revoked key or a deactivated customer) and then asked again.
+a revoked key or a deactivated customer) and then asked again. A key asked for in the second half
+of its period is asked again in the background meanwhile, so that under steady traffic no
+request waits for the database: the value it gets is never older than `seconds`.
 """
 
 import asyncio
@@ -38,6 +40,10 @@ class RecentLookups:
             return True, entry[0]
         return False, None
 
+    def _ageing(self, key):
+        entry = self._entries.get(key)
+        return entry is not None and time.monotonic() - entry[1] >= self._seconds / 2
+
     def _keep(self, key, value, asked_at):
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
@@ -47,14 +53,19 @@ class RecentLookups:
     async def get(self, key):
         found, value = self._fresh(key)
         if found:
+            if self._ageing(key):
+                self._loading_of(key)  # not awaited: the value in hand is still within its period
             return value
-        # One lookup per key at a time: the requests that miss together wait for the same one
-        # (a query each would queue in the lookup threads, and come back already stale).
+        return await asyncio.wrap_future(self._loading_of(key))
+
+    def _loading_of(self, key):
+        """The lookup of key under way, started if none is: the requests that miss together wait
+        for the same one (a query each would queue in the lookup threads, and come back stale)."""
         with self._lock:
             loading = self._loading.get(key)
             if loading is None:
                 loading = self._loading[key] = _executor.submit(self._load_and_keep, key)
-        return await asyncio.wrap_future(loading)
+        return loading
 
     def _load_and_keep(self, key):
         asked_at = time.monotonic()

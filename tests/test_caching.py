@@ -54,3 +54,18 @@ def test_none_is_kept_too():
     lookups = RecentLookups(lambda key: load(key) and None, seconds=10)
     assert [lookups.get_blocking("missing") for _ in range(3)] == [None] * 3
     assert calls == ["missing"]
+
+
+def test_a_lookup_asked_for_in_the_second_half_of_its_period_is_renewed_in_the_background():
+    load, calls = counting_lookup()
+    lookups = RecentLookups(load, seconds=0.5)
+
+    async def run():
+        first = await lookups.get("k")
+        await asyncio.sleep(0.3)  # past half the period: answered at once, and asked again
+        ageing = await lookups.get("k")
+        await asyncio.sleep(0.1)  # still within the first value's period
+        return first, ageing, await lookups.get("k")
+
+    assert asyncio.run(run()) == ("value of k #1", "value of k #1", "value of k #2")
+    assert calls == ["k", "k"]
