@@ -5,8 +5,9 @@ second. Django's handler runs this project's synchronous middleware on a thread 
 and a synchronous view holds that thread (and its database connection) through the verdict wait;
 one web process collapsed past about 50 requests a second that way. Here a request holds no
 thread: its key and customer come from short-lived caches, its transaction row and Idempotency-Key
-are written with other requests' in one INSERT (fraudsite.batching), the produce is acknowledged
-asynchronously and the verdict is awaited. The DRF view (api/views.py) documents the operation in
+are written with other requests' in one INSERT on the event loop's own database connection
+(api/recording.py, fraudsite.batching), the produce is acknowledged asynchronously and the
+verdict is awaited. The DRF view (api/views.py) documents the operation in
 the OpenAPI document and answers the same way for callers outside this ASGI application.
 
 Admission control: a process answers at once with the fallback (`"shed": true`, nothing sent)
@@ -18,9 +19,11 @@ of its budget before anything was sent.
 import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
 
+import psycopg
 from confluent_kafka import KafkaException
 from django.conf import settings
 from django.db import DatabaseError
@@ -69,24 +72,21 @@ class Undo:
         self.transaction_id, self.decision_id = transaction_id, decision_id
 
 
-def store(items):
+async def store(items):
     """The Batcher's work: one statement per kind of item. A Record's result: "recorded",
     "duplicate" (its transaction id was taken), "late", or its Claim when its key was taken (a
     retry or a conflict, which the claim then says)."""
     results = [None] * len(items)
     # Answers first: a retry in this batch came after its answer was sent, and must find it.
-    recording.save_answers([(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)])
-    freed = _record(items, results)
+    await recording.save_answers([(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)])
+    freed = await _record(items, results)
     undos = [item for item in items if isinstance(item, Undo)]
-    if undos:
-        submission.unrecord_many([item.transaction_id for item in undos])
-    freed += [item.decision_id for item in undos if item.decision_id]
-    if freed:
-        idempotency.release_many(freed)
+    await recording.forget([item.transaction_id for item in undos],
+                           freed + [item.decision_id for item in undos if item.decision_id])
     return results
 
 
-def _record(items, results):
+async def _record(items, results):
     """Claim the keys of the Records and record their transactions, in one statement; each Record's
     result goes to its place in results. Returns the decision ids whose keys are to be freed."""
     now = time.monotonic()
@@ -98,7 +98,7 @@ def _record(items, results):
             first.setdefault(item.cleaned["transaction_id"], (index, item))
     if not first:
         return []
-    claimed, recorded = recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
+    claimed, recorded = await recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
     freed, taken = [], []
     for index, item in enumerate(items):
         if isinstance(item, Record) and results[index] != "late":
@@ -106,7 +106,7 @@ def _record(items, results):
             results[index] = (_first_result(item, claimed, recorded, taken, freed) if first_index == index
                               else "duplicate")
     if taken:
-        idempotency.resolve_taken(taken)
+        idempotency.resolve_taken(taken, await recording.claims_of([claim.pair for claim in taken]))
     return freed
 
 
@@ -199,7 +199,7 @@ async def _decide(client_key, idempotency_key, body, arrived):
     budget = settings.DECISION_BUDGET_MS / 1000
     try:
         outcome = await database.submit(Record(cleaned, claim or None, send_by=arrived + budget / 2))
-    except DatabaseError as error:
+    except psycopg.Error as error:
         logger.error("decision %s not recorded: %s", cleaned["transaction_id"], error)
         return 503, {"error": "The database is unavailable, nothing was sent."}, {}
     if outcome != "recorded":
@@ -229,6 +229,24 @@ def _unrecorded_answer(outcome, transaction_id):
     if outcome == "duplicate":
         return 409, {"errors": {"transaction_id": ["A transaction with this id was already submitted."]}}, {}
     return 200, decisions.fallback(transaction_id, shed=True), {}  # late
+
+
+_loop_for_synchronous_callers = None
+_loop_lock = threading.Lock()
+
+
+def answer_from_synchronous_code(client_key, idempotency_key, body, arrived):
+    """answer_request for callers outside the ASGI server (the DRF view, under Django's test client
+    or a WSGI server): on one event loop thread of the process's own, so that the decision store
+    keeps one loop and one connection (a loop per call would open a connection per call)."""
+    global _loop_for_synchronous_callers
+    with _loop_lock:
+        if _loop_for_synchronous_callers is None:
+            _loop_for_synchronous_callers = asyncio.new_event_loop()
+            threading.Thread(target=_loop_for_synchronous_callers.run_forever, name="decisions-for-synchronous-callers",
+                             daemon=True).start()
+    return asyncio.run_coroutine_threadsafe(answer_request(client_key, idempotency_key, body, arrived),
+                                            _loop_for_synchronous_callers).result()
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -296,6 +314,7 @@ async def lifespan(scope, receive, send):
         elif message["type"] == "lifespan.shutdown":
             if lag is not None:
                 lag.cancel()
+            recording.connection.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

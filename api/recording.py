@@ -4,61 +4,104 @@ request's Idempotency-Key claim (api.Decision) and its transaction row
 (transactions.Transaction). One statement is one round trip and is atomic: a claim is never
 left without its transaction row, nor a row without its claim. A transaction id taken before
 is not recorded (409); a key taken before is not claimed again (a retry, or a conflict).
-Their commits do not wait for the disk unless DECISION_SYNCHRONOUS_COMMIT says so (settings)."""
 
+It runs on the web process's event loop, on an asynchronous connection of its own (psycopg), and
+its commits do not wait for the disk unless DECISION_SYNCHRONOUS_COMMIT says so (settings)."""
+
+import asyncio
 import json
 from functools import cache
 
+import psycopg
 from django.conf import settings
+from django.db import connection as django_connection
 from django.utils import timezone
 
-from fraudsite import bulk
 from transactions.models import Transaction
 
 from .models import Decision
 
 
-def execute(sql, params):
-    if not settings.DECISION_SYNCHRONOUS_COMMIT:
-        bulk.commit_without_waiting_for_disk()
-    return bulk.execute(sql, params)
+def _table(model):
+    return model._meta.db_table
+
+
+def _column(model, name):
+    return model._meta.get_field(name).column
+
+
+class Connection:
+    """The decision path's connection: opened when first needed on the running event loop, and
+    opened again when it broke (PostgreSQL restarted) or a new loop runs (a test's)."""
+
+    def __init__(self):
+        self._connection = self._loop = None
+
+    async def get(self):
+        loop = asyncio.get_running_loop()
+        if self._connection is None or self._connection.broken or self._connection.closed or self._loop is not loop:
+            self.close()
+            self._connection, self._loop = await self._connect(), loop
+        return self._connection
+
+    def close(self):
+        """At once, from any thread: its event loop may have closed already."""
+        if self._connection is not None and not self._connection.closed:
+            self._connection.pgconn.finish()
+        self._connection = self._loop = None
+
+    @staticmethod
+    async def _connect():
+        # Django's own parameters (the same database, user and password), without its cursor
+        # class and adapters, which are for its synchronous connections.
+        params = {name: value for name, value in django_connection.get_connection_params().items()
+                  if name not in ("cursor_factory", "context", "prepare_threshold")}
+        connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+        if not settings.DECISION_SYNCHRONOUS_COMMIT:
+            # A commit is as atomic and visible as before; a PostgreSQL crash (not a client's) can
+            # lose the last few hundred milliseconds of commits (docs/api/decisions.md).
+            await connection.execute("SET synchronous_commit TO off")
+        return connection
+
+    async def execute(self, sql, params):
+        """The rows of sql run with params, prepared by PostgreSQL (the same few statements run
+        thousands of times a second)."""
+        cursor = await (await self.get()).execute(sql, params, prepare=True)
+        return await cursor.fetchall() if cursor.description else []
+
+
+connection = Connection()
 
 
 @cache
 def _statement():
-    def table(model):
-        return model._meta.db_table
-
-    def column(model, name):
-        return model._meta.get_field(name).column
-
     return f"""
         WITH given AS (
             SELECT * FROM jsonb_to_recordset(%s::jsonb)
                 AS given(transaction_id text, customer_id bigint, at timestamptz, lat float8, lng float8,
                          amount float8, client_key_id text, idempotency_key text, request_digest text)
         ), claimed AS (
-            INSERT INTO {table(Decision)} ({column(Decision, "client_key")}, {column(Decision, "idempotency_key")},
-                {column(Decision, "request_digest")}, {column(Decision, "transaction_id")},
-                {column(Decision, "created_at")})
+            INSERT INTO {_table(Decision)} ({_column(Decision, "client_key")}, {_column(Decision, "idempotency_key")},
+                {_column(Decision, "request_digest")}, {_column(Decision, "transaction_id")},
+                {_column(Decision, "created_at")})
             SELECT client_key_id, idempotency_key, request_digest, transaction_id, %s FROM given
             WHERE idempotency_key IS NOT NULL
-            ON CONFLICT ({column(Decision, "client_key")}, {column(Decision, "idempotency_key")}) DO NOTHING
-            RETURNING {column(Decision, "id")} AS decision_id, {column(Decision, "transaction_id")} AS transaction_id
+            ON CONFLICT ({_column(Decision, "client_key")}, {_column(Decision, "idempotency_key")}) DO NOTHING
+            RETURNING {_column(Decision, "id")} AS decision_id, {_column(Decision, "transaction_id")} AS transaction_id
         ), recorded AS (
-            INSERT INTO {table(Transaction)} ({column(Transaction, "transaction_id")},
-                {column(Transaction, "customer")}, {column(Transaction, "timestamp")}, {column(Transaction, "lat")},
-                {column(Transaction, "lng")}, {column(Transaction, "amount")}, {column(Transaction, "submitted_at")})
+            INSERT INTO {_table(Transaction)} ({_column(Transaction, "transaction_id")},
+                {_column(Transaction, "customer")}, {_column(Transaction, "timestamp")}, {_column(Transaction, "lat")},
+                {_column(Transaction, "lng")}, {_column(Transaction, "amount")}, {_column(Transaction, "submitted_at")})
             SELECT transaction_id, customer_id, at, lat, lng, amount, %s FROM given
             WHERE idempotency_key IS NULL OR transaction_id IN (SELECT transaction_id FROM claimed)
-            ON CONFLICT ({column(Transaction, "transaction_id")}) DO NOTHING
-            RETURNING {column(Transaction, "transaction_id")} AS transaction_id
+            ON CONFLICT ({_column(Transaction, "transaction_id")}) DO NOTHING
+            RETURNING {_column(Transaction, "transaction_id")} AS transaction_id
         )
         SELECT claimed.decision_id, claimed.transaction_id, NULL FROM claimed
         UNION ALL SELECT NULL, NULL, recorded.transaction_id FROM recorded"""
 
 
-def claim_and_record(requests):
+async def claim_and_record(requests):
     """requests: [(cleaned, claim or None)], each transaction id once. Returns ({transaction id:
     decision id} of the claims made, {transaction ids recorded})."""
     given = json.dumps([
@@ -70,7 +113,8 @@ def claim_and_record(requests):
         for cleaned, claim in requests])
     now = timezone.now()
     claimed, recorded = {}, set()
-    for decision_id, claimed_transaction, recorded_transaction in execute(_statement(), [given, now, now]):
+    for decision_id, claimed_transaction, recorded_transaction in await connection.execute(_statement(),
+                                                                                         [given, now, now]):
         if decision_id is not None:
             claimed[claimed_transaction] = decision_id
         else:
@@ -80,15 +124,40 @@ def claim_and_record(requests):
 
 @cache
 def _answers_statement():
-    id_column, answer_column = Decision._meta.pk.column, Decision._meta.get_field("answer").column
     return f"""
-        UPDATE {Decision._meta.db_table} AS decision SET {answer_column} = given.answer
+        UPDATE {_table(Decision)} AS decision SET {_column(Decision, "answer")} = given.answer
         FROM jsonb_to_recordset(%s::jsonb) AS given(id bigint, answer jsonb)
-        WHERE decision.{id_column} = given.id"""
+        WHERE decision.{Decision._meta.pk.column} = given.id"""
 
 
-def save_answers(answers):
+async def save_answers(answers):
     """answers: [(decision id, answer)]; what a retry with the key will get."""
     if answers:
-        execute(_answers_statement(), [json.dumps([{"id": decision_id, "answer": answer}
-                                                   for decision_id, answer in answers])])
+        await connection.execute(_answers_statement(), [json.dumps([{"id": decision_id, "answer": answer}
+                                                                    for decision_id, answer in answers])])
+
+
+@cache
+def _claims_statement():
+    columns = [_column(Decision, name) for name in ("client_key", "idempotency_key", "request_digest", "answer")]
+    return f"""
+        SELECT {", ".join(f"decision.{column}" for column in columns)} FROM {_table(Decision)} AS decision
+        JOIN jsonb_to_recordset(%s::jsonb) AS given(client_key_id text, idempotency_key text)
+            ON decision.{columns[0]} = given.client_key_id AND decision.{columns[1]} = given.idempotency_key"""
+
+
+async def claims_of(pairs):
+    """{(client key id, Idempotency-Key): (request digest, answer)} of the keys claimed before."""
+    rows = await connection.execute(_claims_statement(), [json.dumps(
+        [{"client_key_id": client_key_id, "idempotency_key": key} for client_key_id, key in pairs])])
+    return {(client_key_id, key): (request_digest, answer) for client_key_id, key, request_digest, answer in rows}
+
+
+async def forget(transaction_ids, decision_ids):
+    """Nothing was sent for these: their transaction rows go, and their keys are free for a retry."""
+    if transaction_ids:
+        await connection.execute(f"DELETE FROM {_table(Transaction)} WHERE {_column(Transaction, 'transaction_id')}"
+                                 f" = ANY(%s)", [list(transaction_ids)])
+    if decision_ids:
+        await connection.execute(f"DELETE FROM {_table(Decision)} WHERE {Decision._meta.pk.column} = ANY(%s)",
+                                 [list(decision_ids)])

@@ -2,7 +2,6 @@
 
 import time
 
-from asgiref.sync import async_to_sync
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -17,7 +16,7 @@ from transactions import decisions
 from transactions.verdicts import MEASUREMENT_FIELDS
 
 from .authentication import ClientKeyAuthentication, PerKeyRateThrottle, scope_required
-from .endpoint import answer_request
+from .endpoint import answer_from_synchronous_code
 from .models import Scope
 
 
@@ -110,6 +109,6 @@ class DecisionView(APIView):
     def post(self, request):
         """The same answer as api/endpoint.py gives under ASGI, for callers that reach Django's
         handler (Django's test client, a WSGI server)."""
-        status, payload, headers = async_to_sync(answer_request)(
+        status, payload, headers = answer_from_synchronous_code(
             request.auth, request.headers.get("Idempotency-Key"), request.data, time.monotonic())
         return Response(payload, status=status, headers=headers)

@@ -160,7 +160,7 @@ def test_a_refusal_by_the_broker_before_the_deadline_fails_the_decision_and_forg
 def test_a_request_the_database_reaches_after_half_its_budget_is_shed_and_nothing_is_written(stand_ins):
     stand_ins(Waiter())
     late = endpoint.Record({"transaction_id": "tx-late"}, None, send_by=time.monotonic() - 0.001)
-    assert endpoint.store([late]) == ["late"]  # no statement runs: the test has no database
+    assert asyncio.run(endpoint.store([late])) == ["late"]  # no statement runs: the test has no database
 
 
 def test_the_rate_is_counted_over_a_sliding_minute(monkeypatch):

@@ -119,11 +119,6 @@ def kafka_value(cleaned):
     })
 
 
-def unrecord_many(transaction_ids):
-    """Remove recorded submissions that were never sent (the broker refused them)."""
-    Transaction.objects.filter(transaction_id__in=transaction_ids).delete()
-
-
 def submit(cleaned, user=None):
     """Record the transaction and produce it; nothing is recorded unless the broker acknowledged it."""
     value = kafka_value(cleaned)
