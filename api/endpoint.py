@@ -73,12 +73,11 @@ class Undo:
 
 
 async def store(items):
-    """The Batcher's work: one statement per kind of item. A Record's result: "recorded",
-    "duplicate" (its transaction id was taken), "late", or its Claim when its key was taken (a
-    retry or a conflict, which the claim then says)."""
+    """The Batcher's work: one statement for the answers and Records, one more only for what is
+    rare (Undos, keys taken). A Record's result: "recorded", "duplicate" (its transaction id was
+    taken), "late", or its Claim when its key was taken (a retry or a conflict, which the claim
+    then says)."""
     results = [None] * len(items)
-    # Answers first: a retry in this batch came after its answer was sent, and must find it.
-    await recording.save_answers([(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)])
     freed = await _record(items, results)
     undos = [item for item in items if isinstance(item, Undo)]
     await recording.forget([item.transaction_id for item in undos],
@@ -87,18 +86,21 @@ async def store(items):
 
 
 async def _record(items, results):
-    """Claim the keys of the Records and record their transactions, in one statement; each Record's
-    result goes to its place in results. Returns the decision ids whose keys are to be freed."""
+    """Save the answers, claim the keys of the Records and record their transactions, in one
+    statement; each Record's result goes to its place in results. Returns the decision ids whose
+    keys are to be freed."""
     now = time.monotonic()
+    answers = [(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)]
     first = {}  # transaction id -> the batch's first Record with it; a later one is a duplicate
     for index, item in enumerate(items):
         if isinstance(item, Record) and now > item.send_by:
             results[index] = "late"
         elif isinstance(item, Record):
             first.setdefault(item.cleaned["transaction_id"], (index, item))
-    if not first:
+    if not first and not answers:
         return []
-    claimed, recorded = await recording.claim_and_record([(item.cleaned, item.claim) for _, item in first.values()])
+    claimed, recorded = await recording.save_answers_claim_and_record(
+        answers, [(item.cleaned, item.claim) for _, item in first.values()])
     freed, taken = [], []
     for index, item in enumerate(items):
         if isinstance(item, Record) and results[index] != "late":

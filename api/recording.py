@@ -1,7 +1,7 @@
 """What the decision path writes before it sends a transaction, for a batch of requests in one
 statement (its rows as one JSON parameter: one value to send, not an array per column): each
 request's Idempotency-Key claim (api.Decision) and its transaction row
-(transactions.Transaction). One statement is one round trip and is atomic: a claim is never
+(transactions.Transaction), and the answers given since the previous batch. One statement is one round trip and is atomic: a claim is never
 left without its transaction row, nor a row without its claim. A transaction id taken before
 is not recorded (409); a key taken before is not claimed again (a retry, or a conflict).
 
@@ -76,7 +76,11 @@ connection = Connection()
 @cache
 def _statement():
     return f"""
-        WITH given AS (
+        WITH answered AS (
+            UPDATE {_table(Decision)} AS decision SET {_column(Decision, "answer")} = answer.answer
+            FROM jsonb_to_recordset(%s::jsonb) AS answer(id bigint, answer jsonb)
+            WHERE decision.{Decision._meta.pk.column} = answer.id
+        ), given AS (
             SELECT * FROM jsonb_to_recordset(%s::jsonb)
                 AS given(transaction_id text, customer_id bigint, at timestamptz, lat float8, lng float8,
                          amount float8, client_key_id text, idempotency_key text, request_digest text)
@@ -101,9 +105,12 @@ def _statement():
         UNION ALL SELECT NULL, NULL, recorded.transaction_id FROM recorded"""
 
 
-async def claim_and_record(requests):
-    """requests: [(cleaned, claim or None)], each transaction id once. Returns ({transaction id:
-    decision id} of the claims made, {transaction ids recorded})."""
+async def save_answers_claim_and_record(answers, requests):
+    """One statement: save answers [(decision id, answer)] (what a retry with the key will get),
+    then claim and record requests [(cleaned, claim or None)], each transaction id once. A retry
+    among the requests whose key is answered here finds the answer (claims_of, a later statement).
+    Returns ({transaction id: decision id} of the claims made, {transaction ids recorded})."""
+    saved = json.dumps([{"id": decision_id, "answer": answer} for decision_id, answer in answers])
     given = json.dumps([
         {"transaction_id": cleaned["transaction_id"], "customer_id": cleaned["customer"].pk,
          "at": cleaned["timestamp"].isoformat(), "lat": cleaned["lat"], "lng": cleaned["lng"],
@@ -113,28 +120,13 @@ async def claim_and_record(requests):
         for cleaned, claim in requests])
     now = timezone.now()
     claimed, recorded = {}, set()
-    for decision_id, claimed_transaction, recorded_transaction in await connection.execute(_statement(),
-                                                                                         [given, now, now]):
+    for decision_id, claimed_transaction, recorded_transaction in await connection.execute(
+            _statement(), [saved, given, now, now]):
         if decision_id is not None:
             claimed[claimed_transaction] = decision_id
         else:
             recorded.add(recorded_transaction)
     return claimed, recorded
-
-
-@cache
-def _answers_statement():
-    return f"""
-        UPDATE {_table(Decision)} AS decision SET {_column(Decision, "answer")} = given.answer
-        FROM jsonb_to_recordset(%s::jsonb) AS given(id bigint, answer jsonb)
-        WHERE decision.{Decision._meta.pk.column} = given.id"""
-
-
-async def save_answers(answers):
-    """answers: [(decision id, answer)]; what a retry with the key will get."""
-    if answers:
-        await connection.execute(_answers_statement(), [json.dumps([{"id": decision_id, "answer": answer}
-                                                                    for decision_id, answer in answers])])
 
 
 @cache

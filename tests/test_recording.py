@@ -1,11 +1,13 @@
 """What the decision path writes before it sends (api/recording.py), on the real PostgreSQL."""
 
 import asyncio
+import time
 
 import pytest
 from django.utils import timezone
 
-from api import recording
+from api import endpoint, idempotency, recording
+from api.models import ClientKey, Decision
 from tests.support.kafka import unique
 from transactions.models import Transaction
 from users.models import Customer
@@ -37,7 +39,7 @@ def test_the_rows_are_committed_without_waiting_for_the_disk_unless_configured(s
     cleaned = payment(customer)
 
     async def record():
-        return (await recording.claim_and_record([(cleaned, None)]),
+        return (await recording.save_answers_claim_and_record([], [(cleaned, None)]),
                 await recording.connection.execute("SHOW synchronous_commit", []))
     (claimed, recorded), mode = asyncio.run(record())
 
@@ -49,11 +51,33 @@ def test_a_transaction_id_taken_before_is_not_recorded_again_and_forgotten_rows_
     first, second = payment(customer), payment(customer)
 
     async def record():
-        once = await recording.claim_and_record([(first, None)])
-        again = await recording.claim_and_record([(first, None), (second, None)])
+        once = await recording.save_answers_claim_and_record([], [(first, None)])
+        again = await recording.save_answers_claim_and_record([], [(first, None), (second, None)])
         await recording.forget([second["transaction_id"]], [])
         return once, again
     once, again = asyncio.run(record())
 
     assert once == ({}, {first["transaction_id"]}) and again == ({}, {second["transaction_id"]})
     assert list(Transaction.objects.values_list("transaction_id", flat=True)) == [first["transaction_id"]]
+
+
+def test_a_retry_batched_with_its_keys_answer_gets_that_answer(customer):
+    client_key, _ = ClientKey.objects.create_key(name=unique("client"), scopes=["decisions"])
+    cleaned = payment(customer)
+
+    def claim():
+        return idempotency.Claim(client_key.id, "order-1", "digest", cleaned["transaction_id"])
+    first, retry, answer = claim(), claim(), {"decision": "approve"}
+
+    async def decide_then_retry():
+        recorded = await endpoint.store([endpoint.Record(cleaned, first, send_by=time.monotonic() + 60)])
+        answered_and_retried = await endpoint.store([
+            endpoint.SaveAnswer(first.decision_id, answer),
+            endpoint.Record(cleaned, retry, send_by=time.monotonic() + 60)])
+        return recorded, answered_and_retried
+    recorded, (saved, retried) = asyncio.run(decide_then_retry())
+
+    assert recorded == ["recorded"] and saved is None
+    assert retried is retry and retry.previous_answer == answer and retry.conflict is None
+    assert Decision.objects.get(pk=first.decision_id).answer == answer
+    assert Transaction.objects.filter(transaction_id=cleaned["transaction_id"]).count() == 1
