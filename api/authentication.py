@@ -19,7 +19,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 from rest_framework_api_key.permissions import KeyParser
 
-from fraudsite.caching import RecentLookups
+from fraudsite.caching import RecentLookups, each
 
 from .models import ClientKey
 
@@ -37,7 +37,7 @@ def _load_key(raw_key):
         return None  # kept too: a flood of bad keys does not become a flood of queries
 
 
-keys = RecentLookups(_load_key, settings.LOOKUP_CACHE_SECONDS)
+keys = RecentLookups(each(_load_key), settings.LOOKUP_CACHE_SECONDS)
 
 
 def checked(client_key):

@@ -46,7 +46,7 @@ MAX_BODY_BYTES = 64 * 1024
 LAG_PROBE_SECONDS = 0.01
 logger = logging.getLogger("fraudsite.decisions")
 
-customers = RecentLookups(submission.active_customer, settings.LOOKUP_CACHE_SECONDS)
+customers = RecentLookups(submission.active_customers, settings.LOOKUP_CACHE_SECONDS)
 
 
 # --- the database side, in batches -----------------------------------------------------------

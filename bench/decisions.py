@@ -339,8 +339,8 @@ class Load:
                 step_statistics(after_results, then_rate, then_seconds, processes, wall, cpu, second[2]),
                 overload_results, after_results)
 
-    def warm_up(self):
-        rate, seconds = WARM_UP
+    def warm_up(self, rate_and_seconds=WARM_UP):
+        rate, seconds = rate_and_seconds
         targets, output, _ = self.prepare(rate, seconds)
         finish_attack(start_attack(self.vegeta, targets, rate, seconds, output, self.timeout))
 
@@ -407,6 +407,10 @@ def bench_b5(config, open_site, user_ids, results_dir, say):
         with open_site(processes) as site:
             requests = load(site)
             requests.warm_up()
+            if config["b5_steps"] and config.get("b5_stack_warm_up"):
+                rate, seconds = config["b5_stack_warm_up"]
+                say(f"B5: warming the stack up, {rate} decisions/s for {seconds} s (not measured) ...")
+                requests.warm_up(config["b5_stack_warm_up"])
             for rate, seconds in config["b5_steps"]:
                 say(f"B5: {rate} decisions/s for {seconds} s, {processes} web processes (budget {budget} ms) ...")
                 step, results = requests.step(rate, seconds, processes)

@@ -49,6 +49,9 @@ MODES = {
              "b3_rates": [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000], "b3_seconds": 20,
              "sustained_rate": 10_000, "sustained_minutes": 10, "jobcpu_rate": 10_000,
              "b4_history": 10_000, "b4_clients": 100, "b4_rate": 20, "b4_seconds": 15, "b4_repeats": 5,
+             # A stack minutes old answered the same decisions about twice as slowly as the same
+             # stack ten minutes later (RESULTS.md, B5): the first steps come after this.
+             "b5_stack_warm_up": (200, 300),
              "b5_steps": [(200, 60), (1000, 300)], "b5_processes": 2, "b5_overload": (3000, 60),
              "b5_recovery": (1000, 30), "b5_scaling_step": (1000, 60), "b5_scaling_processes": [1, 2, 4],
              "b5_limit_steps": [(1000, 60), (2000, 60), (3000, 60)],

@@ -1,12 +1,13 @@
 """fraudsite.caching: a lookup kept for its period, asked again after it, and asked once for many
-requests that miss together."""
+requests that miss together, in one query for many keys."""
 
 import asyncio
 import time
 
 import pytest
 
-from fraudsite.caching import RecentLookups
+from fraudsite import caching
+from fraudsite.caching import RecentLookups, each
 
 # The lookups run on the process's lookup thread, which first replaces a database connection that
 # an earlier test may have left on it: harmless, but pytest-django refuses database access unless told.
@@ -25,7 +26,7 @@ def counting_lookup(seconds=0.0):
 
 def test_a_lookup_is_kept_for_its_period_and_asked_again_after_it():
     load, calls = counting_lookup()
-    lookups = RecentLookups(load, seconds=0.2)
+    lookups = RecentLookups(each(load), seconds=0.2)
 
     async def run():
         first = [await lookups.get("k") for _ in range(3)]
@@ -39,7 +40,7 @@ def test_a_lookup_is_kept_for_its_period_and_asked_again_after_it():
 
 def test_requests_that_miss_together_share_one_lookup():
     load, calls = counting_lookup(seconds=0.1)
-    lookups = RecentLookups(load, seconds=10)
+    lookups = RecentLookups(each(load), seconds=10)
 
     async def run():
         return await asyncio.gather(*[lookups.get("k") for _ in range(50)], lookups.get("other"))
@@ -51,14 +52,14 @@ def test_requests_that_miss_together_share_one_lookup():
 
 def test_none_is_kept_too():
     load, calls = counting_lookup()
-    lookups = RecentLookups(lambda key: load(key) and None, seconds=10)
+    lookups = RecentLookups(lambda keys: load(keys[0]) and {}, seconds=10)
     assert [lookups.get_blocking("missing") for _ in range(3)] == [None] * 3
     assert calls == ["missing"]
 
 
 def test_a_lookup_asked_for_in_the_second_half_of_its_period_is_renewed_in_the_background():
     load, calls = counting_lookup()
-    lookups = RecentLookups(load, seconds=0.5)
+    lookups = RecentLookups(each(load), seconds=0.5)
 
     async def run():
         first = await lookups.get("k")
@@ -69,3 +70,41 @@ def test_a_lookup_asked_for_in_the_second_half_of_its_period_is_renewed_in_the_b
 
     assert asyncio.run(run()) == ("value of k #1", "value of k #1", "value of k #2")
     assert calls == ["k", "k"]
+
+
+class HeldExecutor:
+    """The lookup threads, held until run(): the keys asked meanwhile queue up."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def submit(self, job):
+        self.jobs.append(job)
+
+    def run(self):
+        while self.jobs:
+            self.jobs.pop(0)()
+
+
+def test_keys_missed_together_are_looked_up_in_one_query_and_its_failure_reaches_every_waiter(monkeypatch):
+    executor, queries = HeldExecutor(), []
+    monkeypatch.setattr(caching, "_executor", executor)
+
+    def load_many(keys):
+        queries.append(sorted(keys))
+        if "broken" in keys:
+            raise RuntimeError("the database is down")
+        return {key: key.upper() for key in keys if key != "unknown"}
+    lookups = RecentLookups(load_many, seconds=10)
+
+    async def asked_together(*keys):
+        asked = asyncio.gather(*[lookups.get(key) for key in keys], return_exceptions=True)
+        await asyncio.sleep(0.01)  # every get() has queued its key
+        await asyncio.to_thread(executor.run)
+        return await asked
+
+    together = asyncio.run(asked_together("b", "c", "unknown", "b"))
+    failed = asyncio.run(asked_together("broken", "d"))
+    assert together == ["B", "C", None, "B"]
+    assert [str(error) for error in failed] == ["the database is down"] * 2
+    assert queries == [["b", "c", "unknown"], ["broken", "d"]]

@@ -79,6 +79,11 @@ def active_customer(user_id):
     return Customer.objects.filter(user_id=user_id, active=True).first()
 
 
+def active_customers(user_ids):
+    """{user id: the active Customer} of those that are."""
+    return {customer.user_id: customer for customer in Customer.objects.filter(user_id__in=user_ids, active=True)}
+
+
 def validate(data, find_customer=active_customer):
     """(cleaned, errors) for a submission {user_id, amount, lat, lng, transaction_id?, timestamp?}.
     find_customer(user_id) -> the active Customer or None (the decision path's is cached)."""
