@@ -6,9 +6,10 @@ from before the query, so a change in the database is seen within that time in e
 a revoked key or a deactivated customer) and then asked again. A key asked for in the second half
 of its period is asked again in the background meanwhile, so that under steady traffic no
 request waits for the database: the value it gets is never older than `seconds`. The keys to
-look up are asked together, in one query for all the keys queued meanwhile: a query each (an ORM
-query costs about a millisecond of the interpreter) took a third of a web process's interpreter
-at 200 decisions a second (bench/RESULTS.md, B5).
+look up are asked together, in one query for all the keys queued meanwhile, and a renewal waits
+a quarter of the period for the keys that age with it: a query per key (an ORM query costs about
+a millisecond of the interpreter) took a third of a web process's interpreter at 200 decisions a
+second (bench/RESULTS.md, B5).
 """
 
 import asyncio
@@ -37,6 +38,8 @@ class RecentLookups:
         self._entries = {}  # key -> (value, asked_at)
         self._loading = {}  # key -> its lookup, queued or under way (concurrent.futures.Future)
         self._queued = []  # keys for the next query
+        self._query_waiting = False  # a query submitted to the lookup threads, not started yet
+        self._renewal_due = False  # a renewal of ageing keys is scheduled
         self._lock = threading.Lock()
 
     def _fresh(self, key):
@@ -59,11 +62,18 @@ class RecentLookups:
         found, value = self._fresh(key)
         if found:
             if self._ageing(key):
-                self._loading_of(key)  # not awaited: the value in hand is still within its period
+                self._queue(key)  # not awaited: the value in hand is still within its period
+                if not self._renewal_due:
+                    # Renewed a quarter period later, with every key that ages meanwhile: within the
+                    # period still, and one query for many keys instead of one each.
+                    self._renewal_due = True
+                    asyncio.get_running_loop().call_later(self._seconds / 4, self._renew)
             return value
-        return await asyncio.wrap_future(self._loading_of(key))
+        loading = self._queue(key)
+        self._start_query()
+        return await asyncio.wrap_future(loading)
 
-    def _loading_of(self, key):
+    def _queue(self, key):
         """The lookup of key, queued if none is: the requests that miss together wait for the same
         one (a query each would queue in the lookup threads, and come back stale)."""
         with self._lock:
@@ -72,13 +82,22 @@ class RecentLookups:
                 loading = self._loading[key] = Future()
                 loading.set_running_or_notify_cancel()  # a waiter that gives up cannot cancel it for the others
                 self._queued.append(key)
-                if len(self._queued) == 1:
-                    _executor.submit(self._load_queued)
         return loading
+
+    def _renew(self):
+        self._renewal_due = False
+        self._start_query()
+
+    def _start_query(self):
+        """A query for the queued keys, unless one is already waiting for a lookup thread."""
+        with self._lock:
+            if self._queued and not self._query_waiting:
+                self._query_waiting = True
+                _executor.submit(self._load_queued)
 
     def _load_queued(self):
         with self._lock:
-            keys, self._queued = self._queued, []
+            keys, self._queued, self._query_waiting = self._queued, [], False
         asked_at = time.monotonic()
         try:
             close_old_connections()  # a connection the database or the pool dropped is replaced

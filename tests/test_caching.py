@@ -57,19 +57,24 @@ def test_none_is_kept_too():
     assert calls == ["missing"]
 
 
-def test_a_lookup_asked_for_in_the_second_half_of_its_period_is_renewed_in_the_background():
-    load, calls = counting_lookup()
-    lookups = RecentLookups(each(load), seconds=0.5)
+def test_lookups_asked_for_in_the_second_half_of_their_period_are_renewed_together_in_the_background():
+    queries = []
+
+    def load_many(keys):
+        queries.append(sorted(keys))
+        return {key: f"{key} #{len(queries)}" for key in keys}
+    lookups = RecentLookups(load_many, seconds=0.4)
 
     async def run():
-        first = await lookups.get("k")
-        await asyncio.sleep(0.3)  # past half the period: answered at once, and asked again
-        ageing = await lookups.get("k")
-        await asyncio.sleep(0.1)  # still within the first value's period
-        return first, ageing, await lookups.get("k")
+        first = [await lookups.get("a"), await lookups.get("b")]
+        await asyncio.sleep(0.25)  # past half the period: answered at once, and renewed
+        ageing = [await lookups.get("a"), await lookups.get("b")]
+        await asyncio.sleep(0.14)  # the renewal came a quarter period later; the first values have not expired
+        return first, ageing, [await lookups.get("a"), await lookups.get("b")]
 
-    assert asyncio.run(run()) == ("value of k #1", "value of k #1", "value of k #2")
-    assert calls == ["k", "k"]
+    first, ageing, renewed = asyncio.run(run())
+    assert (first, ageing) == (["a #1", "b #2"], ["a #1", "b #2"])
+    assert renewed == ["a #3", "b #3"] and queries == [["a"], ["b"], ["a", "b"]]
 
 
 class HeldExecutor:
