@@ -104,11 +104,20 @@ FIRED = """
     WHERE fired.reason = ANY(%(reasons)s)
 """
 
+# Each alert's review status (alerts.Alert) and first decision, read by the period's range of
+# verdict ids from their tables' verdict id indexes: joined to the period's alerts directly, the
+# planner hashed both whole tables, twice the time of the rest (B6 in bench/RESULTS.md).
 REASONS_SQL = f"""
 WITH alerts AS MATERIALIZED ({ALERTS}),
+id_range AS (SELECT min(id) AS low, max(id) AS high FROM alerts),
+states AS MATERIALIZED (
+    SELECT s.verdict_id, s.review_status FROM alerts_alert s
+    WHERE s.verdict_id BETWEEN (SELECT low FROM id_range) AND (SELECT high FROM id_range)
+),
 first_decisions AS (
     SELECT r.verdict_id, min(r.decided_at) AS decided_at
-    FROM alerts_alertreview r JOIN alerts a ON a.id = r.verdict_id
+    FROM alerts_alertreview r
+    WHERE r.verdict_id BETWEEN (SELECT low FROM id_range) AND (SELECT high FROM id_range)
     GROUP BY r.verdict_id
 ),
 fired AS ({FIRED})
@@ -120,7 +129,7 @@ SELECT f.reason,
        count(*) FILTER (WHERE s.review_status = %(follow_up)s) AS needs_follow_up,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.decided_at - f.received_at))
            AS median_seconds
-FROM fired f JOIN alerts_alert s ON s.verdict_id = f.id  -- each alert's review status (alerts.Alert)
+FROM fired f JOIN states s ON s.verdict_id = f.id
 LEFT JOIN first_decisions d ON d.verdict_id = f.id
 GROUP BY f.reason
 """
