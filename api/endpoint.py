@@ -27,6 +27,7 @@ import psycopg
 from confluent_kafka import KafkaException
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 from rest_framework import exceptions
 
 from fraudsite import metrics
@@ -108,7 +109,10 @@ async def _record(items, results):
             results[index] = (_first_result(item, claimed, recorded, taken, freed) if first_index == index
                               else "duplicate")
     if taken:
-        idempotency.resolve_taken(taken, await recording.claims_of([claim.pair for claim in taken]))
+        idempotency.resolve_taken(taken, await recording.claims_of([claim.pair for claim in taken]), timezone.now())
+        abandoned = [claim.answer_to_save for claim in taken if claim.answer_to_save]
+        if abandoned:
+            await recording.save_answers_claim_and_record(abandoned, [])
     return freed
 
 

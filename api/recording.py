@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import connection as django_connection
 from django.utils import timezone
 
-from transactions.models import Transaction
+from transactions.models import Transaction, Verdict
+from transactions.verdicts import MEASUREMENTS
 
 from .models import Decision
 
@@ -80,6 +81,7 @@ def _statement():
             UPDATE {_table(Decision)} AS decision SET {_column(Decision, "answer")} = answer.answer
             FROM jsonb_to_recordset(%s::jsonb) AS answer(id bigint, answer jsonb)
             WHERE decision.{Decision._meta.pk.column} = answer.id
+                AND decision.{_column(Decision, "answer")} IS NULL  -- the first answer stays
         ), given AS (
             SELECT * FROM jsonb_to_recordset(%s::jsonb)
                 AS given(transaction_id text, customer_id bigint, at timestamptz, lat float8, lng float8,
@@ -129,20 +131,39 @@ async def save_answers_claim_and_record(answers, requests):
     return claimed, recorded
 
 
+class EarlierClaim:
+    """A taken key's first claim, and its transaction's stored verdict record (None if none yet)."""
+
+    def __init__(self, decision_id, request_digest, answer, created_at, verdict):
+        self.decision_id, self.request_digest, self.answer = decision_id, request_digest, answer
+        self.created_at, self.verdict = created_at, verdict
+
+
+VERDICT_FIELDS = ["transaction_id", "outcome", "score", "status", "reasons", *MEASUREMENTS]
+
+
 @cache
 def _claims_statement():
-    columns = [_column(Decision, name) for name in ("client_key", "idempotency_key", "request_digest", "answer")]
+    key_columns = [_column(Decision, "client_key"), _column(Decision, "idempotency_key")]
+    claim_columns = [Decision._meta.pk.column, *key_columns,
+                     *(_column(Decision, name) for name in ("request_digest", "answer", "created_at"))]
     return f"""
-        SELECT {", ".join(f"decision.{column}" for column in columns)} FROM {_table(Decision)} AS decision
+        SELECT {", ".join(f"decision.{column}" for column in claim_columns)},
+               {", ".join(f"verdict.{_column(Verdict, name)}" for name in VERDICT_FIELDS)}
+        FROM {_table(Decision)} AS decision
         JOIN jsonb_to_recordset(%s::jsonb) AS given(client_key_id text, idempotency_key text)
-            ON decision.{columns[0]} = given.client_key_id AND decision.{columns[1]} = given.idempotency_key"""
+            ON decision.{key_columns[0]} = given.client_key_id AND decision.{key_columns[1]} = given.idempotency_key
+        LEFT JOIN {_table(Verdict)} AS verdict
+            ON verdict.{_column(Verdict, "transaction_id")} = decision.{_column(Decision, "transaction_id")}"""
 
 
 async def claims_of(pairs):
-    """{(client key id, Idempotency-Key): (request digest, answer)} of the keys claimed before."""
+    """{(client key id, Idempotency-Key): EarlierClaim} of the keys claimed before."""
     rows = await connection.execute(_claims_statement(), [json.dumps(
         [{"client_key_id": client_key_id, "idempotency_key": key} for client_key_id, key in pairs])])
-    return {(client_key_id, key): (request_digest, answer) for client_key_id, key, request_digest, answer in rows}
+    return {(client_key_id, key): EarlierClaim(decision_id, digest, answer, created_at,
+                                               dict(zip(VERDICT_FIELDS, verdict)) if verdict[0] else None)
+            for decision_id, client_key_id, key, digest, answer, created_at, *verdict in rows}
 
 
 async def forget(transaction_ids, decision_ids):

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -9,6 +10,8 @@ from django.utils import timezone
 from api import endpoint, idempotency, recording
 from api.models import ClientKey, Decision
 from tests.support.kafka import unique
+from tests.support.reviews import verdict
+from transactions import decisions
 from transactions.models import Transaction
 from users.models import Customer
 
@@ -81,3 +84,34 @@ def test_a_retry_batched_with_its_keys_answer_gets_that_answer(customer):
     assert retried is retry and retry.previous_answer == answer and retry.conflict is None
     assert Decision.objects.get(pk=first.decision_id).answer == answer
     assert Transaction.objects.filter(transaction_id=cleaned["transaction_id"]).count() == 1
+
+
+@pytest.mark.parametrize("verdict_stored", [True, False])
+def test_a_retry_of_a_claim_its_process_never_answered_gets_the_verdicts_answer_once_abandoned(customer,
+                                                                                            verdict_stored):
+    client_key, _ = ClientKey.objects.create_key(name=unique("client"), scopes=["decisions"])
+    cleaned = payment(customer)
+
+    def claim():
+        return idempotency.Claim(client_key.id, "order-2", "digest", cleaned["transaction_id"])
+    first, early_retry, late_retry = claim(), claim(), claim()
+
+    def retried(retry):
+        return asyncio.run(endpoint.store([endpoint.Record(cleaned, retry, send_by=time.monotonic() + 60)]))
+
+    asyncio.run(endpoint.store([endpoint.Record(cleaned, first, send_by=time.monotonic() + 60)]))
+    # The first request's process stopped before it saved an answer:
+    assert retried(early_retry) == [early_retry] and early_retry.conflict.status == 409  # still answering
+    Decision.objects.filter(pk=first.decision_id).update(
+        created_at=timezone.now() - idempotency.abandoned_after() - timedelta(seconds=1))
+    if verdict_stored:
+        verdict(transaction_id=cleaned["transaction_id"], user_id=customer.user_id, outcome="decline", score=60.0)
+    assert retried(late_retry) == [late_retry] and late_retry.conflict is None
+
+    expected = ({"transaction_id": cleaned["transaction_id"], "decision": "decline", "timed_out": False,
+                 "score": 60.0, "status": "FRAUD", "reasons": ["speed_above_limit", "velocity_exceeded"]}
+                if verdict_stored else decisions.fallback(cleaned["transaction_id"], timed_out=True))
+    assert {name: value for name, value in late_retry.previous_answer.items() if name != "measurements"} == expected
+    assert Decision.objects.get(pk=first.decision_id).answer == late_retry.previous_answer  # for the next retry
+    asyncio.run(recording.save_answers_claim_and_record([(first.decision_id, {"decision": "approve"})], []))
+    assert Decision.objects.get(pk=first.decision_id).answer == late_retry.previous_answer  # the first answer stays
