@@ -303,8 +303,8 @@ class DecisionEndpoint:
 
 
 async def lifespan(scope, receive, send):
-    """At a web process's start, connect its verdict consumer and producer, so that its first
-    decisions do not wait for them, and start measuring how late its event loop runs (admission);
+    """At a web process's start, connect its verdict consumer, producer and database connection,
+    so that its first decisions do not wait for them, and start measuring how late its event loop runs (admission);
     a broker that is down is not the server's failure."""
     lag = None
     while True:
@@ -316,6 +316,10 @@ async def lifespan(scope, receive, send):
                 await asyncio.to_thread(connect_producer)
             except (KafkaException, OSError) as error:
                 logger.warning("decision path not warmed up (Kafka unreachable?): %s", error)
+            try:
+                await recording.connection.get()
+            except psycopg.Error as error:
+                logger.warning("decision path not warmed up (PostgreSQL unreachable?): %s", error)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if lag is not None:
