@@ -34,6 +34,7 @@ from fraudsite import metrics
 from fraudsite.batching import Batcher
 from fraudsite.caching import RecentLookups
 from fraudsite.kafka import DeliveryFailed, connect_producer
+from fraudsite.loops import LoopThread
 from fraudsite.validation import BadBody, has_control_characters, parse_json_body
 from transactions import decisions, submission
 
@@ -237,22 +238,19 @@ def _unrecorded_answer(outcome, transaction_id):
     return 200, decisions.fallback(transaction_id, shed=True), {}  # late
 
 
-_loop_for_synchronous_callers = None
-_loop_lock = threading.Lock()
+_synchronous_callers_loop = None
+_synchronous_callers_lock = threading.Lock()
 
 
 def answer_from_synchronous_code(client_key, idempotency_key, body, arrived):
     """answer_request for callers outside the ASGI server (the DRF view, under Django's test client
-    or a WSGI server): on one event loop thread of the process's own, so that the decision store
-    keeps one loop and one connection (a loop per call would open a connection per call)."""
-    global _loop_for_synchronous_callers
-    with _loop_lock:
-        if _loop_for_synchronous_callers is None:
-            _loop_for_synchronous_callers = asyncio.new_event_loop()
-            threading.Thread(target=_loop_for_synchronous_callers.run_forever, name="decisions-for-synchronous-callers",
-                             daemon=True).start()
-    return asyncio.run_coroutine_threadsafe(answer_request(client_key, idempotency_key, body, arrived),
-                                            _loop_for_synchronous_callers).result()
+    or a WSGI server), on one loop thread of the process's own (fraudsite.loops): the decision
+    store keeps one loop and one database connection."""
+    global _synchronous_callers_loop
+    with _synchronous_callers_lock:
+        if _synchronous_callers_loop is None:
+            _synchronous_callers_loop = LoopThread("decisions-for-synchronous-callers")
+    return _synchronous_callers_loop.run(answer_request(client_key, idempotency_key, body, arrived))
 
 
 # --- HTTP -----------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Live verdicts for operators, through the channel layer (Redis between processes)."""
 
-import asyncio
 import logging
-import threading
 from operator import itemgetter
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from fraudsite.loops import LoopThread
 
 from .verdicts import MEASUREMENTS, time_of
 
@@ -53,25 +53,18 @@ def verdict_message(verdict):
     return message_of(verdict_values(verdict), holder=verdict.holder or "")
 
 
-class Pusher:
-    """An event loop of its own, in a thread, for a process that pushes often and has no loop (the
-    verdict worker): the channel layer keeps its Redis connection open from one push to the next.
-    async_to_sync makes a loop, and so a connection, per push: a tenth of the worker's time (B1)."""
+class Pusher(LoopThread):
+    """The verdict worker's loop for its pushes (fraudsite.loops): the channel layer keeps its
+    Redis connection open from one push to the next; a connection per push was a tenth of the
+    worker's time (B1)."""
 
     TIMEOUT_SECONDS = 10
 
     def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="operators-push", daemon=True)
-        self.thread.start()
+        super().__init__("operators-push")
 
     def run(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(self.TIMEOUT_SECONDS)
-
-    def close(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
+        return super().run(coroutine, self.TIMEOUT_SECONDS)
 
 
 def push_verdicts(verdicts, pusher=None):
