@@ -302,8 +302,8 @@ class DecisionEndpoint:
 
 async def lifespan(scope, receive, send):
     """At a web process's start, connect its verdict consumer, producer and database connection,
-    so that its first decisions do not wait for them, and start measuring how late its event loop runs (admission);
-    a broker that is down is not the server's failure."""
+    so that its first decisions do not wait for them, and start measuring how late its event loop
+    runs (admission); a broker or database that is down is not the server's failure."""
     lag = None
     while True:
         message = await receive()

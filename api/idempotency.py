@@ -53,7 +53,7 @@ def resolve_taken(claims, earlier, now):
     """For claims whose key was taken (api/recording.py did not claim it), given the keys' earlier
     claims {(client key id, key): recording.EarlierClaim}: the first answer when the body is the
     same and it was answered, else a Conflict. A first claim left unanswered for longer than
-    ABANDONED_AFTER was the request of a process that stopped before saving its answer: a retry
+    abandoned_after() was the request of a process that stopped before saving its answer: a retry
     gets what that request would have answered, from its transaction's stored verdict (the
     fallback, timed out, while there is none), and claim.answer_to_save says so, for the next retry."""
     for claim in claims:

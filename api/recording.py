@@ -1,9 +1,10 @@
 """What the decision path writes before it sends a transaction, for a batch of requests in one
 statement (its rows as one JSON parameter: one value to send, not an array per column): each
 request's Idempotency-Key claim (api.Decision) and its transaction row
-(transactions.Transaction), and the answers given since the previous batch. One statement is one round trip and is atomic: a claim is never
-left without its transaction row, nor a row without its claim. A transaction id taken before
-is not recorded (409); a key taken before is not claimed again (a retry, or a conflict).
+(transactions.Transaction), and the answers given since the previous batch. One statement is
+one round trip and is atomic: a claim is never left without its transaction row, nor a row
+without its claim. A transaction id taken before is not recorded (409); a key taken before is
+not claimed again (a retry, or a conflict).
 
 It runs on the web process's event loop, on an asynchronous connection of its own (psycopg), and
 its commits do not wait for the disk unless DECISION_SYNCHRONOUS_COMMIT says so (settings)."""

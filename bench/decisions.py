@@ -410,7 +410,7 @@ def bench_b5(config, open_site, user_ids, results_dir, say):
             if config["b5_steps"] and config.get("b5_stack_warm_up"):
                 rate, seconds = config["b5_stack_warm_up"]
                 say(f"B5: warming the stack up, {rate} decisions/s for {seconds} s (not measured) ...")
-                requests.warm_up(config["b5_stack_warm_up"])
+                requests.warm_up((rate, seconds))
             for rate, seconds in config["b5_steps"]:
                 say(f"B5: {rate} decisions/s for {seconds} s, {processes} web processes (budget {budget} ms) ...")
                 step, results = requests.step(rate, seconds, processes)

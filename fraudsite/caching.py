@@ -48,10 +48,6 @@ class RecentLookups:
             return True, entry[0]
         return False, None
 
-    def _ageing(self, key):
-        entry = self._entries.get(key)
-        return entry is not None and time.monotonic() - entry[1] >= self._seconds / 2
-
     def _keep(self, key, value, asked_at):
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
@@ -59,16 +55,17 @@ class RecentLookups:
             self._entries[key] = (value, asked_at)
 
     async def get(self, key):
-        found, value = self._fresh(key)
-        if found:
-            if self._ageing(key):
+        entry = self._entries.get(key)
+        age = time.monotonic() - entry[1] if entry is not None else None
+        if age is not None and age < self._seconds:
+            if age >= self._seconds / 2:
                 self._queue(key)  # not awaited: the value in hand is still within its period
                 if not self._renewal_due:
                     # Renewed a quarter period later, with every key that ages meanwhile: within the
                     # period still, and one query for many keys instead of one each.
                     self._renewal_due = True
                     asyncio.get_running_loop().call_later(self._seconds / 4, self._renew)
-            return value
+            return entry[0]
         loading = self._queue(key)
         self._start_query()
         return await asyncio.wrap_future(loading)

@@ -76,7 +76,7 @@ def _timestamp(value, errors):
 
 
 def active_customer(user_id):
-    return Customer.objects.filter(user_id=user_id, active=True).first()
+    return active_customers([user_id]).get(user_id)
 
 
 def active_customers(user_ids):
