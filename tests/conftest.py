@@ -27,6 +27,14 @@ from localstack.layout import paths
 from tests.support.stack_session import claim_and_start
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing():
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["tests.support.hashers.QuickPBKDF2PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(scope="session")
 def stack():
     """The local Kafka + Flink stack running the current detection SQL.
