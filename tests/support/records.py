@@ -27,7 +27,7 @@ def as_stored(verdict, **alert_state):
     """A Verdict made directly, as the worker leaves it: a FRAUD verdict with its alert (the alerts
     app makes them when verdicts_stored is sent), in alert_state (review_status, reviewed_at)."""
     if verdict.is_fraud:
-        make_alerts(Verdict.objects.filter(pk=verdict.pk))
+        make_alerts([verdict.transaction_id])
         Alert.objects.filter(pk=verdict.pk).update(**alert_state)
     return verdict
 
