@@ -25,10 +25,11 @@ def verdicts_written():
     from fraudsite.kafka import client_config
     from fraudsite.topics import VERDICTS
     from tests.support.kafka import unique
+    from transactions.verdict_waiter import FETCH_HOLD_MS
 
     topic, codec = VERDICTS.name, VERDICTS.codec()
     consumer = Consumer(client_config(**{"group.id": unique("bench-verdicts"), "enable.auto.commit": False,
-                                         "fetch.wait.max.ms": 5}))
+                                         "fetch.wait.max.ms": FETCH_HOLD_MS}))
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
                      for p in partitions])

@@ -20,6 +20,10 @@ logger = logging.getLogger("fraudsite.decisions")
 # One record with a timeout, then what is already there without waiting (DESIGN.md's lesson:
 # consume(N, timeout) would hold every verdict until N came or the timeout passed).
 DRAIN = 1000
+# How long the broker holds a fetch that finds nothing. A held fetch is answered as soon as a
+# verdict arrives, so a long hold costs no latency; a short one made every web process fetch 200
+# times a second while idle, at the expense of the broker's CPU and its own (bench/RESULTS.md, B5).
+FETCH_HOLD_MS = 100
 
 
 class VerdictWaiter:
@@ -64,7 +68,7 @@ class VerdictWaiter:
             consumer = Consumer(client_config(**{
                 # Never commits: each process reads from the end, for the requests it holds.
                 "group.id": f"fraudsite-decisions-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
-                "isolation.level": settings.DECISION_ISOLATION_LEVEL, "fetch.wait.max.ms": 5,
+                "isolation.level": settings.DECISION_ISOLATION_LEVEL, "fetch.wait.max.ms": FETCH_HOLD_MS,
             }))
             partitions = consumer.list_topics(VERDICTS.name, timeout=10).topics[VERDICTS.name].partitions
             # From the end offsets as they are now (not "the end" whenever the first fetch happens):
