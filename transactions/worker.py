@@ -40,11 +40,6 @@ class Options:
     idle_timeout: float | None = None  # stop after this many seconds without a record
     batch_size: int = 5000  # per-batch work (queries, commits, pushes) is shared by up to this many (B1)
     batch_timeout: float = 0.2  # seconds to wait for a record when none is waiting
-    # Once a record has come to an idle worker, seconds to wait for more to store with it. At
-    # moderate rates each batch would otherwise hold one or two verdicts and cost a commit, a
-    # push and an offset commit each, on the machine that answers decisions. No decision waits
-    # for this: the decision API takes its verdict from the topic; the map gets it this much later.
-    linger: float = 0.02
     report_every: float = 10.0
 
 
@@ -182,13 +177,13 @@ class Worker(ServiceLoop):
         size = self.options.batch_size
         if self.options.max_messages is not None:
             size = min(size, self.options.max_messages - self.counters.consumed)
-        # Take what has already arrived; when nothing has, wait for the next record, then linger
-        # for the records that follow it (a lone verdict is held back by the linger at most).
+        # Take what has already arrived; when nothing has, wait for the next record only (a batch
+        # never waits to fill, so a lone verdict is not held back).
         messages = self.consumer.consume(num_messages=size, timeout=0)
         if not messages and wait:
             messages = self.consumer.consume(num_messages=1, timeout=self.options.batch_timeout)
             if messages and size > 1:
-                messages += self.consumer.consume(num_messages=size - 1, timeout=self.options.linger)
+                messages += self.consumer.consume(num_messages=size - 1, timeout=0)
         batch = []
         for message in messages:
             error = message.error()

@@ -15,14 +15,11 @@ class Command(BaseCommand):
         parser.add_argument("--max-messages", type=int, help="stop after this many records")
         parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
         parser.add_argument("--batch-size", type=int, default=Options.batch_size)
-        parser.add_argument("--linger-ms", type=float, default=Options.linger * 1000,
-                            help="once a record comes to an idle worker, wait this long for more to store with it")
         parser.add_argument("--report-every", type=float, default=10.0, help="seconds between progress lines")
 
     def handle(self, *args, **options):
         Worker(Options(
             group_id=options["group"], from_beginning=options["from_beginning"],
             max_messages=options["max_messages"], idle_timeout=options["idle_timeout"],
-            batch_size=options["batch_size"],
-            linger=options["linger_ms"] / 1000, report_every=options["report_every"],
+            batch_size=options["batch_size"], report_every=options["report_every"],
         )).run()
