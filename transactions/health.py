@@ -151,10 +151,11 @@ def report():
     unjudged = oldest_unjudged_seconds() if database else None
     unpublished = _unless_unmigrated(oldest_pending_seconds) if database else None
     conflicts = recent_conflicts() if database else None
+    broker = broker_reachable()
     checks = {
         "database": database,
-        "broker": broker_reachable(),
-        "worker": worker_running(),
+        "broker": broker,
+        "worker": worker_running() if broker else None,  # unknowable without the broker: not waited for
         "flink_job": None if job is None else job["state"] == "RUNNING",
     }
     lags = [lag for lag in (watermark_lag, unjudged) if lag is not None]
