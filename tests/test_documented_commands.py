@@ -6,8 +6,10 @@ The clone's .env names a throwaway database (never the product's), the tests' Re
 ports where no broker or Flink listens, so nothing here reaches what `make run` or another test runs.
 """
 
+import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,19 @@ def clone(tmp_path_factory, django_db_blocker):
         yield checkout, database_url
 
 
+def documented_runs(checkout, commands, targets):
+    """Each documented command as this test runs it: its name -> argv."""
+    runs = {}
+    for command in sorted(commands):
+        for args in SAFE.get(command, [["--help"]]):
+            runs[" ".join(["manage.py", command, *args])] = [str(checkout / ".venv" / "bin" / "python"), "manage.py",
+                                                              command, *args]
+    for target in sorted(targets):
+        argv = SAFE_MAKE.get(target, ["make", "-n", target])
+        runs[" ".join(argv)] = argv
+    return runs
+
+
 def run(clone, argv, timeout=180, **env):
     result = subprocess.run(argv, cwd=clone, env=clean_environment(**env), capture_output=True, text=True,
                             timeout=timeout)
@@ -95,14 +110,16 @@ def test_every_documented_command_runs_from_a_fresh_shell_without_a_traceback(cl
     checkout, database_url = clone
     commands, targets = documented_commands()
     assert "DATABASE_URL=" + database_url in (checkout / ".env").read_text()
-    outcomes = {}
-    # The database first, as make run does; then every command, as the documentation shows it.
-    for command in ["migrate", *sorted(commands - {"migrate"})]:
-        for args in SAFE.get(command, [["--help"]]):
-            outcomes[" ".join(["manage.py", command, *args])] = manage(checkout, command, *args)
-    for target in sorted(targets):
-        argv = SAFE_MAKE.get(target, ["make", "-n", target])
-        outcomes[" ".join(argv)] = run(checkout, argv)
+    runs = documented_runs(checkout, commands, targets)
+    # The database and the demo data first, as make run does; the stack's commands one after the
+    # other (they share its state directory); every other command beside them, each from a fresh shell.
+    first = ["manage.py migrate --noinput -v0", "manage.py create_demo_data"]
+    outcomes = {name: run(checkout, runs[name]) for name in first}
+    stack = [name for name in runs if "stack" in name]
+    groups = [[name] for name in runs if name not in first and name not in stack] + [stack]
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        for group_outcomes in pool.map(lambda group: {name: run(checkout, runs[name]) for name in group}, groups):
+            outcomes.update(group_outcomes)
     tracebacks = {command: output[-1500:] for command, (_, output) in outcomes.items() if "Traceback" in output}
     assert not tracebacks
     failed = {command: output[-500:] for command, (code, output) in outcomes.items()
