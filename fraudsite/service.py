@@ -94,8 +94,16 @@ class ServiceLoop:
         self.backoff = min(max(self.backoff * 2, 1), self.max_backoff_seconds)
         return self.backoff
 
+    def stop_on_signal(self, *_):
+        """The SIGINT and SIGTERM handler. It runs between two bytecodes of the main thread, which
+        may hold the stop event's lock just then (waking from wait(), or inside the set() of a first
+        signal: make run's Ctrl-C sends SIGINT, then SIGTERM). Setting the event here would then
+        wait for this very thread forever (seen: a webhook deliverer that never stopped), so
+        another thread calls stop()."""
+        threading.Thread(target=self.stop, name="stop-on-signal", daemon=True).start()
+
     def _stop_on_signals(self):
         """Signals reach the main thread only; a loop run on another thread is stopped by stop()."""
         if threading.current_thread() is not threading.main_thread():
             return {}
-        return {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return {sig: signal.signal(sig, self.stop_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -65,6 +65,38 @@ def test_sigterm_stops_a_loop_on_the_main_thread_and_its_handler_is_put_back():
     assert loop.stopped.is_set() and signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_signal_arriving_while_the_loop_holds_its_stop_events_lock_still_stops_it():
+    """As when SIGTERM comes while the handler of a SIGINT is inside the event's set()."""
+    loop = Stopped()
+
+    def signalled_while_holding_the_lock():
+        with loop.stopped._cond:  # the lock Event.set() and Event.wait() take
+            loop.stop_on_signal(signal.SIGTERM, None)
+
+    handler = threading.Thread(target=signalled_while_holding_the_lock, daemon=True)
+    handler.start()
+    handler.join(5)
+    assert not handler.is_alive(), "the handler waited for a lock its own thread held"
+    assert loop.stopped.wait(5)
+
+
+def test_a_fenced_clock_closes_without_a_traceback(caplog):
+    """A fenced transactional producer refuses even flush(); the clock still stops cleanly."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from transactions.clock import Clock
+
+    class FencedProducer:
+        def flush(self, timeout):
+            raise KafkaException(KafkaError(KafkaError._FENCED, "fenced by a newer instance", fatal=True))
+
+    clock = Clock(topic="card-transactions", interval_ms=20)
+    clock.producer = FencedProducer()
+    with caplog.at_level(logging.INFO, logger="fraudsite.clock"):
+        clock.close()
+    assert caplog.records[-1].getMessage() == "stopped after 0 ticks"
+
+
 class StandInConsumer:
     """Hands over `records` (offsets of one partition), `per_read` at a time; notes the commits."""
 

@@ -234,7 +234,10 @@ class Clock(ServiceLoop):
 
     def close(self):
         if self.producer is not None:
-            self.producer.flush(2)
+            try:
+                self.producer.flush(2)
+            except KafkaException as error:  # a fenced producer refuses even to flush: nothing is left to send
+                logger.debug("not flushed: %s", error)
         logger.info("stopped after %d ticks", self.sent)
 
 
