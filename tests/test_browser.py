@@ -5,7 +5,7 @@ The web server (fraudsite.server: uvicorn) in production mode (DEBUG off, collec
 WhiteNoise); the verdict worker runs as its own process; the channel layer is Redis.
 """
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -161,15 +161,14 @@ def test_script_in_every_text_field_never_runs_on_any_page(live_site, django_cap
     Verdict.objects.filter(pk=live.pk).update(first_name=SCRIPT, last_name=SCRIPT, user_id=customer.user_id,
                                               reasons=SCRIPT, lat=10.0, lng=20.0)
     password = create_operator()
-    live = Verdict.objects.get(pk=live.pk)
+    live = Verdict.objects.with_alert_state().get(pk=live.pk)  # as the pages push it
     with sync_playwright() as playwright:
         browser, page = signed_in_page(playwright, live_site, password, init_script=WATCH_FOR_SCRIPT)
         try:
             expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
             # A live verdict over the WebSocket (pushed from another thread: Playwright's loop runs in this one).
-            pusher = threading.Thread(target=push_verdicts, args=([live],))
-            pusher.start()
-            pusher.join()
+            with ThreadPoolExecutor(max_workers=1) as pusher:
+                assert pusher.submit(push_verdicts, [live]).result()
             entry = page.locator(f'#log li[data-transaction-id="{live.transaction_id}"]')
             expect(entry).to_contain_text(SCRIPT)  # shown as text
             for marker in page.locator("#map path.leaflet-interactive").all():
