@@ -88,8 +88,7 @@ def documented_runs(checkout, commands, targets):
     runs = {}
     for command in sorted(commands):
         for args in SAFE.get(command, [["--help"]]):
-            runs[" ".join(["manage.py", command, *args])] = [str(checkout / ".venv" / "bin" / "python"), "manage.py",
-                                                              command, *args]
+            runs[" ".join(["manage.py", command, *args])] = manage_argv(checkout, command, *args)
     for target in sorted(targets):
         argv = SAFE_MAKE.get(target, ["make", "-n", target])
         runs[" ".join(argv)] = argv
@@ -102,8 +101,12 @@ def run(clone, argv, timeout=180, **env):
     return result.returncode, result.stdout + result.stderr
 
 
+def manage_argv(clone, *args):
+    return [str(clone / ".venv" / "bin" / "python"), "manage.py", *args]
+
+
 def manage(clone, *args, **env):
-    return run(clone, [str(clone / ".venv" / "bin" / "python"), "manage.py", *args], **env)
+    return run(clone, manage_argv(clone, *args), **env)
 
 
 def test_every_documented_command_runs_from_a_fresh_shell_without_a_traceback(clone):
