@@ -59,10 +59,10 @@ class Connection:
         params = {name: value for name, value in django_connection.get_connection_params().items()
                   if name not in ("cursor_factory", "context", "prepare_threshold")}
         connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
-        if not settings.DECISION_SYNCHRONOUS_COMMIT:
-            # A commit is as atomic and visible as before; a PostgreSQL crash (not a client's) can
-            # lose the last few hundred milliseconds of commits (docs/api/decisions.md).
-            await connection.execute("SET synchronous_commit TO off")
+        # Off: a commit is as atomic and visible as before; a PostgreSQL crash (not a client's) can
+        # lose the last few hundred milliseconds of commits (docs/api/decisions.md). On is said
+        # too, so that the setting holds whatever the database's own default is.
+        await connection.execute(f"SET synchronous_commit TO {'on' if settings.DECISION_SYNCHRONOUS_COMMIT else 'off'}")
         return connection
 
     async def execute(self, sql, params):

@@ -21,6 +21,13 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
                                  item.get_closest_marker("destructive") is not None))
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_newgateway(gateway):
+    from tests.support.workers import give_worker_its_redis_database
+
+    give_worker_its_redis_database(gateway)
+
+
 from localstack import owner as stack_owner
 from localstack import stack as local_stack
 from localstack.layout import paths
@@ -32,6 +39,19 @@ def quick_password_hashing():
     from django.test import override_settings
 
     with override_settings(PASSWORD_HASHERS=["tests.support.hashers.QuickPBKDF2PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, quicker to write and to empty (tests/support/database.py)."""
+    from django.db import connection
+
+    from tests.support.database import commit_without_waiting_for_the_disk, flush_only_tables_with_rows
+
+    with django_db_blocker.unblock():
+        commit_without_waiting_for_the_disk(connection)
+    with flush_only_tables_with_rows():
         yield
 
 

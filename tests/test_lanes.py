@@ -22,3 +22,16 @@ def test_no_test_of_the_fast_lane_asks_for_the_stack():
     fixtures = fixtures_of_the_fast_lane()
     assert {"settings", "django_user_model"} <= fixtures  # the listing is read as pytest writes it
     assert not {"stack", "broker", "kafka", "live_site"} & fixtures
+
+
+def test_each_worker_gets_a_redis_database_of_its_own():
+    import pytest
+
+    from tests.support.workers import redis_url_of_worker
+
+    url = "redis://:secret@localhost:6379/2"
+    assert [redis_url_of_worker(url, worker) for worker in ("gw0", "gw1", "gw5")] == [
+        "redis://:secret@localhost:6379/2", "redis://:secret@localhost:6379/3", "redis://:secret@localhost:6379/7"]
+    assert redis_url_of_worker("redis://localhost:6379", "gw1") == "redis://localhost:6379/1"
+    with pytest.raises(pytest.UsageError, match="fewer workers"):
+        redis_url_of_worker(url, "gw14")

@@ -49,3 +49,17 @@ def test_simulated_traffic_gets_verdicts_with_frauds_for_the_jumps(stack, django
 def test_the_command_refuses_bad_options():
     with pytest.raises(Exception, match="fraud-share"):
         call_command("simulate", "--fraud-share", "2")
+
+
+@pytest.mark.django_db
+def test_no_broker_is_said_at_once_and_changes_nothing(settings):
+    from django.core.management.base import CommandError
+
+    from tests.support.checkout import free_ports
+
+    (closed,) = free_ports(1)
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"localhost:{closed}"
+    with pytest.raises(CommandError, match="make stack-up") as refusal:
+        call_command("simulate", "--customers", "2", "--count", "1")
+    assert f"localhost:{closed}" in str(refusal.value) and "nothing was sent" in str(refusal.value)
+    assert not Customer.objects.filter(user_id__startswith="sim_").exists()

@@ -3,10 +3,12 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fraudsite.kafka import broker_reachable
 from fraudsite.missing_services import kafka_unreachable
 from transactions import simulator
 from users.models import Customer
 
+BROKER_PROBE_SECONDS = 5
 
 class Command(BaseCommand):
     help = "Produce realistic card traffic for many customers (random walks, some impossible jumps)."
@@ -22,6 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, customers, count, rate, fraud_share, seed, **options):
         if not 0 <= fraud_share <= 1 or customers < 1 or count < 1 or (rate is not None and rate <= 0):
             raise CommandError("--customers and --count must be positive, --rate positive, --fraud-share in [0, 1]")
+        # Asked first: a producer keeps its records for minutes waiting for a broker that is not there.
+        if not broker_reachable(timeout=BROKER_PROBE_SECONDS):
+            raise CommandError(kafka_unreachable(f"no answer within {BROKER_PROBE_SECONDS} s; nothing was sent"))
         user_ids = [f"sim_{i:04d}" for i in range(1, customers + 1)]
         existing = set(Customer.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
         for user_id in user_ids:
