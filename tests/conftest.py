@@ -21,6 +21,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
                                  item.get_closest_marker("destructive") is not None))
 
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_newgateway(gateway):
     from tests.support.workers import give_worker_its_redis_database

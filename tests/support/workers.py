@@ -1,9 +1,9 @@
-"""Tests side by side (pytest-xdist, `make test-fast`): each worker a Redis database of its own.
+"""Tests side by side (pytest-xdist, `make test` and `make test-fast`): each worker a Redis database of its own.
 
 pytest-django already gives each worker a test database of its own (test_fraudsite_gw0, ...).
 Redis holds the channel layer's groups, the cache and the API keys' rate counts under fixed
 names, so two workers sharing a database would see each other's messages and counts. Worker gwN
-uses the database N above the one REDIS_URL names (`make test`: 2 and 3). The variable is set in
+uses the database N above the one REDIS_URL names (`make test`: 2, 3 and 4). The variable is set in
 the worker's process before its pytest starts, so its settings are made from it as anywhere else.
 """
 

@@ -10,6 +10,7 @@ from users.models import Customer
 
 BROKER_PROBE_SECONDS = 5
 
+
 class Command(BaseCommand):
     help = "Produce realistic card traffic for many customers (random walks, some impossible jumps)."
 
