@@ -48,12 +48,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, quicker to write and to empty (tests/support/database.py)."""
     from django.db import connection
 
-    from tests.support.database import commit_without_waiting_for_the_disk, flush_only_tables_with_rows
+    from tests.support.database import (commit_without_waiting_for_the_disk, end_other_sessions,
+                                        flush_only_tables_with_rows)
 
     with django_db_blocker.unblock():
         commit_without_waiting_for_the_disk(connection)
     with flush_only_tables_with_rows():
         yield
+    with django_db_blocker.unblock():
+        end_other_sessions(connection)
 
 
 @pytest.fixture(scope="session")
