@@ -19,6 +19,7 @@ TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_P
 # NO_JVM and "not (NO_JVM)" together are every test.
 TEST_WORKERS ?= 3
 NO_JVM := not stack and not after_all
+NO_JVM_TESTS = $(TEST_ENV) $(BIN)/pytest -m "$(NO_JVM)" -n $(TEST_WORKERS) --durations=10
 
 .PHONY: setup system-packages run reset-password test test-fast cloud-check cloud-up cloud-down cloud-smoke bench \
 	stack-up stack-down stack-status docs docs-build docs-screenshots
@@ -69,13 +70,13 @@ reset-password: setup
 ## test: everything, against real PostgreSQL, Redis, Kafka and Flink (its own, started, stopped and removed here)
 test: setup
 	scripts/services.sh start
-	$(TEST_ENV) $(BIN)/pytest -m "$(NO_JVM)" -n $(TEST_WORKERS) --durations=10
+	$(NO_JVM_TESTS)
 	$(TEST_ENV) $(BIN)/pytest -m "not ($(NO_JVM))" --durations=10
 
-## test-fast: every test that needs no Kafka or Flink (no JVM: pytest -m "not stack"), against real PostgreSQL and Redis
+## test-fast: every test that needs no Kafka or Flink (no JVM), side by side, against real PostgreSQL and Redis
 test-fast: setup
 	scripts/services.sh start
-	$(TEST_ENV) $(BIN)/pytest -m "$(NO_JVM)" -n $(TEST_WORKERS) --durations=10
+	$(NO_JVM_TESTS)
 	$(TEST_ENV) $(BIN)/pytest -m "after_all and not stack"
 
 ## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test, mutation check)
