@@ -182,32 +182,34 @@ def test_a_port_held_by_another_stack_names_that_stack(own_stack_dir, tmp_path, 
 
 
 @pytest.mark.stack
-def test_a_second_make_run_says_who_runs_and_leaves_the_first_alone(tmp_path, postgres_redis_env):
-    """Two `make run` (scripts/run-local.sh) in one checkout, on a stack that `make stack-up` had
-    started: the second names the first (pid, since when, how to stop it) and exits having touched
-    nothing; the first keeps serving on the stack, and its Ctrl-C leaves that stack running, since
-    it did not start it."""
+def test_a_second_make_run_says_who_runs_and_leaves_the_first_alone(stack, tmp_path, postgres_redis_env, settings):
+    """Two `make run` (scripts/run-local.sh) in one checkout, on a stack that was running before
+    (the session's, which it lends out for this test): the second names the first (pid, since when,
+    how to stop it) and exits having touched nothing; the first keeps serving on the stack, and its
+    Ctrl-C leaves that stack running, since it did not start it."""
     import signal
     import urllib.request
 
     from tests.support.checkout import clean_environment, fresh_checkout, throwaway_database
+    from tests.support.stack_session import lent_out
     from tests.support.waiting import wait_until
 
     checkout = fresh_checkout(tmp_path / "clone")
-    state = tmp_path / "stack"
-    kafka, controller, rest, rpc, web = free_ports(5)
+    state = paths().state
+    (web,) = free_ports(1)
     log = tmp_path / "first.log"
-    with throwaway_database() as database_url:
+    stack_pids = {name: running_pid(name) for name in stack.started_processes()}
+    assert set(stack_pids) == {"kafka", "event-clock", "flink-jobmanager", "flink-taskmanager"}
+    with throwaway_database() as database_url, lent_out(os.getpid()):
         env = clean_environment(
-            STACK_DIR=str(state), STACK_KAFKA_PORT=str(kafka), STACK_KAFKA_CONTROLLER_PORT=str(controller),
-            STACK_FLINK_REST_PORT=str(rest), STACK_FLINK_RPC_PORT=str(rpc), PORT=str(web), WEB_PROCESSES="1",
+            STACK_DIR=str(state), STACK_KAFKA_PORT=str(settings.STACK_KAFKA_PORT),
+            STACK_KAFKA_CONTROLLER_PORT=str(settings.STACK_KAFKA_CONTROLLER_PORT),
+            STACK_FLINK_REST_PORT=str(settings.STACK_FLINK_REST_PORT),
+            STACK_FLINK_RPC_PORT=str(settings.STACK_FLINK_RPC_PORT), PORT=str(web), WEB_PROCESSES="1",
+            VERDICT_WORKER_GROUP="second-make-run-" + os.urandom(4).hex(),
             DATABASE_URL=database_url, REDIS_URL=postgres_redis_env["REDIS_URL"])
-        manage = [str(checkout / ".venv" / "bin" / "python"), "manage.py"]
         first = None
         try:
-            subprocess.run([*manage, "stack", "up"], cwd=checkout, env=env, check=True, capture_output=True)
-            stack_pids = {pidfile.stem: int(pidfile.read_text()) for pidfile in state.glob("*.pid")}
-            assert set(stack_pids) == {"kafka", "event-clock", "flink-jobmanager", "flink-taskmanager"}
             with open(log, "w") as output:
                 first = subprocess.Popen(["scripts/run-local.sh"], cwd=checkout, env=env, stdout=output,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -229,12 +231,12 @@ def test_a_second_make_run_says_who_runs_and_leaves_the_first_alone(tmp_path, po
             os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in the first one's terminal
             assert first.wait(120) is not None
             assert "leaving the stack running" in log.read_text()
-            assert all(_alive(pid) for pid in stack_pids.values()), "make run stopped a stack it had not started"
+            assert {name: running_pid(name) for name in stack.started_processes()} == stack_pids, \
+                "make run stopped or restarted a stack it had not started"
         finally:
             if first is not None and first.poll() is None:
                 os.killpg(first.pid, signal.SIGTERM)
                 first.wait(120)
-            subprocess.run([*manage, "stack", "down", "--purge"], cwd=checkout, env=env, capture_output=True)
             print(log.read_text()[-3000:] if log.exists() else "")
 
 

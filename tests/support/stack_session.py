@@ -1,6 +1,8 @@
 """The test session's stack: claimed for the session (one instance per stack directory), or the
 session ends at once saying who has it."""
 
+from contextlib import contextmanager
+
 import pytest
 
 from localstack import owner as stack_owner
@@ -21,3 +23,17 @@ def claim_and_start(me):
     except StackError as error:
         pytest.exit(f"{error}\nThe tests need a stack of their own: `make test` gives them one.", returncode=3)
     return already_running
+
+
+@contextmanager
+def lent_out(me):
+    """The session's stack with the session's claim released for the block, so that an instance a
+    test starts (a `make run`) finds it running and claims it as any instance would; claimed back
+    afterwards, with the processes the session started."""
+    record = stack_owner.owned_by(me)
+    stack_owner.release(me)
+    try:
+        yield local_stack
+    finally:
+        stack_owner.claim(me, record["command"], record["stop"])
+        stack_owner.add_processes(me, record["processes"])
