@@ -14,14 +14,13 @@ LOCAL_DATABASE_URL ?= postgres://fraudsite:fraudsite@localhost:5432/fraudsite
 TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_PORT=19093 \
 	STACK_FLINK_REST_PORT=18081 STACK_FLINK_RPC_PORT=16123 STATIC_ROOT=.static-test EVENT_TIME_TICK_MS=100 \
 	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=$$(scripts/services.sh redis-url 2)
-# The tests that need no JVM run side by side in TEST_WORKERS pytest processes (pytest-xdist), each
-# with a database and a Redis database of its own (tests/support/workers.py); 3 on 2 cores, as a
-# worker often waits for a subprocess or the database. The stack's tests share one stack and run
-# in one process, and the checks of what every test left behind (after_all) after all the others.
-# NO_JVM and "not (NO_JVM)" together are every test.
+# The tests run side by side in TEST_WORKERS pytest processes (pytest-xdist), each with a database
+# and a Redis database of its own (tests/support/workers.py); 3 on 2 cores, as a worker often waits
+# for a subprocess, the database or the stack. The stack's tests share one stack, in one worker
+# (--dist loadgroup, tests/conftest.py), while the others share out the rest; the checks of what
+# every test left behind (after_all) run after all the others.
 TEST_WORKERS ?= 3
-NO_JVM := not stack and not after_all
-NO_JVM_TESTS = $(TEST_ENV) $(BIN)/pytest -m "$(NO_JVM)" -n $(TEST_WORKERS) --durations=10
+SIDE_BY_SIDE = $(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --durations=10
 
 .PHONY: setup system-packages run reset-password test test-fast cloud-check cloud-up cloud-down cloud-smoke bench \
 	stack-up stack-down stack-status docs docs-build docs-screenshots
@@ -72,13 +71,13 @@ reset-password: setup
 ## test: everything, against real PostgreSQL, Redis, Kafka and Flink (its own, started, stopped and removed here)
 test: setup
 	scripts/services.sh start
-	$(NO_JVM_TESTS)
-	$(TEST_ENV) $(BIN)/pytest -m "not ($(NO_JVM))" --durations=10
+	$(SIDE_BY_SIDE) -m "not after_all" --dist loadgroup
+	$(TEST_ENV) $(BIN)/pytest -m after_all
 
 ## test-fast: every test that needs no Kafka or Flink (no JVM), side by side, against real PostgreSQL and Redis
 test-fast: setup
 	scripts/services.sh start
-	$(NO_JVM_TESTS)
+	$(SIDE_BY_SIDE) -m "not stack and not after_all"
 	$(TEST_ENV) $(BIN)/pytest -m "after_all and not stack"
 
 ## cloud-check: the Confluent Cloud Terraform with real Terraform, offline (fmt, validate, test, mutation check)

@@ -10,15 +10,22 @@ from django.conf import settings as django_settings
 def pytest_itemcollected(item):
     """A test that asks for the stack or broker fixture, directly or through another (kafka,
     live_site, ...), needs a JVM whether or not it says so: marked `stack` here, so that `make test-fast`
-    (-m "not stack") never starts Kafka or Flink, and `make test` (no -m) still runs it."""
+    (-m "not stack") never starts Kafka or Flink, and `make test` (no -m) still runs it. Side by
+    side (`make test`: pytest-xdist's --dist loadgroup), the stack's tests all run in one worker,
+    the one that starts and owns the stack."""
     if {"stack", "broker"} & set(getattr(item, "fixturenames", ())):
         item.add_marker(pytest.mark.stack)
+    if item.get_closest_marker("stack"):
+        item.add_marker(pytest.mark.xdist_group("stack"))
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that kill parts of the stack run last, so that no other test runs on a stack that is
-    still recovering; the check that the tests left the product alone runs after everything."""
+    """The stack's tests first, so that side by side their worker starts on them at once while the
+    others share out the rest; among them, those that kill parts of the stack last, so that no other
+    test runs on a stack that is still recovering; the check that the tests left the product alone
+    after everything."""
     items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
+                                 item.get_closest_marker("stack") is None,
                                  item.get_closest_marker("destructive") is not None))
 
 
