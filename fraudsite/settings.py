@@ -38,7 +38,6 @@ HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not LOCAL_ONLY)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
