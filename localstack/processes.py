@@ -177,7 +177,13 @@ def _alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:  # a zombie left to a parent that never reaps is dead too
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    try:
+        zombie = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except OSError:
         return True
+    if zombie:  # dead; our own child if it exited after the first look, reaped now
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # left to a parent that never reaps
+            pass
+    return not zombie
