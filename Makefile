@@ -16,9 +16,9 @@ TEST_ENV = STACK_DIR=.stack-test STACK_KAFKA_PORT=19092 STACK_KAFKA_CONTROLLER_P
 	DATABASE_URL=$(LOCAL_DATABASE_URL) REDIS_URL=$$(scripts/services.sh redis-url 2)
 # The tests run side by side in TEST_WORKERS pytest processes (pytest-xdist), each with a database
 # and a Redis database of its own (tests/support/workers.py); 3 on 2 cores, as a worker often waits
-# for a subprocess, the database or a stack. The stack's tests run on two stacks, each in one
-# worker (--dist loadgroup, tests/support/workers.py), while the others share out the rest; the
-# checks of what every test left behind (after_all) run after all the others.
+# for a subprocess, the database or the stack. The stack's tests share one stack, in one worker
+# (--dist loadgroup, tests/conftest.py), while the others share out the rest; the checks of what
+# every test left behind (after_all) run after all the others.
 TEST_WORKERS ?= 3
 SIDE_BY_SIDE = $(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --durations=10
 

@@ -11,18 +11,16 @@ def pytest_itemcollected(item):
     """A test that asks for the stack or broker fixture, directly or through another (kafka,
     live_site, ...), needs a JVM whether or not it says so: marked `stack` here, so that `make test-fast`
     (-m "not stack") never starts Kafka or Flink, and `make test` (no -m) still runs it. Side by
-    side (`make test`: pytest-xdist's --dist loadgroup), the tests of one stack all run in one
-    worker, the one that starts and owns that stack (tests/support/workers.py)."""
-    from tests.support.workers import stack_group
-
+    side (`make test`: pytest-xdist's --dist loadgroup), the stack's tests all run in one worker,
+    the one that starts and owns the stack."""
     if {"stack", "broker"} & set(getattr(item, "fixturenames", ())):
         item.add_marker(pytest.mark.stack)
     if item.get_closest_marker("stack"):
-        item.add_marker(pytest.mark.xdist_group(stack_group(item)))
+        item.add_marker(pytest.mark.xdist_group("stack"))
 
 
 def pytest_collection_modifyitems(items):
-    """The stack's tests first, so that side by side their workers start on them at once while the
+    """The stack's tests first, so that side by side their worker starts on them at once while the
     others share out the rest; among them, those that kill parts of the stack last, so that no other
     test runs on a stack that is still recovering; the check that the tests left the product alone
     after everything."""
@@ -33,9 +31,9 @@ def pytest_collection_modifyitems(items):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_newgateway(gateway):
-    from tests.support.workers import give_worker_its_services
+    from tests.support.workers import give_worker_its_redis_database
 
-    give_worker_its_services(gateway)
+    give_worker_its_redis_database(gateway)
 
 
 from localstack import owner as stack_owner

@@ -35,28 +35,3 @@ def test_each_worker_gets_a_redis_database_of_its_own():
     assert redis_url_of_worker("redis://localhost:6379", "gw1") == "redis://localhost:6379/1"
     with pytest.raises(pytest.UsageError, match="fewer workers"):
         redis_url_of_worker(url, "gw14")
-
-
-def test_each_worker_but_the_first_gets_a_stack_of_its_own():
-    from tests.support.workers import STACK_PORTS, stack_of_worker
-
-    ports = dict(zip(STACK_PORTS, (19092, 19093, 18081, 16123)))
-    assert stack_of_worker("/w/.stack-test", ports, "gw0") == {}  # one process runs as without xdist
-    assert stack_of_worker("/w/.stack-test", ports, "gw2") == {
-        "STACK_DIR": "/w/.stack-test-gw2", "STACK_KAFKA_PORT": "19112", "STACK_KAFKA_CONTROLLER_PORT": "19113",
-        "STACK_FLINK_REST_PORT": "18101", "STACK_FLINK_RPC_PORT": "16143", "KAFKA_BOOTSTRAP_SERVERS": "localhost:19112"}
-    taken = [set(stack_of_worker("/w/s", ports, f"gw{n}").values()) or set(map(str, ports.values()))
-             for n in range(3)]
-    assert not taken[0] & taken[1] and not taken[1] & taken[2] and not taken[0] & taken[2]
-
-
-def test_the_stacks_tests_are_split_between_two_stacks_by_module():
-    from types import SimpleNamespace
-
-    from tests.support.workers import stack_group
-
-    def item(module):
-        return SimpleNamespace(module=SimpleNamespace(__name__=module))
-
-    assert stack_group(item("tests.test_replay")) == stack_group(item("test_replay")) == "second-stack"
-    assert stack_group(item("tests.test_detection")) == stack_group(item("tests.test_new_module")) == "stack"
