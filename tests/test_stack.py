@@ -201,11 +201,10 @@ def test_a_second_make_run_says_who_runs_and_leaves_the_first_alone(stack, tmp_p
     stack_pids = {name: running_pid(name) for name in stack.started_processes()}
     assert set(stack_pids) == {"kafka", "event-clock", "flink-jobmanager", "flink-taskmanager"}
     with throwaway_database() as database_url, lent_out(os.getpid()):
+        ports = ("STACK_KAFKA_PORT", "STACK_KAFKA_CONTROLLER_PORT", "STACK_FLINK_REST_PORT", "STACK_FLINK_RPC_PORT")
         env = clean_environment(
-            STACK_DIR=str(state), STACK_KAFKA_PORT=str(settings.STACK_KAFKA_PORT),
-            STACK_KAFKA_CONTROLLER_PORT=str(settings.STACK_KAFKA_CONTROLLER_PORT),
-            STACK_FLINK_REST_PORT=str(settings.STACK_FLINK_REST_PORT),
-            STACK_FLINK_RPC_PORT=str(settings.STACK_FLINK_RPC_PORT), PORT=str(web), WEB_PROCESSES="1",
+            STACK_DIR=str(state), **{name: str(getattr(settings, name)) for name in ports}, PORT=str(web),
+            WEB_PROCESSES="1",
             VERDICT_WORKER_GROUP="second-make-run-" + os.urandom(4).hex(),
             DATABASE_URL=database_url, REDIS_URL=postgres_redis_env["REDIS_URL"])
         first = None

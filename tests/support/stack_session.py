@@ -27,13 +27,13 @@ def claim_and_start(me):
 
 @contextmanager
 def lent_out(me):
-    """The session's stack with the session's claim released for the block, so that an instance a
-    test starts (a `make run`) finds it running and claims it as any instance would; claimed back
+    """The session's claim on its stack released for the block, so that an instance a test starts
+    (a `make run`) finds the stack running and claims it as any instance would; claimed back
     afterwards, with the processes the session started."""
     record = stack_owner.owned_by(me)
     stack_owner.release(me)
     try:
-        yield local_stack
+        yield
     finally:
         stack_owner.claim(me, record["command"], record["stop"])
         stack_owner.add_processes(me, record["processes"])
