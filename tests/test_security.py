@@ -75,6 +75,19 @@ def test_hostile_submissions_are_a_400_that_says_what_is_wrong(operator, path, b
     assert not operator.produced and not Transaction.objects.exists()
 
 
+@pytest.mark.parametrize("path", SUBMIT_PATHS)
+@pytest.mark.parametrize("content_type, body, field", [
+    ("MULTIPART/FORM-DATA", submission_body(), "__all__"),  # no boundary: Django cannot parse it (hypothesis found it)
+    ("multipart/form-data", submission_body(), "__all__"),
+    ("application/x-www-form-urlencoded", "user_id=hos%00tile&amount=10", "user_id"),
+])
+def test_a_form_body_that_cannot_be_read_is_a_400_in_the_apis_shape(operator, path, content_type, body, field):
+    response = operator.post(path, body, content_type=content_type)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"], response.json()
+    assert not operator.produced and not Transaction.objects.exists()
+
+
 @pytest.mark.parametrize("body, field", [
     (DEEP, "__all__"),
     ({"decision": {}, "comment": "x"}, "decision"),
