@@ -127,11 +127,13 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # A pool of PostgreSQL connections per process (psycopg's pool, built into Django), shared by the
 # web server's request threads: each request runs in a thread of its own, and a connection opened
 # per request would cost more than the request (and run PostgreSQL out of connection slots under
-# load). 0 turns it off.
+# load). 0 turns it off. DATABASE_POOL_TIMEOUT: how long a request or command waits for a pooled
+# connection before it fails (with PostgreSQL down, before it says so).
 DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=20)
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+        "min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": DATABASE_POOL_TIMEOUT}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

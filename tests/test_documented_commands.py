@@ -148,6 +148,8 @@ def test_a_missing_database_is_one_line_that_says_what_to_start(clone):
                               DATABASE_POOL_SIZE="0")
         assert "Traceback" not in output, output
         assert f"localhost:{closed}" in output and "scripts/services.sh start" in output, output
-    code, output = manage(checkout, "create_demo_data", DATABASE_URL=f"postgres://fraudsite:fraudsite@localhost:{closed}/none")
+    # Through the pool (as configured by default), which waits DATABASE_POOL_TIMEOUT for a connection first.
+    code, output = manage(checkout, "create_demo_data", DATABASE_URL=f"postgres://fraudsite:fraudsite@localhost:{closed}/none",
+                          DATABASE_POOL_TIMEOUT="1")
     assert code == 1 and "Traceback" not in output
     assert output.strip().splitlines()[-1].startswith(f"PostgreSQL database none at localhost:{closed} is not reachable")
