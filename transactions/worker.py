@@ -93,8 +93,10 @@ class Worker(ServiceLoop):
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": settings.KAFKA_ISOLATION_LEVEL,
-            # A crashed worker's partitions move to the others after this long.
-            "session.timeout.ms": 10_000,
+            # A crashed worker's partitions move to the others (or to its restarted self) after this
+            # long: Kafka's shortest by default, with a heartbeat every 2 s (3 to a session).
+            "session.timeout.ms": 6_000,
+            "heartbeat.interval.ms": 2_000,
             "on_commit": self._committed,
         }))
         self.decoded = None  # the next batch to store, decoded
