@@ -21,12 +21,19 @@ def pytest_itemcollected(item):
 
 def pytest_collection_modifyitems(items):
     """The stack's tests first, so that side by side their worker starts on them at once while the
-    others share out the rest; among them, those that kill parts of the stack last, so that no other
-    test runs on a stack that is still recovering; the check that the tests left the product alone
-    after everything."""
+    others share out the rest; then the long ones, so that none starts last and ends the session
+    alone; among the stack's, those that kill parts of it last, so that no other test runs on a
+    stack that is still recovering; the check that the tests left the product alone after everything."""
     items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
                                  item.get_closest_marker("stack") is None,
+                                 item.get_closest_marker("long") is None,
                                  item.get_closest_marker("destructive") is not None))
+
+
+def pytest_runtest_setup(item):
+    from tests.support.workers import stack_worker_first
+
+    stack_worker_first.before(item)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -74,8 +81,11 @@ def stack():
     its data removed; a stack that was already running (a developer's `manage.py stack up` with
     the tests' settings) is left alone.
     """
+    from tests.support.workers import say_the_stack_is_up
+
     me = os.getpid()
     already_running = claim_and_start(me)  # or the session ends, saying who holds the stack
+    say_the_stack_is_up()
     yield local_stack
     stack_owner.release(me)
     if already_running or paths().state == django_settings.PRODUCT_STACK_DIR:

@@ -122,13 +122,16 @@ def test_b5_counts_each_kind_of_answer_from_vegetas_results(vegeta, tmp_path):
     # 100 requests, 20 of each kind: shares are of the requests sent
     assert (step["rate"], step["seconds"], step["processes"]) == (50, 2, 1)
     assert (step["sent"], step["reused_targets"]) == (100, 0)
-    assert 49 <= step["achieved"] <= 51
+    # the rate the requests went out at, from their start times (vegeta paces them at 50/s; on a busy
+    # machine it catches up late ones, so the exact figure varies)
+    starts = sorted(result.started for result in results)
+    assert step["achieved"] == round(99 / (starts[-1] - starts[0]), 1) and 40 <= step["achieved"] <= 60
     shares = (step["verdict_share"], step["timed_out_share"], step["shed_share"], step["error_share"])
     assert shares == (0.2, 0.2, 0.2, 0.4)
     assert step["errors"] == {"503": 20, "timeout": 20}
     assert 0 < step["p50_ms"] <= step["p99_ms"] <= step["max_ms"] < 1000  # answers only: no time-out among them
     assert 0 < step["client_cpu_share"] < 1
-    assert 9 <= step["verdicts_per_second"] <= 11
+    assert step["verdicts_per_second"] == round(0.2 * step["achieved"], 1)
     # every request sent once, with a key of its own and its customer's turn
     keys = [key for key, _ in server.received]
     assert len(keys) == len(set(keys)) == 100

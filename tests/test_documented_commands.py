@@ -17,7 +17,7 @@ from django.conf import settings
 
 from tests.support.checkout import clean_environment, free_ports, fresh_checkout, throwaway_database
 
-pytestmark = pytest.mark.django_db  # the throwaway database is made on the tests' server
+pytestmark = [pytest.mark.django_db, pytest.mark.long]  # the throwaway database is made on the tests' server
 
 # What the documentation shows is run exactly so (or with arguments that keep it short and local);
 # every other documented command is run with --help. Long-running loops, interactive commands and

@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,8 +52,24 @@ def throwaway_database():
     try:
         yield f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{name}"
     finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(server, name)
+
+
+def _drop(server, name, attempts=60):
+    """DROP DATABASE ... WITH (FORCE) ends the sessions still on it, but not an autovacuum worker
+    (PostgreSQL 15: only a superuser may; one came to a database a test had just filled): tried
+    again until the worker is done, which takes moments."""
+    import psycopg
+
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 def free_ports(count):
