@@ -69,12 +69,15 @@ def _ready_file():
 
 
 def say_the_stack_is_up():
-    """For the stack fixture, once the stack runs: the other workers of this session may begin."""
-    _ready_file().write_text(os.environ.get("PYTEST_XDIST_TESTRUNUID", ""))
+    """For the stack fixture, once the stack runs: the other workers of this session may begin.
+    Said only side by side, so that plain `pytest` on the product's stack leaves no file in it."""
+    session = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if session:
+        _ready_file().write_text(session)
 
 
 def stack_is_up_for_this_session():
     try:
-        return _ready_file().read_text() == os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+        return _ready_file().read_text() == os.environ["PYTEST_XDIST_TESTRUNUID"]
     except OSError:
         return False
