@@ -81,8 +81,11 @@ def stack():
     its data removed; a stack that was already running (a developer's `manage.py stack up` with
     the tests' settings) is left alone.
     """
+    from tests.support.workers import say_the_stack_is_up
+
     me = os.getpid()
     already_running = claim_and_start(me)  # or the session ends, saying who holds the stack
+    say_the_stack_is_up()
     yield local_stack
     stack_owner.release(me)
     if already_running or paths().state == django_settings.PRODUCT_STACK_DIR:

@@ -61,15 +61,15 @@ def _drop(server, name, attempts=60):
     again until the worker is done, which takes moments."""
     import psycopg
 
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        for attempt in range(attempts):
-            try:
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                return
-            except psycopg.errors.InsufficientPrivilege:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.5)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 def free_ports(count):

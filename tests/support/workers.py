@@ -1,5 +1,4 @@
-"""Tests side by side (pytest-xdist, `make test` and `make test-fast`): each worker a Redis database of
-its own, and the stack's worker first (StackWorkerFirst).
+"""Tests side by side (pytest-xdist, `make test` and `make test-fast`): each worker a Redis database of its own.
 
 pytest-django already gives each worker a test database of its own (test_fraudsite_gw0, ...).
 Redis holds the channel layer's groups, the cache and the API keys' rate counts under fixed
@@ -56,17 +55,29 @@ class StackWorkerFirst:
         os.nice(self.NICENESS)
         if any(other.get_closest_marker("stack") for other in item.session.items):
             deadline = time.monotonic() + self.WAIT_SECONDS
-            while not stack_is_up() and time.monotonic() < deadline:
+            while not stack_is_up_for_this_session() and time.monotonic() < deadline:
                 time.sleep(0.5)
 
 
 stack_worker_first = StackWorkerFirst()
 
 
-def stack_is_up():
-    """The stack's worker has the session's detection job running (its last step in starting the stack)."""
-    from fraudsite.flink_client import detection_jobs
-    from localstack.flink import expected_job_name
+def _ready_file():
+    from localstack.layout import paths
 
-    name = expected_job_name()
-    return any(job["name"] == name and job["state"] == "RUNNING" for job in detection_jobs())
+    return paths().state / "test-session-ready"
+
+
+def say_the_stack_is_up():
+    """For the stack fixture, once the stack runs: the other workers of this session may begin.
+    Said only side by side, so that plain `pytest` on the product's stack leaves no file in it."""
+    session = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if session:
+        _ready_file().write_text(session)
+
+
+def stack_is_up_for_this_session():
+    try:
+        return _ready_file().read_text() == os.environ["PYTEST_XDIST_TESTRUNUID"]
+    except OSError:
+        return False
