@@ -2,9 +2,12 @@
 SQL client, stopped by `stack down` with a savepoint that the next `stack up` resumes from. Its REST
 API is read through fraudsite/flink_client.py, the client production code uses too."""
 
+import hashlib
 import json
 import os
+import shutil
 import time
+from pathlib import Path
 
 from django.conf import settings
 
@@ -69,7 +72,9 @@ restart-strategy: {{type: exponential-delay}}
 # The REST API's metrics (the job's watermark, read by /health) at most 1 s old rather than 10 s.
 metrics: {{fetcher: {{update-interval: 1000}}}}
 # Jobs are submitted by this stack (SQL client, REST), never as jars uploaded through the web UI.
-web: {{submit: {{enable: false}}}}
+# A job's tasks as the REST API reports them at most 0.5 s old rather than 3 s (its handlers cache
+# the job's graph for the refresh interval): `stack up` and a hand-over see every task run sooner.
+web: {{submit: {{enable: false}}, refresh-interval: 500}}
 # A lost TaskManager is noticed within seconds rather than Flink's default 50 s.
 heartbeat: {{interval: 2000, timeout: 10000}}
 """
@@ -132,7 +137,7 @@ def run_sql_script(script, what):
     """Run a SQL script through Flink's SQL client (embedded); returns its output."""
     p = paths()
     flink_home = p.flink_home
-    archive = p.state / "flink" / "sql-client.jsa"
+    archive = _class_archive(flink_home)
     dumped = archive.with_name(f"{archive.name}.{os.getpid()}.tmp")
     try:
         result = run_checked(
@@ -154,10 +159,22 @@ def run_sql_script(script, what):
     return result.stdout
 
 
+def _class_archive(flink_home):
+    """Where the SQL client's class-data archive is kept: beside the Flink it was made from, shared by
+    every stack directory (a test session's stack maps it at its first job instead of dumping it, a
+    few seconds), and named after what it depends on, the Java binary and the jars, so that another
+    Java or another jar gets an archive of its own rather than one the JVM would refuse."""
+    java = Path(shutil.which("java") or "java").resolve()
+    jars = sorted((path.name, path.stat().st_size) for folder in ("lib", "connectors", "opt")
+                  for path in (flink_home / folder).glob("*.jar"))
+    made_from = json.dumps([str(java), java.stat().st_mtime_ns if java.exists() else 0, jars])
+    return flink_home.parent / f"sql-client-{hashlib.sha256(made_from.encode()).hexdigest()[:16]}.jsa"
+
+
 def _class_sharing(archive, dumped):
-    """The SQL client's classes, dumped into an archive at its first run in this stack directory and
-    mapped from it by the later runs (Java's class-data sharing): 13 s of CPU to plan the detection
-    SQL without, 10 s with. A Java that cannot use the archive says so and runs without it."""
+    """The SQL client's classes, dumped into an archive at its first run and mapped from it by the
+    later runs (Java's class-data sharing): 13 s of CPU to plan the detection SQL without, 10 s
+    with. A Java that cannot use the archive says so and runs without it."""
     return [f"-XX:SharedArchiveFile={archive}"] if archive.exists() else [f"-XX:ArchiveClassesAtExit={dumped}"]
 
 

@@ -314,48 +314,33 @@ def test_flink_tables_match_the_avsc_files(table, schema_path, key_fields):
     assert columns == avro_fields(schema_path)
 
 
-def test_stop_with_savepoint_then_submit_keeps_each_customers_previous_transaction(pipeline, stack):
-    user = pipeline.customer(max_speed=1000)
-    first = pipeline.transaction(user, *LONDON)
-    pipeline.verdicts([first])
-
-    flink.suspend_detection_job()  # what `manage.py stack down` does first
-    flink.submit_detection_job()  # what `manage.py stack up` does last
-
-    second = pipeline.transaction(user, *PARIS, offset_ms=HOUR_MS)
-    (verdict,) = pipeline.verdicts([second], timeout=60)
-    assert verdict["prev_transaction_id"] == first  # not "no_history": the pairing state came back
-
-
-@pytest.mark.parametrize("stack_down_first", [False, True], ids=["running", "after-stack-down"])
-def test_a_changed_detection_sql_takes_over_where_the_old_job_stopped(pipeline, stack, monkeypatch, stack_down_first):
+def test_a_redeploy_and_its_rollback_each_take_over_where_the_old_job_stopped(pipeline, stack, monkeypatch):
     """A redeploy (issue 28): transactions stream while the job is replaced by one of other SQL,
-    straight away or after `stack down` saved the old job; each gets exactly one verdict (none
-    judged twice, none skipped), and each customer's first transaction read by the new job is
-    judged without history, as docs/timing.md says."""
+    straight away; then, the SQL changed back, the rollback after `stack down` saved that job.
+    Each transaction gets exactly one verdict (none judged twice, none skipped), and each
+    customer's first transaction read by each new job is judged without history, as
+    docs/timing.md says. One test for both, so that the session's job is handed over three times
+    (each a run of the SQL client), not five."""
     users = [pipeline.customer(max_speed=1000) for _ in range(3)]
     sent = {user: [pipeline.transaction(user, *LONDON)] for user in users}
     pipeline.verdicts([ids[0] for ids in sent.values()])
-    old_job = flink.expected_job_name()
-    monkeypatch.setattr(detection_sql, "BUFFER_TIMEOUT_MS", detection_sql.BUFFER_TIMEOUT_MS + 1)  # harmless
-    new_job = flink.expected_job_name()
-    assert new_job != old_job
-    try:
-        def redeploy_job():
-            if stack_down_first:
-                flink.suspend_detection_job()  # what `stack down` does first; then the SQL changes
-            flink.submit_detection_job()
+    session_job = flink.expected_job_name()
+    step = 0
 
+    def stream_while(redeploy_job):
+        nonlocal step
         redeploy = threading.Thread(target=redeploy_job)
         redeploy.start()
-        step = 0
-        while redeploy.is_alive() or step < 30:  # some before, some during, some after the cut-over
-            step += 1
+        streamed = 0
+        while redeploy.is_alive() or streamed < 30:  # some before, some during, some after the cut-over
+            step, streamed = step + 1, streamed + 1
             user = users[step % len(users)]
             sent[user].append(pipeline.transaction(user, *LONDON, offset_ms=step * 1000))
             time.sleep(0.05)
         redeploy.join()
-        assert [job["name"] for job in flink_client.detection_jobs() if job["state"] == "RUNNING"] == [new_job]
+
+    def assert_each_judged_once_and_paired(running_job, cut_overs):
+        assert [job["name"] for job in flink_client.detection_jobs() if job["state"] == "RUNNING"] == [running_job]
         every = [transaction_id for ids in sent.values() for transaction_id in ids]
         verdicts = {verdict["transaction_id"]: verdict for verdict in pipeline.verdicts(every, timeout=90)}
         pipeline.reader.collect_until(lambda records: False, 3)  # a second verdict would come in this time
@@ -364,12 +349,28 @@ def test_a_changed_detection_sql_takes_over_where_the_old_job_stopped(pipeline, 
         for user, ids in sent.items():
             previous = [verdicts[transaction_id]["prev_transaction_id"] for transaction_id in ids]
             without_history = [index for index, prev in enumerate(previous) if prev is None]
-            assert len(without_history) == 2 and without_history[0] == 0, (user, previous)  # first ever; first after
+            assert len(without_history) == 1 + cut_overs and without_history[0] == 0, (user, previous)  # first ever; first after each
             assert all(prev == ids[index - 1] for index, prev in enumerate(previous) if index not in without_history)
+
+    try:
+        monkeypatch.setattr(detection_sql, "BUFFER_TIMEOUT_MS", detection_sql.BUFFER_TIMEOUT_MS + 1)  # harmless
+        changed_job = flink.expected_job_name()
+        assert changed_job != session_job
+        stream_while(flink.submit_detection_job)
+        assert_each_judged_once_and_paired(changed_job, cut_overs=1)
+
+        monkeypatch.undo()  # the SQL changed back, after `stack down` saved the changed job
+
+        def rollback():
+            flink.suspend_detection_job()
+            flink.submit_detection_job()  # resumes the saved job, stops it drained, starts the session's
+
+        stream_while(rollback)
+        assert_each_judged_once_and_paired(session_job, cut_overs=2)
     finally:
         monkeypatch.undo()
-        flink.submit_detection_job()  # the session's job again, handed over the same way
-    assert [job["name"] for job in flink_client.detection_jobs() if job["state"] == "RUNNING"] == [old_job]
+        flink.submit_detection_job()  # the session's job again, if a step above failed
+    assert [job["name"] for job in flink_client.detection_jobs() if job["state"] == "RUNNING"] == [session_job]
 
 
 # --- the Confluent Cloud variant, planned by open-source Flink -----------------------------
@@ -413,40 +414,35 @@ def emulated_inferred_tables():
     return "\n\n".join(tables)
 
 
-def test_the_cloud_detection_statement_is_valid_flink_sql_over_the_inferred_tables(stack, tmp_path):
-    # Confluent Cloud cannot be reached from here; its INSERT is planned by the same Flink instead,
-    # over tables shaped as Confluent Cloud infers them, so a type error or an invalid temporal join
-    # (say, not on the versioned table's primary key) fails here.
-    (*_, (_, insert)) = detection_sql.statements("cloud")
-    # As terraform/main.tf starts a redeployed statement: the hint is accepted where the marker is.
-    insert = insert.replace(detection_sql.VARIANTS["cloud"]["scan_start_marker"], "/*+ OPTIONS("
-                            "'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = 'partition:0,offset:42') */")
-    assert "specific-offsets" in insert
-    script = tmp_path / "explain-cloud.sql"
-    script.write_text(f"SET 'table.local-time-zone' = 'UTC';\n\n{emulated_inferred_tables()}\n\nEXPLAIN {insert}")
-    plan = flink.run_sql_script(script, "EXPLAIN of the cloud detection statement")
-    assert "TemporalJoin" in plan, plan[-3000:]
-
-
 @pytest.fixture
 def cloud_emulation(stack, settings, tmp_path):
     """The cloud detection statement running in the local Flink, over tables shaped as Confluent
-    Cloud infers them, on topics of its own. Cancelled at the end."""
+    Cloud infers them, on topics of its own; yields the job's id. Cancelled at the end.
+
+    Confluent Cloud cannot be reached from here; its INSERT is planned and run by the same Flink
+    instead, so a type error or an invalid temporal join (say, not on the versioned table's primary
+    key) fails here. It starts as terraform/main.tf starts a redeployed statement, with the
+    scan-start hint where the marker is (at offset 0 of its new topics: from their start)."""
     suffix = unique("cloudsim")
     settings.TOPIC_CARD_TRANSACTIONS = f"{suffix}-card-transactions"
     settings.TOPIC_USERS_CONFIG = f"{suffix}-users-config"
     settings.TOPIC_CARD_TRANSACTIONS_ENRICHED = f"{suffix}-card-transactions-enriched"
     ensure_topics()
     (*_, (_, insert)) = detection_sql.statements("cloud")
+    from_the_start = ";".join(f"partition:{partition},offset:0" for partition in range(settings.TOPIC_PARTITIONS))
+    insert = insert.replace(detection_sql.VARIANTS["cloud"]["scan_start_marker"], "/*+ OPTIONS("
+                            f"'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = '{from_the_start}') */")
+    assert "specific-offsets" in insert
     name = f"cloud-emulation-{suffix}"
     script = tmp_path / "cloud-emulation.sql"
     # The idle timeout stands in for the statement property sql.tables.scan.idle-timeout (terraform/main.tf).
     script.write_text(f"SET 'pipeline.name' = '{name}';\nSET 'table.local-time-zone' = 'UTC';\n"
                       f"SET 'table.exec.source.idle-timeout' = '1 s';\n\n{emulated_inferred_tables()}\n\n{insert}")
     flink.run_sql_script(script, "the emulated cloud detection job")
+    (job_id,) = [job["jid"] for job in flink_client.flink_rest("/jobs/overview")["jobs"] if job["name"] == name]
     clock = event_clock.run_in_thread(topic=settings.TOPIC_CARD_TRANSACTIONS)  # as deployed beside the cloud job
     try:
-        yield
+        yield job_id
     finally:
         clock.stop()
         for job in flink_client.flink_rest("/jobs/overview")["jobs"]:
@@ -456,6 +452,8 @@ def cloud_emulation(stack, settings, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation):
+    plan = flink_client.flink_rest(f"/jobs/{cloud_emulation}/plan")["plan"]
+    assert any("TemporalJoin" in node["description"] for node in plan["nodes"]), plan  # the users' limits as of each transaction
     pipeline = Pipeline()
     try:
         lena = pipeline.customer(max_speed=10, velocity_max_transactions=2, velocity_window_minutes=90)

@@ -329,7 +329,11 @@ def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(l
     cookies = {user: session_cookie(user) for user in (greedy, colleague)}
 
     async def open_socket(user):
-        return await websockets.connect(url, origin=live_site, additional_headers={"Cookie": cookies[user]})
+        # max_queue=None: a socket this test never reads again keeps taking in the verdicts pushed
+        # to it, so that closing it at the end is answered at once (websockets stops reading a
+        # socket whose queue is full, 16 frames by default, and its close then waits 10 s).
+        return await websockets.connect(url, origin=live_site, additional_headers={"Cookie": cookies[user]},
+                                        max_queue=None)
 
     async def closed_with(connection):
         try:

@@ -135,8 +135,9 @@ def test_the_clocks_ticks_move_event_time_but_never_become_verdicts(stack):
 @pytest.mark.destructive
 def test_after_every_restore_a_burst_gets_every_verdict(stack):
     """`stack down` (savepoint) and `stack up` (restore), then a one-request burst, several rounds.
-    One round in CI: the session's job is restored from savepoints by other tests too (the
-    hand-overs, a stop and submit). RESTORE_ROUNDS=20 for the soak recorded in RELIABILITY.md."""
+    Each customer's previous transaction comes back with the savepoint. One round in CI: a
+    savepoint is also resumed by the redeploy test's rollback (tests/test_detection.py).
+    RESTORE_ROUNDS=20 for the soak recorded in RELIABILITY.md."""
     rounds = int(os.environ.get("RESTORE_ROUNDS", "1"))
     for round_number in range(1, rounds + 1):
         pipeline = Pipeline()
