@@ -91,30 +91,45 @@ async def _record(items, results):
     """Save the answers, claim the keys of the Records and record their transactions, in one
     statement; each Record's result goes to its place in results. Returns the decision ids whose
     keys are to be freed."""
-    now = time.monotonic()
     answers = [(item.decision_id, item.answer) for item in items if isinstance(item, SaveAnswer)]
-    first = {}  # transaction id -> the batch's first Record with it; a later one is a duplicate
-    for index, item in enumerate(items):
-        if isinstance(item, Record) and now > item.send_by:
-            results[index] = "late"
-        elif isinstance(item, Record):
-            first.setdefault(item.cleaned["transaction_id"], (index, item))
+    first = _first_of_each_transaction(items, results)
     if not first and not answers:
         return []
     claimed, recorded = await recording.save_answers_claim_and_record(
         answers, [(item.cleaned, item.claim) for _, item in first.values()])
     freed, taken = [], []
     for index, item in enumerate(items):
-        if isinstance(item, Record) and results[index] != "late":
+        if isinstance(item, Record) and results[index] is None:  # not late
             first_index, _ = first[item.cleaned["transaction_id"]]
             results[index] = (_first_result(item, claimed, recorded, taken, freed) if first_index == index
                               else "duplicate")
     if taken:
-        idempotency.resolve_taken(taken, await recording.claims_of([claim.pair for claim in taken]), timezone.now())
-        abandoned = [claim.answer_to_save for claim in taken if claim.answer_to_save]
-        if abandoned:
-            await recording.save_answers_claim_and_record(abandoned, [])
+        await _resolve_taken(taken)
     return freed
+
+
+def _first_of_each_transaction(items, results):
+    """Marks "late" in results the Records the batch reaches after their send_by; returns the others
+    as {transaction id: (index, the batch's first Record with it)}: a later one is a duplicate."""
+    now = time.monotonic()
+    first = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, Record):
+            continue
+        if now > item.send_by:
+            results[index] = "late"
+        else:
+            first.setdefault(item.cleaned["transaction_id"], (index, item))
+    return first
+
+
+async def _resolve_taken(taken):
+    """Claims whose keys were taken get the key's first answer or a conflict; a first answer that
+    was never saved (its process stopped first) is saved now, for the next retry."""
+    idempotency.resolve_taken(taken, await recording.claims_of([claim.pair for claim in taken]), timezone.now())
+    abandoned = [claim.answer_to_save for claim in taken if claim.answer_to_save]
+    if abandoned:
+        await recording.save_answers_claim_and_record(abandoned, [])
 
 
 def _first_result(record, claimed, recorded, taken, freed):

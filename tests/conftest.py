@@ -135,8 +135,12 @@ def live_site(stack, tmp_path, postgres_redis_env):
         "MAP_TILE_URL": "https://tiles.invalid/{z}/{x}/{y}.png",  # a tile server that cannot be reached
         "VERDICT_LAG_ALERT_SECONDS": "2",  # the badge test holds verdicts for a few seconds
         # Decision tests prove what is answered, not how fast (bench/ measures that): a generous
-        # budget, so that a busy machine does not turn an answer into a time-out.
+        # budget, so that a busy machine does not turn an answer into a time-out, and no shedding
+        # on a late event loop, which on a busy machine (CI) turned a request that must be refused
+        # (an Idempotency-Key reused with another body) into the 200 shed fallback (admission has
+        # tests of its own, tests/test_decision_budget.py).
         "DECISION_BUDGET_MS": "5000",
+        "DECISION_SHED_LAG_MS": "5000",
     }
     try:
         with running_site(env, tmp_path / "site.log", worker_group="live-site-" + secrets.token_hex(4)) as site:
