@@ -58,6 +58,13 @@ def quick_password_hashing():
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    from tests.support.database import copy_test_databases_from_a_migrated_template
+
+    copy_test_databases_from_a_migrated_template()
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, quicker to write and to empty (tests/support/database.py)."""
     from django.db import connection
