@@ -86,7 +86,7 @@ class BrokerOutages(logging.Filter):
     def __init__(self, every=SUMMARY_EVERY_SECONDS, clock=time.monotonic, probe_every=1.0, reachable=None):
         super().__init__()
         self.every, self.clock, self.probe_every = every, clock, probe_every
-        self.reachable = reachable or _connects
+        self.reachable = reachable or connects
         self.outages = {}  # (client, "host:port") -> Outage
         self._lock = threading.Lock()
         self._prober = None
@@ -134,7 +134,8 @@ class BrokerOutages(logging.Filter):
                         self.outages.pop(key, None)
 
 
-def _connects(address, timeout=1.0):
+def connects(address, timeout=1.0):
+    """Whether something accepts a TCP connection at host:port (a broker that is down refuses at once)."""
     host, port = address.rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()

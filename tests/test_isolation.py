@@ -6,7 +6,6 @@ pytest-django) database. This runs last and looks where `make run` keeps its dat
 """
 
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -68,23 +67,16 @@ def keys_made_by_tests(consumer, topic, partitions, timeout=120):
     return keys
 
 
-def listening(address):
-    host, port = address.rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def test_the_product_stack_holds_no_record_of_the_tests():
     from confluent_kafka import Consumer, KafkaException
+
+    from fraudsite.outages import connects
 
     consumer = Consumer({"bootstrap.servers": PRODUCT_BOOTSTRAP, "group.id": "isolation-check",
                          "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 2000})
     try:
         # Nothing listening is known at once; asking the client would wait out its 5 s.
-        topics = consumer.list_topics(timeout=5).topics if listening(PRODUCT_BOOTSTRAP) else None
+        topics = consumer.list_topics(timeout=5).topics if connects(PRODUCT_BOOTSTRAP, timeout=2) else None
     except KafkaException:
         topics = None
     if topics is None:  # no product broker running: then the tests did not write its data either

@@ -5,6 +5,7 @@ no JVM. A test that asks for the stack fixture, itself or through another (kafka
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
@@ -25,8 +26,6 @@ def test_no_test_of_the_fast_lane_asks_for_the_stack():
 
 
 def test_each_worker_gets_a_redis_database_of_its_own():
-    import pytest
-
     from tests.support.workers import redis_url_of_worker
 
     url = "redis://:secret@localhost:6379/2"
@@ -44,8 +43,6 @@ def test_the_test_database_is_a_copy_of_a_template_with_every_migration_applied(
     from tests.support.database import TEMPLATE_PREFIX, _migrations_version
 
     if connection.vendor != "postgresql":
-        import pytest
-
         pytest.skip("the template is PostgreSQL's (make test sets DATABASE_URL)")
     assert settings.DATABASES["default"]["TEST"]["TEMPLATE"] == TEMPLATE_PREFIX + _migrations_version()[:16]
     with connection.cursor() as cursor:

@@ -44,13 +44,14 @@ def throwaway_database():
     URL and drops it afterwards."""
     import psycopg
 
-    db = settings.DATABASES["default"]
+    from tests.support.database import server_url
+
     name = "throwaway_" + secrets.token_hex(5)
-    server = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    server = server_url()
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{name}"
+        yield f"{server}/{name}"
     finally:
         _drop(server, name)
 

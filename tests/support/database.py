@@ -76,6 +76,12 @@ def flush_only_tables_with_rows():
         yield
 
 
+def server_url():
+    """postgresql://user:password@host:port of the server the tests use (a database name is appended)."""
+    db = settings.DATABASES["default"]
+    return f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+
+
 def copy_test_databases_from_a_migrated_template():
     """For django_db_modify_db_settings: the test database is created from the migrated template
     (made first if this version of the migrations has none yet), so that creating it migrates nothing."""
@@ -85,7 +91,7 @@ def copy_test_databases_from_a_migrated_template():
     import psycopg
 
     name = TEMPLATE_PREFIX + _migrations_version()[:16]
-    server = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    server = server_url()
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute("SELECT pg_advisory_lock(%s)", [TEMPLATE_LOCK])
         try:
