@@ -2,6 +2,7 @@
 
 import subprocess
 import uuid
+from collections import Counter
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -119,29 +120,33 @@ def test_b5_counts_each_kind_of_answer_from_vegetas_results(vegeta, tmp_path):
         step, results = load.step(50, 2, processes=1)
     finally:
         server.close()
-    # 100 requests, 20 of each kind: shares are of the requests sent
+    # 100 requests, 20 of each kind, in turn. vegeta's -duration is a time limit: on a busy machine
+    # the last request or two can fall past it and are not sent, so the kinds are counted from what
+    # the server received, and the shares must be of those.
+    kinds = Counter(body["user_id"] for _, body in server.received)
+    sent = step["sent"]
     assert (step["rate"], step["seconds"], step["processes"]) == (50, 2, 1)
-    assert (step["sent"], step["reused_targets"]) == (100, 0)
+    assert (sent, step["reused_targets"]) == (len(server.received), 0) and 95 <= sent <= 100
+    assert kinds == Counter((["verdict", "late", "shed", "busy", "slow"] * 20)[:sent])
     # the rate the requests went out at, from their start times (vegeta paces them at 50/s; on a busy
     # machine it catches up late ones, so the exact figure varies)
     starts = sorted(result.started for result in results)
-    assert step["achieved"] == round(99 / (starts[-1] - starts[0]), 1) and 40 <= step["achieved"] <= 60
+    assert step["achieved"] == round((sent - 1) / (starts[-1] - starts[0]), 1) and 40 <= step["achieved"] <= 60
+    share = lambda count: round(count / sent, 4)
     shares = (step["verdict_share"], step["timed_out_share"], step["shed_share"], step["error_share"])
-    assert shares == (0.2, 0.2, 0.2, 0.4)
-    assert step["errors"] == {"503": 20, "timeout": 20}
+    assert shares == (share(kinds["verdict"]), share(kinds["late"]), share(kinds["shed"]),
+                      share(kinds["busy"] + kinds["slow"]))
+    assert step["errors"] == {"503": kinds["busy"], "timeout": kinds["slow"]}
     assert 0 < step["p50_ms"] <= step["p99_ms"] <= step["max_ms"] < 1000  # answers only: no time-out among them
     assert 0 < step["client_cpu_share"] < 1
-    assert step["verdicts_per_second"] == round(0.2 * step["achieved"], 1)
-    # every request sent once, with a key of its own and its customer's turn
+    assert step["verdicts_per_second"] == round(kinds["verdict"] / sent * step["achieved"], 1)
+    # every request sent once, with a key of its own
     keys = [key for key, _ in server.received]
-    assert len(keys) == len(set(keys)) == 100
-    users = sorted(body["user_id"] for _, body in server.received)
-    assert users == sorted(["verdict", "late", "shed", "busy", "slow"] * 20)
+    assert len(keys) == len(set(keys)) == sent
     assert all({"amount", "lat", "lng"} <= set(body) and -180 <= body["lng"] <= 180 for _, body in server.received)
     # the answered transactions are those a storage check looks for (verdict or timed out, not shed)
     answered = {r.transaction_id for r in results if r.answer in ("verdict", "timed_out")}
-    assert len(answered) == 40 and answered <= set(keys)
-
+    assert len(answered) == kinds["verdict"] + kinds["late"] and answered <= set(keys)
 
 def test_b5_recovery_windows_sustained_steps_and_table(monkeypatch):
     import os

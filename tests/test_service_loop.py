@@ -97,6 +97,33 @@ def test_a_fenced_clock_closes_without_a_traceback(caplog):
     assert caplog.records[-1].getMessage() == "stopped after 0 ticks"
 
 
+def test_a_clock_that_learns_it_was_fenced_only_from_the_abort_stops_as_another_clock():
+    """Seen in CI under load: the commit fails with a plain broker error, and only the abort that
+    follows says a newer clock fenced this one. That is the one-clock hand-over, not a crash."""
+    import pytest
+    from confluent_kafka import KafkaError, KafkaException
+
+    from transactions.clock import AnotherClock, Clock
+
+    class FencedAtAbort:
+        def begin_transaction(self):
+            pass
+
+        def produce(self, *args, **kwargs):
+            pass
+
+        def commit_transaction(self, timeout):
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN, "Failed to end transaction", txn_requires_abort=True))
+
+        def abort_transaction(self, timeout):
+            raise KafkaException(KafkaError(KafkaError._FENCED, "fenced by a newer instance", fatal=True))
+
+    clock = Clock(topic="card-transactions", interval_ms=20, transactional=True)
+    clock.producer = FencedAtAbort()
+    with pytest.raises(AnotherClock, match="fenced: another event clock took transactional id"):
+        clock.tick([0])
+
+
 class StandInConsumer:
     """Hands over `records` (offsets of one partition), `per_read` at a time; notes the commits."""
 

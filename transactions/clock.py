@@ -170,19 +170,25 @@ class Clock(ServiceLoop):
             self.failed += 1
 
     def _failed_tick(self, error):
-        kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
-        if isinstance(kafka_error, KafkaError) and kafka_error.code() in FENCED:
-            raise AnotherClock(f"fenced: another event clock took transactional id {transactional_id(self.topic)} "
-                               f"on {self.topic}; this one stops") from None
-        if isinstance(kafka_error, KafkaError) and kafka_error.fatal():
-            raise error
+        self._stop_if_fenced_or_fatal(error)
         self.failed += 1
         try:  # a tick that failed (broker away) is dropped; the next one starts afresh
             self.producer.abort_transaction(max(5.0, 2 * self.interval))
         except KafkaException as abort_error:
-            if abort_error.args and isinstance(abort_error.args[0], KafkaError) and abort_error.args[0].fatal():
-                raise
+            # The commit can fail with a plain error and only the abort learn that a newer clock
+            # fenced this one (seen under load): that is the same hand-over, not a crash.
+            self._stop_if_fenced_or_fatal(abort_error)
             logger.debug("could not abort a failed tick: %s", abort_error)
+
+    def _stop_if_fenced_or_fatal(self, error):
+        kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
+        if not isinstance(kafka_error, KafkaError):
+            return
+        if kafka_error.code() in FENCED:
+            raise AnotherClock(f"fenced: another event clock took transactional id {transactional_id(self.topic)} "
+                               f"on {self.topic}; this one stops") from None
+        if kafka_error.fatal():
+            raise error
 
     def _first_partitions(self, client):
         """The topic's partitions, waiting (and saying so) while the broker or topic is not there yet."""
