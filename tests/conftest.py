@@ -10,12 +10,15 @@ from django.conf import settings as django_settings
 def pytest_itemcollected(item):
     """A test that asks for the stack or broker fixture, directly or through another (kafka,
     live_site, ...), needs a JVM whether or not it says so: marked `stack` here, so that `make test-fast`
-    (-m "not stack") never starts Kafka or Flink, and `make test` (no -m) still runs it. Side by
-    side (`make test`: pytest-xdist's --dist loadgroup), the stack's tests all run in one worker,
-    the one that starts and owns the stack."""
-    if {"stack", "broker"} & set(getattr(item, "fixturenames", ())):
+    (-m "not stack") never starts Kafka or Flink, and `make test` (no -m) still runs it; so is a test
+    marked `own_broker`. Side by side (`make test`: pytest-xdist's --dist loadgroup), the tests of
+    the session's stack all run in one worker, the one that starts and owns the stack; an
+    `own_broker` test runs in any other."""
+    from tests.support.workers import needs_the_sessions_stack
+
+    if {"stack", "broker"} & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("own_broker"):
         item.add_marker(pytest.mark.stack)
-    if item.get_closest_marker("stack"):
+    if needs_the_sessions_stack(item):
         item.add_marker(pytest.mark.xdist_group("stack"))
 
 
@@ -24,8 +27,10 @@ def pytest_collection_modifyitems(items):
     others share out the rest; then the long ones, so that none starts last and ends the session
     alone; among the stack's, those that kill parts of it last, so that no other test runs on a
     stack that is still recovering; the check that the tests left the product alone after everything."""
+    from tests.support.workers import needs_the_sessions_stack
+
     items.sort(key=lambda item: (item.get_closest_marker("after_all") is not None,
-                                 item.get_closest_marker("stack") is None,
+                                 not needs_the_sessions_stack(item),
                                  item.get_closest_marker("long") is None,
                                  item.get_closest_marker("destructive") is not None))
 

@@ -180,8 +180,9 @@ def free_port():
 
 
 @pytest.fixture
-def private_kafka(stack, settings, tmp_path):
-    """A broker of this test's own (so it can be stopped), on free ports, in a temporary directory."""
+def private_kafka(settings, tmp_path):
+    """A broker of this test's own (so it can be stopped), on free ports, in a temporary directory:
+    its test is marked own_broker, so side by side it runs beside the stack's tests."""
     settings.STACK_DIR = tmp_path
     settings.STACK_KAFKA_PORT = free_port()
     settings.STACK_KAFKA_CONTROLLER_PORT = free_port()
@@ -192,6 +193,8 @@ def private_kafka(stack, settings, tmp_path):
     local_stack.stop({"kafka"})
 
 
+@pytest.mark.own_broker
+@pytest.mark.long
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_outage_leaves_changes_in_the_outbox_and_the_admin_answers_at_once(
         private_kafka, admin_client, monkeypatch, capsys):

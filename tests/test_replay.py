@@ -16,7 +16,6 @@ from alerts.models import Alert
 from outbox.publisher import publish_all_pending
 from proposals.models import Proposal
 from proposals.replay import replay_history
-from proposals.replay_queue import replay_proposal
 from proposals.services import ProposalRefused, approve, create_proposal
 from tests.support import wait_until
 from tests.support.kafka import latest_records, unique
@@ -78,26 +77,47 @@ def predicted_speeds(hops):
     return [great_circle_km(*a, *b) / (hb - ha) for (a, ha), (b, hb) in zip(hops, hops[1:])]
 
 
-def test_lowering_a_speed_limit_gains_exactly_the_predicted_alerts_and_approval_reaches_the_job(
+def test_one_proposal_lowering_one_limit_and_raising_another_gains_and_loses_exactly_the_predicted_alerts(
         history, django_user_model):
-    lena = customer(max_speed=1000)
-    ids = history(lena, HOPS)
-    assert set(Verdict.objects.filter(transaction_id__in=ids).values_list("status", flat=True)) == {"VALID"}
+    """One replay of one proposal with two changes (each replay is a Flink job of its own, about
+    13 s): Lena's limit lowered gains alerts, Elias's raised loses them, the lost ones named with
+    the analysts' decisions on them; approval then reaches the running job."""
+    speeds = predicted_speeds(HOPS)
+    lena, elias = customer(max_speed=1000), customer(max_speed=100)
+    lena_ids, elias_ids = history(lena, HOPS), history(elias, HOPS)
+    assert set(Verdict.objects.filter(transaction_id__in=lena_ids).values_list("status", flat=True)) == {"VALID"}
+    alerts = [transaction_id for transaction_id, speed in zip(elias_ids[1:], speeds) if speed > 100]
+    assert set(Verdict.objects.filter(is_fraud=True, transaction_id__in=elias_ids)
+               .values_list("transaction_id", flat=True)) == set(alerts)
+    confirmed, dismissed = elias_ids[1], elias_ids[2]  # 343 and 172 km/h
+    Alert.objects.filter(verdict__transaction_id=confirmed).update(review_status="confirmed_fraud",
+                                                                   reviewed_at=timezone.now())
+    Alert.objects.filter(verdict__transaction_id=dismissed).update(review_status="false_positive",
+                                                                   reviewed_at=timezone.now())
     maker = user_with(django_user_model, "add_proposal", "approve_proposal")  # may approve, not their own
     checker = user_with(django_user_model, "approve_proposal")
-    proposal = create_proposal(author=maker, reason="London-Paris in an hour is not a train",
-                               changes={lena.user_id: {"max_speed": 300}})
+    proposal = create_proposal(author=maker, reason="London-Paris in an hour is not a train; fewer false positives",
+                               changes={lena.user_id: {"max_speed": 300}, elias.user_id: {"max_speed": 400}})
 
-    proposal = replay_proposal(proposal.pk)
+    output = io.StringIO()
+    call_command("replay_proposal", proposal.pk, stdout=output)  # the replay server's work, in the foreground
 
-    expected = {transaction_id for transaction_id, speed in zip(ids[1:], predicted_speeds(HOPS)) if speed > 300}
-    assert len(expected) == 3  # 343, 687, 687 km/h
+    proposal = Proposal.objects.get(pk=proposal.pk)
     result = proposal.replay_result
     assert (proposal.status, proposal.replay_progress) == ("replayed", 100)
-    assert {row["transaction_id"] for row in result["affected"] if row["change"] == "gained"} == expected
-    assert (result["gained"]["count"], result["gained"]["open"], result["lost"]["count"]) == (3, 3, 0)
-    assert (result["alerts_before"], result["alerts_after"], result["transactions"]) == (0, 3, len(ids))
-    assert result["per_reason"]["speed_above_limit"] == {"gained": 3, "lost": 0}
+    assert "lost 2 (1 confirmed fraud, 1 false positive)" in output.getvalue()
+    gained = {transaction_id for transaction_id, speed in zip(lena_ids[1:], speeds) if speed > 300}
+    assert len(gained) == 3  # 343, 687, 687 km/h
+    assert {row["transaction_id"] for row in result["affected"] if row["change"] == "gained"} == gained
+    lost = {row["transaction_id"]: row for row in result["affected"] if row["change"] == "lost"}
+    assert set(lost) == {t for t, speed in zip(elias_ids[1:], speeds) if 100 < speed <= 400} == {confirmed, dismissed}
+    assert lost[confirmed]["review_status"] == "confirmed_fraud"
+    assert (lost[confirmed]["before"], lost[confirmed]["after"]) == ("speed_above_limit", "within_limit")
+    assert result["lost"] == {"count": 2, "confirmed_fraud": 1, "false_positive": 1, "needs_follow_up": 0, "open": 0}
+    assert (result["gained"]["count"], result["gained"]["open"]) == (3, 3)
+    # Elias's 4 alerts before; after, Lena's 3 and Elias's 2 above 400 km/h
+    assert (result["alerts_before"], result["alerts_after"], result["transactions"]) == (4, 5, 2 * len(HOPS))
+    assert result["per_reason"]["speed_above_limit"] == {"gained": 3, "lost": 2}
     assert set(result["timings"]) == {"export", "flink", "read", "compare"}
 
     with pytest.raises(ProposalRefused, match="someone other than its author"):
@@ -110,35 +130,6 @@ def test_lowering_a_speed_limit_gains_exactly_the_predicted_alerts_and_approval_
     (after,) = history(lena, [(LONDON, 20), (PARIS, 21)])[1:]  # 343 km/h again, now over the new limit
     verdict = Verdict.objects.get(transaction_id=after)
     assert (verdict.status, verdict.max_speed) == ("FRAUD", 300.0)
-
-
-def test_raising_a_speed_limit_loses_alerts_and_names_the_confirmed_fraud(history, django_user_model):
-    elias = customer(max_speed=100)
-    ids = history(elias, HOPS)
-    speeds = predicted_speeds(HOPS)
-    alerts = [transaction_id for transaction_id, speed in zip(ids[1:], speeds) if speed > 100]
-    assert set(Verdict.objects.filter(is_fraud=True, transaction_id__in=ids).values_list("transaction_id", flat=True)) == set(alerts)
-    confirmed, dismissed = ids[1], ids[2]  # 343 and 172 km/h
-    Alert.objects.filter(verdict__transaction_id=confirmed).update(review_status="confirmed_fraud",
-                                                                   reviewed_at=timezone.now())
-    Alert.objects.filter(verdict__transaction_id=dismissed).update(review_status="false_positive",
-                                                                   reviewed_at=timezone.now())
-    proposal = create_proposal(author=user_with(django_user_model, "add_proposal"), reason="fewer false positives",
-                               changes={elias.user_id: {"max_speed": 400}})
-
-    output = io.StringIO()
-    call_command("replay_proposal", proposal.pk, stdout=output)  # the replay server's work, in the foreground
-
-    result = Proposal.objects.get(pk=proposal.pk).replay_result
-    assert "lost 2 (1 confirmed fraud, 1 false positive)" in output.getvalue()
-
-    lost = {row["transaction_id"]: row for row in result["affected"] if row["change"] == "lost"}
-    assert set(lost) == {t for t, speed in zip(ids[1:], speeds) if 100 < speed <= 400} == {confirmed, dismissed}
-    assert lost[confirmed]["review_status"] == "confirmed_fraud"
-    assert (lost[confirmed]["before"], lost[confirmed]["after"]) == ("speed_above_limit", "within_limit")
-    assert result["lost"] == {"count": 2, "confirmed_fraud": 1, "false_positive": 1, "needs_follow_up": 0, "open": 0}
-    assert result["gained"]["count"] == 0
-    assert (result["alerts_before"], result["alerts_after"]) == (4, 2)
 
 
 VERDICT_FIELDS = ["status", "reason", "reasons", "is_fraud", "prev_transaction_id", "max_speed", "distance_km",

@@ -50,16 +50,22 @@ class StackWorkerFirst:
         if self.decided or not os.environ.get("PYTEST_XDIST_WORKER"):
             return
         self.decided = True
-        if item.get_closest_marker("stack"):
+        if needs_the_sessions_stack(item):
             return
         os.nice(self.NICENESS)
-        if any(other.get_closest_marker("stack") for other in item.session.items):
+        if any(needs_the_sessions_stack(other) for other in item.session.items):
             deadline = time.monotonic() + self.WAIT_SECONDS
             while not stack_is_up_for_this_session() and time.monotonic() < deadline:
                 time.sleep(0.5)
 
 
 stack_worker_first = StackWorkerFirst()
+
+
+def needs_the_sessions_stack(item):
+    """Whether the test runs on the session's stack (and so in the stack's worker), not merely on a
+    JVM: an `own_broker` test starts and stops a broker of its own."""
+    return item.get_closest_marker("stack") is not None and item.get_closest_marker("own_broker") is None
 
 
 def _ready_file():
