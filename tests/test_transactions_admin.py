@@ -46,3 +46,18 @@ def test_dead_letters_show_their_raw_bytes_and_error(admin_client):
     page = admin_client.get(reverse("admin:transactions_deadletter_change", args=[letter.pk])).content.decode()
     assert "b&#x27;\\x00\\xff&#x27;" in page and "bad" in page
     assert admin_client.get(reverse("admin:transactions_transaction_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["admin:transactions_verdict_changelist", "admin:transactions_verdict_export"])
+def test_a_date_typed_without_a_zone_is_read_in_the_sites_zone_without_a_warning(admin_client, page):
+    import warnings
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    Verdict.objects.bulk_create([verdict("tx-day-before", "VALID"), verdict("tx-that-day", "FRAUD", True)])
+    Verdict.objects.filter(transaction_id="tx-day-before").update(received_at=moment.replace(day=1, hour=23))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "received a naive datetime" fails the test
+        response = admin_client.get(reverse(page) + "?received_at__gte=2026-01-02")
+        content = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
+    assert response.status_code == 200
+    assert "tx-that-day" in content and "tx-day-before" not in content
