@@ -76,7 +76,7 @@ def test_websocket_messages_carry_the_verdict_and_junk_from_clients_is_ignored(c
         await communicator.send_to(text_data=json.dumps({"type": "anything"}))
         from asgiref.sync import sync_to_async
         await sync_to_async(push_verdicts)([verdict])
-        message = await communicator.receive_json_from(timeout=10)
+        (message,) = await communicator.receive_json_from(timeout=10)  # a frame: the push's messages
         await communicator.disconnect()
         return message
 
@@ -87,3 +87,16 @@ def test_websocket_messages_carry_the_verdict_and_junk_from_clients_is_ignored(c
         "transaction_id": "tx-1", "user_id": "user_1", "status": "FRAUD", "reason": "speed_above_limit",
         "speed_kmh": 343.5, "max_speed": 10.0, "prev_lat": 51.5, "prev_lng": -0.12, "first_name": "Lena"}
     assert message["timestamp"] == "2026-05-01T12:00:00+00:00"
+
+
+def test_a_push_is_encoded_once_per_process_and_a_changed_verdict_is_a_new_frame():
+    from transactions.broadcast import PUSHED_FIELDS, frame_of_verdicts, message_of
+
+    values = [f"value-{name}" for name in PUSHED_FIELDS]
+    values[PUSHED_FIELDS.index("is_fraud")] = True
+    frame = frame_of_verdicts([values])
+    assert json.loads(frame) == [message_of(values)]
+    assert frame_of_verdicts([list(values)]) is frame  # every socket of the process: the same text
+    reviewed = list(values)
+    reviewed[PUSHED_FIELDS.index("review_status")] = "confirmed_fraud"
+    assert json.loads(frame_of_verdicts([reviewed]))[0]["review_status"] == "confirmed_fraud"

@@ -351,7 +351,8 @@ def test_one_user_opening_many_sockets_is_capped_and_others_keep_every_verdict(l
         await asyncio.to_thread(push_verdicts, verdicts)
         received = []
         while len(received) < len(verdicts):
-            received.append(json.loads(await asyncio.wait_for(watcher.recv(), timeout=10))["transaction_id"])
+            frame = json.loads(await asyncio.wait_for(watcher.recv(), timeout=10))
+            received.extend(message["transaction_id"] for message in frame)
         await asyncio.gather(*(socket.close() for socket in [watcher, *greedy_sockets]))
         return outcomes, received
 

@@ -210,7 +210,7 @@ def test_a_websocket_client_in_the_operators_group_receives_every_stored_verdict
         process = await sync_to_async(worker_process)(verdict_topic, "--idle-timeout", "3")
         messages = []
         while len(messages) < len(ids):
-            messages.append(await communicator.receive_json_from(timeout=30))
+            messages.extend(await communicator.receive_json_from(timeout=30))  # a frame per stored batch
         await communicator.disconnect()
         await sync_to_async(process.communicate)(timeout=60)
         return messages

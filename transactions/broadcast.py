@@ -1,6 +1,8 @@
 """Live verdicts for operators, through the channel layer (Redis between processes)."""
 
+import json
 import logging
+from collections import OrderedDict
 from operator import itemgetter
 
 from asgiref.sync import async_to_sync
@@ -46,6 +48,29 @@ def message_of(values, holder=""):
         if isinstance(message[name], int):
             message[name] = time_of(message[name]).isoformat()
     return message
+
+
+class _RecentFrames:
+    """The last few frames encoded in this process, by their verdicts' values: every operator's
+    socket here gets the same push, which is encoded once (a verdict pushed again with another
+    review state is another frame)."""
+
+    SIZE = 64
+
+    def __init__(self):
+        self._frames = OrderedDict()
+
+    def get(self, verdicts):
+        key = tuple(map(tuple, verdicts))
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = json.dumps([message_of(values) for values in verdicts])
+            if len(self._frames) > self.SIZE:
+                self._frames.popitem(last=False)
+        return frame
+
+
+frame_of_verdicts = _RecentFrames().get
 
 
 def verdict_message(verdict):

@@ -57,12 +57,14 @@ async def stream_to_clients(site_url, cookies, user_ids, rate, seconds, wait=20)
     async def listen(connection, into):
         while not done.is_set():
             try:
-                message = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
+                frame = json.loads(await asyncio.wait_for(connection.recv(), timeout=1))
             except asyncio.TimeoutError:
                 continue
-            if message.get("transaction_id") in sent_ids:
-                sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
-                into[message["transaction_id"]] = time.time() * 1000 - sent_at
+            arrived = time.time() * 1000
+            for message in frame:  # the messages of one push
+                if message.get("transaction_id") in sent_ids:
+                    sent_at = datetime.fromisoformat(message["timestamp"]).timestamp() * 1000
+                    into[message["transaction_id"]] = arrived - sent_at
 
     connections = [await websockets.connect(site_url.replace("http", "ws", 1) + "/ws/alerts/", origin=site_url,
                                             additional_headers={"Cookie": cookie}, max_queue=None)

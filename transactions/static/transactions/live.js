@@ -9,7 +9,8 @@ function fraudsiteLive(indicator, onMessage) {
       indicator.textContent = "live";
       indicator.className = "badge online";
     };
-    socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+    // A frame holds the messages of one push (a batch of stored verdicts): a list.
+    socket.onmessage = (event) => JSON.parse(event.data).forEach(onMessage);
     socket.onclose = () => {
       indicator.textContent = "reconnecting…";
       indicator.className = "badge offline";
