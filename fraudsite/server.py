@@ -70,9 +70,21 @@ def main():
         with socket.socket(fileno=os.dup(args.fd)) as listener:
             answer_without_delay(listener)
     argv = uvicorn_argv(args.processes, port=args.port, fd=args.fd, host=args.host)
+    # Stopping this process stops the server (and Ctrl-C reaches both through the terminal). The
+    # handler is in place before uvicorn starts: a SIGTERM in between used to end this process
+    # alone and leave uvicorn running, orphaned (seen in CI).
+    started, stopping = [], []
+
+    def stop(*_):
+        stopping.append(True)
+        for child in started:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
     process = subprocess.Popen(argv, env=env, pass_fds=[args.fd] if args.fd is not None else [])
-    # Stopping this process stops the server (and Ctrl-C reaches both through the terminal).
-    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    started.append(process)
+    if stopping:  # asked to stop while uvicorn was being started
+        process.terminate()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         sys.exit(process.wait())
