@@ -73,17 +73,17 @@ def main():
     # Stopping this process stops the server (and Ctrl-C reaches both through the terminal). The
     # handler is in place before uvicorn starts: a SIGTERM in between used to end this process
     # alone and leave uvicorn running, orphaned (seen in CI).
-    started, stopping = [], []
+    process, stop_asked = None, False
 
     def stop(*_):
-        stopping.append(True)
-        for child in started:
-            child.terminate()
+        nonlocal stop_asked
+        stop_asked = True
+        if process is not None:
+            process.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     process = subprocess.Popen(argv, env=env, pass_fds=[args.fd] if args.fd is not None else [])
-    started.append(process)
-    if stopping:  # asked to stop while uvicorn was being started
+    if stop_asked:  # asked to stop while uvicorn was being started
         process.terminate()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

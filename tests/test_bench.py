@@ -148,6 +148,7 @@ def test_b5_counts_each_kind_of_answer_from_vegetas_results(vegeta, tmp_path):
     answered = {r.transaction_id for r in results if r.answer in ("verdict", "timed_out")}
     assert len(answered) == kinds["verdict"] + kinds["late"] and answered <= set(keys)
 
+
 def test_b5_recovery_windows_sustained_steps_and_table(monkeypatch):
     import os
 

@@ -2,7 +2,7 @@
 
 import json
 import logging
-from collections import OrderedDict
+from functools import lru_cache
 from operator import itemgetter
 
 from asgiref.sync import async_to_sync
@@ -50,27 +50,16 @@ def message_of(values, holder=""):
     return message
 
 
-class _RecentFrames:
-    """The last few frames encoded in this process, by their verdicts' values: every operator's
-    socket here gets the same push, which is encoded once (a verdict pushed again with another
-    review state is another frame)."""
-
-    SIZE = 64
-
-    def __init__(self):
-        self._frames = OrderedDict()
-
-    def get(self, verdicts):
-        key = tuple(map(tuple, verdicts))
-        frame = self._frames.get(key)
-        if frame is None:
-            frame = self._frames[key] = json.dumps([message_of(values) for values in verdicts])
-            if len(self._frames) > self.SIZE:
-                self._frames.popitem(last=False)
-        return frame
+def frame_of_verdicts(verdicts):
+    """The WebSocket frame of a push of verdict_values: every operator's socket in this process
+    gets the same push, so it is encoded once (kept by its values: a verdict pushed again with
+    another review state is another frame)."""
+    return _frame(tuple(map(tuple, verdicts)))
 
 
-frame_of_verdicts = _RecentFrames().get
+@lru_cache(maxsize=64)
+def _frame(verdicts):
+    return json.dumps([message_of(values) for values in verdicts])
 
 
 def verdict_message(verdict):
