@@ -384,7 +384,7 @@ def test_any_websocket_frame_from_a_client_is_ignored_and_the_socket_stays_up(cl
 
     from fraudsite.asgi import application
     from tests.support.records import stored_verdict
-    from tests.support.websocket_clients import session_headers
+    from tests.support.websocket_clients import COMMUNICATOR_TIMEOUT, session_headers
     from transactions.broadcast import push_verdicts
 
     viewer = django_user_model.objects.create_user(username="ws-fuzz", password="pw")
@@ -393,11 +393,11 @@ def test_any_websocket_frame_from_a_client_is_ignored_and_the_socket_stays_up(cl
 
     async def exchange():
         communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
-        assert (await communicator.connect())[0]
+        assert (await communicator.connect(COMMUNICATOR_TIMEOUT))[0]
         await communicator.send_to(**frame)
         await sync_to_async(push_verdicts)([verdict])
         message = await communicator.receive_output(timeout=10)  # a close (1011 before) or the verdict
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=COMMUNICATOR_TIMEOUT)
         return message
 
     message = async_to_sync(exchange)()

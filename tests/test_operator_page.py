@@ -11,7 +11,7 @@ from django.urls import reverse
 from fraudsite.asgi import application
 from tests.support.kafka import unique
 from tests.support.records import stored_verdict
-from tests.support.websocket_clients import session_headers
+from tests.support.websocket_clients import COMMUNICATOR_TIMEOUT, session_headers
 from transactions.broadcast import push_verdicts
 from users.models import Customer
 
@@ -48,8 +48,8 @@ def test_the_page_lists_customers_and_embeds_recent_history(client, viewer, djan
 def connect(headers):
     async def attempt():
         communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
-        connected, _ = await communicator.connect()
-        await communicator.disconnect()
+        connected, _ = await communicator.connect(COMMUNICATOR_TIMEOUT)
+        await communicator.disconnect(timeout=COMMUNICATOR_TIMEOUT)
         return connected
     return async_to_sync(attempt)()
 
@@ -71,13 +71,13 @@ def test_websocket_messages_carry_the_verdict_and_junk_from_clients_is_ignored(c
 
     async def exchange():
         communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
-        assert (await communicator.connect())[0]
+        assert (await communicator.connect(COMMUNICATOR_TIMEOUT))[0]
         await communicator.send_to(text_data="{not json")
         await communicator.send_to(text_data=json.dumps({"type": "anything"}))
         from asgiref.sync import sync_to_async
         await sync_to_async(push_verdicts)([verdict])
         (message,) = await communicator.receive_json_from(timeout=10)  # a frame: the push's messages
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=COMMUNICATOR_TIMEOUT)
         return message
 
     message = async_to_sync(exchange)()

@@ -23,7 +23,7 @@ from tests.support.kafka import create_topic, producer, unique
 from tests.support.pipeline import LONDON_PARIS, Pipeline
 from tests.support.records import verdict_record
 from tests.support.site import database_url
-from tests.support.websocket_clients import session_headers
+from tests.support.websocket_clients import COMMUNICATOR_TIMEOUT, session_headers
 from transactions import worker as worker_module
 from transactions.models import DeadLetter, Verdict, VerdictConflict
 from transactions.worker import Options, Worker
@@ -204,14 +204,14 @@ def test_a_websocket_client_in_the_operators_group_receives_every_stored_verdict
 
     async def listen():
         communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(COMMUNICATOR_TIMEOUT)
         assert connected
         from asgiref.sync import sync_to_async
         process = await sync_to_async(worker_process)(verdict_topic, "--idle-timeout", "3")
         messages = []
         while len(messages) < len(ids):
             messages.extend(await communicator.receive_json_from(timeout=30))  # a frame per stored batch
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=COMMUNICATOR_TIMEOUT)
         await sync_to_async(process.communicate)(timeout=60)
         return messages
 

@@ -5,6 +5,10 @@ import json
 import time
 from datetime import datetime
 
+# For channels.testing.WebsocketCommunicator's connect and disconnect: their default, 1 s, is too short
+# for a worker's first socket on a busy machine (its session and channel-layer connections).
+COMMUNICATOR_TIMEOUT = 10
+
 
 def session_cookie(user):
     """A Cookie header value signing `user` in (valid where the site shares this process's SECRET_KEY)."""
