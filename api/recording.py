@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection as django_connection
 from django.utils import timezone
 
+from transactions import context
 from transactions.models import Transaction, Verdict
 from transactions.verdicts import MEASUREMENTS
 
@@ -77,6 +78,8 @@ connection = Connection()
 
 @cache
 def _statement():
+    context_columns = ", ".join(_column(Transaction, name) for name in context.NAMES)
+    context_columns_typed = ", ".join(f"{name} text" for name in context.NAMES)
     return f"""
         WITH answered AS (
             UPDATE {_table(Decision)} AS decision SET {_column(Decision, "answer")} = answer.answer
@@ -86,7 +89,8 @@ def _statement():
         ), given AS (
             SELECT * FROM jsonb_to_recordset(%s::jsonb)
                 AS given(transaction_id text, customer_id bigint, at timestamptz, lat float8, lng float8,
-                         amount float8, client_key_id text, idempotency_key text, request_digest text)
+                         amount float8, {context_columns_typed}, client_key_id text, idempotency_key text,
+                         request_digest text)
         ), claimed AS (
             INSERT INTO {_table(Decision)} ({_column(Decision, "client_key")}, {_column(Decision, "idempotency_key")},
                 {_column(Decision, "request_digest")}, {_column(Decision, "transaction_id")},
@@ -98,8 +102,9 @@ def _statement():
         ), recorded AS (
             INSERT INTO {_table(Transaction)} ({_column(Transaction, "transaction_id")},
                 {_column(Transaction, "customer")}, {_column(Transaction, "timestamp")}, {_column(Transaction, "lat")},
-                {_column(Transaction, "lng")}, {_column(Transaction, "amount")}, {_column(Transaction, "submitted_at")})
-            SELECT transaction_id, customer_id, at, lat, lng, amount, %s FROM given
+                {_column(Transaction, "lng")}, {_column(Transaction, "amount")}, {context_columns},
+                {_column(Transaction, "submitted_at")})
+            SELECT transaction_id, customer_id, at, lat, lng, amount, {", ".join(context.NAMES)}, %s FROM given
             WHERE idempotency_key IS NULL OR transaction_id IN (SELECT transaction_id FROM claimed)
             ON CONFLICT ({_column(Transaction, "transaction_id")}) DO NOTHING
             RETURNING {_column(Transaction, "transaction_id")} AS transaction_id
@@ -117,7 +122,8 @@ async def save_answers_claim_and_record(answers, requests):
     given = json.dumps([
         {"transaction_id": cleaned["transaction_id"], "customer_id": cleaned["customer"].pk,
          "at": cleaned["timestamp"].isoformat(), "lat": cleaned["lat"], "lng": cleaned["lng"],
-         "amount": cleaned["amount"], **({"client_key_id": claim.client_key_id,
+         "amount": cleaned["amount"], **{name: cleaned.get(name) for name in context.NAMES},
+         **({"client_key_id": claim.client_key_id,
                                          "idempotency_key": claim.idempotency_key,
                                          "request_digest": claim.request_digest} if claim else {})}
         for cleaned, claim in requests])

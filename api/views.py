@@ -10,6 +10,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fraudsite.topics import CARD_TRANSACTIONS
 from fraudsite.validation import BadBody, parse_json_body
 from transactions import decisions
 from transactions.verdicts import MEASUREMENT_FIELDS
@@ -19,7 +20,7 @@ from .endpoint import answer_from_synchronous_code
 from .models import Scope
 
 
-class DecisionRequest(serializers.Serializer):
+class TransactionRequest(serializers.Serializer):
     """What the card-authorization path sends (validated by transactions.submission, like every
     other way in)."""
 
@@ -29,6 +30,12 @@ class DecisionRequest(serializers.Serializer):
     lng = serializers.FloatField(min_value=-180, max_value=180)
     transaction_id = serializers.CharField(required=False, help_text="1 to 64 of A-Z a-z 0-9 _ . : - (made if absent).")
     timestamp = serializers.CharField(required=False, help_text="Epoch milliseconds or ISO-8601 with a zone; default now.")
+
+
+# With the transaction's optional context (transactions/context.py), as its schema documents it.
+DecisionRequest = type("DecisionRequest", (TransactionRequest,), {
+    field["name"]: serializers.CharField(required=False, allow_null=True, help_text=field["doc"])
+    for field in CARD_TRANSACTIONS.optional_fields()})
 
 
 # The serializer field of each Avro type a measurement may have.
@@ -73,6 +80,12 @@ EXAMPLES = [
     OpenApiExample("With your own transaction id", request_only=True,
                    value={"user_id": "user_2", "amount": 12.0, "lat": 48.8566, "lng": 2.3522,
                           "transaction_id": "auth-000123"}),
+    OpenApiExample("With the card, merchant and channel", request_only=True,
+                   value={"user_id": "user_1", "amount": 89.9, "lat": 51.5074, "lng": -0.1278,
+                          "card_token": "c1f0e8b2a9d4476f8e3b5a7c9d2e1f04", "card_bin": "412345",
+                          "merchant_id": "m-4471",
+                          "merchant_category_code": "5411", "merchant_country": "GB", "channel": "ecommerce",
+                          "device_id": "dev-93a1", "ip_address": "203.0.113.7"}),
     OpenApiExample("A field out of range", request_only=True, status_codes=["400"],
                    value={"user_id": "user_1", "amount": 10, "lat": 123, "lng": 0}),
 ]

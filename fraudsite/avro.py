@@ -44,10 +44,17 @@ def _registry_client(url, api_key, api_secret):
 
 
 class PlainAvroCodec:
-    """Schemaless Avro binary: the local stack's format."""
+    """Schemaless Avro binary: the local stack's format.
 
-    def __init__(self, schema_path, topic):
+    A plain Avro record does not say which schema wrote it. A contract evolves only by appending
+    fields with defaults, so a record of an earlier version is a prefix of the current schema's
+    layout and never reads as the current version (it ends early): such a record is read with the
+    first earlier schema it fits exactly and given the current version's defaults (Avro's schema
+    resolution). previous_schema_paths: the contract's earlier versions, newest first."""
+
+    def __init__(self, schema_path, topic, previous_schema_paths=()):
         self.schema = load_schema(schema_path)
+        self.previous_schemas = [load_schema(path) for path in previous_schema_paths]
         self.topic = topic
 
     def encode(self, record):
@@ -56,9 +63,21 @@ class PlainAvroCodec:
         return buffer.getvalue()
 
     def decode(self, data):
-        buffer = io.BytesIO(data)
         try:
-            record = fastavro.schemaless_reader(buffer, self.schema, None)
+            return self._read(data, self.schema)
+        except UndecodableValue as error:
+            for writer_schema in self.previous_schemas:
+                try:
+                    return self._read(data, writer_schema)
+                except UndecodableValue:
+                    continue
+            raise error
+
+    def _read(self, data, writer_schema):
+        buffer = io.BytesIO(data)
+        reader_schema = None if writer_schema is self.schema else self.schema
+        try:
+            record = fastavro.schemaless_reader(buffer, writer_schema, reader_schema)
         except Exception as error:  # fastavro raises many types on garbage input
             raise UndecodableValue(f"not a {self.schema['name']} record: {error!r}") from error
         if buffer.tell() != len(data):
@@ -93,13 +112,15 @@ class RegistryAvroCodec:
             raise UndecodableValue(f"not a {self.schema['name']} record: {error!r}") from error
 
 
-def codec_for(schema_path, topic):
-    """The codec the configuration asks for (built once per configuration)."""
-    return _codec(str(schema_path), topic, settings.SCHEMA_REGISTRY_URL, settings.SCHEMA_REGISTRY_AUTO_REGISTER)
+def codec_for(schema_path, topic, previous_schema_paths=()):
+    """The codec the configuration asks for (built once per configuration). With a registry, a
+    record names its writer's schema, so the earlier versions are the plain codec's only."""
+    return _codec(str(schema_path), topic, tuple(map(str, previous_schema_paths)), settings.SCHEMA_REGISTRY_URL,
+                  settings.SCHEMA_REGISTRY_AUTO_REGISTER)
 
 
 @lru_cache(maxsize=16)
-def _codec(schema_path, topic, registry_url, auto_register):
+def _codec(schema_path, topic, previous_schema_paths, registry_url, auto_register):
     if registry_url:
         return RegistryAvroCodec(schema_path, topic, auto_register=auto_register)
-    return PlainAvroCodec(schema_path, topic)
+    return PlainAvroCodec(schema_path, topic, previous_schema_paths)

@@ -12,7 +12,7 @@ from django.template import Context, Engine
 
 from . import detection_signals
 from .detection_signals import HISTORY_ROWS, SPEND_MIN_HISTORY
-from .topics import TICK_USER_ID, TOPICS, VERDICTS, topic_names
+from .topics import CARD_TRANSACTIONS, TICK_USER_ID, TOPICS, VERDICTS, topic_names
 
 SQL_DIR = settings.BASE_DIR / "sql"
 
@@ -68,6 +68,10 @@ SCORING_FIELDS = list(detection_signals.scoring_defaults())
 # force (not yet ended) at once.
 MAX_TRAVEL_NOTICES = 10
 
+# What a transaction may say beyond its customer, amount, place and time (transactions/context.py):
+# its schema's optional fields, which the job passes on to the verdict as they came.
+CONTEXT_COLUMNS = [field["name"] for field in CARD_TRANSACTIONS.optional_fields()]
+
 # The local job's Kafka consumer group: where a redeployed job takes over (localstack/handover.py).
 DETECTION_GROUP = "fraudsite-detection"
 # The periodic watermark of users_config (card_transactions emits one per record).
@@ -108,6 +112,7 @@ def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=N
             "scoring_fields": list(detection_signals.scoring_defaults()),
             "further_signals": detection_signals.further_signals(),
             "tick_user_id": TICK_USER_ID,
+            "context_columns": CONTEXT_COLUMNS,
             "detection_group": DETECTION_GROUP,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,

@@ -35,6 +35,8 @@ class Topic:
     value_schema_path: Path
     config: dict = field(hash=False)
     key_in_value: bool = False  # whether the value repeats the key as a field (the verdicts do)
+    # The value schema's earlier versions, newest first: records they wrote still read (fraudsite/avro.py).
+    previous_value_schema_paths: tuple = ()
 
     @property
     def name(self):
@@ -53,9 +55,13 @@ class Topic:
         verdict's "measurement"s. Avro keeps attributes it does not define as metadata."""
         return [f for f in self.value_schema["fields"] if f.get(attribute) is True]
 
+    def optional_fields(self):
+        """The value's fields that have a default: those a producer may leave out."""
+        return [f for f in self.value_schema["fields"] if "default" in f]
+
     def codec(self, topic=None):
         """The value codec for this topic (or for a stand-in topic of the same contract, in tests)."""
-        return codec_for(self.value_schema_path, topic or self.name)
+        return codec_for(self.value_schema_path, topic or self.name, self.previous_value_schema_paths)
 
     @staticmethod
     def encode_key(user_id):
@@ -89,6 +95,7 @@ CARD_TRANSACTIONS = Topic(
     role="card_transactions",
     name_setting="TOPIC_CARD_TRANSACTIONS",
     value_schema_path=BASE_DIR / "transactions/schemas/card-transactions.avsc",
+    previous_value_schema_paths=(BASE_DIR / "transactions/schemas/card-transactions-v1.avsc",),
     # LogAppendTime makes a record's timestamp the broker's clock, which the Flink job uses as
     # event time: a client's skewed clock cannot move the watermark.
     config={"cleanup.policy": "delete", "retention.ms": SEVEN_DAYS_MS, "message.timestamp.type": "LogAppendTime"},
@@ -104,6 +111,7 @@ VERDICTS = Topic(
     name_setting="TOPIC_CARD_TRANSACTIONS_ENRICHED",
     # Written by the Flink job, so sql/ keeps it next to the query.
     value_schema_path=BASE_DIR / "sql/card-transactions-enriched.avsc",
+    previous_value_schema_paths=(BASE_DIR / "sql/card-transactions-enriched-v1.avsc",),
     config={"cleanup.policy": "delete", "retention.ms": SEVEN_DAYS_MS},
     key_in_value=True,
 )

@@ -39,6 +39,7 @@ from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS, replay_topics
 
 from alerts.models import ReviewStatus
+from transactions import context
 from transactions.models import Verdict
 from users.models import Customer, ScoringPolicy, notices_in_effect
 from users.publishing import users_config_value
@@ -75,7 +76,7 @@ look_back AS (
     ORDER BY v.received_at DESC, v.kafka_partition DESC, v.kafka_offset DESC LIMIT %(rows)s) b
 )
 SELECT user_id, transaction_id, (EXTRACT(EPOCH FROM "timestamp") * 1000)::bigint, lat, lng, amount,
-       (EXTRACT(EPOCH FROM received_at) * 1000)::bigint
+       (EXTRACT(EPOCH FROM received_at) * 1000)::bigint, {", ".join(context.NAMES)}
 FROM (SELECT * FROM in_window UNION ALL SELECT * FROM look_back) t
 ORDER BY received_at, kafka_partition, kafka_offset
 """
@@ -174,9 +175,9 @@ def export_history(user_ids, start, end, topic, phases):
     with connection.cursor() as cursor:
         cursor.execute(HISTORY_SQL, {"user_ids": list(user_ids), "start": start, "end": end, "rows": HISTORY_ROWS})
         while rows := cursor.fetchmany(20_000):
-            for user_id, transaction_id, stamp, lat, lng, amount, received_at in rows:
+            for user_id, transaction_id, stamp, lat, lng, amount, received_at, *context_values in rows:
                 value = codec.encode({"timestamp": stamp, "transaction_id": transaction_id, "lat": lat, "lng": lng,
-                                      "amount": amount})
+                                      "amount": amount, **dict(zip(context.NAMES, context_values))})
                 while True:
                     try:
                         producer.produce(topic, key=user_id.encode(), value=value, timestamp=received_at)

@@ -17,7 +17,7 @@ INSERT INTO {{ tables.card_transactions_enriched }} ({{ enriched_columns }})
 WITH transactions AS (
   SELECT
     {{ customer_key }} AS customer_key, {{ user_id }} AS user_id,
-    transaction_id, `timestamp`, lat, lng, amount,
+    transaction_id, `timestamp`, lat, lng, amount,{% for name in context_columns %} `{{ name }}`,{% endfor %}
     {{ record_time }} AS received_at{% if processing_time %}, {{ processing_time }} AS arrival{% endif %}
   FROM {{ tables.card_transactions }}{% if scan_start_marker %} {{ scan_start_marker }}{% endif %}
   -- The event-time clock's ticks (transactions/clock.py) move the watermark; they are not transactions.
@@ -230,5 +230,6 @@ SELECT
     WHEN score >= decline_from THEN 'decline'
     WHEN score >= review_from THEN 'review'
     ELSE 'approve'
-  END AS outcome
+  END AS outcome{% for name in context_columns %},
+  `{{ name }}`{% endfor %}
 FROM classified_transactions;

@@ -75,6 +75,21 @@ NOW = datetime.now(timezone.utc)
     ({"timestamp": int((NOW + timedelta(hours=1)).timestamp() * 1000)}, "timestamp", "future"),
     ({"timestamp": iso(NOW - timedelta(days=3))}, "timestamp", "past"),
     ({"timestamp": 1e30}, "timestamp", "epoch milliseconds"),
+    # The optional context (transactions/context.py): a card number is never taken for a token.
+    ({"card_token": "4111 1111 1111 1111"}, "card_token", "looks like a card number (PAN)"),
+    ({"card_token": "4111-1111-1111-1111"}, "card_token", "looks like a card number (PAN)"),
+    ({"card_token": "5500005555555559"}, "card_token", "looks like a card number (PAN)"),
+    ({"card_token": "tok en"}, "card_token", "letters, digits"),
+    ({"card_token": 4111111111111111}, "card_token", "Must be text"),
+    ({"card_bin": "41111"}, "card_bin", "6 or 8 digits"),
+    ({"card_bin": "411111111111"}, "card_bin", "6 or 8 digits"),
+    ({"merchant_id": "m" * 65}, "merchant_id", "1 to 64"),
+    ({"merchant_category_code": "541"}, "merchant_category_code", "4 digits"),
+    ({"merchant_country": "XX"}, "merchant_country", "ISO 3166-1 alpha-2"),
+    ({"merchant_country": "gb"}, "merchant_country", "ISO 3166-1 alpha-2"),
+    ({"channel": "phone"}, "channel", "card_present, ecommerce, atm"),
+    ({"device_id": "dev\u0000ice"}, "device_id", "control characters"),
+    ({"ip_address": "999.1.1.1"}, "ip_address", "IPv4 or IPv6"),
 ])
 def test_invalid_submissions_get_per_field_errors_and_produce_nothing(api, customer, overrides, field, message):
     status, body = api("/api/transactions", good(customer, **overrides))
@@ -103,15 +118,20 @@ def test_several_errors_are_reported_together(api, customer):
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
 def test_a_valid_submission_is_produced_recorded_and_accepted(kafka, api, customer, operator):
-    status, body = api("/api/transactions", good(customer, transaction_id="tx-ok-" + customer.user_id))
+    context = {"card_token": "c1f0e8b2", "card_bin": "41111111", "merchant_id": "m-1", "merchant_category_code": "5812",
+               "merchant_country": "GB", "channel": "ecommerce", "device_id": "", "ip_address": " 203.0.113.7 "}
+    status, body = api("/api/transactions", good(customer, transaction_id="tx-ok-" + customer.user_id, **context))
     assert (status, body["status"]) == (202, "accepted")
 
+    as_stored = {**context, "device_id": None, "ip_address": "203.0.113.7"}  # "" is not given; spaces trimmed
     recorded = Transaction.objects.get(transaction_id=body["transaction_id"])
     assert (recorded.customer, recorded.amount, recorded.submitted_by) == (customer, 12.5, operator)
+    assert {name: getattr(recorded, name) for name in as_stored} == as_stored
     (value, _), = latest_records("card-transactions", customer.user_id)
     record = CARD_TRANSACTIONS.codec().decode(value)
     assert (record["transaction_id"], record["lat"], record["lng"], record["amount"]) == (
         body["transaction_id"], 51.5, -0.12, 12.5)
+    assert {name: record[name] for name in as_stored} == as_stored
     assert abs(record["timestamp"] - recorded.timestamp.timestamp() * 1000) < 1
 
     status, body = api("/api/transactions", good(customer, transaction_id="tx-ok-" + customer.user_id))

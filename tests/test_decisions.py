@@ -18,7 +18,8 @@ from tests.support import wait_until
 from tests.support.kafka import latest_records, unique
 from tests.support.pipeline import LONDON_PARIS, wait_until_customers_read
 from tests.support.site import running_site
-from transactions.models import Verdict
+from transactions import context
+from transactions.models import Transaction, Verdict
 from users.models import Customer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -45,11 +46,17 @@ def payment(user_id, point, **fields):
     return {"user_id": user_id, "amount": 25.0, "lat": point[0], "lng": point[1], **fields}
 
 
+# A transaction's optional context (transactions/context.py), every field given.
+CONTEXT = {"card_token": "c1f0e8b2a9d4476f8e3b5a7c9d2e1f04", "card_bin": "412345", "merchant_id": "m-4471", "merchant_category_code": "5411",
+           "merchant_country": "FR", "channel": "card_present", "device_id": "dev-93a1", "ip_address": "2001:DB8:0:0::7"}
+
+
 def test_london_then_paris_an_hour_later_is_declined_for_a_ten_kmh_customer(live_site):
+    """...and the second payment's context reaches the job and comes back on the verdict."""
     lena, headers = customer(), key()
     london, paris = LONDON_PARIS
     first = decide(live_site, headers, payment(lena.user_id, london, timestamp=_ms_ago(3600)))  # an hour before
-    second = decide(live_site, headers, payment(lena.user_id, paris, timestamp=_ms_ago(0)))
+    second = decide(live_site, headers, payment(lena.user_id, paris, timestamp=_ms_ago(0), **CONTEXT))
     assert (first.status_code, second.status_code) == (200, 200)
     assert (first.json()["decision"], first.json()["timed_out"]) == ("approve", False)
     answer = second.json()
@@ -57,6 +64,13 @@ def test_london_then_paris_an_hour_later_is_declined_for_a_ten_kmh_customer(live
     assert answer["reasons"] == ["speed_above_limit"] and answer["status"] == "FRAUD"
     assert answer["measurements"]["speed_kmh"] == pytest.approx(343.5, rel=1e-2)
     assert answer["measurements"]["prev_transaction_id"] == first.json()["transaction_id"]
+    as_stored = {**CONTEXT, "ip_address": "2001:db8::7"}  # an address in one spelling
+    assert {name: getattr(Transaction.objects.get(transaction_id=answer["transaction_id"]), name)
+            for name in context.NAMES} == as_stored
+    verdict = wait_until(Verdict.objects.filter(transaction_id=answer["transaction_id"]).first, 30,
+                         "the verdict to be stored")
+    assert {name: getattr(verdict, name) for name in context.NAMES} == as_stored
+    assert Verdict.objects.get(transaction_id=first.json()["transaction_id"]).merchant_id is None
 
 
 def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_sends_nothing(live_site):

@@ -100,3 +100,34 @@ def test_a_push_is_encoded_once_per_process_and_a_changed_verdict_is_a_new_frame
     reviewed = list(values)
     reviewed[PUSHED_FIELDS.index("review_status")] = "confirmed_fraud"
     assert json.loads(frame_of_verdicts([reviewed]))[0]["review_status"] == "confirmed_fraud"
+
+
+def test_the_page_shows_what_a_transaction_said_of_its_card_merchant_channel_device_and_ip(live_server, viewer):
+    """In Chromium (pytest-django's live server; no WebSocket there, so from the embedded history):
+    the context a verdict carries is a line under it, the card only by its token's last characters,
+    and a verdict without context has no such line."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import chromium
+    from tests.support.reviews import verdict
+    from tests.support.waiting import wait_until
+
+    verdict(transaction_id="tx-plain", minutes=0)
+    verdict(transaction_id="tx-context", minutes=1, card_token="c1f0e8b2a9d4476f8e3b5a7c9d2e1f04", card_bin="412345",
+            merchant_id="m-4471", merchant_category_code="5411", merchant_country="FR", channel="card_present",
+            device_id="dev-93a1", ip_address="2001:db8::7")
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_server.url}{reverse('operator')}")
+            page.fill("input[name=username]", viewer.username)
+            page.fill("input[name=password]", "pw")
+            page.click("button[type=submit]")
+            wait_until(lambda: page.locator("li[data-transaction-id]").count() == 2, 15, "both verdicts listed")
+            lines = {id_: page.locator(f"li[data-transaction-id='{id_}'] .context").all_text_contents()
+                     for id_ in ("tx-plain", "tx-context")}
+        finally:
+            browser.close()
+    assert lines == {"tx-plain": [], "tx-context": [
+        "merchant m-4471 (MCC 5411, FR) · card present · card …2e1f04 · BIN 412345 · device dev-93a1 · IP 2001:db8::7"]}

@@ -139,12 +139,14 @@ def test_alert_pages_need_sign_in_and_the_view_permission(client, django_user_mo
         assert client.get(url).status_code == 403
 
 
-def test_an_alert_page_shows_reasons_and_history_and_records_a_decision(client, reviewer):
-    alert = verdict()
+def test_an_alert_page_shows_reasons_context_and_history_and_records_a_decision(client, reviewer):
+    alert = verdict(merchant_id="m-4471", merchant_country="FR", channel="ecommerce")
     client.force_login(reviewer)
     url = reverse("alert-detail", args=[alert.transaction_id])
     page = client.get(url).content.decode()
     assert "speed_above_limit" in page and "velocity_exceeded" in page and "No decision yet." in page
+    assert "<dt>Merchant</dt><dd>m-4471</dd>" in page and "<dt>Merchant country</dt><dd>FR</dd>" in page
+    assert "<dt>Channel</dt><dd>ecommerce</dd>" in page and "Card token" not in page  # only what was given
 
     response = client.post(url, {"decision": "needs_follow_up", "comment": "Call the customer."})
     assert response.status_code == 302

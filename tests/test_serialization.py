@@ -9,11 +9,14 @@ import avro.schema
 import pytest
 
 from fraudsite.avro import PlainAvroCodec, RegistryAvroCodec, UndecodableValue
-from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG
+from fraudsite.topics import CARD_TRANSACTIONS, TOPICS, USERS_CONFIG, VERDICTS
+from transactions import context
 
 TRANSACTION_SCHEMA = CARD_TRANSACTIONS.value_schema_path
 USERS_CONFIG_SCHEMA = USERS_CONFIG.value_schema_path
-TRANSACTION = {"timestamp": 1_700_000_000_123, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5}
+TRANSACTION = {"timestamp": 1_700_000_000_123, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5,
+               "card_token": "c1f0e8b2", "card_bin": "412345", "merchant_id": "m-1", "merchant_category_code": "5411",
+               "merchant_country": "GB", "channel": "card_present", "device_id": None, "ip_address": None}
 CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0, "velocity_max_transactions": 5,
             "velocity_window_minutes": 10, "spend_factor": None, "usual_hour_start": 22, "usual_hour_end": 6,
             "time_zone": "Europe/London",
@@ -54,6 +57,43 @@ def test_plain_mode_rejects_garbage_and_trailing_bytes():
         codec.decode(b"\xff\xff")
     with pytest.raises(UndecodableValue, match="trailing"):
         codec.decode(codec.encode(TRANSACTION) + b"extra")
+
+
+@pytest.mark.parametrize("topic", [topic for topic in TOPICS if topic.previous_value_schema_paths], ids=lambda t: t.role)
+def test_a_contract_evolves_only_by_appending_fields_with_defaults(topic):
+    """What lets the plain codec tell the versions apart (fraudsite/avro.py): an earlier version's
+    record ends where the current one's optional fields would begin."""
+    later = topic.value_schema["fields"]
+    for path in topic.previous_value_schema_paths:
+        earlier = json.loads(path.read_text())["fields"]
+        assert later[:len(earlier)] == earlier, path.name
+        assert all("default" in field for field in later[len(earlier):]), path.name
+        later = earlier
+
+
+def test_a_record_of_the_previous_version_reads_with_the_new_fields_null():
+    """A transaction or verdict written before the context existed (still in the topic at an
+    upgrade: the job hand-over and the verdict worker read them) reads as the current version."""
+    previous = CARD_TRANSACTIONS.previous_value_schema_paths[0]
+    old = {name: TRANSACTION[name] for name in ("timestamp", "transaction_id", "lat", "lng", "amount")}
+    current = PlainAvroCodec(TRANSACTION_SCHEMA, "topic", [previous])
+    assert current.decode(write_with_reference_library(previous, old)) == {**old, **dict.fromkeys(context.NAMES)}
+    assert current.decode(current.encode(TRANSACTION)) == TRANSACTION
+    with pytest.raises(UndecodableValue):
+        PlainAvroCodec(TRANSACTION_SCHEMA, "topic").decode(write_with_reference_library(previous, old))
+    with pytest.raises(UndecodableValue, match="trailing"):  # neither version, reported as the current one
+        current.decode(current.encode(TRANSACTION) + b"extra")
+
+
+def test_the_transaction_context_is_declared_once_and_carried_by_both_contracts():
+    """transactions/context.py's fields are the transaction's optional fields, and the verdict
+    carries each of them (appended in its version 2), as do the Transaction and the Verdict."""
+    from transactions.models import Transaction, Verdict
+
+    assert [field["name"] for field in CARD_TRANSACTIONS.optional_fields()] == context.NAMES
+    assert VERDICTS.field_names[-len(context.NAMES):] == context.NAMES
+    for model in (Transaction, Verdict):
+        assert all(model._meta.get_field(name).null for name in context.NAMES)
 
 
 def test_registry_mode_writes_the_confluent_wire_format(settings):

@@ -10,6 +10,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from fraudsite.loops import LoopThread
 
+from . import context
 from .verdicts import MEASUREMENTS, time_of
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ VERDICTS_EVENT = "operators.verdicts"  # handled by AlertsConsumer.operators_ver
 
 MESSAGE_FIELDS = [
     "transaction_id", "user_id", "lat", "lng", "amount", "prev_lat", "prev_lng", "first_name", "last_name",
-    *MEASUREMENTS, "is_fraud", "status", "reason", "reasons",
+    *MEASUREMENTS, "is_fraud", "status", "reason", "reasons", *context.NAMES,
 ]
 # What a pushed verdict carries, in this order: the worker sends value lists, which cost a fifth
 # of the dicts to build at thousands a second (B1), and each web server makes the dicts.

@@ -6,6 +6,8 @@ from django.utils import timezone
 from fraudsite import detection_signals
 from users.models import Customer
 
+from . import context
+
 
 class Transaction(models.Model):
     """A transaction submitted through this site and produced to card-transactions."""
@@ -16,6 +18,7 @@ class Transaction(models.Model):
     lat = models.FloatField()
     lng = models.FloatField()
     amount = models.FloatField()
+    locals().update(context.model_fields())  # card, merchant, channel, device, IP: optional
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     submitted_at = models.DateTimeField(auto_now_add=True)
 
@@ -90,6 +93,9 @@ class Verdict(models.Model):
     score = models.FloatField(null=True, blank=True, help_text="The weights of the reasons, as the job computed them.")
     # Blank for verdicts stored before scoring.
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    # The transaction's card, merchant, channel, device and IP address, as it was submitted (the
+    # job passes them on); null where not given, and on verdicts stored before they existed.
+    locals().update(context.model_fields())
     kafka_topic = models.CharField(max_length=255)
     kafka_partition = models.IntegerField()
     kafka_offset = models.BigIntegerField()
@@ -118,6 +124,10 @@ class Verdict(models.Model):
     @property
     def reason_list(self):
         return [reason for reason in self.reasons.split(",") if reason]
+
+    def context_items(self):
+        """(label, value) of each context field the transaction gave (card, merchant, ...)."""
+        return [(field.label, getattr(self, field.name)) for field in context.FIELDS if getattr(self, field.name)]
 
 
 class VerdictConflict(models.Model):

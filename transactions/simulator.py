@@ -2,6 +2,7 @@
 configurable share of transactions jump somewhere impossible. Produced straight to
 card-transactions (bypassing the web API), for demos, load and benchmarks."""
 
+import hashlib
 import math
 import random
 import time
@@ -14,6 +15,10 @@ from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS
 
 EARTH_RADIUS_KM = 6371.0
+MERCHANTS = 500
+# Groceries, restaurants, fuel, clothing, airlines (ISO 18245).
+MERCHANT_CATEGORY_CODES = ["5411", "5812", "5541", "5651", "4511"]
+ONLINE_SHARE = 0.3
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Simulator:
             for user_id in user_ids
         ]
         self.fraud_share = fraud_share
+        # The context comes from a generator of its own, so that a seed gives the same walks as before it.
+        self.context_random = random.Random(seed)
 
     def next_transaction(self, now_ms=None):
         """(user_id, record) of the next transaction: a plausible step, or an impossible jump."""
@@ -57,8 +64,24 @@ class Simulator:
         walker.lat, walker.lng = moved(walker.lat, walker.lng, distance, self.random.uniform(0, 2 * math.pi))
         walker.last_ms = now_ms
         record = {"timestamp": now_ms, "transaction_id": uuid.uuid4().hex, "lat": walker.lat, "lng": walker.lng,
-                  "amount": round(self.random.lognormvariate(3, 1), 2)}
+                  "amount": round(self.random.lognormvariate(3, 1), 2), **self.context(walker.user_id)}
         return walker.user_id, record
+
+    def context(self, user_id):
+        """The card (one per customer, as a token), a merchant and a channel; a device and an IP
+        address online. (No merchant country: the walk does not know which country it is in.)"""
+        pick = self.context_random
+        merchant = pick.randrange(MERCHANTS)
+        online = pick.random() < ONLINE_SHARE
+        return {
+            "card_token": hashlib.sha256(f"simulated card of {user_id}".encode()).hexdigest()[:32],
+            "card_bin": f"4{int(hashlib.sha256(user_id.encode()).hexdigest()[:8], 16) % 100_000:05d}",
+            "merchant_id": f"sim-merchant-{merchant}",
+            "merchant_category_code": MERCHANT_CATEGORY_CODES[merchant % len(MERCHANT_CATEGORY_CODES)],
+            "channel": "ecommerce" if online else pick.choice(["card_present"] * 9 + ["atm"]),
+            "device_id": f"sim-device-{hashlib.sha256(user_id.encode()).hexdigest()[:12]}" if online else None,
+            "ip_address": f"198.51.100.{pick.randrange(1, 255)}" if online else None,  # TEST-NET-2
+        }
 
 
 def transaction_producer():

@@ -14,6 +14,7 @@ from fraudsite.topics import CARD_TRANSACTIONS
 from fraudsite.validation import finite_float, has_control_characters
 from users.models import Customer
 
+from . import context
 from .models import Transaction
 
 TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -85,8 +86,9 @@ def active_customers(user_ids):
 
 
 def validate(data, find_customer=active_customer):
-    """(cleaned, errors) for a submission {user_id, amount, lat, lng, transaction_id?, timestamp?}.
-    find_customer(user_id) -> the active Customer or None (the decision path's is cached)."""
+    """(cleaned, errors) for a submission {user_id, amount, lat, lng, transaction_id?, timestamp?,
+    and the optional context of transactions/context.py}. find_customer(user_id) -> the active
+    Customer or None (the decision path's is cached)."""
     if not isinstance(data, dict):
         return None, {"__all__": ["The body must be a JSON object."]}
     errors = {}
@@ -95,6 +97,7 @@ def validate(data, find_customer=active_customer):
         "lng": _number(data, "lng", -180, 180, errors),
         "amount": _number(data, "amount", 0, settings.TRANSACTION_MAX_AMOUNT, errors, low_inclusive=False),
         "timestamp": _timestamp(data.get("timestamp"), errors),
+        **context.clean_context(data, errors),
     }
     transaction_id = data.get("transaction_id")
     if transaction_id is None:
@@ -121,6 +124,7 @@ def kafka_value(cleaned):
         "timestamp": int(cleaned["timestamp"].timestamp() * 1000),
         "transaction_id": cleaned["transaction_id"],
         "lat": cleaned["lat"], "lng": cleaned["lng"], "amount": cleaned["amount"],
+        **{name: cleaned.get(name) for name in context.NAMES},
     })
 
 
@@ -132,6 +136,7 @@ def submit(cleaned, user=None):
             submitted = Transaction.objects.create(
                 transaction_id=cleaned["transaction_id"], customer=cleaned["customer"],
                 timestamp=cleaned["timestamp"], lat=cleaned["lat"], lng=cleaned["lng"], amount=cleaned["amount"],
+                **{name: cleaned.get(name) for name in context.NAMES},
                 submitted_by=user if user is not None and user.is_authenticated else None,
             )
             produce_and_confirm(shared_producer(), CARD_TRANSACTIONS.name,

@@ -22,6 +22,7 @@ from fraudsite.avro import UndecodableValue
 from fraudsite.topics import VERDICTS
 from users.models import Customer
 
+from . import context
 from .models import DeadLetter, Verdict, VerdictConflict
 from .signals import verdicts_stored
 
@@ -61,7 +62,7 @@ OUTCOMES = frozenset(Verdict.Outcome.values)
 TEXT_LIMITS = {
     name: Verdict._meta.get_field(name).max_length
     for name in ("transaction_id", "user_id", "prev_transaction_id", "first_name", "last_name", "status", "reason",
-                 "reasons")
+                 "reasons", *context.NAMES)
 }
 
 

@@ -58,7 +58,8 @@ def _submit(request, data, field_names=None):
 
 @submit_api
 def api_transactions(request, data):
-    """POST /api/transactions {user_id, amount, lat, lng, transaction_id?, timestamp?}."""
+    """POST /api/transactions {user_id, amount, lat, lng, transaction_id?, timestamp?, and the optional
+    context of transactions/context.py: card_token?, merchant_id?, ...}."""
     return _submit(request, data)
 
 

@@ -31,8 +31,11 @@ public class LoadGenerator {
     record Position(byte[] key, double lat, double lng, double amount) {}
 
     // The field order of transactions/schemas/card-transactions.avsc: timestamp (long),
-    // transaction_id (string), lat, lng, amount (double). tests/test_bench.py compares these
+    // transaction_id (string), lat, lng, amount (double), then the optional context fields, all
+    // null here (each a union branch index 0: one zero byte). tests/test_bench.py compares these
     // bytes with the project's codec.
+    static final int CONTEXT_FIELDS = 8;
+
     static byte[] encode(long timestamp, String transactionId, double lat, double lng, double amount) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(64);
         writeLong(out, timestamp);
@@ -42,6 +45,7 @@ public class LoadGenerator {
         ByteBuffer doubles = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
         doubles.putDouble(lat).putDouble(lng).putDouble(amount);
         out.writeBytes(doubles.array());
+        out.writeBytes(new byte[CONTEXT_FIELDS]);
         return out.toByteArray();
     }
 

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from alerts.models import Alert
 from alerts.signals import make_alerts
 from fraudsite.topics import VERDICTS
+from transactions import context
 from transactions.models import Verdict
 
 MOMENT = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -17,7 +18,7 @@ def verdict_record(user_id, transaction_id, **overrides):
         "prev_timestamp": None, "prev_lat": None, "prev_lng": None, "prev_amount": None, "first_name": "Lena",
         "last_name": "Whitaker", "max_speed": 10.0, "distance_km": None, "elapsed_seconds": None,
         "speed_kmh": None, "is_fraud": False, "status": "VALID", "reason": "no_history", "reasons": "no_history",
-        "score": 0.0, "outcome": "approve",
+        "score": 0.0, "outcome": "approve", **dict.fromkeys(context.NAMES),
     }
     record.update(overrides)
     return record

@@ -13,11 +13,11 @@
 --    is reported as suppressed:<reason> and the measurements stay. Consumers never
 --    recompute the rules.
 
-INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`, `score`, `outcome`)
+INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`, `score`, `outcome`, `card_token`, `card_bin`, `merchant_id`, `merchant_category_code`, `merchant_country`, `channel`, `device_id`, `ip_address`)
 WITH transactions AS (
   SELECT
     `key` AS customer_key, DECODE(`key`, 'UTF-8') AS user_id,
-    transaction_id, `timestamp`, lat, lng, amount,
+    transaction_id, `timestamp`, lat, lng, amount, `card_token`, `card_bin`, `merchant_id`, `merchant_category_code`, `merchant_country`, `channel`, `device_id`, `ip_address`,
     `$rowtime` AS received_at
   FROM `card-transactions` -- scan start
   -- The event-time clock's ticks (transactions/clock.py) move the watermark; they are not transactions.
@@ -323,5 +323,13 @@ SELECT
     WHEN score >= decline_from THEN 'decline'
     WHEN score >= review_from THEN 'review'
     ELSE 'approve'
-  END AS outcome
+  END AS outcome,
+  `card_token`,
+  `card_bin`,
+  `merchant_id`,
+  `merchant_category_code`,
+  `merchant_country`,
+  `channel`,
+  `device_id`,
+  `ip_address`
 FROM classified_transactions;

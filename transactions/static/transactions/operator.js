@@ -43,6 +43,21 @@
     return `${who}: ${speed}${limit}, amount ${verdict.amount.toFixed(2)}`;
   }
 
+  // What the transaction said of its merchant, channel, card, device and IP address ("" if nothing).
+  function context(verdict) {
+    const merchant = [verdict.merchant_category_code && `MCC ${verdict.merchant_category_code}`,
+                      verdict.merchant_country].filter(Boolean).join(", ");
+    return [
+      verdict.merchant_id && `merchant ${verdict.merchant_id}${merchant ? ` (${merchant})` : ""}`,
+      !verdict.merchant_id && merchant,
+      verdict.channel && verdict.channel.replace("_", " "),
+      verdict.card_token && `card …${verdict.card_token.slice(-6)}`,
+      verdict.card_bin && `BIN ${verdict.card_bin}`,
+      verdict.device_id && `device ${verdict.device_id}`,
+      verdict.ip_address && `IP ${verdict.ip_address}`,
+    ].filter(Boolean).join(" · ");
+  }
+
   function showVerdict(verdict) {
     if (seen.has(verdict.transaction_id)) return;
     seen.add(verdict.transaction_id);
@@ -53,7 +68,8 @@
     L.circleMarker(point, {
       radius: verdict.is_fraud ? 9 : 7, color: verdict.is_fraud ? "#c62828" : colour,
       fillColor: colour, fillOpacity: 0.8, weight: verdict.is_fraud ? 3 : 1,
-    }).bindPopup(text("span", describe(verdict))).addTo(overlays); // a node: Leaflet inserts strings as HTML
+    }).bindPopup(text("span", [describe(verdict), context(verdict)].filter(Boolean).join(" · ")))
+      .addTo(overlays); // a node: Leaflet inserts strings as HTML
     const previous = verdict.prev_lat !== null ? [verdict.prev_lat, verdict.prev_lng] : lastPoint[verdict.user_id];
     if (previous) L.polyline([previous, point], { color: colour, dashArray: "6 6", weight: 2 }).addTo(overlays);
     lastPoint[verdict.user_id] = point;
@@ -61,7 +77,9 @@
     const entry = document.createElement("li");
     entry.dataset.transactionId = verdict.transaction_id;
     entry.append(text("span", LABELS[verdict.status] || verdict.status, `badge ${verdict.status}`), " ",
-                 text("span", describe(verdict)), document.createElement("br"),
+                 text("span", describe(verdict)), document.createElement("br"));
+    if (context(verdict)) entry.append(text("small", context(verdict), "context"), document.createElement("br"));
+    entry.append(
                  text("small", `${verdict.transaction_id} · ${verdict.reasons || verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
     if (verdict.first_name) {
       const history = text("a", "customer history", "customer-link");
