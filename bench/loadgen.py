@@ -17,6 +17,7 @@ from django.conf import settings
 
 from fraudsite.topics import CARD_TRANSACTIONS
 from localstack.layout import paths
+from transactions import context
 from transactions.simulator import Simulator
 
 SOURCE = Path(__file__).parent / "loadgen" / "LoadGenerator.java"
@@ -38,17 +39,23 @@ def write_pool(user_ids, path, size=200_000, rate=10_000, seed=7):
     with open(path, "w") as pool:
         for number in range(size):
             user_id, record = simulator.next_transaction(now_ms=start + int(number * 1000 / rate))
-            pool.write(f"{user_id},{record['lat']!r},{record['lng']!r},{record['amount']!r}\n")
+            pool.write(f"{user_id},{record['lat']!r},{record['lng']!r},{record['amount']!r},{_context_line(record)}\n")
     return path
+
+
+def _context_line(record):
+    """The record's context fields, comma-separated in schema order ("" for null; none holds a comma)."""
+    return ",".join(record.get(name) or "" for name in context.NAMES)
 
 
 def command(*args):
     return ["java", "-XX:+UseSerialGC", "-Xmx256m", "-cp", classpath(), str(SOURCE), *map(str, args)]
 
 
-def encode(timestamp, transaction_id, lat, lng, amount):
+def encode(record):
     """The generator's Avro bytes for one record (for the test that compares them with the codec)."""
-    out = subprocess.run(command("--encode", timestamp, transaction_id, lat, lng, amount),
+    fields = [record[name] for name in ("timestamp", "transaction_id", "lat", "lng", "amount")]
+    out = subprocess.run(command("--encode", *fields, *(record.get(name) or "" for name in context.NAMES)),
                          capture_output=True, text=True, check=True).stdout
     return bytes.fromhex(out.strip())
 

@@ -10,14 +10,18 @@ from confluent_kafka import Consumer, TopicPartition
 from bench import loadgen
 from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS
+from transactions import context
 
 
 @pytest.mark.parametrize("record", [
     {"timestamp": 1_700_000_000_000, "transaction_id": "tx-1", "lat": 51.5, "lng": -0.12, "amount": 12.5},
     {"timestamp": 0, "transaction_id": "é-" + "x" * 200, "lat": -90.0, "lng": 180.0, "amount": 0.01},
+    {"timestamp": 1_700_000_000_000, "transaction_id": "tx-2", "lat": 1.5, "lng": 2.5, "amount": 3.5,
+     "card_token": "c1f0e8b2" * 16, "card_bin": "412345", "merchant_id": "m-1", "merchant_category_code": "5411",
+     "merchant_country": "GB", "channel": "ecommerce", "device_id": None, "ip_address": "2001:db8::7"},
 ])
 def test_the_generator_encodes_like_the_codec(stack, record):
-    assert loadgen.encode(*record.values()) == CARD_TRANSACTIONS.codec().encode(record)
+    assert loadgen.encode(record) == CARD_TRANSACTIONS.codec().encode(record)
 
 
 @pytest.mark.stack
@@ -45,6 +49,10 @@ def test_the_generator_sends_every_record_at_its_rate_and_reports_its_cpu(stack,
     assert sum(ends) == 400
     decoded = CARD_TRANSACTIONS.codec().decode(first.value())
     assert first.key().decode() in {"a", "b", "c"} and decoded["transaction_id"].startswith("t-")
+    columns = ["user_id", "lat", "lng", "amount", *context.NAMES]
+    pooled = [dict(zip(columns, line.split(","))) for line in pool.read_text().splitlines()]
+    assert {name: decoded[name] or "" for name in context.NAMES} in [  # the simulator's context, as pooled
+        {name: line[name] for name in context.NAMES} for line in pooled]
 
 
 # --- B5 (bench/decisions.py): vegeta's results read back, without the stack ---------------------

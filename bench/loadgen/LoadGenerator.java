@@ -1,11 +1,11 @@
 // A load generator that costs the pipeline little CPU: Kafka's own Java producer sending
 // card-transactions at a fixed rate, each value Avro-encoded here with a handful of byte writes.
-// Positions come from a pool file written by the project's simulator (bench/loadgen.py), so the
-// traffic looks like the product's; timestamps and transaction ids are fresh for every record.
+// Positions (with the card, merchant, channel, device and IP address the simulator gives) come from
+// a pool file written by the project's simulator (bench/loadgen.py), so the traffic looks like the product's; timestamps and transaction ids are fresh for every record.
 //
 // Run with the Kafka client jars on the class path (bench/loadgen.py does):
 //   java -cp <jars> LoadGenerator.java --bootstrap H:P --topic T --pool FILE --rate N --seconds S --run-id R
-//   java -cp <jars> LoadGenerator.java --encode TIMESTAMP TRANSACTION_ID LAT LNG AMOUNT   (hex, for the test)
+//   java -cp <jars> LoadGenerator.java --encode TIMESTAMP TRANSACTION_ID LAT LNG AMOUNT [CONTEXT...]   (hex, for the test)
 // It prints one JSON line with what it sent and the CPU it used.
 
 import java.io.ByteArrayOutputStream;
@@ -28,15 +28,14 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 public class LoadGenerator {
-    record Position(byte[] key, double lat, double lng, double amount) {}
+    record Position(byte[] key, double lat, double lng, double amount, byte[] context) {}
 
     // The field order of transactions/schemas/card-transactions.avsc: timestamp (long),
-    // transaction_id (string), lat, lng, amount (double), then the optional context fields, all
-    // null here (each a union branch index 0: one zero byte). tests/test_bench.py compares these
-    // bytes with the project's codec.
+    // transaction_id (string), lat, lng, amount (double), then the optional context fields
+    // (encodeContext). tests/test_bench.py compares these bytes with the project's codec.
     static final int CONTEXT_FIELDS = 8;
 
-    static byte[] encode(long timestamp, String transactionId, double lat, double lng, double amount) {
+    static byte[] encode(long timestamp, String transactionId, double lat, double lng, double amount, byte[] context) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(64);
         writeLong(out, timestamp);
         byte[] id = transactionId.getBytes(StandardCharsets.UTF_8);
@@ -45,7 +44,25 @@ public class LoadGenerator {
         ByteBuffer doubles = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
         doubles.putDouble(lat).putDouble(lng).putDouble(amount);
         out.writeBytes(doubles.array());
-        out.writeBytes(new byte[CONTEXT_FIELDS]);
+        out.writeBytes(context);
+        return out.toByteArray();
+    }
+
+    // The context fields in schema order, each a ["null", "string"] union: branch 0 (null) for an
+    // empty text, else branch 1 and the string. A position's are the same in every record: encoded once.
+    static byte[] encodeContext(List<String> values) {
+        if (values.size() != CONTEXT_FIELDS) throw new IllegalArgumentException("expected " + CONTEXT_FIELDS + " context fields, got " + values);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(128);
+        for (String value : values) {
+            if (value.isEmpty()) {
+                writeLong(out, 0);
+                continue;
+            }
+            byte[] text = value.getBytes(StandardCharsets.UTF_8);
+            writeLong(out, 1);
+            writeLong(out, text.length);
+            out.writeBytes(text);
+        }
         return out.toByteArray();
     }
 
@@ -61,9 +78,9 @@ public class LoadGenerator {
     static List<Position> readPool(Path file) throws Exception {
         List<Position> pool = new ArrayList<>();
         for (String line : Files.readAllLines(file)) {
-            String[] f = line.split(",");
+            String[] f = line.split(",", -1);  // -1: trailing empty (null) fields too
             pool.add(new Position(f[0].getBytes(StandardCharsets.UTF_8), Double.parseDouble(f[1]),
-                    Double.parseDouble(f[2]), Double.parseDouble(f[3])));
+                    Double.parseDouble(f[2]), Double.parseDouble(f[3]), encodeContext(List.of(f).subList(4, f.length))));
         }
         if (pool.isEmpty()) throw new IllegalArgumentException(file + " has no positions");
         return pool;
@@ -82,9 +99,10 @@ public class LoadGenerator {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length == 6 && args[0].equals("--encode")) {
+        if (args.length > 0 && args[0].equals("--encode")) {
             System.out.println(HexFormat.of().formatHex(encode(Long.parseLong(args[1]), args[2],
-                    Double.parseDouble(args[3]), Double.parseDouble(args[4]), Double.parseDouble(args[5]))));
+                    Double.parseDouble(args[3]), Double.parseDouble(args[4]), Double.parseDouble(args[5]),
+                    encodeContext(List.of(args).subList(6, args.length)))));
             return;
         }
         Map<String, String> options = options(args);
@@ -119,7 +137,7 @@ public class LoadGenerator {
                 long due = Math.min(total, (long) ((System.nanoTime() - start) * rate / 1e9) + 1);
                 for (; sent < due; sent++) {
                     Position p = pool.get((int) (sent % pool.size()));
-                    byte[] value = encode(System.currentTimeMillis(), runId + "-" + sent, p.lat(), p.lng(), p.amount());
+                    byte[] value = encode(System.currentTimeMillis(), runId + "-" + sent, p.lat(), p.lng(), p.amount(), p.context());
                     producer.send(new ProducerRecord<>(topic, p.key(), value), callback);
                 }
                 if (System.nanoTime() >= nextReport) {  // read by bench/throughput.py's sustained run
