@@ -90,6 +90,7 @@ NOW = datetime.now(timezone.utc)
     ({"channel": "phone"}, "channel", "card_present, ecommerce, atm"),
     ({"device_id": "dev\u0000ice"}, "device_id", "control characters"),
     ({"ip_address": "999.1.1.1"}, "ip_address", "IPv4 or IPv6"),
+    ({"ip_address": "fe80::1%" + "e" * 100}, "ip_address", "without a zone"),
 ])
 def test_invalid_submissions_get_per_field_errors_and_produce_nothing(api, customer, overrides, field, message):
     status, body = api("/api/transactions", good(customer, **overrides))

@@ -21,11 +21,8 @@ PAN_SEPARATORS = re.compile(r"[ -]")
 PAN_DIGITS = re.compile(r"^[0-9]{12,19}$")
 
 
-class Channel:
-    CARD_PRESENT = "card_present"
-    ECOMMERCE = "ecommerce"
-    ATM = "atm"
-    CHOICES = [(CARD_PRESENT, "Card present"), (ECOMMERCE, "E-commerce"), (ATM, "ATM")]
+CHANNELS = ("card_present", "ecommerce", "atm")
+IP_ADDRESS_LENGTH = 39  # the longest IPv6 address, written out in full
 
 
 def passes_luhn(digits):
@@ -76,17 +73,19 @@ def _country(value):
 
 
 def _channel(value):
-    known = [code for code, _ in Channel.CHOICES]
-    if value not in known:
-        raise ValueError(f"One of {', '.join(known)}.")
+    if value not in CHANNELS:
+        raise ValueError(f"One of {', '.join(CHANNELS)}.")
     return value
 
 
 def _ip_address(value):
     try:
-        return str(ipaddress.ip_address(value))  # one spelling per address (IPv6 compressed)
+        address = ipaddress.ip_address(value)
     except ValueError:
-        raise ValueError("An IPv4 or IPv6 address, for example 203.0.113.7.") from None
+        address = None
+    if address is None or getattr(address, "scope_id", None):  # a zone (fe80::1%eth0) is this host's own
+        raise ValueError("An IPv4 or IPv6 address without a zone, for example 203.0.113.7.")
+    return str(address)  # one spelling per address (IPv6 compressed)
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ FIELDS = [
     ContextField("merchant_country", 2, _country, "merchant country"),
     ContextField("channel", 16, _channel, "channel"),
     ContextField("device_id", 128, _identifier(128, "A device id"), "device"),
-    ContextField("ip_address", 39, _ip_address, "IP address"),
+    ContextField("ip_address", IP_ADDRESS_LENGTH, _ip_address, "IP address"),
 ]
 NAMES = [field.name for field in FIELDS]
 
