@@ -122,7 +122,7 @@ async def save_answers_claim_and_record(answers, requests):
     given = json.dumps([
         {"transaction_id": cleaned["transaction_id"], "customer_id": cleaned["customer"].pk,
          "at": cleaned["timestamp"].isoformat(), "lat": cleaned["lat"], "lng": cleaned["lng"],
-         "amount": cleaned["amount"], **{name: cleaned.get(name) for name in context.NAMES},
+         "amount": cleaned["amount"], **context.values_of(cleaned),
          **({"client_key_id": claim.client_key_id,
                                          "idempotency_key": claim.idempotency_key,
                                          "request_digest": claim.request_digest} if claim else {})}

@@ -47,8 +47,8 @@ def payment(user_id, point, **fields):
 
 
 # A transaction's optional context (transactions/context.py), every field given.
-CONTEXT = {"card_token": "c1f0e8b2a9d4476f8e3b5a7c9d2e1f04", "card_bin": "412345", "merchant_id": "m-4471", "merchant_category_code": "5411",
-           "merchant_country": "FR", "channel": "card_present", "device_id": "dev-93a1", "ip_address": "2001:DB8:0:0::7"}
+CONTEXT = {"card_token": "c1f0e8b2a9d4476f8e3b5a7c9d2e1f04", "card_bin": "412345", "merchant_id": "m-4471",
+           "merchant_category_code": "5411", "merchant_country": "FR", "channel": "card_present", "device_id": "dev-93a1", "ip_address": "2001:DB8:0:0::7"}
 
 
 def test_london_then_paris_an_hour_later_is_declined_for_a_ten_kmh_customer(live_site):

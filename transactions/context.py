@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-import pycountry
 from django.db import models
 
 from fraudsite.validation import has_control_characters
@@ -67,6 +66,8 @@ def _merchant_category_code(value):
 
 
 def _country(value):
+    import pycountry  # here, not at the top: its import takes 50 ms, and most processes never check a country
+
     if not re.fullmatch(r"[A-Z]{2}", value) or pycountry.countries.get(alpha_2=value) is None:
         raise ValueError("An ISO 3166-1 alpha-2 country code in capitals, for example GB or FR.")
     return value
@@ -126,6 +127,11 @@ def clean_context(data, errors):
         except ValueError as error:
             errors[field.name] = [str(error)]
     return cleaned
+
+
+def values_of(cleaned):
+    """{name: value or None} of the context in a cleaned submission (absent: not given)."""
+    return {name: cleaned.get(name) for name in NAMES}
 
 
 def model_fields():

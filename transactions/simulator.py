@@ -19,6 +19,7 @@ MERCHANTS = 500
 # Groceries, restaurants, fuel, clothing, airlines (ISO 18245).
 MERCHANT_CATEGORY_CODES = ["5411", "5812", "5541", "5651", "4511"]
 ONLINE_SHARE = 0.3
+IN_PERSON_CHANNELS = ["card_present"] * 9 + ["atm"]  # one in-person use in ten at an ATM
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Simulator:
         self.fraud_share = fraud_share
         # The context comes from a generator of its own, so that a seed gives the same walks as before it.
         self.context_random = random.Random(seed)
+        self.cards = {user_id: _card_and_device(user_id) for user_id in user_ids}
 
     def next_transaction(self, now_ms=None):
         """(user_id, record) of the next transaction: a plausible step, or an impossible jump."""
@@ -73,15 +75,23 @@ class Simulator:
         pick = self.context_random
         merchant = pick.randrange(MERCHANTS)
         online = pick.random() < ONLINE_SHARE
+        card_token, card_bin, device_id = self.cards[user_id]
         return {
-            "card_token": hashlib.sha256(f"simulated card of {user_id}".encode()).hexdigest()[:32],
-            "card_bin": f"4{int(hashlib.sha256(user_id.encode()).hexdigest()[:8], 16) % 100_000:05d}",
+            "card_token": card_token,
+            "card_bin": card_bin,
             "merchant_id": f"sim-merchant-{merchant}",
             "merchant_category_code": MERCHANT_CATEGORY_CODES[merchant % len(MERCHANT_CATEGORY_CODES)],
-            "channel": "ecommerce" if online else pick.choice(["card_present"] * 9 + ["atm"]),
-            "device_id": f"sim-device-{hashlib.sha256(user_id.encode()).hexdigest()[:12]}" if online else None,
+            "channel": "ecommerce" if online else pick.choice(IN_PERSON_CHANNELS),
+            "device_id": device_id if online else None,
             "ip_address": f"198.51.100.{pick.randrange(1, 255)}" if online else None,  # TEST-NET-2
         }
+
+
+def _card_and_device(user_id):
+    """A simulated customer's card token, its BIN and the customer's device, the same in every run."""
+    digest = hashlib.sha256(user_id.encode()).hexdigest()
+    return (hashlib.sha256(f"simulated card of {user_id}".encode()).hexdigest()[:32],
+            f"4{int(digest[:8], 16) % 100_000:05d}", f"sim-device-{digest[:12]}")
 
 
 def transaction_producer():

@@ -124,7 +124,7 @@ def kafka_value(cleaned):
         "timestamp": int(cleaned["timestamp"].timestamp() * 1000),
         "transaction_id": cleaned["transaction_id"],
         "lat": cleaned["lat"], "lng": cleaned["lng"], "amount": cleaned["amount"],
-        **{name: cleaned.get(name) for name in context.NAMES},
+        **context.values_of(cleaned),
     })
 
 
@@ -136,7 +136,7 @@ def submit(cleaned, user=None):
             submitted = Transaction.objects.create(
                 transaction_id=cleaned["transaction_id"], customer=cleaned["customer"],
                 timestamp=cleaned["timestamp"], lat=cleaned["lat"], lng=cleaned["lng"], amount=cleaned["amount"],
-                **{name: cleaned.get(name) for name in context.NAMES},
+                **context.values_of(cleaned),
                 submitted_by=user if user is not None and user.is_authenticated else None,
             )
             produce_and_confirm(shared_producer(), CARD_TRANSACTIONS.name,

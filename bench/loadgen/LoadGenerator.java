@@ -1,7 +1,8 @@
 // A load generator that costs the pipeline little CPU: Kafka's own Java producer sending
 // card-transactions at a fixed rate, each value Avro-encoded here with a handful of byte writes.
 // Positions (with the card, merchant, channel, device and IP address the simulator gives) come from
-// a pool file written by the project's simulator (bench/loadgen.py), so the traffic looks like the product's; timestamps and transaction ids are fresh for every record.
+// a pool file written by the project's simulator (bench/loadgen.py), so the traffic looks like the
+// product's; timestamps and transaction ids are fresh for every record.
 //
 // Run with the Kafka client jars on the class path (bench/loadgen.py does):
 //   java -cp <jars> LoadGenerator.java --bootstrap H:P --topic T --pool FILE --rate N --seconds S --run-id R

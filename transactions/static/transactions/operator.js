@@ -65,10 +65,11 @@
 
     const colour = colourFor(verdict.user_id);
     const point = [verdict.lat, verdict.lng];
+    const said = context(verdict);
     L.circleMarker(point, {
       radius: verdict.is_fraud ? 9 : 7, color: verdict.is_fraud ? "#c62828" : colour,
       fillColor: colour, fillOpacity: 0.8, weight: verdict.is_fraud ? 3 : 1,
-    }).bindPopup(text("span", [describe(verdict), context(verdict)].filter(Boolean).join(" · ")))
+    }).bindPopup(text("span", [describe(verdict), said].filter(Boolean).join(" · ")))
       .addTo(overlays); // a node: Leaflet inserts strings as HTML
     const previous = verdict.prev_lat !== null ? [verdict.prev_lat, verdict.prev_lng] : lastPoint[verdict.user_id];
     if (previous) L.polyline([previous, point], { color: colour, dashArray: "6 6", weight: 2 }).addTo(overlays);
@@ -78,9 +79,8 @@
     entry.dataset.transactionId = verdict.transaction_id;
     entry.append(text("span", LABELS[verdict.status] || verdict.status, `badge ${verdict.status}`), " ",
                  text("span", describe(verdict)), document.createElement("br"));
-    if (context(verdict)) entry.append(text("small", context(verdict), "context"), document.createElement("br"));
-    entry.append(
-                 text("small", `${verdict.transaction_id} · ${verdict.reasons || verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
+    if (said) entry.append(text("small", said, "context"), document.createElement("br"));
+    entry.append(text("small", `${verdict.transaction_id} · ${verdict.reasons || verdict.reason} · ${new Date(verdict.timestamp).toLocaleString()}`, "muted"));
     if (verdict.first_name) {
       const history = text("a", "customer history", "customer-link");
       history.href = `/customers/${encodeURIComponent(verdict.user_id)}/`;
