@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from fraudsite.detection_sql import FRAUD_REASONS
+from watchlists.publishing import fraud_reason_codes
 
 from .models import ReviewStatus
 
@@ -154,9 +154,9 @@ REASON_COLUMNS = ["reason", "alerts", "reviewed", "share_reviewed", "confirmed_f
                   "needs_follow_up", "precision", "false_positive_rate", "median_minutes_to_first_decision"]
 
 
-def _rows(sql, period):
+def _rows(sql, period, reasons):
     start, end = period.bounds()
-    params = {"start": start, "end": end, "reasons": FRAUD_REASONS, "zone": settings.TIME_ZONE,
+    params = {"start": start, "end": end, "reasons": reasons, "zone": settings.TIME_ZONE,
               "open": ReviewStatus.OPEN, "confirmed": ReviewStatus.CONFIRMED_FRAUD,
               "false_positive": ReviewStatus.FALSE_POSITIVE, "follow_up": ReviewStatus.NEEDS_FOLLOW_UP}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -172,10 +172,11 @@ def _ratio(part, whole):
 
 
 def reason_table(period):
-    """One dict per fraud reason (every reason, in FRAUD_REASONS order), keys REASON_COLUMNS."""
-    found = {row[0]: row for row in _rows(REASONS_SQL, period)}
+    """One dict per fraud reason (every reason, in fraud_reason_codes order), keys REASON_COLUMNS."""
+    reasons = fraud_reason_codes()
+    found = {row[0]: row for row in _rows(REASONS_SQL, period, reasons)}
     table = []
-    for reason in FRAUD_REASONS:
+    for reason in reasons:
         _, alerts, reviewed, confirmed, false_positive, follow_up, median = found.get(reason, (reason, 0, 0, 0, 0, 0, None))
         table.append({
             "reason": reason, "alerts": alerts, "reviewed": reviewed, "share_reviewed": _ratio(reviewed, alerts),
@@ -188,18 +189,19 @@ def reason_table(period):
 
 
 def cofiring_table(period):
-    """{"reasons": FRAUD_REASONS, "counts": square matrix}: counts[i][j] = alerts listing both
+    """{"reasons": the fraud reason codes, "counts": square matrix}: counts[i][j] = alerts listing both
     reason i and reason j (the diagonal: alerts listing reason i)."""
-    counts = {(a, b): n for a, b, n in _rows(COFIRING_SQL, period)}
-    return {"reasons": list(FRAUD_REASONS),
-            "counts": [[counts.get((a, b), 0) for b in FRAUD_REASONS] for a in FRAUD_REASONS]}
+    reasons = fraud_reason_codes()
+    counts = {(a, b): n for a, b, n in _rows(COFIRING_SQL, period, reasons)}
+    return {"reasons": reasons, "counts": [[counts.get((a, b), 0) for b in reasons] for a in reasons]}
 
 
 def trend_table(period):
-    """{"days": every day of the period, "reasons": FRAUD_REASONS, "counts": {reason: alerts per day}}."""
-    counts = {(day, reason): n for day, reason, n in _rows(TREND_SQL, period)}
-    return {"days": period.days, "reasons": list(FRAUD_REASONS),
-            "counts": {reason: [counts.get((day, reason), 0) for day in period.days] for reason in FRAUD_REASONS}}
+    """{"days": every day of the period, "reasons": the fraud reason codes, "counts": {reason: alerts per day}}."""
+    reasons = fraud_reason_codes()
+    counts = {(day, reason): n for day, reason, n in _rows(TREND_SQL, period, reasons)}
+    return {"days": period.days, "reasons": reasons,
+            "counts": {reason: [counts.get((day, reason), 0) for day in period.days] for reason in reasons}}
 
 
 def cofiring_rows(table):

@@ -84,6 +84,7 @@ ENV_FROM_OUTPUT = {
     "TOPIC_CARD_TRANSACTIONS": "topic_card_transactions",
     "TOPIC_USERS_CONFIG": "topic_users_config",
     "TOPIC_CARD_TRANSACTIONS_ENRICHED": "topic_card_transactions_enriched",
+    "TOPIC_LIST_MEMBERSHIPS": "topic_list_memberships",
     "TOPIC_PARTITIONS": "topic_partitions",
     "VERDICT_WORKER_GROUP": "verdict_consumer_group",
     # Replays of proposals, through Confluent Cloud's Flink statement API (fraudsite/flink_client.py).

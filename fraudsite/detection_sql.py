@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.template import Context, Engine
 
-from . import detection_signals
+from . import detection_lists, detection_signals
 from .detection_signals import HISTORY_ROWS, SPEND_MIN_HISTORY
 from .topics import CARD_TRANSACTIONS, TICK_USER_ID, TOPICS, VERDICTS, topic_names
 
@@ -23,8 +23,11 @@ VARIANTS = {
             "card_transactions": "card_transactions",
             "users_config": "users_config",
             "card_transactions_enriched": "card_transactions_enriched",
+            "list_memberships": "list_memberships",
         },
         "customer_key": "user_id",
+        "list_key": "list_key",
+        "bytes_key": False,
         "user_id": "user_id",
         "record_time": "received_at",
         "processing_time": "arrival",
@@ -37,6 +40,8 @@ VARIANTS = {
         # primary key, so the temporal join matches on it.
         "customer_key": "`key`",
         "user_id": "DECODE(`key`, 'UTF-8')",
+        "list_key": "`key`",
+        "bytes_key": True,  # so a list entry's key is looked up as bytes
         "record_time": "`$rowtime`",
         "processing_time": None,  # Confluent Cloud has no processing time: pair by `$rowtime`
         "enriched_key": True,
@@ -68,6 +73,10 @@ SCORING_FIELDS = list(detection_signals.scoring_defaults())
 # force (not yet ended) at once.
 MAX_TRAVEL_NOTICES = 10
 
+# In the suppressed codes of a transaction (sql/detection.sql): a travel notice of every signal,
+# and an allow list of every reason (detection_lists.EVERY_REASON, as its entries are published).
+EVERY_SIGNAL = "*signal"
+
 # What a transaction may say beyond its customer, amount, place and time (transactions/context.py):
 # its schema's optional fields, which the job passes on to the verdict as they came.
 CONTEXT_COLUMNS = [field["name"] for field in CARD_TRANSACTIONS.optional_fields()]
@@ -88,6 +97,23 @@ def _epoch_millis(column):
         f"CAST(TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), {column}) AS BIGINT) * 1000"
         f" + EXTRACT(MILLISECOND FROM {column})"
     )
+
+
+def _list_kinds(spec):
+    """Per kind of list: its name, the expression of a transaction's key on list-memberships, and a
+    slot per entry the query checks (the value's first MAX_LIST_MEMBERSHIPS; arrays count from 1)."""
+    kinds = []
+    for kind in detection_lists.KINDS:
+        value = f"p.`{kind.column}`"
+        if kind.prefix:
+            value = f"SUBSTRING({value} FROM 1 FOR {detection_lists.BIN_KEY_DIGITS})"
+        lookup = f"'{kind.name}:' || {value}"
+        slots = [{"memberships": f"{kind.name}_memberships", "index": index, "entry": f"{kind.name}_memberships[{index}]",
+                  "prefix": kind.prefix, "column": f"`{kind.column}`"}
+                 for index in range(1, detection_lists.MAX_LIST_MEMBERSHIPS + 1)]
+        kinds.append({"name": kind.name, "lookup": f"ENCODE({lookup}, 'UTF-8')" if spec["bytes_key"] else lookup,
+                      "slots": slots})
+    return kinds
 
 
 def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=None):
@@ -113,6 +139,12 @@ def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=N
             "further_signals": detection_signals.further_signals(),
             "tick_user_id": TICK_USER_ID,
             "context_columns": CONTEXT_COLUMNS,
+            "list_kinds": _list_kinds(spec),
+            "max_list_memberships": detection_lists.MAX_LIST_MEMBERSHIPS,
+            "list_reason_prefix": detection_lists.LIST_REASON_PREFIX,
+            "every_reason": detection_lists.EVERY_REASON,
+            "every_list": detection_lists.EVERY_LIST,
+            "every_signal": EVERY_SIGNAL,
             "detection_group": DETECTION_GROUP,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "transactions",
     "alerts",
     "proposals",
+    "watchlists",
     "webhooks",
     "rest_framework",
     "rest_framework_api_key",
@@ -323,6 +324,7 @@ TOPIC_CARD_TRANSACTIONS = env("TOPIC_CARD_TRANSACTIONS", default="card-transacti
 TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
     "TOPIC_CARD_TRANSACTIONS_ENRICHED", default="card-transactions-enriched"
 )
+TOPIC_LIST_MEMBERSHIPS = env("TOPIC_LIST_MEMBERSHIPS", default="list-memberships")
 TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
 # Milliseconds between the event-time clock's ticks to every card-transactions partition
 # (transactions/clock.py): the bound on how long a verdict can wait for the job's watermark. Per

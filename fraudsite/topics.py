@@ -23,8 +23,8 @@ TICK_USER_ID = ""
 # Avro type -> Flink SQL type: Flink's plain `avro` format derives its schema from the columns.
 AVRO_TO_FLINK = {"string": "STRING", "long": "BIGINT", "int": "INT", "double": "DOUBLE", "boolean": "BOOLEAN"}
 
-# Every topic is keyed by the customer: user_id as raw UTF-8 (Flink's `raw` key format), so a
-# customer's records share a partition and arrive in order.
+# Every topic but list-memberships is keyed by the customer: user_id as raw UTF-8 (Flink's `raw`
+# key format), so a customer's records share a partition and arrive in order.
 KEY_COLUMN = "user_id"
 
 
@@ -37,6 +37,7 @@ class Topic:
     key_in_value: bool = False  # whether the value repeats the key as a field (the verdicts do)
     # The value schema's earlier versions, newest first: records they wrote still read (fraudsite/avro.py).
     previous_value_schema_paths: tuple = ()
+    key_column: str = KEY_COLUMN  # the raw UTF-8 key's column in Flink
 
     @property
     def name(self):
@@ -69,7 +70,7 @@ class Topic:
 
     def flink_columns(self):
         """The table's physical columns as Flink DDL, in record order: the key, then the value's fields."""
-        key = [] if self.key_in_value else [f"  `{KEY_COLUMN}` STRING NOT NULL"]
+        key = [] if self.key_in_value else [f"  `{self.key_column}` STRING NOT NULL"]
         return ",\n".join(key + [f"  {column}" for column in value_columns(self.value_schema)])
 
 
@@ -115,7 +116,16 @@ VERDICTS = Topic(
     config={"cleanup.policy": "delete", "retention.ms": SEVEN_DAYS_MS},
     key_in_value=True,
 )
-TOPICS = (CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS)
+LIST_MEMBERSHIPS = Topic(
+    role="list_memberships",
+    name_setting="TOPIC_LIST_MEMBERSHIPS",
+    value_schema_path=BASE_DIR / "watchlists/schemas/list-memberships.avsc",
+    # Keyed by the looked-up value ("<kind>:<value>", fraudsite/detection_lists.py), compacted like
+    # users-config: the job's versioned table of the entries.
+    config={"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime"},
+    key_column="list_key",
+)
+TOPICS = (CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS, LIST_MEMBERSHIPS)
 
 # A proposal's replay (proposals/replay.py) writes topics of its own, named with this prefix (the
 # app's account on Confluent Cloud may create and delete only these).
@@ -123,12 +133,12 @@ REPLAY_TOPIC_PREFIX = "fraudsite-replay-"
 
 
 def replay_topics(token):
-    """Role -> topic name of one replay's three topics."""
+    """Role -> topic name of one replay's topics."""
     return {topic.role: f"{REPLAY_TOPIC_PREFIX}{token}-{topic.role.replace('_', '-')}" for topic in TOPICS}
 
 
 def topic_names():
-    """Role -> topic name: the keys the SQL templates and Terraform use for the three topics."""
+    """Role -> topic name: the keys the SQL templates and Terraform use for the topics."""
     return {topic.role: topic.name for topic in TOPICS}
 
 

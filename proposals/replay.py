@@ -33,16 +33,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fraudsite import detection_sql
-from fraudsite.detection_sql import FRAUD_REASONS, HISTORY_ROWS
+from fraudsite.detection_sql import HISTORY_ROWS
 from fraudsite.flink_client import flink_client
 from fraudsite.kafka import client_config
-from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS, replay_topics
+from fraudsite.topics import (CARD_TRANSACTIONS, LIST_MEMBERSHIPS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS,
+                              replay_topics)
 
 from alerts.models import ReviewStatus
 from transactions import context
 from transactions.models import Verdict
 from users.models import Customer, ScoringPolicy, notices_in_effect
 from users.publishing import users_config_value
+from watchlists.publishing import fraud_reason_codes, list_records
 from users.thresholds import apply_changes
 
 from .models import Proposal
@@ -192,13 +194,15 @@ def export_history(user_ids, start, end, topic, phases):
     return produced
 
 
-def produce_candidates(records, topic, first_time_ms):
+def produce_before(contract, records, topic, first_time_ms):
+    """Produce {key: value} of a contract (a registry Topic) to a replay's copy of its topic, stamped
+    a second before the first replayed transaction, so that every transaction sees them."""
     producer = Producer(client_config(**{"linger.ms": 20}))
-    codec = USERS_CONFIG.codec(topic)
-    for user_id, value in records.items():
-        producer.produce(topic, key=user_id.encode(), value=codec.encode(value), timestamp=first_time_ms - 1000)
+    codec = contract.codec(topic)
+    for key, value in records.items():
+        producer.produce(topic, key=key.encode(), value=codec.encode(value), timestamp=first_time_ms - 1000)
     if producer.flush(60):
-        raise RuntimeError("Kafka did not take the candidate thresholds within 60 s")
+        raise RuntimeError(f"Kafka did not take the replay's {contract.role} records within 60 s")
 
 
 def _end_offset(topic):
@@ -264,7 +268,8 @@ def replay_history(changes, start, end, phases=None, fields=None):
         if not produced:
             phases.stop()
             return {}
-        produce_candidates(records, topics["users_config"], produced[0][1])
+        produce_before(USERS_CONFIG, records, topics["users_config"], produced[0][1])
+        produce_before(LIST_MEMBERSHIPS, list_records(start), topics["list_memberships"], produced[0][1])
         phases.start("flink", 25, f"Flink: judging {len(produced):,} transactions")
         run_job(topics, len(produced), phases)
         phases.start("read", 90, "reading the replayed verdicts")
@@ -278,16 +283,17 @@ def replay_history(changes, start, end, phases=None, fields=None):
         delete_topics(topics)
 
 
-def _fraud_reasons(reasons):
-    return [reason for reason in (reasons or "").split(",") if reason in FRAUD_REASONS]
+def _fraud_reasons(reasons, codes):
+    return [reason for reason in (reasons or "").split(",") if reason in codes]
 
 
 def compare(replayed, user_ids, start, end):
     """Alerts gained and lost in the window against the stored verdicts, with the analysts'
     decisions on them, per reason code, and the affected transactions."""
     empty = lambda: {"count": 0, **{status or "open": 0 for status in ReviewStatus.values}}  # noqa: E731
+    codes = fraud_reason_codes()
     result = {"transactions": 0, "not_replayed": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
-              "per_reason": {reason: {"gained": 0, "lost": 0} for reason in FRAUD_REASONS}, "affected": []}
+              "per_reason": {reason: {"gained": 0, "lost": 0} for reason in codes}, "affected": []}
     stored = Verdict.objects.filter(user_id__in=user_ids, received_at__gte=start, received_at__lt=end).order_by(
         "received_at", "kafka_partition", "kafka_offset").values_list(
         "transaction_id", "user_id", "received_at", "status", "reasons", "alert__review_status", "speed_kmh")
@@ -305,7 +311,7 @@ def compare(replayed, user_ids, start, end):
         change = "gained" if after_fraud else "lost"
         result[change]["count"] += 1
         result[change][review or "open"] += 1
-        for reason in _fraud_reasons(after["reasons"] if after_fraud else reasons):
+        for reason in _fraud_reasons(after["reasons"] if after_fraud else reasons, codes):
             result["per_reason"][reason][change] += 1
         if len(result["affected"]) < LISTED_TRANSACTIONS:
             result["affected"].append({

@@ -47,7 +47,7 @@ MUTATIONS = [
     # The order of the statements.
     Mutation("main.tf", "  depends_on = [module.alter_card_transactions_watermark]\n", "",
              "the users-config watermark would not wait for the card-transactions one"),
-    Mutation("main.tf", "    module.alter_users_config_watermark, confluent_role_binding.flink_verdicts_write,",
+    Mutation("main.tf", "    module.alter_list_memberships_watermark, confluent_role_binding.flink_verdicts_write,",
              "    confluent_role_binding.flink_verdicts_write,",
              "the detection statement would not wait for the watermarks"),
     # Who does what.

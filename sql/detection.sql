@@ -8,10 +8,14 @@
 -- 2. Join the customer's settings as they were at the transaction's record time (event-time
 --    temporal join against the versioned users-config table): a later threshold change does
 --    not rewrite earlier verdicts, and state stays bounded by the number of customers.
--- 3. Decide, once, here: every signal that fired is a reason, and any fraud reason makes the
---    verdict FRAUD, unless one of the customer's travel notices suppresses it: then the reason
---    is reported as {{ suppressed_prefix }}<reason> and the measurements stay. Consumers never
---    recompute the rules.
+-- 3. Join the lists' entries of the transaction's values (card token, merchant, device, ...) as
+--    they were at its record time, one event-time temporal join per kind of value against the
+--    versioned list-memberships table: an entry applies from its start to its expiry by record
+--    time, with nobody acting, and state stays bounded by the entries.
+-- 4. Decide, once, here: every signal that fired and every block list the transaction is on is a
+--    reason, and any fraud reason makes the verdict FRAUD, unless one of the customer's travel
+--    notices or an allow list suppresses it: then the reason is reported as
+--    {{ suppressed_prefix }}<reason> and the measurements stay. Consumers never recompute the rules.
 
 INSERT INTO {{ tables.card_transactions_enriched }} ({{ enriched_columns }})
 WITH transactions AS (
@@ -74,7 +78,8 @@ with_distance AS (
         POWER(SIN(RADIANS(lat - prev_lat) / 2), 2)
         + COS(RADIANS(prev_lat)) * COS(RADIANS(lat))
           * POWER(SIN(RADIANS(lng - prev_lng) / 2), 2)))) AS distance_km,
-    CAST(`timestamp` - prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds
+    CAST(`timestamp` - prev_timestamp AS DOUBLE) / 1000 AS elapsed_seconds{% for kind in list_kinds %},
+    {{ kind.lookup }} AS {{ kind.name }}_list_key{% endfor %}
   FROM paired_transactions AS p
 ),
 
@@ -86,11 +91,14 @@ measured_transactions AS (
     c.usual_hour_start, c.usual_hour_end, c.travel_notices,
     {% for name in scoring_fields %}c.{{ name }}, {% endfor %}
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
-    per_customer.velocity_reference_timestamp, per_customer.local_hour
+    per_customer.velocity_reference_timestamp, per_customer.local_hour{% for kind in list_kinds %},
+    {{ kind.name }}_lists.memberships AS {{ kind.name }}_memberships{% endfor %}
   FROM with_distance AS t
   LEFT JOIN {{ tables.users_config }} FOR SYSTEM_TIME AS OF t.received_at AS c
     ON t.customer_key = c.{{ customer_key }}
-  -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
+{% for kind in list_kinds %}  LEFT JOIN {{ tables.list_memberships }} FOR SYSTEM_TIME AS OF t.received_at AS {{ kind.name }}_lists
+    ON {{ kind.name }}_lists.{{ list_key }} = t.{{ kind.name }}_list_key
+{% endfor %}  -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
   -- expression into every later expression that uses it, and these are the costly ones. (The
   -- distance and elapsed time are computed before the join for the same reason.)
   CROSS JOIN UNNEST(ARRAY[ROW(
@@ -135,22 +143,54 @@ signals AS (
   FROM measured_transactions AS m
 ),
 
--- Travel notices: the signals that a notice of the customer (as of the transaction's record time)
--- suppresses here: the notice is in force at the record time, and the transaction is inside its
--- region (haversine, as above) when it has one. Checked only when a fraud reason fired, and once
--- per transaction (in an UNNEST, as above). A Flink SQL array cannot be filtered without a UDF,
--- so each of the at most {{ notice_slots|length }} notices in force is a slot of its own.
+-- Lists: per entry of the transaction's values (each kind's at most {{ max_list_memberships }}, a slot each: a Flink SQL
+-- array has no filter or loop without a UDF), whether it is in force at the record time (and, for a
+-- BIN prefix, whether the BIN starts with it). Per kind, in an UNNEST of its own (computed once, and
+-- a small generated class each): the block lists' reasons and the sum of their weights, and what
+-- the allow lists suppress.
+list_matches AS (
+  SELECT
+    s.*,
+    CONCAT_WS(','{% for kind in list_kinds %}, NULLIF({{ kind.name }}_match.blocks, ''){% endfor %}) AS list_reasons,
+    0E0{% for kind in list_kinds %} + {{ kind.name }}_match.weight{% endfor %} AS list_weight,
+    CONCAT_WS(','{% for kind in list_kinds %}, NULLIF({{ kind.name }}_match.allowed, ''){% endfor %}) AS list_allowed
+  FROM signals AS s
+{% for kind in list_kinds %}  CROSS JOIN UNNEST(ARRAY[ROW(
+    CONCAT_WS(','{% for slot in kind.slots %},
+      CASE WHEN {% include "detection/list_entry_in_force.sql" %} AND s.{{ slot.entry }}.effect = 'block'
+        THEN '{{ list_reason_prefix }}' || s.{{ slot.entry }}.`list` END{% endfor %}),
+    0E0{% for slot in kind.slots %}
+      + CASE WHEN {% include "detection/list_entry_in_force.sql" %} AND s.{{ slot.entry }}.effect = 'block'
+        THEN s.{{ slot.entry }}.weight ELSE 0E0 END{% endfor %},
+    CONCAT_WS(','{% for slot in kind.slots %},
+      CASE WHEN {% include "detection/list_entry_in_force.sql" %} AND s.{{ slot.entry }}.effect = 'allow'
+        THEN s.{{ slot.entry }}.suppresses END{% endfor %})
+  )]) AS {{ kind.name }}_match (blocks, weight, allowed)
+{% endfor %}),
+
+-- What is suppressed here, as one string of codes between commas: the signals that a travel notice
+-- of the customer (as of the transaction's record time) suppresses, when it is in force at the
+-- record time and the transaction is inside its region (haversine, as above), '{{ every_signal }}' for a notice
+-- of every signal; and what the allow lists the transaction is on suppress, '{{ every_reason }}' for every
+-- reason. Notices are checked only when a fraud reason fired, and once per transaction (in an
+-- UNNEST, as above). A Flink SQL array cannot be filtered without a UDF, so each of the at most
+-- {{ notice_slots|length }} notices in force is a slot of its own.
 suppressions AS (
   SELECT
     s.*,
     CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time') THEN s.travel_reason END
       AS travel_fraud_reason,
-    n.suppressing
-  FROM signals AS s
+    n.suppressing,
+    LOCATE(',{{ every_reason }},', n.suppressing) > 0 OR LOCATE(',{{ every_list }},', n.suppressing) > 0
+      AS every_list_suppressed,
+    LOCATE(',{{ every_reason }},', n.suppressing) > 0 OR LOCATE(',{{ every_signal }},', n.suppressing) > 0
+      AS every_signal_suppressed
+  FROM list_matches AS s
   CROSS JOIN UNNEST(ARRAY[ROW(
-    CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time'){% for signal in further_signals %}
-      OR s.{{ signal.name }}_reason IS NOT NULL{% endfor %} THEN ARRAY[
-      -- Per slot: the notice's signal ('' for every signal) when it applies here, else NULL.
+    ',' || CONCAT_WS(',', NULLIF(s.list_allowed, ''), CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time'){% for signal in further_signals %}
+      OR s.{{ signal.name }}_reason IS NOT NULL{% endfor %}
+      OR s.list_reasons <> '' THEN CONCAT_WS(',',
+      -- Per slot: the notice's signal ('{{ every_signal }}' for every signal) when it applies here, else NULL.
 {% for i in notice_slots %}      CASE WHEN CARDINALITY(s.travel_notices) >= {{ i }}
         AND s.received_at >= TO_TIMESTAMP_LTZ(s.travel_notices[{{ i }}].starts_at, 3)
         AND s.received_at < TO_TIMESTAMP_LTZ(s.travel_notices[{{ i }}].ends_at, 3)
@@ -159,19 +199,21 @@ suppressions AS (
             + COS(RADIANS(s.travel_notices[{{ i }}].center_lat)) * COS(RADIANS(s.lat))
               * POWER(SIN(RADIANS(s.lng - s.travel_notices[{{ i }}].center_lng) / 2), 2))))
           <= s.travel_notices[{{ i }}].radius_km)
-        THEN s.travel_notices[{{ i }}].`signal` END{% if not forloop.last %},{% endif %}
-{% endfor %}    ] END
+        THEN COALESCE(NULLIF(s.travel_notices[{{ i }}].`signal`, ''), '{{ every_signal }}') END{% if not forloop.last %},{% endif %}
+{% endfor %}    ) END) || ','
   )]) AS n (suppressing)
 ),
 
--- Whether each fraud reason fired and is suppressed (by a notice of its signal, or of every signal).
+-- Whether each fraud reason fired and is suppressed: a signal's by a notice or an allow list naming
+-- it, or covering every signal; the block lists' by an allow list of {{ every_list }} or every reason.
 suppressed_signals AS (
   SELECT
     p.*,
-    p.travel_fraud_reason IS NOT NULL
-      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.travel_fraud_reason)) AS travel_suppressed{% for signal in further_signals %},
-    p.{{ signal.name }}_reason IS NOT NULL
-      AND (ARRAY_CONTAINS(p.suppressing, '') OR ARRAY_CONTAINS(p.suppressing, p.{{ signal.name }}_reason)) AS {{ signal.name }}_suppressed{% endfor %}
+    p.travel_fraud_reason IS NOT NULL AND (p.every_signal_suppressed
+      OR LOCATE(',' || p.travel_fraud_reason || ',', p.suppressing) > 0) AS travel_suppressed{% for signal in further_signals %},
+    p.{{ signal.name }}_reason IS NOT NULL AND (p.every_signal_suppressed
+      OR LOCATE(',' || p.{{ signal.name }}_reason || ',', p.suppressing) > 0) AS {{ signal.name }}_suppressed{% endfor %},
+    p.list_reasons <> '' AND p.every_list_suppressed AS lists_suppressed
   FROM suppressions AS p
 ),
 
@@ -181,17 +223,20 @@ classified_transactions AS (
     -- CONCAT_WS skips NULLs: '' when no fraud reason is left (none fired, or every one was suppressed).
     CONCAT_WS(',',
       CASE WHEN x.travel_suppressed THEN NULL ELSE x.travel_fraud_reason END{% for signal in further_signals %},
-      CASE WHEN x.{{ signal.name }}_suppressed THEN NULL ELSE x.{{ signal.name }}_reason END{% endfor %}) AS fraud_reasons,
+      CASE WHEN x.{{ signal.name }}_suppressed THEN NULL ELSE x.{{ signal.name }}_reason END{% endfor %},
+      CASE WHEN x.lists_suppressed THEN NULL ELSE NULLIF(x.list_reasons, '') END) AS fraud_reasons,
     CONCAT_WS(',',
       CASE WHEN x.travel_suppressed THEN '{{ suppressed_prefix }}' || x.travel_fraud_reason END{% for signal in further_signals %},
-      CASE WHEN x.{{ signal.name }}_suppressed THEN '{{ suppressed_prefix }}' || x.{{ signal.name }}_reason END{% endfor %}) AS suppressed_reasons,
+      CASE WHEN x.{{ signal.name }}_suppressed THEN '{{ suppressed_prefix }}' || x.{{ signal.name }}_reason END{% endfor %},
+      CASE WHEN x.lists_suppressed THEN '{{ suppressed_prefix }}' || REPLACE(x.list_reasons, ',', ',{{ suppressed_prefix }}') END) AS suppressed_reasons,
     -- The score: the weights of the fraud reasons left (fired, not suppressed).
     CASE WHEN x.travel_fraud_reason = 'speed_above_limit' AND x.travel_suppressed IS NOT TRUE
       THEN x.weight_speed_above_limit ELSE 0 END
     + CASE WHEN x.travel_fraud_reason = 'non_positive_elapsed_time' AND x.travel_suppressed IS NOT TRUE
       THEN x.weight_non_positive_elapsed_time ELSE 0 END
 {% for signal in further_signals %}    + CASE WHEN x.{{ signal.name }}_reason IS NOT NULL AND x.{{ signal.name }}_suppressed IS NOT TRUE THEN x.weight_{{ signal.reason }} ELSE 0 END
-{% endfor %}      AS score
+{% endfor %}    + CASE WHEN x.lists_suppressed THEN 0 ELSE x.list_weight END
+      AS score
   FROM suppressed_signals AS x
 )
 

@@ -329,7 +329,7 @@ locals {
       "sql.current-catalog"  = confluent_environment.main.display_name
       "sql.current-database" = confluent_kafka_cluster.main.display_name
       "sql.local-time-zone"  = "UTC"
-      # The quiet users-config stops holding the watermark back (card-transactions never idles:
+      # The quiet users-config and list-memberships stop holding the watermark back (card-transactions never idles:
       # the event-time clock ticks every partition). Per statement: Confluent Cloud has no
       # per-table idle timeout.
       "sql.tables.scan.idle-timeout" = var.flink_idle_timeout
@@ -337,9 +337,9 @@ locals {
   }
 }
 
-# Tables are inferred from the topics once their schemas exist (users-config, compacted, as the
-# versioned upsert table the temporal join needs); the two ALTERs set the watermarks of the
-# timing model (docs/timing.md), and the detection INSERT runs last.
+# Tables are inferred from the topics once their schemas exist (users-config and list-memberships,
+# compacted, as the versioned upsert tables the temporal joins need); the ALTERs set the watermarks
+# of the timing model (docs/timing.md), and the detection INSERT runs last.
 module "alter_card_transactions_watermark" {
   source     = "./modules/flink-statement"
   name       = "${var.name_prefix}-01-card-transactions-watermark"
@@ -356,11 +356,19 @@ module "alter_users_config_watermark" {
   depends_on = [module.alter_card_transactions_watermark]
 }
 
+module "alter_list_memberships_watermark" {
+  source     = "./modules/flink-statement"
+  name       = "${var.name_prefix}-03-list-memberships-watermark"
+  statement  = file("${local.statements_dir}/03-alter-list-memberships-modify-watermark.sql")
+  flink      = local.flink
+  depends_on = [module.alter_users_config_watermark]
+}
+
 module "detection" {
   source = "./modules/flink-statement"
   # A new name per SQL version, so that the replaced statement's name is not reused.
-  name      = "${var.name_prefix}-detection-${substr(sha256(file("${local.statements_dir}/03-insert-into-card-transactions-enriched.sql")), 0, 12)}"
-  statement = file("${local.statements_dir}/03-insert-into-card-transactions-enriched.sql")
+  name      = "${var.name_prefix}-detection-${substr(sha256(file("${local.statements_dir}/04-insert-into-card-transactions-enriched.sql")), 0, 12)}"
+  statement = file("${local.statements_dir}/04-insert-into-card-transactions-enriched.sql")
   # From the beginning on the first deployment; on a redeploy, exactly where the statement it
   # replaces stopped (docs/confluent-cloud.md, Redeploying the detection statement).
   scan_start = (var.detection_start_offsets == ""
@@ -369,7 +377,7 @@ module "detection" {
   stopped = var.detection_stopped
   flink   = local.flink
   depends_on = [
-    module.alter_users_config_watermark, confluent_role_binding.flink_verdicts_write, confluent_role_binding.flink_topics_read,
+    module.alter_list_memberships_watermark, confluent_role_binding.flink_verdicts_write, confluent_role_binding.flink_topics_read,
     confluent_role_binding.flink_subjects, confluent_role_binding.flink_transactional_ids,
     confluent_role_binding.flink_consumer_groups,
   ]

@@ -84,6 +84,10 @@ output "topic_users_config" {
   value = confluent_kafka_topic.topics["users_config"].topic_name
 }
 
+output "topic_list_memberships" {
+  value = confluent_kafka_topic.topics["list_memberships"].topic_name
+}
+
 output "topic_card_transactions_enriched" {
   value = confluent_kafka_topic.topics["card_transactions_enriched"].topic_name
 }
@@ -109,7 +113,8 @@ output "detection_stopped_at" {
 
 output "flink_statements" {
   description = "Names of the Flink statements, in the order they run."
-  value       = [module.alter_card_transactions_watermark.name, module.alter_users_config_watermark.name, module.detection.name]
+  value = [module.alter_card_transactions_watermark.name, module.alter_users_config_watermark.name,
+  module.alter_list_memberships_watermark.name, module.detection.name]
 }
 
 output "role_bindings" {

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from fraudsite import detection_sql, flink_client
 from fraudsite.kafka import client_config
-from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, USERS_CONFIG, VERDICTS
+from fraudsite.topics import CARD_TRANSACTIONS, REPLAY_TOPIC_PREFIX, TOPICS, USERS_CONFIG, VERDICTS
 from proposals.models import Proposal
 from proposals.replay_queue import replay_proposal
 from proposals.services import ProposalRefused, approve, propose_for
@@ -116,7 +116,7 @@ def test_a_replay_and_its_approval_on_confluent_cloud(broker, cloud_flink, histo
     topics = sorted(set(re.findall(r"`(" + REPLAY_TOPIC_PREFIX + r"[^`]+)`", created[-1]["spec"]["statement"])))
     expected = [sql for _, sql in detection_sql.statements("cloud-replay", topics={
         role: next(t for t in topics if t.endswith("-" + role.replace("_", "-")))
-        for role in ("card_transactions", "users_config", "card_transactions_enriched")}, partitions=1)]
+        for role in (topic.role for topic in TOPICS)}, partitions=1)]
     assert [body["spec"]["statement"] for body in created] == expected
     assert {(body["spec"]["principal"], body["spec"]["compute_pool_id"]) for body in created} == {("sa-app01", "lfcp-xyz34")}
     assert created[0]["spec"]["properties"]["sql.current-database"] == "fraudsite-cluster"

@@ -43,13 +43,14 @@ def test_the_detection_query_writes_the_verdict_schema_fields_in_order(variant, 
 
 
 def test_a_replay_runs_the_local_detection_statement_over_its_own_bounded_topics():
-    topics = {"card_transactions": "replay-t", "users_config": "replay-u", "card_transactions_enriched": "replay-v"}
+    topics = {"card_transactions": "replay-t", "users_config": "replay-u", "card_transactions_enriched": "replay-v",
+              "list_memberships": "replay-l"}
     local, replay = detection_sql.render("local"), detection_sql.render("replay", topics=topics, runtime_mode="streaming")
     insert = lambda script: script[script.index("INSERT INTO"):]  # noqa: E731
     assert insert(replay) == insert(local)  # the same statement, rendered from the one sql/detection.sql
     tables = replay[:replay.index("INSERT INTO")]
     assert all(f"'topic' = '{name}'" in tables for name in topics.values())
-    assert tables.count("'scan.bounded.mode' = 'latest-offset'") == 2
+    assert tables.count("'scan.bounded.mode' = 'latest-offset'") == 3  # each input: transactions, users, lists
     assert "group-offsets" not in tables and "SET 'execution.runtime-mode' = 'streaming'" in tables
 
 

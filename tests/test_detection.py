@@ -10,7 +10,7 @@ from django.conf import settings
 
 from fraudsite import detection_sql, flink_client
 from fraudsite.avro import load_schema
-from fraudsite.topics import CARD_TRANSACTIONS, TICK_USER_ID, USERS_CONFIG, VERDICTS, ensure_topics
+from fraudsite.topics import CARD_TRANSACTIONS, LIST_MEMBERSHIPS, TICK_USER_ID, USERS_CONFIG, VERDICTS, ensure_topics
 from localstack import flink
 from tests.support import wait_until
 from tests.support.kafka import unique
@@ -22,6 +22,7 @@ from transactions.worker import Options, Worker
 TRANSACTION_SCHEMA = CARD_TRANSACTIONS.value_schema_path
 USERS_CONFIG_SCHEMA = USERS_CONFIG.value_schema_path
 VERDICT_SCHEMA = VERDICTS.value_schema_path
+LIST_SCHEMA = LIST_MEMBERSHIPS.value_schema_path
 
 LONDON, PARIS, NEW_YORK, SYDNEY = (51.5074, -0.1278), (48.8566, 2.3522), (40.7128, -74.0060), (-33.8688, 151.2093)
 
@@ -306,6 +307,7 @@ def avro_fields(schema_path_or_fields):
         ("card_transactions", TRANSACTION_SCHEMA, ["user_id"]),
         ("users_config", USERS_CONFIG_SCHEMA, ["user_id"]),
         ("card_transactions_enriched", VERDICT_SCHEMA, []),  # value.fields-include = ALL
+        ("list_memberships", LIST_SCHEMA, ["list_key"]),
     ],
 )
 def test_flink_tables_match_the_avsc_files(table, schema_path, key_fields):
@@ -395,12 +397,14 @@ def inferred_columns(schema_path):
 
 def emulated_inferred_tables():
     """Confluent Cloud's inferred tables as open-source Flink DDL, after sql/cloud/tables.sql ran:
-    a raw key as `key` BYTES, the value's fields, `$rowtime` with its watermark; users-config upsert."""
+    a raw key as `key` BYTES, the value's fields, `$rowtime` with its watermark; the compacted
+    users-config and list-memberships upsert."""
     tables = []
     for topic, schema_path, extra, connector in [
         (settings.TOPIC_CARD_TRANSACTIONS, TRANSACTION_SCHEMA, [], "'connector' = 'kafka', 'scan.startup.mode' = 'earliest-offset'"),
         (settings.TOPIC_USERS_CONFIG, USERS_CONFIG_SCHEMA, ["PRIMARY KEY (`key`) NOT ENFORCED"], "'connector' = 'upsert-kafka'"),
         (settings.TOPIC_CARD_TRANSACTIONS_ENRICHED, VERDICT_SCHEMA, [], "'connector' = 'kafka'"),
+        (settings.TOPIC_LIST_MEMBERSHIPS, LIST_SCHEMA, ["PRIMARY KEY (`key`) NOT ENFORCED"], "'connector' = 'upsert-kafka'"),
     ]:
         columns = ["`key` BYTES" + (" NOT NULL" if extra else ""), *inferred_columns(schema_path),
                    "`$rowtime` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
@@ -427,6 +431,7 @@ def cloud_emulation(stack, settings, tmp_path):
     settings.TOPIC_CARD_TRANSACTIONS = f"{suffix}-card-transactions"
     settings.TOPIC_USERS_CONFIG = f"{suffix}-users-config"
     settings.TOPIC_CARD_TRANSACTIONS_ENRICHED = f"{suffix}-card-transactions-enriched"
+    settings.TOPIC_LIST_MEMBERSHIPS = f"{suffix}-list-memberships"
     ensure_topics()
     (*_, (_, insert)) = detection_sql.statements("cloud")
     from_the_start = ";".join(f"partition:{partition},offset:0" for partition in range(settings.TOPIC_PARTITIONS))
@@ -457,9 +462,17 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     pipeline = Pipeline()
     try:
         lena = pipeline.customer(max_speed=10, velocity_max_transactions=2, velocity_window_minutes=90)
+        lee = pipeline.customer(max_speed=1000)
+        # A block list's entry for a device, as the watchlists app publishes it (the key is looked up as bytes).
+        pipeline.producer.produce(settings.TOPIC_LIST_MEMBERSHIPS, key=b"device:dev-cloud", value=LIST_MEMBERSHIPS.codec().encode(
+            {"memberships": [{"list": "cloud-blocked", "effect": "block", "weight": 55.0, "suppresses": "*",
+                              "value": "dev-cloud", "starts_at": 0, "ends_at": None}]}))
+        pipeline.producer.flush(10)
+        pipeline.wait_until_lists_read()
         ids = [pipeline.transaction(lena, *LONDON), pipeline.transaction(lena, *PARIS, offset_ms=HOUR_MS),
                pipeline.transaction(lena, *PARIS, offset_ms=HOUR_MS + MINUTE_MS)]
         stranger = pipeline.transaction(unique("nobody"), *LONDON)
+        blocked = pipeline.transaction(lee, *LONDON, device_id="dev-cloud")
     finally:
         pipeline.close()
 
@@ -468,20 +481,21 @@ def test_the_cloud_detection_statement_judges_like_the_local_one(cloud_emulation
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        wait_until(Verdict.objects.filter(transaction_id__in=[*ids, stranger]).count, 60, "all 4 verdicts stored",
-                   until=lambda count: count == 4, interval=0.5)
+        wait_until(Verdict.objects.filter(transaction_id__in=[*ids, stranger, blocked]).count, 60, "all 5 verdicts stored",
+                   until=lambda count: count == 5, interval=0.5)
     finally:
         worker.stop()
         thread.join(30)
 
-    verdicts = {v.transaction_id: v for v in Verdict.objects.filter(transaction_id__in=[*ids, stranger])}
-    assert len(verdicts) == 4, "not every transaction was judged within 60 s"
-    first, paris, again, unknown = (verdicts[transaction_id] for transaction_id in [*ids, stranger])
+    verdicts = {v.transaction_id: v for v in Verdict.objects.filter(transaction_id__in=[*ids, stranger, blocked])}
+    assert len(verdicts) == 5, "not every transaction was judged within 60 s"
+    first, paris, again, unknown, listed = (verdicts[transaction_id] for transaction_id in [*ids, stranger, blocked])
     assert (first.user_id, first.status, first.reasons) == (lena, "VALID", "no_history")
     assert (paris.status, paris.reasons, paris.prev_transaction_id) == ("FRAUD", "speed_above_limit", ids[0])
     assert paris.speed_kmh == pytest.approx(great_circle_km(*LONDON, *PARIS), rel=1e-3)
     assert (again.status, again.reasons) == ("FRAUD", "velocity_exceeded")  # three within 61 minutes
     assert (unknown.status, unknown.reasons) == ("UNKNOWN_CUSTOMER", "unknown_customer")
+    assert (listed.status, listed.reasons, listed.score) == ("FRAUD", "list:cloud-blocked", 55.0)  # the lists' joins
     assert not Verdict.objects.filter(user_id=TICK_USER_ID).exists()
 
 

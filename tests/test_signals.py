@@ -60,8 +60,8 @@ def test_a_declared_signal_adds_exactly_its_suppression_reasons_and_score_to_the
     added = [
         "c.weight_toy_exceeded, ",  # its weight, read from the customer's record
         "\n      OR s.toy_reason IS NOT NULL",  # a reason fired: the travel notices are checked
-        ",\n    p.toy_reason IS NOT NULL\n      AND (ARRAY_CONTAINS(p.suppressing, '') OR "
-        "ARRAY_CONTAINS(p.suppressing, p.toy_reason)) AS toy_suppressed",
+        ",\n    p.toy_reason IS NOT NULL AND (p.every_signal_suppressed\n"
+        "      OR LOCATE(',' || p.toy_reason || ',', p.suppressing) > 0) AS toy_suppressed",
         ",\n      CASE WHEN x.toy_suppressed THEN NULL ELSE x.toy_reason END",  # fraud_reasons
         f",\n      CASE WHEN x.toy_suppressed THEN '{prefix}' || x.toy_reason END",  # suppressed_reasons
         "    + CASE WHEN x.toy_reason IS NOT NULL AND x.toy_suppressed IS NOT TRUE THEN x.weight_toy_exceeded "

@@ -91,7 +91,8 @@ def test_generated_files_are_a_fresh_rendering_of_the_project():
 def test_topics_and_configs_are_the_django_settings():
     topics = json.loads(terraform.TOPICS_FILE.read_text())
     assert {topic["name"] for topic in topics.values()} == {
-        settings.TOPIC_CARD_TRANSACTIONS, settings.TOPIC_USERS_CONFIG, settings.TOPIC_CARD_TRANSACTIONS_ENRICHED}
+        settings.TOPIC_CARD_TRANSACTIONS, settings.TOPIC_USERS_CONFIG, settings.TOPIC_CARD_TRANSACTIONS_ENRICHED,
+        settings.TOPIC_LIST_MEMBERSHIPS}
     assert {topic["name"]: topic["config"] for topic in topics.values()} == topic_configs()
     assert {topic["partitions"] for topic in topics.values()} == {settings.TOPIC_PARTITIONS}
 
@@ -146,7 +147,7 @@ def test_the_cloud_statements_shape_the_inferred_tables_then_insert_once():
     # adding the key again would be refused, one setting upsert mode does nothing.
     assert not [sql for sql in code if "PRIMARY KEY" in sql or "changelog.mode" in sql]
     assert [re.search(r"MODIFY WATERMARK FOR `\$rowtime` AS `\$rowtime` - INTERVAL '0.001' SECOND", sql) is not None
-            for sql in code[:-1]] == [True, True]  # the timing model's watermark on both inputs
+            for sql in code[:-1]] == [True, True, True]  # the timing model's watermark on each input
 
 
 def test_the_role_bindings_output_lists_every_binding():

@@ -85,7 +85,7 @@ class Verdict(models.Model):
     is_fraud = models.BooleanField()
     status = models.CharField(max_length=20, choices=Status.choices)
     reason = models.CharField(max_length=40, help_text="The first of the reasons.")
-    reasons = models.CharField(max_length=200, blank=True,
+    reasons = models.CharField(max_length=1000, blank=True,
                                help_text="Every reason that fired, comma-separated.")
     # What the further signals record (their thresholds in force, what they measured), as
     # fraudsite/detection_signals.py declares them. (A class body's locals() is the model's namespace.)

@@ -19,3 +19,8 @@ ALTER TABLE `{{ topics.card_transactions }}`
 -- `users-config` shows PRIMARY KEY (`key`) and 'changelog.mode' = 'upsert'.
 ALTER TABLE `{{ topics.users_config }}`
   MODIFY WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND;
+
+-- The lists' entries (list-memberships, compacted): the versioned table of the lists' temporal
+-- joins, inferred like users-config, with the same watermark.
+ALTER TABLE `{{ topics.list_memberships }}`
+  MODIFY WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '0.001' SECOND;

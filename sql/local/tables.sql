@@ -1,4 +1,4 @@
-{% block settings %}-- Local open-source Flink: the three topics as tables, values in plain Avro, keys as the raw UTF-8
+{% block settings %}-- Local open-source Flink: the topics as tables, values in plain Avro, keys as the raw UTF-8
 -- user_id. The physical columns are generated from the topics' .avsc files (fraudsite/topics.py).
 --
 -- Event time is the Kafka record time (the topics use LogAppendTime, so it is the broker's
@@ -56,6 +56,23 @@ CREATE TABLE users_config (
   'connector' = 'upsert-kafka',
 {% block users_config_reading %}  'scan.watermark.idle-timeout' = '200 ms',
 {% endblock %}  'topic' = '{{ topics.users_config }}',
+  'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
+  'key.format' = 'raw',
+  'value.format' = 'avro',
+  'value.fields-include' = 'EXCEPT_KEY'
+);
+
+-- The lists' entries, one record per looked-up value ("<kind>:<value>"): the versioned table of
+-- the lists' temporal joins. Quiet like users_config, and idle after 200 ms the same way.
+CREATE TABLE list_memberships (
+{{ columns.list_memberships }},
+  updated_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  PRIMARY KEY (list_key) NOT ENFORCED,
+  WATERMARK FOR updated_at AS updated_at - INTERVAL '0.001' SECOND
+) WITH (
+  'connector' = 'upsert-kafka',
+{% block list_memberships_reading %}  'scan.watermark.idle-timeout' = '200 ms',
+{% endblock %}  'topic' = '{{ topics.list_memberships }}',
   'properties.bootstrap.servers' = '{{ bootstrap_servers }}',
   'key.format' = 'raw',
   'value.format' = 'avro',

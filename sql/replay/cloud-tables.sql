@@ -12,4 +12,7 @@ ALTER TABLE `{{ topics.card_transactions }}`
 ALTER TABLE `{{ topics.users_config }}`
   SET ('scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
 
+ALTER TABLE `{{ topics.list_memberships }}`
+  SET ('scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+
 {% include "cloud/tables.sql" %}

@@ -2,8 +2,8 @@
 {% block settings %}-- Replay (users/replay.py): the detection query over stored history, with candidate thresholds.
 -- The same columns as the local variant, read from topics written for one replay: the stored
 -- transactions in their original arrival order, each with its original record time as the Kafka
--- CreateTime, and the candidate users-config records, stamped before the first transaction. Both
--- are bounded (read up to the end offsets they had when the job started), so the job finishes.
+-- CreateTime, and the candidate users-config records and the lists' entries, stamped before the
+-- first transaction. All are bounded (read up to the end offsets they had when the job started), so the job finishes.
 --
 -- Streaming mode over bounded input (Flink 2.2 cannot run this query in batch mode: its
 -- event-time temporal join has no batch plan, see the README's "Proposals, replay and
@@ -26,4 +26,7 @@ SET 'pipeline.object-reuse' = 'true';
 {% endblock %}
 
 {% block users_config_reading %}  'scan.bounded.mode' = 'latest-offset',
+{% endblock %}
+
+{% block list_memberships_reading %}  'scan.bounded.mode' = 'latest-offset',
 {% endblock %}

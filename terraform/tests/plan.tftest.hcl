@@ -80,17 +80,20 @@ run "deployment" {
       "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
       "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config",
       "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched",
+      "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=list-memberships",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=list-memberships",
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=_confluent-flink_*",
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=_confluent-flink_*",
       "DeveloperManage crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=_confluent-flink_*",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=list-memberships-value",
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
     ])
-    error_message = "The flink account: runs statements in the environment, alters the three tables, reads the inputs, writes the verdicts, and Flink's own transactional ids, groups and subjects."
+    error_message = "The flink account: runs statements in the environment, alters the tables, reads the inputs, writes the verdicts, and Flink's own transactional ids, groups and subjects."
   }
   # `terraform destroy` deletes the subjects the topic manager registered: ResourceOwner.
   assert {
@@ -99,6 +102,7 @@ run "deployment" {
       "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
       "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
       "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
+      "ResourceOwner crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=list-memberships-value",
     ])
     error_message = "The topic-manager account: creates the topics in the cluster, owns the subjects it registers."
   }
@@ -106,11 +110,13 @@ run "deployment" {
     condition = toset(output.role_bindings["User:sa-app"]) == toset([
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=users-config",
+      "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=list-memberships",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions-enriched",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=fraudsite-verdicts",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-value",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=users-config-value",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=card-transactions-enriched-value",
+      "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/schema-registry=lsrc-mock/subject=list-memberships-value",
       "DeveloperWrite crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/transactional-id=fraudsite-event-clock-card-transactions",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/group=fraudsite-event-clock-card-transactions",
       "DeveloperRead crn://confluent.cloud/organization=org-mock/environment=env-mock/cloud-cluster=lkc-mock/kafka=lkc-mock/topic=card-transactions",
@@ -145,12 +151,13 @@ run "deployment" {
   assert {
     condition = (output.flink_statements[0] == "fraudsite-01-card-transactions-watermark"
       && output.flink_statements[1] == "fraudsite-02-users-config-watermark"
-    && startswith(output.flink_statements[2], "fraudsite-detection-") && length(output.flink_statements) == 3)
-    error_message = "Two watermark statements, then the detection statement."
+      && output.flink_statements[2] == "fraudsite-03-list-memberships-watermark"
+    && startswith(output.flink_statements[3], "fraudsite-detection-") && length(output.flink_statements) == 4)
+    error_message = "Three watermark statements, then the detection statement."
   }
   assert {
-    condition = [for statement in [module.alter_card_transactions_watermark, module.alter_users_config_watermark, module.detection] :
-    statement.principal] == ["sa-flink", "sa-flink", "sa-flink"]
+    condition = [for statement in [module.alter_card_transactions_watermark, module.alter_users_config_watermark,
+    module.alter_list_memberships_watermark, module.detection] : statement.principal] == ["sa-flink", "sa-flink", "sa-flink", "sa-flink"]
     error_message = "Every statement runs as the flink account."
   }
   assert {
@@ -162,7 +169,7 @@ run "deployment" {
 
 # Terraform creates a resource after everything it depends on, and `-target` applies exactly a
 # resource and its dependencies. So, on a fresh state, applying only the detection statement must
-# apply the two watermark statements before it and every role binding before the keys and the
+# apply the three watermark statements before it and every role binding before the keys and the
 # statements that use them; an output that reads one left out is null.
 run "the_statements_and_the_keys_wait_for_what_they_need" {
   state_key = "targeted"
@@ -172,7 +179,7 @@ run "the_statements_and_the_keys_wait_for_what_they_need" {
 
   assert {
     condition     = output.flink_statements != null
-    error_message = "The detection statement must wait for the users-config watermark statement, which waits for the card-transactions one (depends_on)."
+    error_message = "The detection statement must wait for the watermark statements, each for the one before it (depends_on)."
   }
   assert {
     condition     = output.role_bindings != null

@@ -7,7 +7,7 @@ from confluent_kafka import Producer
 from django.conf import settings
 
 from fraudsite.kafka import client_config
-from fraudsite.topics import CARD_TRANSACTIONS, USERS_CONFIG, VERDICTS
+from fraudsite.topics import CARD_TRANSACTIONS, LIST_MEMBERSHIPS, USERS_CONFIG, VERDICTS
 from tests.support.kafka import TopicReader, producer, unique
 from tests.support.waiting import wait_until
 
@@ -77,12 +77,21 @@ class Pipeline:
             # records of interest, so its verdict proves nothing about them. Wait as before.
             time.sleep(1.5)  # the fixed wait this probe replaces, for parallelism > 1 only
             return
-        topic = settings.TOPIC_USERS_CONFIG
+        value = self.customers.encode({"first_name": "Readiness", "last_name": "Probe", "max_speed": 1000.0})
+        self._until_probes_confirm(
+            settings.TOPIC_USERS_CONFIG, lambda probe: (probe.encode(), value),
+            lambda verdict: verdict["status"] != "UNKNOWN_CUSTOMER",  # else judged before the job read the probe
+            "the detection job to read the users-config records just published (a verdict knowing each probe "
+            "customer)", timeout)
+
+    def _until_probes_confirm(self, topic, probe_record, confirms, what, timeout):
+        """Publish probe_record(probe) -> (key, value) to each partition of topic, then a transaction of
+        each probe customer, again until confirms(its verdict)."""
         probes = {}  # probe customer: its probe transaction awaiting a verdict
         for partition in self.producer.list_topics(topic, timeout=10).topics[topic].partitions:
             probe = unique(PROBE_PREFIX)
-            value = self.customers.encode({"first_name": "Readiness", "last_name": "Probe", "max_speed": 1000.0})
-            self.producer.produce(topic, key=probe.encode(), value=value, partition=partition)
+            key, value = probe_record(probe)
+            self.producer.produce(topic, key=key, value=value, partition=partition)
             probes[probe] = None
         self.producer.flush(10)
         probe_transaction = lambda probe: self.transaction(probe, *LONDON_PARIS[0], timestamp=int(time.time() * 1000))
@@ -95,21 +104,40 @@ class Pipeline:
                 verdict = self.probe_verdicts.pop(transaction_id, None)
                 if verdict is None:
                     continue
-                if verdict["status"] == "UNKNOWN_CUSTOMER":  # judged before the job read the probe customer
-                    probes[probe] = probe_transaction(probe)
-                else:
+                if confirms(verdict):
                     del probes[probe]
+                else:
+                    probes[probe] = probe_transaction(probe)
             return sorted(probes)
 
-        wait_until(unconfirmed_probes, timeout, "the detection job to read the users-config records just published "
-                   "(a verdict knowing each probe customer)", until=lambda left: not left, interval=0)
+        wait_until(unconfirmed_probes, timeout, what, until=lambda left: not left, interval=0)
 
-    def transaction(self, user_id, lat, lng, offset_ms=0, amount=10.0, timestamp=None, transaction_id=None):
-        """Send one transaction (timestamp = the test's base time + offset_ms); returns its id."""
+    def wait_until_lists_read(self, timeout=60):
+        """Return once the running job has read every list-memberships record published so far: as
+        wait_until_customers_read proves it for users-config, with a probe value on a block list in
+        each partition, and a transaction of that probe customer judged with the probe list's reason."""
+        if settings.STACK_FLINK_PARALLELISM != 1:
+            time.sleep(1.5)  # as in wait_until_customers_read: a probe on another subtask proves nothing
+            return
+        codec = LIST_MEMBERSHIPS.codec()
+
+        def probe_record(probe):
+            return f"customer:{probe}".encode(), codec.encode({"memberships": [{
+                "list": "probe", "effect": "block", "weight": 0.0, "suppresses": "*", "value": probe, "starts_at": 0,
+                "ends_at": None}]})
+
+        self._until_probes_confirm(
+            settings.TOPIC_LIST_MEMBERSHIPS, probe_record, lambda verdict: "list:probe" in verdict["reasons"],
+            "the detection job to read the list-memberships records just published (a verdict with each probe's list)",
+            timeout)
+
+    def transaction(self, user_id, lat, lng, offset_ms=0, amount=10.0, timestamp=None, transaction_id=None, **context):
+        """Send one transaction (timestamp = the test's base time + offset_ms; context: the contract's
+        optional fields, transactions/context.py); returns its id."""
         transaction_id = transaction_id or unique("tx")
         record = {
             "timestamp": self.base_time + offset_ms if timestamp is None else timestamp,
-            "transaction_id": transaction_id, "lat": float(lat), "lng": float(lng), "amount": float(amount),
+            "transaction_id": transaction_id, "lat": float(lat), "lng": float(lng), "amount": float(amount), **context,
         }
         self.producer.produce(settings.TOPIC_CARD_TRANSACTIONS, key=user_id.encode(),
                               value=self.transactions.encode(record))

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WatchlistsConfig(AppConfig):
+    name = "watchlists"
+    verbose_name = "Lists"
