@@ -72,14 +72,60 @@ def setup_customers(count):
         Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
                                                                      "active": True, **ALL_SIGNALS})
     publish_all_pending()
-    wait_until_customers_read()
+    # Long: after a run past capacity, the job first works off what it had not judged.
+    wait_until_customers_read(timeout=900)
     return user_ids
 
 
+# Issue 32's target load: 10 lists of 10,000 entries each, of the kinds with many values (a block
+# and an allow list of a kind hold different values). One bench customer's card is on the
+# stolen-cards list, so its transactions fire a list reason; nothing else matches.
+BENCH_LISTS = [("bench-stolen-cards", "card_token", "block"), ("bench-trusted-cards", "card_token", "allow"),
+               ("bench-mule-merchants", "merchant", "block"), ("bench-vip-merchants", "merchant", "allow"),
+               ("bench-bad-devices", "device", "block"), ("bench-lab-devices", "device", "allow"),
+               ("bench-proxies", "ip", "block"), ("bench-office-ips", "ip", "allow"),
+               ("bench-watched-customers", "customer", "block"), ("bench-risky-bins", "bin", "block")]
+BENCH_LIST_ENTRIES = 10_000
+BENCH_LISTS_IN_FORCE = f"{len(BENCH_LISTS)} lists of {BENCH_LIST_ENTRIES:,} entries"
+
+
+def _bench_list_value(kind, list_number, n):
+    if kind == "ip":
+        return f"10.{list_number}.{n // 256}.{n % 256}"
+    if kind == "bin":
+        return f"{50_000_000 + n * 100:08d}"  # each under a 6-digit key of its own
+    return f"bench-{list_number}-{kind}-{n}"
+
+
+def setup_lists(user_ids, say=print):
+    """BENCH_LISTS, each with BENCH_LIST_ENTRIES entries (imported as the admin's CSV import does),
+    published and read by the job."""
+    from outbox.publisher import publish_all_pending
+    from tests.support.pipeline import wait_until_lists_read
+    from transactions.simulator import card_and_device
+    from watchlists.imports import import_entries
+    from watchlists.models import WatchList
+
+    for number, (name, kind, effect) in enumerate(BENCH_LISTS):
+        watch_list, _ = WatchList.objects.get_or_create(name=name, defaults={"kind": kind, "effect": effect})
+        values = [_bench_list_value(kind, number, n) for n in range(BENCH_LIST_ENTRIES)]
+        if name == "bench-stolen-cards":
+            values[0] = card_and_device(user_ids[0])[0]
+        added, changed = import_entries(watch_list, "value,reason\n" + "".join(f"{value},benchmark\n" for value in values),
+                                        user=None)
+        say(f"lists: {name}: {added:,} entries added, {changed:,} changed")
+    sent, failed = publish_all_pending()
+    say(f"lists: {sent:,} records published ({failed} failed); waiting for the job to read them")
+    wait_until_lists_read(timeout=300)
+    say("lists: in force")
+
+
 def customers_pool(results_dir, customers=100):
-    """The benchmark's customers set up, and the generator's pool file of their positions
-    (generated per run, not kept: bench/.gitignore)."""
-    return loadgen.write_pool(setup_customers(customers), results_dir / "b3-pool.csv")
+    """The benchmark's customers and lists set up, and the generator's pool file of their
+    positions (generated per run, not kept: bench/.gitignore)."""
+    user_ids = setup_customers(customers)
+    setup_lists(user_ids)
+    return loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
 
 
 def stack_pids():
@@ -175,7 +221,7 @@ def bench_b3(rates, step_seconds, results_dir, say):
         finally:
             pipeline.close()
     return {"partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
-            "step_seconds": step_seconds, "highest_rate_kept_up": best, "steps": steps}
+            "lists": BENCH_LISTS_IN_FORCE, "step_seconds": step_seconds, "highest_rate_kept_up": best, "steps": steps}
 
 
 def bench_sustained(rate, minutes, results_dir, say):
@@ -258,7 +304,7 @@ def bench_jobcpu(rate, results_dir, say, warmup_seconds=40, windows=3, window_se
                 generator.kill()
             offsets.close()
     return {"job": job, "partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
-            "rate": rate, "warmup_seconds": warmup_seconds, "window_seconds": window_seconds,
+            "lists": BENCH_LISTS_IN_FORCE, "rate": rate, "warmup_seconds": warmup_seconds, "window_seconds": window_seconds,
             "achieved_send_rate": round(report["acknowledged"] / report["seconds"]),
             "generator_cpu_share": round(report["cpu_share"], 3),
             "load_average_before": load_before,

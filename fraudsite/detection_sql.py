@@ -108,11 +108,13 @@ def _list_kinds(spec):
         if kind.prefix:
             value = f"SUBSTRING({value} FROM 1 FOR {detection_lists.BIN_KEY_DIGITS})"
         lookup = f"'{kind.name}:' || {value}"
+        prefix = f"{kind.name}:"
+        key = f"DECODE({spec['list_key']}, 'UTF-8')" if spec["bytes_key"] else spec["list_key"]
         slots = [{"memberships": f"{kind.name}_memberships", "index": index, "entry": f"{kind.name}_memberships[{index}]",
                   "prefix": kind.prefix, "column": f"`{kind.column}`"}
                  for index in range(1, detection_lists.MAX_LIST_MEMBERSHIPS + 1)]
         kinds.append({"name": kind.name, "lookup": f"ENCODE({lookup}, 'UTF-8')" if spec["bytes_key"] else lookup,
-                      "slots": slots})
+                      "entries_filter": f"SUBSTRING({key} FROM 1 FOR {len(prefix)}) = '{prefix}'", "slots": slots})
     return kinds
 
 

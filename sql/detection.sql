@@ -18,7 +18,14 @@
 --    {{ suppressed_prefix }}<reason> and the measurements stay. Consumers never recompute the rules.
 
 INSERT INTO {{ tables.card_transactions_enriched }} ({{ enriched_columns }})
-WITH transactions AS (
+WITH
+-- Each kind's entries, a versioned table of their own: a kind's temporal join then holds only
+-- that kind's values, not every list's.
+{% for kind in list_kinds %}{{ kind.name }}_entries AS (
+  SELECT * FROM {{ tables.list_memberships }} WHERE {{ kind.entries_filter }}
+),
+{% endfor %}
+transactions AS (
   SELECT
     {{ customer_key }} AS customer_key, {{ user_id }} AS user_id,
     transaction_id, `timestamp`, lat, lng, amount,{% for name in context_columns %} `{{ name }}`,{% endfor %}
@@ -91,14 +98,11 @@ measured_transactions AS (
     c.usual_hour_start, c.usual_hour_end, c.travel_notices,
     {% for name in scoring_fields %}c.{{ name }}, {% endfor %}
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
-    per_customer.velocity_reference_timestamp, per_customer.local_hour{% for kind in list_kinds %},
-    {{ kind.name }}_lists.memberships AS {{ kind.name }}_memberships{% endfor %}
+    per_customer.velocity_reference_timestamp, per_customer.local_hour
   FROM with_distance AS t
   LEFT JOIN {{ tables.users_config }} FOR SYSTEM_TIME AS OF t.received_at AS c
     ON t.customer_key = c.{{ customer_key }}
-{% for kind in list_kinds %}  LEFT JOIN {{ tables.list_memberships }} FOR SYSTEM_TIME AS OF t.received_at AS {{ kind.name }}_lists
-    ON {{ kind.name }}_lists.{{ list_key }} = t.{{ kind.name }}_list_key
-{% endfor %}  -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
+  -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
   -- expression into every later expression that uses it, and these are the costly ones. (The
   -- distance and elapsed time are computed before the join for the same reason.)
   CROSS JOIN UNNEST(ARRAY[ROW(
@@ -112,6 +116,24 @@ measured_transactions AS (
     END
   )]) AS per_customer (velocity_reference_timestamp, local_hour)
 ),
+
+-- The entries of the transaction's values on the lists, as they were at its record time. Only the
+-- columns read from here on: each join buffers its rows until the watermark passes them, and the
+-- window's entries (recent_transactions, read for velocity above) are most of a row's bytes.
+listed_transactions AS (
+  SELECT
+    m.customer_key, m.user_id, m.transaction_id, m.`timestamp`, m.lat, m.lng, m.amount,{% for name in context_columns %} m.`{{ name }}`,{% endfor %}
+    m.received_at, m.prev_transaction_id, m.prev_timestamp, m.prev_lat, m.prev_lng, m.prev_amount,
+    m.distance_km, m.elapsed_seconds, m.first_name, m.last_name, m.max_speed,
+    m.velocity_max_transactions, m.velocity_window_minutes, m.spend_factor,
+    m.usual_hour_start, m.usual_hour_end, m.travel_notices,
+    {% for name in scoring_fields %}m.{{ name }}, {% endfor %}
+    m.average_amount, m.velocity_reference_timestamp, m.local_hour{% for kind in list_kinds %},
+    {{ kind.name }}_lists.memberships AS {{ kind.name }}_memberships{% endfor %}
+  FROM measured_transactions AS m
+{% for kind in list_kinds %}  LEFT JOIN {{ kind.name }}_entries FOR SYSTEM_TIME AS OF m.received_at AS {{ kind.name }}_lists
+    ON {{ kind.name }}_lists.{{ list_key }} = m.{{ kind.name }}_list_key
+{% endfor %}),
 
 signals AS (
   SELECT
@@ -140,7 +162,7 @@ signals AS (
       WHEN m.usual_hour_start > m.usual_hour_end
         AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
     END AS hour_reason
-  FROM measured_transactions AS m
+  FROM listed_transactions AS m
 ),
 
 -- Lists: per entry of the transaction's values (each kind's at most {{ max_list_memberships }}, a slot each: a Flink SQL

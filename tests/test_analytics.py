@@ -171,6 +171,25 @@ def test_suppressed_reasons_and_valid_verdicts_are_not_alerts():
                       "spend_deviation": 0, "unusual_hour": 0}
 
 
+def test_a_block_lists_reason_is_counted_like_a_signals(reviewer):
+    from watchlists.models import WatchList
+
+    WatchList.objects.create(name="stolen-cards", kind="card_token", effect="block")
+    WatchList.objects.create(name="trusted", kind="merchant", effect="allow")  # an allow list fires no reason
+    at = START + timedelta(hours=1)
+    decide(alert_at(at, "list:stolen-cards,velocity_exceeded"), "confirmed_fraud", at + timedelta(minutes=5), reviewer)
+    alert_at(at, "suppressed:list:stolen-cards", status="VALID")
+
+    *_, listed = analytics.reason_table(PERIOD)
+    cofiring = analytics.cofiring_table(PERIOD)
+
+    assert (listed["reason"], listed["alerts"], listed["confirmed_fraud"], listed["precision"]) == (
+        "list:stolen-cards", 1, 1, 1.0)
+    assert cofiring["reasons"] == [*FRAUD_REASONS, "list:stolen-cards"]
+    assert cofiring["counts"][-1][FRAUD_REASONS.index("velocity_exceeded")] == 1
+    assert analytics.trend_table(PERIOD)["counts"]["list:stolen-cards"] == [1, 0, 0]
+
+
 # --- the page and its CSV exports ---------------------------------------------------------------
 
 def page(client, **params):

@@ -59,6 +59,7 @@ def test_a_declared_signal_adds_exactly_its_suppression_reasons_and_score_to_the
     prefix = detection_sql.SUPPRESSED_PREFIX
     added = [
         "c.weight_toy_exceeded, ",  # its weight, read from the customer's record
+        "m.weight_toy_exceeded, ",  # and carried past the lists' joins
         "\n      OR s.toy_reason IS NOT NULL",  # a reason fired: the travel notices are checked
         ",\n    p.toy_reason IS NOT NULL AND (p.every_signal_suppressed\n"
         "      OR LOCATE(',' || p.toy_reason || ',', p.suppressing) > 0) AS toy_suppressed",

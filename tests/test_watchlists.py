@@ -156,8 +156,11 @@ def test_a_csv_import_saves_every_line_or_none_and_names_each_wrong_line():
 
     assert import_entries(watch_list, "value,reason,expires_at\nKP,Sanctions,\nIR,Sanctions,2099-01-01T00:00:00Z\n",
                           user=None) == (2, 0)
+    started = ListEntry.objects.get(value="KP").starts_at
     assert import_entries(watch_list, "value,reason\nKP,Sanctions (renewed)\n", user=None) == (0, 1)
-    assert ListEntry.objects.get(value="KP").reason == "Sanctions (renewed)"
+    assert import_entries(watch_list, "value,reason\nKP,Sanctions (renewed)\n", user=None) == (0, 0)  # nothing new
+    assert (ListEntry.objects.get(value="KP").reason, ListEntry.objects.get(value="KP").starts_at) == (
+        "Sanctions (renewed)", started)  # an empty start keeps the entry's
     assert ListEntry.history.filter(value="KP").count() == 2
     assert queued("country:IR")["memberships"][0]["ends_at"] == 4070908800000
 

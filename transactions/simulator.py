@@ -52,7 +52,7 @@ class Simulator:
         self.fraud_share = fraud_share
         # The context comes from a generator of its own, so that a seed gives the same walks as before it.
         self.context_random = random.Random(seed)
-        self.cards = {user_id: _card_and_device(user_id) for user_id in user_ids}
+        self.cards = {user_id: card_and_device(user_id) for user_id in user_ids}
 
     def next_transaction(self, now_ms=None):
         """(user_id, record) of the next transaction: a plausible step, or an impossible jump."""
@@ -87,7 +87,7 @@ class Simulator:
         }
 
 
-def _card_and_device(user_id):
+def card_and_device(user_id):
     """A simulated customer's card token, its BIN and the customer's device, the same in every run."""
     digest = hashlib.sha256(user_id.encode()).hexdigest()
     return (hashlib.sha256(f"simulated card of {user_id}".encode()).hexdigest()[:32],

@@ -16,6 +16,7 @@ from .publishing import publish_lists
 from .values import clean_value
 
 MAX_IMPORT_ROWS = 100_000
+BATCH = 500
 COLUMNS = ["value", "reason", "starts_at", "expires_at"]
 REQUIRED_COLUMNS = ["value", "reason"]
 
@@ -41,7 +42,7 @@ def _time(text, default):
 
 
 def _row(watch_list, row, now):
-    """(entry fields, {column: message})."""
+    """(entry fields, {column: message}); starts_at None when the line leaves it empty."""
     fields, errors = {}, {}
     try:
         fields["value"] = clean_value(watch_list.list_kind, row.get("value", ""))
@@ -51,19 +52,19 @@ def _row(watch_list, row, now):
     if not reason or has_control_characters(reason) or len(reason) > MAX_ENTRY_REASON_LENGTH:
         errors["reason"] = f"Say why, in 1 to {MAX_ENTRY_REASON_LENGTH} characters on one line."
     fields["reason"] = reason
-    for name, default in (("starts_at", now), ("expires_at", None)):
+    for name in ("starts_at", "expires_at"):
         try:
-            fields[name] = _time(row.get(name, ""), default)
+            fields[name] = _time(row.get(name, ""), None)
         except ValueError as error:
             errors[name] = str(error)
-    if not errors and fields["expires_at"] and fields["expires_at"] <= fields["starts_at"]:
+    if not errors and fields["expires_at"] and fields["expires_at"] <= (fields["starts_at"] or now):
         errors["expires_at"] = "The expiry must be after the start."
     return fields, errors
 
 
 def parse(watch_list, text):
-    """[entry fields] of each line of CSV text (a header naming value and reason, and optionally
-    starts_at and expires_at); InvalidImport naming every wrong line."""
+    """[entry fields and its line number] of each line of CSV text (a header naming value and
+    reason, and optionally starts_at and expires_at); InvalidImport naming every wrong line."""
     try:
         reader = csv.DictReader(io.StringIO(text))
         columns = [name.strip() for name in reader.fieldnames or []]
@@ -82,7 +83,7 @@ def parse(watch_list, text):
                 errors[f"line {number}"] = [f"{name}: {message}" for name, message in refused.items()]
             else:
                 lines[fields["value"]] = number
-                rows.append(fields)
+                rows.append({**fields, "line": number})
     except csv.Error as error:
         raise InvalidImport({"file": [f"Not readable as CSV: {error}."]}) from None
     if errors:
@@ -94,7 +95,9 @@ def parse(watch_list, text):
 
 def import_entries(watch_list, text, user):
     """Add (or, for a value already on the list, change) the entries of CSV text, all or none, with
-    their history and the values' records queued; returns (added, changed)."""
+    their history and the values' records queued; returns (added, changed). An empty starts_at is
+    now for a new entry, and keeps an existing entry's start; a line that changes nothing is left
+    alone."""
     rows = parse(watch_list, text)
     kind = watch_list.list_kind
     try:
@@ -102,16 +105,26 @@ def import_entries(watch_list, text, user):
             existing = {entry.value: entry for entry in ListEntry.objects.filter(
                 watch_list=watch_list, value__in=[row["value"] for row in rows])}
             added, changed = [], []
+            now, late = timezone.now(), {}
             for row in rows:
-                entry = existing.get(row["value"])
+                line, entry = row.pop("line"), existing.get(row["value"])
                 if entry is None:
-                    added.append(ListEntry(watch_list=watch_list, key=kind.key(row["value"]), created_by=user, **row))
-                else:
-                    entry.reason, entry.starts_at, entry.expires_at = row["reason"], row["starts_at"], row["expires_at"]
+                    added.append(ListEntry(watch_list=watch_list, key=kind.key(row["value"]), created_by=user,
+                                           **{**row, "starts_at": row["starts_at"] or now}))
+                    continue
+                wanted = (row["reason"], row["starts_at"] or entry.starts_at, row["expires_at"])
+                if wanted[2] and wanted[2] <= wanted[1]:
+                    late[f"line {line}"] = [f"expires_at: Before the entry's start ({entry.starts_at.isoformat()})."]
+                elif wanted != (entry.reason, entry.starts_at, entry.expires_at):
+                    entry.reason, entry.starts_at, entry.expires_at = wanted
                     changed.append(entry)
-            bulk_create_with_history(added, ListEntry, default_user=user, default_change_reason="CSV import")
-            bulk_update_with_history(changed, ListEntry, ["reason", "starts_at", "expires_at"], default_user=user,
+            if late:
+                raise InvalidImport(late)
+            bulk_create_with_history(added, ListEntry, batch_size=BATCH, default_user=user,
                                      default_change_reason="CSV import")
+            # In batches: one UPDATE of thousands of CASE branches takes PostgreSQL minutes.
+            bulk_update_with_history(changed, ListEntry, ["reason", "starts_at", "expires_at"], batch_size=BATCH,
+                                     default_user=user, default_change_reason="CSV import")
             touched.update(entry.key for entry in added + changed)
     except ValidationError as error:
         raise InvalidImport({"file": error.messages}) from None

@@ -185,3 +185,13 @@ def wait_until_customers_read(timeout=60):
         pipeline.wait_until_customers_read(timeout)
     finally:
         pipeline.close()
+
+
+def wait_until_lists_read(timeout=60):
+    """Return once the running job has read every list entry published so far: see
+    Pipeline.wait_until_lists_read."""
+    pipeline = Pipeline()
+    try:
+        pipeline.wait_until_lists_read(timeout)
+    finally:
+        pipeline.close()

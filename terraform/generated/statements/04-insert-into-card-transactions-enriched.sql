@@ -18,7 +18,35 @@
 --    suppressed:<reason> and the measurements stay. Consumers never recompute the rules.
 
 INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`, `score`, `outcome`, `card_token`, `card_bin`, `merchant_id`, `merchant_category_code`, `merchant_country`, `channel`, `device_id`, `ip_address`)
-WITH transactions AS (
+WITH
+-- Each kind's entries, a versioned table of their own: a kind's temporal join then holds only
+-- that kind's values, not every list's.
+card_token_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 11) = 'card_token:'
+),
+merchant_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 9) = 'merchant:'
+),
+mcc_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 4) = 'mcc:'
+),
+country_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 8) = 'country:'
+),
+device_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 7) = 'device:'
+),
+ip_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 3) = 'ip:'
+),
+customer_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 9) = 'customer:'
+),
+bin_entries AS (
+  SELECT * FROM `list-memberships` WHERE SUBSTRING(DECODE(`key`, 'UTF-8') FROM 1 FOR 4) = 'bin:'
+),
+
+transactions AS (
   SELECT
     `key` AS customer_key, DECODE(`key`, 'UTF-8') AS user_id,
     transaction_id, `timestamp`, lat, lng, amount, `card_token`, `card_bin`, `merchant_id`, `merchant_category_code`, `merchant_country`, `channel`, `device_id`, `ip_address`,
@@ -98,34 +126,10 @@ measured_transactions AS (
     c.usual_hour_start, c.usual_hour_end, c.travel_notices,
     c.weight_speed_above_limit, c.weight_non_positive_elapsed_time, c.weight_velocity_exceeded, c.weight_spend_deviation, c.weight_unusual_hour, c.review_from, c.decline_from, 
     CASE WHEN t.prior_count >= 3 THEN t.prior_amount_sum / t.prior_count END AS average_amount,
-    per_customer.velocity_reference_timestamp, per_customer.local_hour,
-    card_token_lists.memberships AS card_token_memberships,
-    merchant_lists.memberships AS merchant_memberships,
-    mcc_lists.memberships AS mcc_memberships,
-    country_lists.memberships AS country_memberships,
-    device_lists.memberships AS device_memberships,
-    ip_lists.memberships AS ip_memberships,
-    customer_lists.memberships AS customer_memberships,
-    bin_lists.memberships AS bin_memberships
+    per_customer.velocity_reference_timestamp, per_customer.local_hour
   FROM with_distance AS t
   LEFT JOIN `users-config` FOR SYSTEM_TIME AS OF t.received_at AS c
     ON t.customer_key = c.`key`
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS card_token_lists
-    ON card_token_lists.`key` = t.card_token_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS merchant_lists
-    ON merchant_lists.`key` = t.merchant_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS mcc_lists
-    ON mcc_lists.`key` = t.mcc_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS country_lists
-    ON country_lists.`key` = t.country_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS device_lists
-    ON device_lists.`key` = t.device_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS ip_lists
-    ON ip_lists.`key` = t.ip_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS customer_lists
-    ON customer_lists.`key` = t.customer_list_key
-  LEFT JOIN `list-memberships` FOR SYSTEM_TIME AS OF t.received_at AS bin_lists
-    ON bin_lists.`key` = t.bin_list_key
   -- What needs the customer's settings, computed once per transaction: Flink 2.2 copies an
   -- expression into every later expression that uses it, and these are the costly ones. (The
   -- distance and elapsed time are computed before the join for the same reason.)
@@ -139,6 +143,45 @@ measured_transactions AS (
       DATE_FORMAT(TO_TIMESTAMP_LTZ(t.`timestamp`, 3), 'yyyy-MM-dd HH:mm:ss'), 'UTC', c.time_zone) FROM 12 FOR 2) AS INT)
     END
   )]) AS per_customer (velocity_reference_timestamp, local_hour)
+),
+
+-- The entries of the transaction's values on the lists, as they were at its record time. Only the
+-- columns read from here on: each join buffers its rows until the watermark passes them, and the
+-- window's entries (recent_transactions, read for velocity above) are most of a row's bytes.
+listed_transactions AS (
+  SELECT
+    m.customer_key, m.user_id, m.transaction_id, m.`timestamp`, m.lat, m.lng, m.amount, m.`card_token`, m.`card_bin`, m.`merchant_id`, m.`merchant_category_code`, m.`merchant_country`, m.`channel`, m.`device_id`, m.`ip_address`,
+    m.received_at, m.prev_transaction_id, m.prev_timestamp, m.prev_lat, m.prev_lng, m.prev_amount,
+    m.distance_km, m.elapsed_seconds, m.first_name, m.last_name, m.max_speed,
+    m.velocity_max_transactions, m.velocity_window_minutes, m.spend_factor,
+    m.usual_hour_start, m.usual_hour_end, m.travel_notices,
+    m.weight_speed_above_limit, m.weight_non_positive_elapsed_time, m.weight_velocity_exceeded, m.weight_spend_deviation, m.weight_unusual_hour, m.review_from, m.decline_from, 
+    m.average_amount, m.velocity_reference_timestamp, m.local_hour,
+    card_token_lists.memberships AS card_token_memberships,
+    merchant_lists.memberships AS merchant_memberships,
+    mcc_lists.memberships AS mcc_memberships,
+    country_lists.memberships AS country_memberships,
+    device_lists.memberships AS device_memberships,
+    ip_lists.memberships AS ip_memberships,
+    customer_lists.memberships AS customer_memberships,
+    bin_lists.memberships AS bin_memberships
+  FROM measured_transactions AS m
+  LEFT JOIN card_token_entries FOR SYSTEM_TIME AS OF m.received_at AS card_token_lists
+    ON card_token_lists.`key` = m.card_token_list_key
+  LEFT JOIN merchant_entries FOR SYSTEM_TIME AS OF m.received_at AS merchant_lists
+    ON merchant_lists.`key` = m.merchant_list_key
+  LEFT JOIN mcc_entries FOR SYSTEM_TIME AS OF m.received_at AS mcc_lists
+    ON mcc_lists.`key` = m.mcc_list_key
+  LEFT JOIN country_entries FOR SYSTEM_TIME AS OF m.received_at AS country_lists
+    ON country_lists.`key` = m.country_list_key
+  LEFT JOIN device_entries FOR SYSTEM_TIME AS OF m.received_at AS device_lists
+    ON device_lists.`key` = m.device_list_key
+  LEFT JOIN ip_entries FOR SYSTEM_TIME AS OF m.received_at AS ip_lists
+    ON ip_lists.`key` = m.ip_list_key
+  LEFT JOIN customer_entries FOR SYSTEM_TIME AS OF m.received_at AS customer_lists
+    ON customer_lists.`key` = m.customer_list_key
+  LEFT JOIN bin_entries FOR SYSTEM_TIME AS OF m.received_at AS bin_lists
+    ON bin_lists.`key` = m.bin_list_key
 ),
 
 signals AS (
@@ -168,7 +211,7 @@ signals AS (
       WHEN m.usual_hour_start > m.usual_hour_end
         AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
     END AS hour_reason
-  FROM measured_transactions AS m
+  FROM listed_transactions AS m
 ),
 
 -- Lists: per entry of the transaction's values (each kind's at most 4, a slot each: a Flink SQL
