@@ -64,7 +64,7 @@ class WatchListAdmin(HistoryAdmin):
             except InvalidImport as error:
                 errors = error.errors
             else:
-                self.message_user(request, f"{watch_list}: {added} entries added, {changed} changed.")
+                self.message_user(request, f"List {watch_list}: {added} added, {changed} changed.")
                 return redirect(f"{reverse('admin:watchlists_listentry_changelist')}?watch_list__id__exact={pk}")
         return TemplateResponse(request, "admin/watchlists/watchlist/import.html", {
             **self.admin_site.each_context(request), "title": f"Import entries into {watch_list}", "form": form,
