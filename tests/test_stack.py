@@ -133,6 +133,25 @@ def test_a_test_session_on_a_stack_that_make_run_holds_ends_at_once_saying_so(ow
         make_run.kill()
         make_run.wait()
 
+def test_a_test_session_whose_stack_fails_to_start_stops_what_it_started(own_stack_dir, monkeypatch):
+    """The detection SQL rejected (or any failure) while the session brings its stack up: the session
+    ends, having stopped the processes it started and given the stack up; what ran before stays."""
+    from tests.support.stack_session import claim_and_start
+
+    kafka = spawn("kafka", ["sleep", "120"])  # running before the session
+
+    def up_then_fail(owner=None):
+        spawn("event-clock", ["sleep", "120"])
+        raise StackError("the detection SQL was rejected")
+
+    monkeypatch.setattr(stack, "up", up_then_fail)
+    with pytest.raises(pytest.exit.Exception) as ended:
+        claim_and_start(os.getpid())
+    assert "the detection SQL was rejected" in ended.value.msg
+    assert running_pid("event-clock") is None and running_pid("kafka") == kafka
+    assert owner.current() is None  # the next session may claim it
+
+
 def test_an_instance_stops_only_what_it_started(own_stack_dir, monkeypatch):
     """make run's exit trap, on a stack whose broker was already running (make stack-up): it stops
     the processes it started and leaves the broker up."""

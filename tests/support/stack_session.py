@@ -14,12 +14,19 @@ def claim_and_start(me):
     """Claim the stack directory for the session whose pid is `me` and start what is not running;
     returns the stack's processes that were running already. A stack directory that another
     instance (make run, another session) holds, or ports another stack uses, end the session with
-    the message that names it, before anything is started or stopped."""
+    the message that names it, before anything is started or stopped. A start that fails (the
+    detection SQL rejected, say) stops what it started and gives the stack up before the session
+    ends: left running, the next session would take it for a developer's and leave it up too."""
     try:
         # Ctrl-C (not kill: pytest would skip its teardown, and leave the stack running)
         stack_owner.claim(me, "a test session", f"Ctrl-C in its terminal (pytest, pid {me})")
         already_running = local_stack.started_processes()
-        local_stack.up(owner=me)
+        try:
+            local_stack.up(owner=me)
+        except BaseException:
+            local_stack.stop(local_stack.started_processes() - already_running)
+            stack_owner.release(me)
+            raise
     except StackError as error:
         pytest.exit(f"{error}\nThe tests need a stack of their own: `make test` gives them one.", returncode=3)
     return already_running
