@@ -2,16 +2,19 @@
 list's kind matches (transactions/context.py), so an entry is spelled exactly as the transactions
 it should match are stored."""
 
-import re
+from django.core.exceptions import ValidationError
 
 from transactions import context
+from users.models import user_id_validator
 
 CONTEXT_CHECKS = {field.name: field.clean for field in context.FIELDS}
 
 
 def _customer(value):
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
-        raise ValueError("A customer's user id: 1 to 64 letters, digits, '_', '.' or '-'.")
+    try:
+        user_id_validator(value)  # the Customer's own check
+    except ValidationError:
+        raise ValueError("A customer's user id: 1 to 64 letters, digits, '_', '.' or '-'.") from None
     return value
 
 

@@ -72,11 +72,6 @@ class Pipeline:
         The probes' verdicts never reach reader.records; a worker storing the topic stores them
         (user_id "probe_..."). Typically a few hundred ms (users-config must go idle, 200 ms, before
         the join's watermark moves on) instead of a fixed 1.5 s."""
-        if settings.STACK_FLINK_PARALLELISM != 1:
-            # Several join subtasks: a probe customer may be hashed to another subtask than the
-            # records of interest, so its verdict proves nothing about them. Wait as before.
-            time.sleep(1.5)  # the fixed wait this probe replaces, for parallelism > 1 only
-            return
         value = self.customers.encode({"first_name": "Readiness", "last_name": "Probe", "max_speed": 1000.0})
         self._until_probes_confirm(
             settings.TOPIC_USERS_CONFIG, lambda probe: (probe.encode(), value),
@@ -87,6 +82,11 @@ class Pipeline:
     def _until_probes_confirm(self, topic, probe_record, confirms, what, timeout):
         """Publish probe_record(probe) -> (key, value) to each partition of topic, then a transaction of
         each probe customer, again until confirms(its verdict)."""
+        if settings.STACK_FLINK_PARALLELISM != 1:
+            # Several join subtasks: a probe may be hashed to another subtask than the records of
+            # interest, so its verdict proves nothing about them. Wait as before.
+            time.sleep(1.5)  # the fixed wait the probes replace, for parallelism > 1 only
+            return
         probes = {}  # probe customer: its probe transaction awaiting a verdict
         for partition in self.producer.list_topics(topic, timeout=10).topics[topic].partitions:
             probe = unique(PROBE_PREFIX)
@@ -116,9 +116,6 @@ class Pipeline:
         """Return once the running job has read every list-memberships record published so far: as
         wait_until_customers_read proves it for users-config, with a probe value on a block list in
         each partition, and a transaction of that probe customer judged with the probe list's reason."""
-        if settings.STACK_FLINK_PARALLELISM != 1:
-            time.sleep(1.5)  # as in wait_until_customers_read: a probe on another subtask proves nothing
-            return
         codec = LIST_MEMBERSHIPS.codec()
 
         def probe_record(probe):
