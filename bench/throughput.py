@@ -87,6 +87,7 @@ BENCH_LISTS = [("bench-stolen-cards", "card_token", "block"), ("bench-trusted-ca
                ("bench-watched-customers", "customer", "block"), ("bench-risky-bins", "bin", "block")]
 BENCH_LIST_ENTRIES = 10_000
 BENCH_LISTS_IN_FORCE = f"{len(BENCH_LISTS)} lists of {BENCH_LIST_ENTRIES:,} entries"
+BENCH_RULES_IN_FORCE = "the 4 example counter rules (counterrules/examples.py)"
 
 
 def _bench_list_value(kind, list_number, n):
@@ -120,11 +121,28 @@ def setup_lists(user_ids, say=print):
     say("lists: in force")
 
 
+def setup_rules(say=print):
+    """The issue's four example counter rules in force, published with every customer and read by the job."""
+    from counterrules.examples import EXAMPLE_RULES
+    from counterrules.services import apply_changes
+    from outbox.publisher import publish_all_pending
+    from tests.support.pipeline import wait_until_customers_read
+    from users.models import Customer
+    from users.publishing import publish_customers
+
+    apply_changes(EXAMPLE_RULES, user=None, reason="benchmark")
+    publish_customers(Customer.objects.filter(active=True))
+    sent, failed = publish_all_pending()
+    say(f"rules: {len(EXAMPLE_RULES)} in force, {sent:,} records published ({failed} failed)")
+    wait_until_customers_read(timeout=300)
+
+
 def customers_pool(results_dir, customers=100):
-    """The benchmark's customers and lists set up, and the generator's pool file of their
+    """The benchmark's customers, lists and rules set up, and the generator's pool file of their
     positions (generated per run, not kept: bench/.gitignore)."""
     user_ids = setup_customers(customers)
     setup_lists(user_ids)
+    setup_rules()
     return loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
 
 
@@ -221,7 +239,8 @@ def bench_b3(rates, step_seconds, results_dir, say):
         finally:
             pipeline.close()
     return {"partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
-            "lists": BENCH_LISTS_IN_FORCE, "step_seconds": step_seconds, "highest_rate_kept_up": best, "steps": steps}
+            "lists": BENCH_LISTS_IN_FORCE, "rules": BENCH_RULES_IN_FORCE, "step_seconds": step_seconds,
+            "highest_rate_kept_up": best, "steps": steps}
 
 
 def bench_sustained(rate, minutes, results_dir, say):
@@ -304,7 +323,8 @@ def bench_jobcpu(rate, results_dir, say, warmup_seconds=40, windows=3, window_se
                 generator.kill()
             offsets.close()
     return {"job": job, "partitions": settings.TOPIC_PARTITIONS, "flink_parallelism": settings.STACK_FLINK_PARALLELISM,
-            "lists": BENCH_LISTS_IN_FORCE, "rate": rate, "warmup_seconds": warmup_seconds, "window_seconds": window_seconds,
+            "lists": BENCH_LISTS_IN_FORCE, "rules": BENCH_RULES_IN_FORCE, "rate": rate, "warmup_seconds": warmup_seconds,
+            "window_seconds": window_seconds,
             "achieved_send_rate": round(report["acknowledged"] / report["seconds"]),
             "generator_cpu_share": round(report["cpu_share"], 3),
             "load_average_before": load_before,

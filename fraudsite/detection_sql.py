@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.template import Context, Engine
 
-from . import detection_lists, detection_signals
+from . import detection_counters, detection_lists, detection_signals
 from .detection_signals import HISTORY_ROWS, SPEND_MIN_HISTORY
 from .topics import CARD_TRANSACTIONS, TICK_USER_ID, TOPICS, VERDICTS, topic_names
 
@@ -118,11 +118,23 @@ def _list_kinds(spec):
     return kinds
 
 
+def _counter_windows():
+    """Per (key, window) pair the job keeps: its CTE's input and its aggregates, chained in order
+    after the lists' joins; and the name of the last CTE (the transactions with every counter)."""
+    windows, source = [], "listed_transactions"
+    for pair in detection_counters.counter_windows():
+        windows.append({"name": pair.name, "source": source, "column": pair.key.column, "interval": pair.interval,
+                        "aggregates": [{"name": a.name, "expression": a.expression} for a in pair.aggregates]})
+        source = f"{pair.name}_counted"
+    return windows, source
+
+
 def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=None):
     spec = VARIANTS[variant]
     topics = {**topic_names(), **(topics or {})}
     tables = spec["names"] or {key: f"`{topic}`" for key, topic in topics.items()}
     columns = (["key"] if spec["enriched_key"] else []) + VERDICTS.field_names
+    counter_windows, counted_transactions = _counter_windows()
     return Context(
         {
             **spec,
@@ -147,6 +159,13 @@ def _context(variant, bootstrap_servers, partitions, topics=None, runtime_mode=N
             "every_reason": detection_lists.EVERY_REASON,
             "every_list": detection_lists.EVERY_LIST,
             "every_signal": EVERY_SIGNAL,
+            "counter_windows": counter_windows,
+            "counted_transactions": counted_transactions,
+            "counters": [{"name": name, "column": f"{pair.name}_{aggregate.name}"}
+                         for name, (pair, aggregate) in detection_counters.counters().items()],
+            "rule_slots": range(1, detection_counters.MAX_COUNTER_RULES + 1),
+            "rule_reason_prefix": detection_counters.RULE_REASON_PREFIX,
+            "every_rule": detection_counters.EVERY_RULE,
             "detection_group": DETECTION_GROUP,
             "watermark_interval_ms": WATERMARK_INTERVAL_MS,
             "buffer_timeout_ms": BUFFER_TIMEOUT_MS,

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "alerts",
     "proposals",
     "watchlists",
+    "counterrules",
     "webhooks",
     "rest_framework",
     "rest_framework_api_key",
@@ -326,6 +327,9 @@ TOPIC_CARD_TRANSACTIONS_ENRICHED = env(
 )
 TOPIC_LIST_MEMBERSHIPS = env("TOPIC_LIST_MEMBERSHIPS", default="list-memberships")
 TOPIC_PARTITIONS = env.int("TOPIC_PARTITIONS", default=1)
+# The (key, window) pairs whose counters the detection job keeps for counter rules
+# (fraudsite/detection_counters.py): each is an operator of the job, so a change is a redeploy.
+COUNTER_WINDOWS = env("COUNTER_WINDOWS", default="card:1h,card:24h,device:24h,merchant:10min")
 # Milliseconds between the event-time clock's ticks to every card-transactions partition
 # (transactions/clock.py): the bound on how long a verdict can wait for the job's watermark. Per
 # deployment variant: the local job emits a watermark per record, so 20 ms bounds the wait;

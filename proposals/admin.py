@@ -11,6 +11,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from counterrules.models import CounterRule
+from counterrules.services import described
 from fraudsite.admin import HistoryAdmin, require_id
 from fraudsite.flink_client import unavailable as replay_unavailable
 from users.admin import CustomerAdmin
@@ -18,7 +20,7 @@ from users.models import Customer
 from users.thresholds import InvalidThresholds
 
 from . import replay_queue, services
-from .forms import ProposalForm, ProposalUploadForm
+from .forms import ProposalForm, ProposalUploadForm, RuleProposalForm
 from .models import Proposal
 from .permissions import ADD_PROPOSAL, APPROVE_PROPOSAL, CHANGE_PROPOSAL
 
@@ -41,6 +43,20 @@ def describe_replay(proposal):
     return proposal.replay_message  # finished, or why it failed
 
 
+def draft_from(model_admin, request, form, draft):
+    """When the form is valid, draft() the proposal and go to its page; None (the form shows why) otherwise."""
+    if not form.is_valid():
+        return None
+    try:
+        proposal = draft()
+    except InvalidThresholds as error:
+        form.add_error(None, [f"{who}: {' '.join(m for ms in fields.values() for m in ms)}"
+                              for who, fields in error.errors.items()])
+        return None
+    model_admin.message_user(request, f"Draft proposal {proposal.pk} saved; replay it before approval.")
+    return redirect("admin:proposals_proposal_change", proposal.pk)
+
+
 admin.site.unregister(Customer)
 
 
@@ -56,17 +72,11 @@ class CustomerWithProposalsAdmin(CustomerAdmin):
         (nothing changes until a second person approves it after its replay)."""
         warn_if_replay_unavailable(request)
         form = ProposalForm(request.POST if "propose" in request.POST else None)
-        if form.is_valid():
-            try:
-                proposal = services.propose_for(queryset, form.changes, author=request.user,
-                                                reason=form.cleaned_data["reason"],
-                                                replay_days=form.cleaned_data["replay_days"])
-            except InvalidThresholds as error:
-                form.add_error(None, [f"{who}: {' '.join(m for ms in fields.values() for m in ms)}"
-                                      for who, fields in error.errors.items()])
-            else:
-                self.message_user(request, f"Draft proposal {proposal.pk} saved; replay it before approval.")
-                return redirect("admin:proposals_proposal_change", proposal.pk)
+        drafted = draft_from(self, request, form, lambda: services.propose_for(
+            queryset, form.changes, author=request.user, reason=form.cleaned_data["reason"],
+            replay_days=form.cleaned_data["replay_days"]))
+        if drafted:
+            return drafted
         return TemplateResponse(request, "admin/proposals/propose_thresholds.html", {
             **self.admin_site.each_context(request), "title": "Propose thresholds", "form": form,
             "customers": queryset, "opts": self.model._meta,
@@ -114,6 +124,7 @@ class ProposalAdmin(HistoryAdmin):
         view = lambda fn: self.admin_site.admin_view(require_POST(fn))  # noqa: E731
         return [
             path("upload/", self.admin_site.admin_view(self.upload), name="proposals_proposal_upload"),
+            path("rule/", self.admin_site.admin_view(self.propose_rule), name="proposals_proposal_rule"),
             path("<int:pk>/progress/", self.admin_site.admin_view(self.progress), name="proposals_proposal_progress"),
             path("<int:pk>/replay/", view(self.start_replay), name="proposals_proposal_replay"),
             path("<int:pk>/approve/", view(self.approve), name="proposals_proposal_approve"),
@@ -132,6 +143,7 @@ class ProposalAdmin(HistoryAdmin):
         return super().change_view(request, object_id, form_url, {
             **(extra_context or {}), "proposal": proposal, "result": result, "changes": changes,
             "more_changes": max(0, len(proposal.changes) - 200),
+            "rule_changes": described(proposal.rule_changes) if proposal.is_rule_change else [],
             "per_reason": sorted((result.get("per_reason") or {}).items()),
             "can_decide": request.user.has_perm(APPROVE_PROPOSAL),
             "can_replay": request.user.has_perm(ADD_PROPOSAL) or request.user.has_perm(CHANGE_PROPOSAL),
@@ -161,6 +173,22 @@ class ProposalAdmin(HistoryAdmin):
             **self.admin_site.each_context(request), "title": "Upload a threshold proposal (CSV)", "form": form,
             "row_errors": sorted(row_errors.items()), "opts": self.model._meta})
 
+    def propose_rule(self, request):
+        """A change of one counter rule (?name= starts from that rule), drafted as a proposal."""
+        if not request.user.has_perm(ADD_PROPOSAL):
+            raise PermissionDenied
+        warn_if_replay_unavailable(request)
+        current = CounterRule.objects.filter(name=request.GET.get("name", "")).first()
+        form = RuleProposalForm(request.POST or None, instance=current or CounterRule())
+        drafted = draft_from(self, request, form, lambda: services.create_rule_proposal(
+            author=request.user, reason=form.cleaned_data["reason"], rule_changes=form.rule_changes(),
+            replay_days=form.cleaned_data["replay_days"]))
+        if drafted:
+            return drafted
+        return TemplateResponse(request, "admin/proposals/proposal/rule.html", {
+            **self.admin_site.each_context(request), "title": "Propose a counter rule change", "form": form,
+            "opts": self.model._meta})
+
     def progress(self, request, pk):
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -186,7 +214,7 @@ class ProposalAdmin(HistoryAdmin):
 
     def approve(self, request, pk):
         return self._decide(request, pk, lambda p: services.approve(p, user=request.user),
-                            "Approved: the thresholds are published to users-config.")
+                            "Approved: the changes are published to users-config.")
 
     def reject(self, request, pk):
         return self._decide(request, pk, lambda p: services.reject(p, user=request.user,

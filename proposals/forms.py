@@ -2,6 +2,7 @@
 
 from django import forms
 
+from counterrules.models import RULE_FIELDS, CounterRule
 from users.models import Customer
 from users.thresholds import OFF, THRESHOLD_FIELDS, parse_threshold
 
@@ -47,3 +48,18 @@ class ProposalForm(DraftForm):
 class ProposalUploadForm(DraftForm):
     file = forms.FileField(help_text="CSV: a user_id column and one column per threshold to change "
                                      f"({', '.join(THRESHOLD_FIELDS)}); '{OFF}' or empty turns a signal off.")
+
+
+class RuleProposalForm(DraftForm, forms.ModelForm):
+    """A counter rule's new definition (a new name adds one; active off retires it): the model's
+    fields checked by the model (counterrules/models.py) when the proposal is drafted."""
+
+    class Meta:
+        model = CounterRule
+        fields = ["name", *RULE_FIELDS]
+
+    def validate_unique(self):
+        pass  # the name of an existing rule proposes a change of that rule
+
+    def rule_changes(self):
+        return {self.cleaned_data["name"]: {field: self.cleaned_data[field] for field in RULE_FIELDS}}

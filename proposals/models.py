@@ -1,5 +1,5 @@
-"""Threshold proposals: a draft change of thresholds, its replay against stored history, and the
-second person's decision (services.py, replay.py, replay_queue.py)."""
+"""Proposals: a draft change of thresholds or of counter rules, its replay against stored history,
+and the second person's decision (services.py, replay.py, replay_queue.py)."""
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -35,6 +35,10 @@ class Proposal(models.Model):
     reason = models.CharField(max_length=500, help_text="Why: what the change should achieve.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     changes = models.JSONField(help_text="{user_id: {threshold field: new value}}")
+    rule_changes = models.JSONField(
+        null=True, blank=True,
+        help_text="A rule proposal's change of counter rules, {name: {field: value}} (counterrules/services.py); "
+                  "null for a threshold proposal.")
     replay_days = models.PositiveSmallIntegerField(
         default=DEFAULT_REPLAY_DAYS, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPLAY_DAYS)],
         help_text="How many days of stored transactions, up to now, the replay judges.")
@@ -65,8 +69,14 @@ class Proposal(models.Model):
         permissions = [(codename(APPROVE_PROPOSAL), "Can approve threshold proposals (publishes them)")]
 
     def __str__(self):
+        if self.is_rule_change:
+            return f"Proposal {self.pk}: rules {', '.join(sorted(self.rule_changes))} ({self.get_status_display()})"
         count = len(self.changes or {})
         return f"Proposal {self.pk}: {count} customer{'s' if count != 1 else ''} ({self.get_status_display()})"
+
+    @property
+    def is_rule_change(self):
+        return self.rule_changes is not None
 
     @property
     def replay_owner(self):

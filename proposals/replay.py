@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fraudsite import detection_sql
+from fraudsite.detection_counters import RULE_REASON_PREFIX
 from fraudsite.detection_sql import HISTORY_ROWS
 from fraudsite.flink_client import flink_client
 from fraudsite.kafka import client_config
@@ -40,6 +41,7 @@ from fraudsite.topics import (CARD_TRANSACTIONS, LIST_MEMBERSHIPS, REPLAY_TOPIC_
                               replay_topics)
 
 from alerts.models import ReviewStatus
+from counterrules.services import published_rules
 from transactions import context
 from transactions.models import Verdict
 from users.models import Customer, ScoringPolicy, notices_in_effect
@@ -48,7 +50,7 @@ from watchlists.publishing import fraud_reason_codes, list_records
 from users.thresholds import apply_changes
 
 from .models import Proposal
-from .services import ProposalRefused, record, thresholds_fingerprint
+from .services import ProposalRefused, record, replay_fingerprint, replay_input
 
 logger = logging.getLogger("fraudsite.replay")
 
@@ -114,9 +116,9 @@ class Phases:
             self._started = None
 
 
-def candidate_records(changes, window_start):
-    """{user_id: users-config value}: each customer as published today, with the changes applied
-    and the travel notices that had not ended when the window began."""
+def candidate_records(changes, window_start, rules):
+    """{user_id: users-config value}: each customer as published today, with the changes applied,
+    the travel notices that had not ended when the window began and these counter rules."""
     customers = list(Customer.objects.filter(user_id__in=list(changes)))
     scoring = ScoringPolicy.current().published_fields()
     notices = {}
@@ -128,7 +130,7 @@ def candidate_records(changes, window_start):
         if refused:
             raise ProposalRefused(f"{customer.user_id}: {refused}")
         if customer.active:
-            records[customer.user_id] = users_config_value(customer, notices.get(customer.pk, []), scoring)
+            records[customer.user_id] = users_config_value(customer, notices.get(customer.pk, []), scoring, rules)
     return records
 
 
@@ -254,16 +256,16 @@ def read_verdicts(topic, fields=None):
     return verdicts
 
 
-def replay_history(changes, start, end, phases=None, fields=None):
+def replay_history(changes, start, end, phases=None, fields=None, rules=None):
     """Run the detection query over the customers' stored transactions with the candidate
-    thresholds; returns {transaction_id: replayed verdict (these fields of it)} of every transaction
+    thresholds and counter rules (None: the rules in force); returns {transaction_id: replayed verdict (these fields of it)} of every transaction
     sent (the window's and the look-back before it)."""
     phases = phases or Phases(None)
     topics = replay_topics(uuid.uuid4().hex[:12])
     create_topics(topics)
     try:
         phases.start("export", 5, "exporting the stored transactions")
-        records = candidate_records(changes, start)
+        records = candidate_records(changes, start, published_rules() if rules is None else rules)
         produced = export_history(list(changes), start, end, topics["card_transactions"], phases)
         if not produced:
             phases.stop()
@@ -287,11 +289,12 @@ def _fraud_reasons(reasons, codes):
     return [reason for reason in (reasons or "").split(",") if reason in codes]
 
 
-def compare(replayed, user_ids, start, end):
+def compare(replayed, user_ids, start, end, rules=()):
     """Alerts gained and lost in the window against the stored verdicts, with the analysts'
-    decisions on them, per reason code, and the affected transactions."""
+    decisions on them, per reason code (the candidate rules' too), and the affected transactions."""
     empty = lambda: {"count": 0, **{status or "open": 0 for status in ReviewStatus.values}}  # noqa: E731
     codes = fraud_reason_codes()
+    codes += [code for code in (RULE_REASON_PREFIX + rule["name"] for rule in rules) if code not in codes]
     result = {"transactions": 0, "not_replayed": 0, "alerts_before": 0, "alerts_after": 0, "gained": empty(), "lost": empty(),
               "per_reason": {reason: {"gained": 0, "lost": 0} for reason in codes}, "affected": []}
     stored = Verdict.objects.filter(user_id__in=user_ids, received_at__gte=start, received_at__lt=end).order_by(
@@ -330,10 +333,11 @@ def run_claimed(proposal, stopped=None):
     start = end - timedelta(days=proposal.replay_days)
     phases = Phases(proposal.pk, stopped)
     try:
-        fingerprint = thresholds_fingerprint(proposal.user_ids)  # before reading: a change during the replay shows
-        replayed = replay_history(proposal.changes, start, end, phases, fields=COMPARED_FIELDS)
+        fingerprint = replay_fingerprint(proposal)  # before reading: a change during the replay shows
+        changes, rules = replay_input(proposal)
+        replayed = replay_history(changes, start, end, phases, fields=COMPARED_FIELDS, rules=rules)
         phases.start("compare", 92, "comparing with the stored verdicts")
-        result = compare(replayed, proposal.user_ids, start, end)
+        result = compare(replayed, list(changes), start, end, rules)
         phases.stop()
         result["timings"] = phases.timings
         result["replayed"] = len(replayed)

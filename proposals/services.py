@@ -12,9 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.rules import one_person
+from counterrules import services as counter_rules
 from fraudsite.flink_client import unavailable as replay_unavailable
 
 from users.models import Customer
+from users.publishing import publish_customers
 from users.thresholds import (THRESHOLD_FIELDS, InvalidThresholds, apply_changes, parse_threshold, set_thresholds,
                               unknown_fields)
 
@@ -65,6 +67,45 @@ def create_proposal(*, author, reason, changes, replay_days=None):
         proposal.replay_days = replay_days
     record(proposal, "drafted", author)
     return proposal
+
+
+def create_rule_proposal(*, author, reason, rule_changes, replay_days=None):
+    """A draft proposal of counter rules, {name: {field: value}} (counterrules/services.py);
+    InvalidThresholds ({name: {field: [messages]}}, nothing saved) when any rule is refused."""
+    if not rule_changes:
+        raise InvalidThresholds({"*": {"rules": ["Change at least one rule."]}})
+    if not reason.strip():
+        raise InvalidThresholds({"*": {"reason": ["Say why: a reason is required."]}})
+    if replay_unavailable():
+        raise InvalidThresholds({"*": {"replay": [f"No proposal can be replayed here: {replay_unavailable()}"]}})
+    try:
+        counter_rules.rules_with(rule_changes)
+    except counter_rules.InvalidRules as error:
+        raise InvalidThresholds(error.errors) from None
+    proposal = Proposal(author=author, reason=reason.strip(), changes={}, rule_changes=rule_changes)
+    if replay_days:
+        proposal.replay_days = replay_days
+    record(proposal, "drafted", author)
+    return proposal
+
+
+def replay_input(proposal):
+    """(the customers replayed, {user_id: threshold changes}; the counter rules each of their
+    records carries): a threshold proposal's customers with its changes and the rules in force; a
+    rule proposal's candidate rules over every active customer, since a rule counts across customers."""
+    if proposal.is_rule_change:
+        user_ids = Customer.objects.filter(active=True).values_list("user_id", flat=True)
+        return dict.fromkeys(user_ids, {}), counter_rules.published(counter_rules.rules_with(proposal.rule_changes))
+    return proposal.changes, counter_rules.published_rules()
+
+
+def replay_fingerprint(proposal):
+    """What the replay read that approval needs unchanged: a rule proposal's the rules, a threshold
+    proposal's its customers' thresholds and the rules."""
+    if proposal.is_rule_change:
+        return counter_rules.rules_fingerprint()
+    return hashlib.sha256((thresholds_fingerprint(proposal.user_ids) + counter_rules.rules_fingerprint()).encode()
+                          ).hexdigest()
 
 
 def propose_for(customers, changes, *, author, reason, replay_days=None):
@@ -163,8 +204,12 @@ def approve(proposal, *, user):
         if proposal.status != Proposal.Status.REPLAYED:
             raise ProposalRefused(f"Only a replayed proposal can be approved; this one is "
                                   f"{proposal.get_status_display().lower()}.")
-        if thresholds_fingerprint(proposal.user_ids) != proposal.replay_fingerprint:
-            raise ProposalRefused("Its customers have changed since the replay: replay it again before approving.")
+        if replay_fingerprint(proposal) != proposal.replay_fingerprint:
+            raise ProposalRefused(f"Its {'rules' if proposal.is_rule_change else 'customers or the rules'} have changed "
+                                  "since the replay: replay it again before approving.")
+        if proposal.is_rule_change:
+            counter_rules.apply_changes(proposal.rule_changes, user=user, reason=f"proposal {proposal.pk}: {proposal.reason}")
+            publish_customers(Customer.objects.filter(active=True))
         groups = {}  # customers with the same changes: one set_thresholds call each
         for user_id, changes in proposal.changes.items():
             groups.setdefault(json.dumps(changes, sort_keys=True), []).append(user_id)

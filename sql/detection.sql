@@ -12,10 +12,15 @@
 --    they were at its record time, one event-time temporal join per kind of value against the
 --    versioned list-memberships table: an entry applies from its start to its expiry by record
 --    time, with nobody acting, and state stays bounded by the entries.
--- 4. Decide, once, here: every signal that fired and every block list the transaction is on is a
---    reason, and any fraud reason makes the verdict FRAUD, unless one of the customer's travel
---    notices or an allow list suppresses it: then the reason is reported as
---    {{ suppressed_prefix }}<reason> and the measurements stay. Consumers never recompute the rules.
+-- 4. Count, per (key, window) pair the job keeps (COUNTER_WINDOWS), the transactions of the same
+--    key (card, device, merchant, ...) in the window of record time ending with this one: every
+--    aggregate of the menu in fraudsite/detection_counters.py, for the counter rules that the
+--    customer's record carries (rules are data: a change reaches the job as a threshold does).
+-- 5. Decide, once, here: every signal that fired, every block list the transaction is on and
+--    every counter rule that fired is a reason, and any fraud reason makes the verdict FRAUD,
+--    unless one of the customer's travel notices or an allow list suppresses it: then the reason
+--    is reported as {{ suppressed_prefix }}<reason> and the measurements stay. Consumers never
+--    recompute the rules.
 
 INSERT INTO {{ tables.card_transactions_enriched }} ({{ enriched_columns }})
 WITH
@@ -95,7 +100,7 @@ measured_transactions AS (
     t.*,
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
-    c.usual_hour_start, c.usual_hour_end, c.travel_notices,
+    c.usual_hour_start, c.usual_hour_end, c.travel_notices, c.counter_rules,
     {% for name in scoring_fields %}c.{{ name }}, {% endfor %}
     CASE WHEN t.prior_count >= {{ spend_min_history }} THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
@@ -128,13 +133,27 @@ listed_transactions AS (
     m.velocity_max_transactions, m.velocity_window_minutes, m.spend_factor,
     m.usual_hour_start, m.usual_hour_end, m.travel_notices,
     {% for name in scoring_fields %}m.{{ name }}, {% endfor %}
-    m.average_amount, m.velocity_reference_timestamp, m.local_hour{% for kind in list_kinds %},
+    m.average_amount, m.velocity_reference_timestamp, m.local_hour, m.counter_rules{% for kind in list_kinds %},
     {{ kind.name }}_lists.memberships AS {{ kind.name }}_memberships{% endfor %}
   FROM measured_transactions AS m
 {% for kind in list_kinds %}  LEFT JOIN {{ kind.name }}_entries FOR SYSTEM_TIME AS OF m.received_at AS {{ kind.name }}_lists
     ON {{ kind.name }}_lists.{{ list_key }} = m.{{ kind.name }}_list_key
 {% endfor %}),
 
+-- The counters: per (key, window) pair a window of its own, partitioned by the key and ordered by
+-- record time: this transaction and the key's transactions within the window's length before it.
+-- A transaction without the key (an older producer's) has no counter on it (NULL): no rule fires.
+{% for window in counter_windows %}{{ window.name }}_counted AS (
+  SELECT
+    c.*{% for aggregate in window.aggregates %},
+    CASE WHEN c.`{{ window.column }}` IS NOT NULL THEN {{ aggregate.expression }} OVER w END AS {{ window.name }}_{{ aggregate.name }}{% endfor %}
+  FROM {{ window.source }} AS c
+  WINDOW w AS (
+    PARTITION BY c.`{{ window.column }}` ORDER BY c.received_at
+    RANGE BETWEEN {{ window.interval }} PRECEDING AND CURRENT ROW
+  )
+),
+{% endfor %}
 signals AS (
   SELECT
     m.*,
@@ -162,7 +181,7 @@ signals AS (
       WHEN m.usual_hour_start > m.usual_hour_end
         AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
     END AS hour_reason
-  FROM listed_transactions AS m
+  FROM {{ counted_transactions }} AS m
 ),
 
 -- Lists: per entry of the transaction's values (each kind's at most {{ max_list_memberships }}, a slot each: a Flink SQL
@@ -206,7 +225,9 @@ suppressions AS (
     LOCATE(',{{ every_reason }},', n.suppressing) > 0 OR LOCATE(',{{ every_list }},', n.suppressing) > 0
       AS every_list_suppressed,
     LOCATE(',{{ every_reason }},', n.suppressing) > 0 OR LOCATE(',{{ every_signal }},', n.suppressing) > 0
-      AS every_signal_suppressed
+      AS every_signal_suppressed,
+    LOCATE(',{{ every_reason }},', n.suppressing) > 0 OR LOCATE(',{{ every_rule }},', n.suppressing) > 0
+      AS every_rule_suppressed
   FROM list_matches AS s
   CROSS JOIN UNNEST(ARRAY[ROW(
     ',' || CONCAT_WS(',', NULLIF(s.list_allowed, ''), CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time'){% for signal in further_signals %}
@@ -226,6 +247,34 @@ suppressions AS (
   )]) AS n (suppressing)
 ),
 
+-- The counter rules of the customer's record (at most {{ rule_slots|length }}, a slot each): each slot's counter, then
+-- per slot whether it fired (its counter compared with its threshold) and whether an allow list
+-- suppresses it (naming it, {{ every_rule }} or every reason): the reasons left, the suppressed ones and
+-- the weight of those left.
+rule_matches AS (
+  SELECT
+    p.*, r.rule_reasons, r.suppressed_rule_reasons, r.rule_weight
+  FROM suppressions AS p
+  CROSS JOIN UNNEST(ARRAY[ROW({% for i in rule_slots %}
+    CASE WHEN CARDINALITY(p.counter_rules) >= {{ i }} THEN CASE p.counter_rules[{{ i }}].counter{% for counter in counters %}
+      WHEN '{{ counter.name }}' THEN CAST(p.{{ counter.column }} AS DOUBLE){% endfor %}
+    END END{% if not forloop.last %},{% endif %}{% endfor %}
+  )]) AS v ({% for i in rule_slots %}counter_{{ i }}{% if not forloop.last %}, {% endif %}{% endfor %})
+  CROSS JOIN UNNEST(ARRAY[ROW({% for i in rule_slots %}
+    CASE WHEN p.counter_rules[{{ i }}].comparison = '>' THEN v.counter_{{ i }} > p.counter_rules[{{ i }}].threshold
+      ELSE v.counter_{{ i }} >= p.counter_rules[{{ i }}].threshold END,
+    p.every_rule_suppressed OR LOCATE(',{{ rule_reason_prefix }}' || p.counter_rules[{{ i }}].name || ',', p.suppressing) > 0{% if not forloop.last %},{% endif %}{% endfor %}
+  )]) AS f ({% for i in rule_slots %}fired_{{ i }}, suppressed_{{ i }}{% if not forloop.last %}, {% endif %}{% endfor %})
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CONCAT_WS(','{% for i in rule_slots %},
+      CASE WHEN f.fired_{{ i }} AND NOT f.suppressed_{{ i }} THEN '{{ rule_reason_prefix }}' || p.counter_rules[{{ i }}].name END{% endfor %}),
+    CONCAT_WS(','{% for i in rule_slots %},
+      CASE WHEN f.fired_{{ i }} AND f.suppressed_{{ i }} THEN '{{ suppressed_prefix }}{{ rule_reason_prefix }}' || p.counter_rules[{{ i }}].name END{% endfor %}),
+    0E0{% for i in rule_slots %}
+      + CASE WHEN f.fired_{{ i }} AND NOT f.suppressed_{{ i }} THEN p.counter_rules[{{ i }}].weight ELSE 0E0 END{% endfor %}
+  )]) AS r (rule_reasons, suppressed_rule_reasons, rule_weight)
+),
+
 -- Whether each fraud reason fired and is suppressed: a signal's by a notice or an allow list naming
 -- it, or covering every signal; the block lists' by an allow list of {{ every_list }} or every reason.
 suppressed_signals AS (
@@ -236,7 +285,7 @@ suppressed_signals AS (
     p.{{ signal.name }}_reason IS NOT NULL AND (p.every_signal_suppressed
       OR LOCATE(',' || p.{{ signal.name }}_reason || ',', p.suppressing) > 0) AS {{ signal.name }}_suppressed{% endfor %},
     p.list_reasons <> '' AND p.every_list_suppressed AS lists_suppressed
-  FROM suppressions AS p
+  FROM rule_matches AS p
 ),
 
 classified_transactions AS (
@@ -246,11 +295,13 @@ classified_transactions AS (
     CONCAT_WS(',',
       CASE WHEN x.travel_suppressed THEN NULL ELSE x.travel_fraud_reason END{% for signal in further_signals %},
       CASE WHEN x.{{ signal.name }}_suppressed THEN NULL ELSE x.{{ signal.name }}_reason END{% endfor %},
-      CASE WHEN x.lists_suppressed THEN NULL ELSE NULLIF(x.list_reasons, '') END) AS fraud_reasons,
+      CASE WHEN x.lists_suppressed THEN NULL ELSE NULLIF(x.list_reasons, '') END,
+      NULLIF(x.rule_reasons, '')) AS fraud_reasons,
     CONCAT_WS(',',
       CASE WHEN x.travel_suppressed THEN '{{ suppressed_prefix }}' || x.travel_fraud_reason END{% for signal in further_signals %},
       CASE WHEN x.{{ signal.name }}_suppressed THEN '{{ suppressed_prefix }}' || x.{{ signal.name }}_reason END{% endfor %},
-      CASE WHEN x.lists_suppressed THEN '{{ suppressed_prefix }}' || REPLACE(x.list_reasons, ',', ',{{ suppressed_prefix }}') END) AS suppressed_reasons,
+      CASE WHEN x.lists_suppressed THEN '{{ suppressed_prefix }}' || REPLACE(x.list_reasons, ',', ',{{ suppressed_prefix }}') END,
+      NULLIF(x.suppressed_rule_reasons, '')) AS suppressed_reasons,
     -- The score: the weights of the fraud reasons left (fired, not suppressed).
     CASE WHEN x.travel_fraud_reason = 'speed_above_limit' AND x.travel_suppressed IS NOT TRUE
       THEN x.weight_speed_above_limit ELSE 0 END
@@ -258,6 +309,7 @@ classified_transactions AS (
       THEN x.weight_non_positive_elapsed_time ELSE 0 END
 {% for signal in further_signals %}    + CASE WHEN x.{{ signal.name }}_reason IS NOT NULL AND x.{{ signal.name }}_suppressed IS NOT TRUE THEN x.weight_{{ signal.reason }} ELSE 0 END
 {% endfor %}    + CASE WHEN x.lists_suppressed THEN 0 ELSE x.list_weight END
+    + x.rule_weight
       AS score
   FROM suppressed_signals AS x
 )

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from proposals.services import ProposalRefused, approve, create_proposal, thresholds_fingerprint
+from proposals.services import ProposalRefused, approve, create_proposal, replay_fingerprint
 from tests.support.kafka import unique
 from users.models import Customer
 
@@ -159,7 +159,7 @@ def test_an_account_made_by_the_author_cannot_approve_the_authors_proposal(clien
     team lead (here by an unsuspecting superuser, since the administrator no longer can), approves."""
     lena = Customer.objects.create(user_id=unique("cust"), first_name="L", last_name="W", max_speed=10)
     proposal = create_proposal(author=administrator, reason="r", changes={lena.user_id: {"max_speed": 444}})
-    proposal.status, proposal.replay_fingerprint = "replayed", thresholds_fingerprint(proposal.user_ids)
+    proposal.status, proposal.replay_fingerprint = "replayed", replay_fingerprint(proposal)
     proposal.save()
     sock_puppet = make_account(client, "puppet")
     sock_puppet.groups.add(Group.objects.get(name="Team lead"))

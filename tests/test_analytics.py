@@ -190,6 +190,20 @@ def test_a_block_lists_reason_is_counted_like_a_signals(reviewer):
     assert analytics.trend_table(PERIOD)["counts"]["list:stolen-cards"] == [1, 0, 0]
 
 
+def test_a_counter_rules_reason_is_counted_like_a_signals(reviewer):
+    from counterrules.models import CounterRule
+
+    CounterRule.objects.create(name="card-shared", key="card", window="24h", aggregate="customers", comparison=">",
+                               threshold=1, active=False)  # retired: its verdicts still count
+    at = START + timedelta(hours=1)
+    decide(alert_at(at, "rule:card-shared"), "false_positive", at + timedelta(minutes=5), reviewer)
+
+    *_, ruled = analytics.reason_table(PERIOD)
+
+    assert (ruled["reason"], ruled["alerts"], ruled["false_positive"], ruled["precision"]) == ("rule:card-shared", 1, 1, 0.0)
+    assert analytics.cofiring_table(PERIOD)["reasons"][-1] == "rule:card-shared"
+
+
 # --- the page and its CSV exports ---------------------------------------------------------------
 
 def page(client, **params):

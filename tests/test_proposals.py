@@ -8,7 +8,7 @@ from django.urls import reverse
 from outbox.models import OutboxMessage
 from proposals.models import Proposal
 from proposals.services import (ProposalRefused, approve, changes_from_csv, create_proposal, propose_for, reject,
-                                thresholds_fingerprint)
+                                replay_fingerprint)
 from tests.support.kafka import unique
 from tests.support.reviews import user_with
 from users.models import Customer
@@ -35,7 +35,7 @@ def checker(django_user_model):
 
 def replayed(proposal):
     """As if its replay had finished now (the replay itself runs through the stack in test_replay)."""
-    proposal.status, proposal.replay_fingerprint = Proposal.Status.REPLAYED, thresholds_fingerprint(proposal.user_ids)
+    proposal.status, proposal.replay_fingerprint = Proposal.Status.REPLAYED, replay_fingerprint(proposal)
     proposal.save()
     return proposal
 

@@ -13,10 +13,11 @@ from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert
+from counterrules.models import CounterRule
 from outbox.publisher import publish_all_pending
 from proposals.models import Proposal
 from proposals.replay import replay_history
-from proposals.services import ProposalRefused, approve, create_proposal
+from proposals.services import ProposalRefused, approve, create_proposal, create_rule_proposal
 from tests.support import wait_until
 from tests.support.kafka import latest_records, unique
 from tests.support.pipeline import HOUR_MS, Pipeline, great_circle_km, wait_until_customers_read
@@ -50,9 +51,9 @@ def history(stack):
     thread = threading.Thread(target=run)
     thread.start()
 
-    def seed(customer, hops, amounts=None):
+    def seed(customer, hops, amounts=None, **context):
         ids = [pipeline.transaction(customer.user_id, *place, offset_ms=int(hours * HOUR_MS),
-                                    amount=(amounts or {}).get(number, 10.0))
+                                    amount=(amounts or {}).get(number, 10.0), **context)
                for number, (place, hours) in enumerate(hops)]
         wait_until(Verdict.objects.filter(transaction_id__in=ids).count, 60, f"{len(ids)} verdicts stored",
                    until=lambda count: count == len(ids), interval=0.3)
@@ -130,6 +131,33 @@ def test_one_proposal_lowering_one_limit_and_raising_another_gains_and_loses_exa
     (after,) = history(lena, [(LONDON, 20), (PARIS, 21)])[1:]  # 343 km/h again, now over the new limit
     verdict = Verdict.objects.get(transaction_id=after)
     assert (verdict.status, verdict.max_speed) == ("FRAUD", 300.0)
+
+
+def test_a_rule_proposal_replays_every_customer_with_the_candidate_rule_then_reaches_the_job(
+        history, django_user_model):
+    """A card shared by two customers: no rule fired live; the replay of a proposed rule judges
+    both customers' history with it and gains the second use; approved, it reaches the running job."""
+    card = unique("tok")
+    ana, ben = customer(max_speed=100_000), customer(max_speed=100_000)
+    (first,), (second,) = history(ana, [(LONDON, 0)], card_token=card), history(ben, [(PARIS, 1)], card_token=card)
+    assert "rule:" not in Verdict.objects.get(transaction_id=second).reasons
+    maker = user_with(django_user_model, "add_proposal")
+    checker = user_with(django_user_model, "approve_proposal")
+    proposal = create_rule_proposal(author=maker, reason="a card used by two customers", rule_changes={
+        "card-shared": {"key": "card", "window": "24h", "aggregate": "customers", "comparison": ">", "threshold": 1,
+                        "weight": 40}})
+
+    call_command("replay_proposal", proposal.pk, stdout=io.StringIO())
+
+    result = Proposal.objects.get(pk=proposal.pk).replay_result
+    assert [(row["transaction_id"], row["after"]) for row in result["affected"]] == [(second, "rule:card-shared")]
+    assert result["per_reason"]["rule:card-shared"] == {"gained": 1, "lost": 0}
+    assert not CounterRule.objects.exists()  # replayed, not in force
+    approve(proposal, user=checker)
+    publish_all_pending()
+    wait_until_customers_read()
+    (third,) = history(ana, [(LONDON, 2)], card_token=card)
+    assert "rule:card-shared" in Verdict.objects.get(transaction_id=third).reasons.split(",")
 
 
 VERDICT_FIELDS = ["status", "reason", "reasons", "is_fraud", "prev_transaction_id", "max_speed", "distance_km",

@@ -84,7 +84,7 @@ def test_the_server_claims_the_oldest_queued_replay_runs_it_and_records_the_resu
                 user_id=customer.user_id, received_at=hour_ago, timestamp=hour_ago, kafka_offset=offset)
     replayed_changes = []
 
-    def fake_replay_history(changes, start, end, phases, fields):  # the Flink part, as if lowering the limit did so
+    def fake_replay_history(changes, start, end, phases, fields, rules):  # the Flink part, as if lowering the limit did so
         replayed_changes.append(changes)
         phases.report(50, "Flink: judging")
         return {"was-valid": {"status": "FRAUD", "reasons": "speed_above_limit"},
@@ -115,7 +115,7 @@ def test_the_server_claims_the_oldest_queued_replay_runs_it_and_records_the_resu
 def test_a_server_told_to_stop_stops_its_replay_and_marks_it_failed(customer, maker, monkeypatch):
     server = ReplayServer(poll_seconds=0)
 
-    def stopped_midway(changes, start, end, phases, fields):
+    def stopped_midway(changes, start, end, phases, fields, rules):
         server.stop()  # SIGTERM, as the command installs it
         phases.report(40, "Flink: judging")
         raise AssertionError("the replay went on")

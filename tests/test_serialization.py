@@ -27,7 +27,9 @@ CUSTOMER = {"first_name": "Lena", "last_name": "Whitaker", "max_speed": 10.0, "v
                  "center_lat": 35.68, "center_lng": 139.69, "radius_km": 800.0}],
             "weight_speed_above_limit": 60.0, "weight_non_positive_elapsed_time": 60.0,
             "weight_velocity_exceeded": 40.0, "weight_spend_deviation": 30.0, "weight_unusual_hour": 15.5,
-            "review_from": 20.0, "decline_from": 50.0}
+            "review_from": 20.0, "decline_from": 50.0,
+            "counter_rules": [{"name": "card-shared", "counter": "card:24h:customers", "comparison": ">",
+                               "threshold": 1.0, "weight": 40.0}]}
 
 
 def read_with_reference_library(schema_path, body):

@@ -11,6 +11,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 
+from counterrules.services import published_rules
 from fraudsite import detection_signals
 from fraudsite.detection_sql import MAX_TRAVEL_NOTICES
 from fraudsite.topics import USERS_CONFIG
@@ -31,9 +32,10 @@ def notice_value(notice):
             "center_lat": notice.center_lat, "center_lng": notice.center_lng, "radius_km": notice.radius_km}
 
 
-def users_config_value(customer, notices, scoring):
-    """The users-config record of an active customer, with its travel notices that have not ended
-    and the scoring policy's fields (ScoringPolicy.published_fields)."""
+def users_config_value(customer, notices, scoring, rules):
+    """The users-config record of an active customer, with its travel notices that have not ended,
+    the scoring policy's fields (ScoringPolicy.published_fields) and the counter rules in force
+    (counterrules.services.published_rules)."""
     if len(notices) > MAX_TRAVEL_NOTICES:  # the detection job checks no more: refuse rather than drop one
         raise ValidationError(f"{customer.user_id} would have {len(notices)} travel notices in force; the "
                               f"detection job applies at most {MAX_TRAVEL_NOTICES}.")
@@ -44,6 +46,7 @@ def users_config_value(customer, notices, scoring):
         **{name: getattr(customer, name) for name in SIGNAL_FIELDS},
         "travel_notices": [notice_value(notice) for notice in notices],
         **scoring,
+        "counter_rules": rules,
     }
 
 
@@ -67,6 +70,21 @@ TRAVEL_NOTICES_FIELD = {
              "doc": "Region: null for everywhere, else a circle around (center_lat, center_lng)."},
             {"name": "center_lng", "type": ["null", "double"], "default": None},
             {"name": "radius_km", "type": ["null", "double"], "default": None},
+        ]}},
+}
+COUNTER_RULES_FIELD = {
+    "name": "counter_rules", "default": [],
+    "doc": "The counter rules in force (the same in every customer's record): each fires rule:<name>, adding its "
+           "weight to the score, when its counter over the transaction's key compares with its threshold.",
+    "type": {"type": "array", "items": {
+        "type": "record", "name": "CounterRule",
+        "fields": [
+            {"name": "name", "type": "string"},
+            {"name": "counter", "type": "string",
+             "doc": "key:window:aggregate, one of the counters the job keeps (fraudsite/detection_counters.py)."},
+            {"name": "comparison", "type": "string", "doc": "'>' or '>='."},
+            {"name": "threshold", "type": "double"},
+            {"name": "weight", "type": "double"},
         ]}},
 }
 SCORING_DOCS = {
@@ -108,6 +126,7 @@ def users_config_schema():
             *(threshold_schema_field(threshold) for threshold in detection_signals.thresholds()),
             TRAVEL_NOTICES_FIELD,
             *scoring,
+            COUNTER_RULES_FIELD,
         ],
     }
 
@@ -122,10 +141,11 @@ def publish_customers(customers):
 
     customers = list(customers)
     scoring = ScoringPolicy.current().published_fields()
+    rules = published_rules()
     notices = {}
     for notice in notices_in_effect([c.pk for c in customers]):
         notices.setdefault(notice.customer_id, []).append(notice)
-    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c, notices.get(c.pk, []), scoring) if c.active else None
+    enqueue(USERS_CONFIG, {c.user_id: users_config_value(c, notices.get(c.pk, []), scoring, rules) if c.active else None
                            for c in customers})
 
 

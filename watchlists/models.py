@@ -14,7 +14,7 @@ from fraudsite.detection_lists import (EVERY_LIST, KINDS, KINDS_BY_NAME, LIST_RE
                                       MAX_LIST_NAME_LENGTH)
 from fraudsite.validation import has_control_characters
 
-from .publishing import SUPPRESSIBLE_REASONS, not_expired, publish_lists
+from .publishing import not_expired, publish_lists, suppressible_reasons
 from .values import clean_value
 
 MAX_ENTRY_REASON_LENGTH = 200
@@ -68,10 +68,11 @@ class WatchList(models.Model):
         if self.pk and self.kind != WatchList.objects.filter(pk=self.pk).values_list("kind", flat=True).first() \
                 and self.entries.exists():
             errors["kind"] = "A list with entries keeps its kind: make a new list."
-        unknown = [code for code in self.suppressed_reasons() if code not in SUPPRESSIBLE_REASONS]
+        suppressible = suppressible_reasons()
+        unknown = [code for code in self.suppressed_reasons() if code not in suppressible]
         if self.effect == self.Effect.ALLOW and unknown:
             errors["suppresses"] = (f"Not a reason an allow list suppresses: {', '.join(unknown)} (one of "
-                                    f"{', '.join(SUPPRESSIBLE_REASONS)}).")
+                                    f"{', '.join(suppressible)}).")
         if self.effect == self.Effect.BLOCK and self.suppresses.strip():
             errors["suppresses"] = "Only an allow list suppresses reasons."
         if errors:

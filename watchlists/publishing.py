@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from counterrules.models import rule_reason_codes
+from fraudsite.detection_counters import EVERY_RULE
 from fraudsite.detection_lists import EVERY_LIST, EVERY_REASON, LIST_REASON_PREFIX, MAX_LIST_MEMBERSHIPS
 from fraudsite.detection_sql import FRAUD_REASONS
 from fraudsite.topics import LIST_MEMBERSHIPS
@@ -82,14 +84,19 @@ def publish_lists(kinds):
             enqueue(LIST_MEMBERSHIPS, records(sorted(touched)))
 
 
-# The reason codes an allow list may name: every signal's, and the block lists' together.
-SUPPRESSIBLE_REASONS = [*FRAUD_REASONS, EVERY_LIST]
+# The reason codes an allow list may name: every signal's, the block lists' together, and the
+# counter rules' together (or each rule's: suppressible_reasons()).
+SUPPRESSIBLE_REASONS = [*FRAUD_REASONS, EVERY_LIST, EVERY_RULE]
+
+
+def suppressible_reasons():
+    return [*SUPPRESSIBLE_REASONS, *rule_reason_codes()]
 
 
 def fraud_reason_codes():
     """Every fraud reason code a verdict may carry: the signals', then each block list's (list:<name>,
-    by name; a deleted list's stay on its verdicts, as any history does)."""
+    by name; a deleted list's stay on its verdicts, as any history does), then each counter rule's."""
     from .models import WatchList
 
     names = WatchList.objects.filter(effect=WatchList.Effect.BLOCK).order_by("name").values_list("name", flat=True)
-    return [*FRAUD_REASONS, *(LIST_REASON_PREFIX + name for name in names)]
+    return [*FRAUD_REASONS, *(LIST_REASON_PREFIX + name for name in names), *rule_reason_codes()]

@@ -12,10 +12,15 @@
 --    they were at its record time, one event-time temporal join per kind of value against the
 --    versioned list-memberships table: an entry applies from its start to its expiry by record
 --    time, with nobody acting, and state stays bounded by the entries.
--- 4. Decide, once, here: every signal that fired and every block list the transaction is on is a
---    reason, and any fraud reason makes the verdict FRAUD, unless one of the customer's travel
---    notices or an allow list suppresses it: then the reason is reported as
---    suppressed:<reason> and the measurements stay. Consumers never recompute the rules.
+-- 4. Count, per (key, window) pair the job keeps (COUNTER_WINDOWS), the transactions of the same
+--    key (card, device, merchant, ...) in the window of record time ending with this one: every
+--    aggregate of the menu in fraudsite/detection_counters.py, for the counter rules that the
+--    customer's record carries (rules are data: a change reaches the job as a threshold does).
+-- 5. Decide, once, here: every signal that fired, every block list the transaction is on and
+--    every counter rule that fired is a reason, and any fraud reason makes the verdict FRAUD,
+--    unless one of the customer's travel notices or an allow list suppresses it: then the reason
+--    is reported as suppressed:<reason> and the measurements stay. Consumers never
+--    recompute the rules.
 
 INSERT INTO `card-transactions-enriched` (`key`, `user_id`, `transaction_id`, `timestamp`, `lat`, `lng`, `amount`, `received_at`, `prev_transaction_id`, `prev_timestamp`, `prev_lat`, `prev_lng`, `prev_amount`, `first_name`, `last_name`, `max_speed`, `distance_km`, `elapsed_seconds`, `speed_kmh`, `is_fraud`, `status`, `reason`, `reasons`, `velocity_max_transactions`, `velocity_window_minutes`, `spend_factor`, `average_amount`, `usual_hour_start`, `usual_hour_end`, `local_hour`, `score`, `outcome`, `card_token`, `card_bin`, `merchant_id`, `merchant_category_code`, `merchant_country`, `channel`, `device_id`, `ip_address`)
 WITH
@@ -123,7 +128,7 @@ measured_transactions AS (
     t.*,
     c.first_name, c.last_name, c.max_speed,
     c.velocity_max_transactions, c.velocity_window_minutes, c.spend_factor,
-    c.usual_hour_start, c.usual_hour_end, c.travel_notices,
+    c.usual_hour_start, c.usual_hour_end, c.travel_notices, c.counter_rules,
     c.weight_speed_above_limit, c.weight_non_positive_elapsed_time, c.weight_velocity_exceeded, c.weight_spend_deviation, c.weight_unusual_hour, c.review_from, c.decline_from, 
     CASE WHEN t.prior_count >= 3 THEN t.prior_amount_sum / t.prior_count END AS average_amount,
     per_customer.velocity_reference_timestamp, per_customer.local_hour
@@ -156,7 +161,7 @@ listed_transactions AS (
     m.velocity_max_transactions, m.velocity_window_minutes, m.spend_factor,
     m.usual_hour_start, m.usual_hour_end, m.travel_notices,
     m.weight_speed_above_limit, m.weight_non_positive_elapsed_time, m.weight_velocity_exceeded, m.weight_spend_deviation, m.weight_unusual_hour, m.review_from, m.decline_from, 
-    m.average_amount, m.velocity_reference_timestamp, m.local_hour,
+    m.average_amount, m.velocity_reference_timestamp, m.local_hour, m.counter_rules,
     card_token_lists.memberships AS card_token_memberships,
     merchant_lists.memberships AS merchant_memberships,
     mcc_lists.memberships AS mcc_memberships,
@@ -182,6 +187,65 @@ listed_transactions AS (
     ON customer_lists.`key` = m.customer_list_key
   LEFT JOIN bin_entries FOR SYSTEM_TIME AS OF m.received_at AS bin_lists
     ON bin_lists.`key` = m.bin_list_key
+),
+
+-- The counters: per (key, window) pair a window of its own, partitioned by the key and ordered by
+-- record time: this transaction and the key's transactions within the window's length before it.
+-- A transaction without the key (an older producer's) has no counter on it (NULL): no rule fires.
+card_1h_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(*) OVER w END AS card_1h_count,
+    CASE WHEN c.`card_token` IS NOT NULL THEN SUM(amount) OVER w END AS card_1h_amount,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS card_1h_customers,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS card_1h_countries,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS card_1h_devices
+  FROM listed_transactions AS c
+  WINDOW w AS (
+    PARTITION BY c.`card_token` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+  )
+),
+card_24h_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(*) OVER w END AS card_24h_count,
+    CASE WHEN c.`card_token` IS NOT NULL THEN SUM(amount) OVER w END AS card_24h_amount,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS card_24h_customers,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS card_24h_countries,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS card_24h_devices
+  FROM card_1h_counted AS c
+  WINDOW w AS (
+    PARTITION BY c.`card_token` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '24' HOUR PRECEDING AND CURRENT ROW
+  )
+),
+device_24h_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(*) OVER w END AS device_24h_count,
+    CASE WHEN c.`device_id` IS NOT NULL THEN SUM(amount) OVER w END AS device_24h_amount,
+    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS device_24h_customers,
+    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS device_24h_countries
+  FROM card_24h_counted AS c
+  WINDOW w AS (
+    PARTITION BY c.`device_id` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '24' HOUR PRECEDING AND CURRENT ROW
+  )
+),
+merchant_10min_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(*) OVER w END AS merchant_10min_count,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN SUM(amount) OVER w END AS merchant_10min_amount,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS merchant_10min_customers,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS merchant_10min_countries,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS merchant_10min_devices
+  FROM device_24h_counted AS c
+  WINDOW w AS (
+    PARTITION BY c.`merchant_id` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
+  )
 ),
 
 signals AS (
@@ -211,7 +275,7 @@ signals AS (
       WHEN m.usual_hour_start > m.usual_hour_end
         AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
     END AS hour_reason
-  FROM listed_transactions AS m
+  FROM merchant_10min_counted AS m
 ),
 
 -- Lists: per entry of the transaction's values (each kind's at most 4, a slot each: a Flink SQL
@@ -680,7 +744,9 @@ suppressions AS (
     LOCATE(',*,', n.suppressing) > 0 OR LOCATE(',list:*,', n.suppressing) > 0
       AS every_list_suppressed,
     LOCATE(',*,', n.suppressing) > 0 OR LOCATE(',*signal,', n.suppressing) > 0
-      AS every_signal_suppressed
+      AS every_signal_suppressed,
+    LOCATE(',*,', n.suppressing) > 0 OR LOCATE(',rule:*,', n.suppressing) > 0
+      AS every_rule_suppressed
   FROM list_matches AS s
   CROSS JOIN UNNEST(ARRAY[ROW(
     ',' || CONCAT_WS(',', NULLIF(s.list_allowed, ''), CASE WHEN s.travel_reason IN ('speed_above_limit', 'non_positive_elapsed_time')
@@ -783,6 +849,241 @@ suppressions AS (
   )]) AS n (suppressing)
 ),
 
+-- The counter rules of the customer's record (at most 8, a slot each): each slot's counter, then
+-- per slot whether it fired (its counter compared with its threshold) and whether an allow list
+-- suppresses it (naming it, rule:* or every reason): the reasons left, the suppressed ones and
+-- the weight of those left.
+rule_matches AS (
+  SELECT
+    p.*, r.rule_reasons, r.suppressed_rule_reasons, r.rule_weight
+  FROM suppressions AS p
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CASE WHEN CARDINALITY(p.counter_rules) >= 1 THEN CASE p.counter_rules[1].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 2 THEN CASE p.counter_rules[2].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 3 THEN CASE p.counter_rules[3].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 4 THEN CASE p.counter_rules[4].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 5 THEN CASE p.counter_rules[5].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 6 THEN CASE p.counter_rules[6].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 7 THEN CASE p.counter_rules[7].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END,
+    CASE WHEN CARDINALITY(p.counter_rules) >= 8 THEN CASE p.counter_rules[8].counter
+      WHEN 'card:1h:count' THEN CAST(p.card_1h_count AS DOUBLE)
+      WHEN 'card:1h:amount' THEN CAST(p.card_1h_amount AS DOUBLE)
+      WHEN 'card:1h:customers' THEN CAST(p.card_1h_customers AS DOUBLE)
+      WHEN 'card:1h:countries' THEN CAST(p.card_1h_countries AS DOUBLE)
+      WHEN 'card:1h:devices' THEN CAST(p.card_1h_devices AS DOUBLE)
+      WHEN 'card:24h:count' THEN CAST(p.card_24h_count AS DOUBLE)
+      WHEN 'card:24h:amount' THEN CAST(p.card_24h_amount AS DOUBLE)
+      WHEN 'card:24h:customers' THEN CAST(p.card_24h_customers AS DOUBLE)
+      WHEN 'card:24h:countries' THEN CAST(p.card_24h_countries AS DOUBLE)
+      WHEN 'card:24h:devices' THEN CAST(p.card_24h_devices AS DOUBLE)
+      WHEN 'device:24h:count' THEN CAST(p.device_24h_count AS DOUBLE)
+      WHEN 'device:24h:amount' THEN CAST(p.device_24h_amount AS DOUBLE)
+      WHEN 'device:24h:customers' THEN CAST(p.device_24h_customers AS DOUBLE)
+      WHEN 'device:24h:countries' THEN CAST(p.device_24h_countries AS DOUBLE)
+      WHEN 'merchant:10min:count' THEN CAST(p.merchant_10min_count AS DOUBLE)
+      WHEN 'merchant:10min:amount' THEN CAST(p.merchant_10min_amount AS DOUBLE)
+      WHEN 'merchant:10min:customers' THEN CAST(p.merchant_10min_customers AS DOUBLE)
+      WHEN 'merchant:10min:countries' THEN CAST(p.merchant_10min_countries AS DOUBLE)
+      WHEN 'merchant:10min:devices' THEN CAST(p.merchant_10min_devices AS DOUBLE)
+    END END
+  )]) AS v (counter_1, counter_2, counter_3, counter_4, counter_5, counter_6, counter_7, counter_8)
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CASE WHEN p.counter_rules[1].comparison = '>' THEN v.counter_1 > p.counter_rules[1].threshold
+      ELSE v.counter_1 >= p.counter_rules[1].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[1].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[2].comparison = '>' THEN v.counter_2 > p.counter_rules[2].threshold
+      ELSE v.counter_2 >= p.counter_rules[2].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[2].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[3].comparison = '>' THEN v.counter_3 > p.counter_rules[3].threshold
+      ELSE v.counter_3 >= p.counter_rules[3].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[3].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[4].comparison = '>' THEN v.counter_4 > p.counter_rules[4].threshold
+      ELSE v.counter_4 >= p.counter_rules[4].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[4].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[5].comparison = '>' THEN v.counter_5 > p.counter_rules[5].threshold
+      ELSE v.counter_5 >= p.counter_rules[5].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[5].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[6].comparison = '>' THEN v.counter_6 > p.counter_rules[6].threshold
+      ELSE v.counter_6 >= p.counter_rules[6].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[6].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[7].comparison = '>' THEN v.counter_7 > p.counter_rules[7].threshold
+      ELSE v.counter_7 >= p.counter_rules[7].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[7].name || ',', p.suppressing) > 0,
+    CASE WHEN p.counter_rules[8].comparison = '>' THEN v.counter_8 > p.counter_rules[8].threshold
+      ELSE v.counter_8 >= p.counter_rules[8].threshold END,
+    p.every_rule_suppressed OR LOCATE(',rule:' || p.counter_rules[8].name || ',', p.suppressing) > 0
+  )]) AS f (fired_1, suppressed_1, fired_2, suppressed_2, fired_3, suppressed_3, fired_4, suppressed_4, fired_5, suppressed_5, fired_6, suppressed_6, fired_7, suppressed_7, fired_8, suppressed_8)
+  CROSS JOIN UNNEST(ARRAY[ROW(
+    CONCAT_WS(',',
+      CASE WHEN f.fired_1 AND NOT f.suppressed_1 THEN 'rule:' || p.counter_rules[1].name END,
+      CASE WHEN f.fired_2 AND NOT f.suppressed_2 THEN 'rule:' || p.counter_rules[2].name END,
+      CASE WHEN f.fired_3 AND NOT f.suppressed_3 THEN 'rule:' || p.counter_rules[3].name END,
+      CASE WHEN f.fired_4 AND NOT f.suppressed_4 THEN 'rule:' || p.counter_rules[4].name END,
+      CASE WHEN f.fired_5 AND NOT f.suppressed_5 THEN 'rule:' || p.counter_rules[5].name END,
+      CASE WHEN f.fired_6 AND NOT f.suppressed_6 THEN 'rule:' || p.counter_rules[6].name END,
+      CASE WHEN f.fired_7 AND NOT f.suppressed_7 THEN 'rule:' || p.counter_rules[7].name END,
+      CASE WHEN f.fired_8 AND NOT f.suppressed_8 THEN 'rule:' || p.counter_rules[8].name END),
+    CONCAT_WS(',',
+      CASE WHEN f.fired_1 AND f.suppressed_1 THEN 'suppressed:rule:' || p.counter_rules[1].name END,
+      CASE WHEN f.fired_2 AND f.suppressed_2 THEN 'suppressed:rule:' || p.counter_rules[2].name END,
+      CASE WHEN f.fired_3 AND f.suppressed_3 THEN 'suppressed:rule:' || p.counter_rules[3].name END,
+      CASE WHEN f.fired_4 AND f.suppressed_4 THEN 'suppressed:rule:' || p.counter_rules[4].name END,
+      CASE WHEN f.fired_5 AND f.suppressed_5 THEN 'suppressed:rule:' || p.counter_rules[5].name END,
+      CASE WHEN f.fired_6 AND f.suppressed_6 THEN 'suppressed:rule:' || p.counter_rules[6].name END,
+      CASE WHEN f.fired_7 AND f.suppressed_7 THEN 'suppressed:rule:' || p.counter_rules[7].name END,
+      CASE WHEN f.fired_8 AND f.suppressed_8 THEN 'suppressed:rule:' || p.counter_rules[8].name END),
+    0E0
+      + CASE WHEN f.fired_1 AND NOT f.suppressed_1 THEN p.counter_rules[1].weight ELSE 0E0 END
+      + CASE WHEN f.fired_2 AND NOT f.suppressed_2 THEN p.counter_rules[2].weight ELSE 0E0 END
+      + CASE WHEN f.fired_3 AND NOT f.suppressed_3 THEN p.counter_rules[3].weight ELSE 0E0 END
+      + CASE WHEN f.fired_4 AND NOT f.suppressed_4 THEN p.counter_rules[4].weight ELSE 0E0 END
+      + CASE WHEN f.fired_5 AND NOT f.suppressed_5 THEN p.counter_rules[5].weight ELSE 0E0 END
+      + CASE WHEN f.fired_6 AND NOT f.suppressed_6 THEN p.counter_rules[6].weight ELSE 0E0 END
+      + CASE WHEN f.fired_7 AND NOT f.suppressed_7 THEN p.counter_rules[7].weight ELSE 0E0 END
+      + CASE WHEN f.fired_8 AND NOT f.suppressed_8 THEN p.counter_rules[8].weight ELSE 0E0 END
+  )]) AS r (rule_reasons, suppressed_rule_reasons, rule_weight)
+),
+
 -- Whether each fraud reason fired and is suppressed: a signal's by a notice or an allow list naming
 -- it, or covering every signal; the block lists' by an allow list of list:* or every reason.
 suppressed_signals AS (
@@ -797,7 +1098,7 @@ suppressed_signals AS (
     p.hour_reason IS NOT NULL AND (p.every_signal_suppressed
       OR LOCATE(',' || p.hour_reason || ',', p.suppressing) > 0) AS hour_suppressed,
     p.list_reasons <> '' AND p.every_list_suppressed AS lists_suppressed
-  FROM suppressions AS p
+  FROM rule_matches AS p
 ),
 
 classified_transactions AS (
@@ -809,13 +1110,15 @@ classified_transactions AS (
       CASE WHEN x.velocity_suppressed THEN NULL ELSE x.velocity_reason END,
       CASE WHEN x.spend_suppressed THEN NULL ELSE x.spend_reason END,
       CASE WHEN x.hour_suppressed THEN NULL ELSE x.hour_reason END,
-      CASE WHEN x.lists_suppressed THEN NULL ELSE NULLIF(x.list_reasons, '') END) AS fraud_reasons,
+      CASE WHEN x.lists_suppressed THEN NULL ELSE NULLIF(x.list_reasons, '') END,
+      NULLIF(x.rule_reasons, '')) AS fraud_reasons,
     CONCAT_WS(',',
       CASE WHEN x.travel_suppressed THEN 'suppressed:' || x.travel_fraud_reason END,
       CASE WHEN x.velocity_suppressed THEN 'suppressed:' || x.velocity_reason END,
       CASE WHEN x.spend_suppressed THEN 'suppressed:' || x.spend_reason END,
       CASE WHEN x.hour_suppressed THEN 'suppressed:' || x.hour_reason END,
-      CASE WHEN x.lists_suppressed THEN 'suppressed:' || REPLACE(x.list_reasons, ',', ',suppressed:') END) AS suppressed_reasons,
+      CASE WHEN x.lists_suppressed THEN 'suppressed:' || REPLACE(x.list_reasons, ',', ',suppressed:') END,
+      NULLIF(x.suppressed_rule_reasons, '')) AS suppressed_reasons,
     -- The score: the weights of the fraud reasons left (fired, not suppressed).
     CASE WHEN x.travel_fraud_reason = 'speed_above_limit' AND x.travel_suppressed IS NOT TRUE
       THEN x.weight_speed_above_limit ELSE 0 END
@@ -825,6 +1128,7 @@ classified_transactions AS (
     + CASE WHEN x.spend_reason IS NOT NULL AND x.spend_suppressed IS NOT TRUE THEN x.weight_spend_deviation ELSE 0 END
     + CASE WHEN x.hour_reason IS NOT NULL AND x.hour_suppressed IS NOT TRUE THEN x.weight_unusual_hour ELSE 0 END
     + CASE WHEN x.lists_suppressed THEN 0 ELSE x.list_weight END
+    + x.rule_weight
       AS score
   FROM suppressed_signals AS x
 )

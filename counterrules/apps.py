@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CounterRulesConfig(AppConfig):
+    name = "counterrules"
+    verbose_name = "Counter rules"
