@@ -120,8 +120,8 @@ def _list_kinds(spec):
 
 def _counter_windows():
     """Per (key, window) pair the job keeps: its CTE's input and its aggregates, chained in order
-    after the lists' joins; and the name of the last CTE (the transactions with every counter)."""
-    windows, source = [], "listed_transactions"
+    on the transactions as they came; and the name of the last CTE (the transactions with every counter)."""
+    windows, source = [], "transactions"
     for pair in detection_counters.counter_windows():
         windows.append({"name": pair.name, "source": source, "column": pair.key.column, "interval": pair.interval,
                         "aggregates": [{"name": a.name, "expression": a.expression} for a in pair.aggregates]})

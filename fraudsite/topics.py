@@ -105,6 +105,9 @@ USERS_CONFIG = Topic(
     role="users_config",
     name_setting="TOPIC_USERS_CONFIG",
     value_schema_path=BASE_DIR / "users/schemas/users-config.avsc",
+    # Before the counter rules: the local stack brings such records to the current version
+    # (localstack/upgrade.py), as the job reads the topic with the current schema only.
+    previous_value_schema_paths=(BASE_DIR / "users/schemas/users-config-v1.avsc",),
     config={"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime"},
 )
 VERDICTS = Topic(

@@ -13,12 +13,14 @@ from django.conf import settings
 
 from fraudsite import detection_sql
 from fraudsite.flink_client import JOB_NAME_PREFIX, detection_jobs, flink_overview, flink_rest
+from fraudsite.topics import TOPICS
 
 from .artifacts import ensure_flink
 from .handover import hand_over
 from .layout import paths
 from .messages import StackError, say
 from .processes import log4j_options, require_free_port, run_checked, running_pid, spawn, wait_for
+from .upgrade import upgrade_compacted_topic
 
 # What Flink's own scripts pass to every Flink JVM on Java 17 (env.java.opts.all in its default config).
 FLINK_JAVA_17_OPTIONS = [
@@ -204,6 +206,9 @@ def submit_detection_job():
     if savepoint:
         say(f"resuming from the savepoint taken at the last `stack down` ({savepoint})")
     else:  # also when a job ended without a savepoint (a killed stack): what has a verdict is not judged again
+        for contract in TOPICS:  # the new SQL may read a newer version of a compacted topic's schema
+            if contract.config.get("cleanup.policy") == "compact" and contract.previous_value_schema_paths:
+                upgrade_compacted_topic(contract)
         cut_over = hand_over()
         say("the new job starts at " + ", ".join(f"partition {p} offset {o}" for p, o in sorted(cut_over.items())))
     _run_job(name, local_sql(), savepoint)

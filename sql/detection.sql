@@ -40,6 +40,23 @@ transactions AS (
   WHERE {{ user_id }} <> '{{ tick_user_id }}'
 ),
 
+-- The counters: per (key, window) pair a window of its own, partitioned by the key and ordered by
+-- record time: this transaction and the key's transactions within the window's length before it.
+-- A transaction without the key (an older producer's) has no counter on it (NULL): no rule fires.
+-- On the transaction as it came, before anything widens it: a window keeps each of its rows for
+-- the window's length. (Record time is the broker's, so a customer's transactions, all in one
+-- partition, leave these windows in arrival order.)
+{% for window in counter_windows %}{{ window.name }}_counted AS (
+  SELECT
+    c.*{% for aggregate in window.aggregates %},
+    CASE WHEN c.`{{ window.column }}` IS NOT NULL THEN {{ aggregate.expression }} OVER w END AS {{ window.name }}_{{ aggregate.name }}{% endfor %}
+  FROM {{ window.source }} AS c
+  WINDOW w AS (
+    PARTITION BY c.`{{ window.column }}` ORDER BY c.received_at
+    RANGE BETWEEN {{ window.interval }} PRECEDING AND CURRENT ROW
+  )
+),
+{% endfor %}
 -- One window per customer, in arrival order: this transaction and up to {{ history_rows }} before it.
 -- Flink 2.2's streaming OVER needs every aggregate of a SELECT on the same frame (and LAG takes
 -- none), so the previous transaction is picked out of the same window as the history, not out of a
@@ -55,7 +72,7 @@ with_history AS (
     -- in base64. Doubles print exactly (the shortest form that parses back to the same double).
     LISTAGG(CAST(`timestamp` AS STRING) || '|' || CAST(lat AS STRING) || '|' || CAST(lng AS STRING)
       || '|' || CAST(amount AS STRING) || '|' || TO_BASE64(transaction_id), ',') OVER h AS recent_transactions
-  FROM transactions AS t
+  FROM {{ counted_transactions }} AS t
   -- ROWS (not RANGE) frames emit each row at once instead of on a timer after the next watermark.
   WINDOW h AS (
     PARTITION BY customer_key ORDER BY {% if processing_time %}arrival{% else %}received_at{% endif %}
@@ -133,27 +150,13 @@ listed_transactions AS (
     m.velocity_max_transactions, m.velocity_window_minutes, m.spend_factor,
     m.usual_hour_start, m.usual_hour_end, m.travel_notices,
     {% for name in scoring_fields %}m.{{ name }}, {% endfor %}
-    m.average_amount, m.velocity_reference_timestamp, m.local_hour, m.counter_rules{% for kind in list_kinds %},
+    m.average_amount, m.velocity_reference_timestamp, m.local_hour, m.counter_rules{% for counter in counters %}, m.{{ counter.column }}{% endfor %}{% for kind in list_kinds %},
     {{ kind.name }}_lists.memberships AS {{ kind.name }}_memberships{% endfor %}
   FROM measured_transactions AS m
 {% for kind in list_kinds %}  LEFT JOIN {{ kind.name }}_entries FOR SYSTEM_TIME AS OF m.received_at AS {{ kind.name }}_lists
     ON {{ kind.name }}_lists.{{ list_key }} = m.{{ kind.name }}_list_key
 {% endfor %}),
 
--- The counters: per (key, window) pair a window of its own, partitioned by the key and ordered by
--- record time: this transaction and the key's transactions within the window's length before it.
--- A transaction without the key (an older producer's) has no counter on it (NULL): no rule fires.
-{% for window in counter_windows %}{{ window.name }}_counted AS (
-  SELECT
-    c.*{% for aggregate in window.aggregates %},
-    CASE WHEN c.`{{ window.column }}` IS NOT NULL THEN {{ aggregate.expression }} OVER w END AS {{ window.name }}_{{ aggregate.name }}{% endfor %}
-  FROM {{ window.source }} AS c
-  WINDOW w AS (
-    PARTITION BY c.`{{ window.column }}` ORDER BY c.received_at
-    RANGE BETWEEN {{ window.interval }} PRECEDING AND CURRENT ROW
-  )
-),
-{% endfor %}
 signals AS (
   SELECT
     m.*,
@@ -181,7 +184,7 @@ signals AS (
       WHEN m.usual_hour_start > m.usual_hour_end
         AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
     END AS hour_reason
-  FROM {{ counted_transactions }} AS m
+  FROM listed_transactions AS m
 ),
 
 -- Lists: per entry of the transaction's values (each kind's at most {{ max_list_memberships }}, a slot each: a Flink SQL

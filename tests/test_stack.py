@@ -264,3 +264,54 @@ def _alive(pid):
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.stack
+def test_a_compacted_topic_of_an_earlier_schema_is_rewritten_in_the_current_one_with_its_times(kafka, settings):
+    """What lets a job of new SQL read users-config after an upgrade (localstack/upgrade.py): each
+    key's latest record, in the current version, at the time it was written; a tombstone's key gone."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+    from fraudsite.avro import PlainAvroCodec
+    from fraudsite.kafka import client_config
+    from fraudsite.topics import USERS_CONFIG
+    from localstack.upgrade import upgrade_compacted_topic
+    from tests.support.kafka import producer, unique
+
+    settings.TOPIC_USERS_CONFIG = name = unique("users-config-upgrade")
+    admin = AdminClient(client_config())
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1, config=USERS_CONFIG.config)])[name].result(15)
+    earlier = PlainAvroCodec(USERS_CONFIG.previous_value_schema_paths[0], name)
+    current_only = PlainAvroCodec(USERS_CONFIG.value_schema_path, name)
+    old = {"first_name": "Old", "last_name": "Record", "max_speed": 500.0}
+    send = producer()
+    send.produce(name, key=b"old", value=earlier.encode(old))
+    send.produce(name, key=b"gone", value=earlier.encode(old))
+    send.produce(name, key=b"new", value=current_only.encode({**old, "first_name": "New"}))
+    send.produce(name, key=b"gone", value=None)
+    assert send.flush(10) == 0
+
+    def records():
+        consumer = Consumer(client_config(**{"group.id": unique("upgrade-check"), "enable.auto.commit": False}))
+        try:
+            end = consumer.get_watermark_offsets(TopicPartition(name, 0), timeout=10)[1]
+            consumer.assign([TopicPartition(name, 0, 0)])
+            found = []
+            while len(found) < end:
+                found += [m for m in consumer.consume(100, timeout=1) if not m.error()]
+            return {m.key(): (m.value(), m.timestamp()[1]) for m in found}
+        finally:
+            consumer.close()
+
+    before = records()
+    assert upgrade_compacted_topic(USERS_CONFIG) == 2
+    after = records()
+    assert set(after) == {b"old", b"new"}
+    assert current_only.decode(after[b"old"][0]) == {**USERS_CONFIG.codec().decode(before[b"old"][0]), "counter_rules": []}
+    assert after[b"new"][0] == before[b"new"][0]
+    assert {key: stamp for key, (_, stamp) in after.items()} == {key: before[key][1] for key in (b"old", b"new")}
+    config = next(iter(admin.describe_configs([ConfigResource("topic", name)]).values())).result()
+    assert {k: config[k].value for k in USERS_CONFIG.config} == USERS_CONFIG.config
+    assert upgrade_compacted_topic(USERS_CONFIG) == 0  # all current: left alone
+    admin.delete_topics([name])

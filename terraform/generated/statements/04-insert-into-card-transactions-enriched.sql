@@ -61,6 +61,68 @@ transactions AS (
   WHERE DECODE(`key`, 'UTF-8') <> ''
 ),
 
+-- The counters: per (key, window) pair a window of its own, partitioned by the key and ordered by
+-- record time: this transaction and the key's transactions within the window's length before it.
+-- A transaction without the key (an older producer's) has no counter on it (NULL): no rule fires.
+-- On the transaction as it came, before anything widens it: a window keeps each of its rows for
+-- the window's length. (Record time is the broker's, so a customer's transactions, all in one
+-- partition, leave these windows in arrival order.)
+card_1h_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(*) OVER w END AS card_1h_count,
+    CASE WHEN c.`card_token` IS NOT NULL THEN SUM(amount) OVER w END AS card_1h_amount,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS card_1h_customers,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS card_1h_countries,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS card_1h_devices
+  FROM transactions AS c
+  WINDOW w AS (
+    PARTITION BY c.`card_token` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
+  )
+),
+card_24h_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(*) OVER w END AS card_24h_count,
+    CASE WHEN c.`card_token` IS NOT NULL THEN SUM(amount) OVER w END AS card_24h_amount,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS card_24h_customers,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS card_24h_countries,
+    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS card_24h_devices
+  FROM card_1h_counted AS c
+  WINDOW w AS (
+    PARTITION BY c.`card_token` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '24' HOUR PRECEDING AND CURRENT ROW
+  )
+),
+device_24h_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(*) OVER w END AS device_24h_count,
+    CASE WHEN c.`device_id` IS NOT NULL THEN SUM(amount) OVER w END AS device_24h_amount,
+    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS device_24h_customers,
+    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS device_24h_countries
+  FROM card_24h_counted AS c
+  WINDOW w AS (
+    PARTITION BY c.`device_id` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '24' HOUR PRECEDING AND CURRENT ROW
+  )
+),
+merchant_10min_counted AS (
+  SELECT
+    c.*,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(*) OVER w END AS merchant_10min_count,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN SUM(amount) OVER w END AS merchant_10min_amount,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS merchant_10min_customers,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS merchant_10min_countries,
+    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS merchant_10min_devices
+  FROM device_24h_counted AS c
+  WINDOW w AS (
+    PARTITION BY c.`merchant_id` ORDER BY c.received_at
+    RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
+  )
+),
+
 -- One window per customer, in arrival order: this transaction and up to 20 before it.
 -- Flink 2.2's streaming OVER needs every aggregate of a SELECT on the same frame (and LAG takes
 -- none), so the previous transaction is picked out of the same window as the history, not out of a
@@ -76,7 +138,7 @@ with_history AS (
     -- in base64. Doubles print exactly (the shortest form that parses back to the same double).
     LISTAGG(CAST(`timestamp` AS STRING) || '|' || CAST(lat AS STRING) || '|' || CAST(lng AS STRING)
       || '|' || CAST(amount AS STRING) || '|' || TO_BASE64(transaction_id), ',') OVER h AS recent_transactions
-  FROM transactions AS t
+  FROM merchant_10min_counted AS t
   -- ROWS (not RANGE) frames emit each row at once instead of on a timer after the next watermark.
   WINDOW h AS (
     PARTITION BY customer_key ORDER BY received_at
@@ -161,7 +223,7 @@ listed_transactions AS (
     m.velocity_max_transactions, m.velocity_window_minutes, m.spend_factor,
     m.usual_hour_start, m.usual_hour_end, m.travel_notices,
     m.weight_speed_above_limit, m.weight_non_positive_elapsed_time, m.weight_velocity_exceeded, m.weight_spend_deviation, m.weight_unusual_hour, m.review_from, m.decline_from, 
-    m.average_amount, m.velocity_reference_timestamp, m.local_hour, m.counter_rules,
+    m.average_amount, m.velocity_reference_timestamp, m.local_hour, m.counter_rules, m.card_1h_count, m.card_1h_amount, m.card_1h_customers, m.card_1h_countries, m.card_1h_devices, m.card_24h_count, m.card_24h_amount, m.card_24h_customers, m.card_24h_countries, m.card_24h_devices, m.device_24h_count, m.device_24h_amount, m.device_24h_customers, m.device_24h_countries, m.merchant_10min_count, m.merchant_10min_amount, m.merchant_10min_customers, m.merchant_10min_countries, m.merchant_10min_devices,
     card_token_lists.memberships AS card_token_memberships,
     merchant_lists.memberships AS merchant_memberships,
     mcc_lists.memberships AS mcc_memberships,
@@ -187,65 +249,6 @@ listed_transactions AS (
     ON customer_lists.`key` = m.customer_list_key
   LEFT JOIN bin_entries FOR SYSTEM_TIME AS OF m.received_at AS bin_lists
     ON bin_lists.`key` = m.bin_list_key
-),
-
--- The counters: per (key, window) pair a window of its own, partitioned by the key and ordered by
--- record time: this transaction and the key's transactions within the window's length before it.
--- A transaction without the key (an older producer's) has no counter on it (NULL): no rule fires.
-card_1h_counted AS (
-  SELECT
-    c.*,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(*) OVER w END AS card_1h_count,
-    CASE WHEN c.`card_token` IS NOT NULL THEN SUM(amount) OVER w END AS card_1h_amount,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS card_1h_customers,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS card_1h_countries,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS card_1h_devices
-  FROM listed_transactions AS c
-  WINDOW w AS (
-    PARTITION BY c.`card_token` ORDER BY c.received_at
-    RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW
-  )
-),
-card_24h_counted AS (
-  SELECT
-    c.*,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(*) OVER w END AS card_24h_count,
-    CASE WHEN c.`card_token` IS NOT NULL THEN SUM(amount) OVER w END AS card_24h_amount,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS card_24h_customers,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS card_24h_countries,
-    CASE WHEN c.`card_token` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS card_24h_devices
-  FROM card_1h_counted AS c
-  WINDOW w AS (
-    PARTITION BY c.`card_token` ORDER BY c.received_at
-    RANGE BETWEEN INTERVAL '24' HOUR PRECEDING AND CURRENT ROW
-  )
-),
-device_24h_counted AS (
-  SELECT
-    c.*,
-    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(*) OVER w END AS device_24h_count,
-    CASE WHEN c.`device_id` IS NOT NULL THEN SUM(amount) OVER w END AS device_24h_amount,
-    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS device_24h_customers,
-    CASE WHEN c.`device_id` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS device_24h_countries
-  FROM card_24h_counted AS c
-  WINDOW w AS (
-    PARTITION BY c.`device_id` ORDER BY c.received_at
-    RANGE BETWEEN INTERVAL '24' HOUR PRECEDING AND CURRENT ROW
-  )
-),
-merchant_10min_counted AS (
-  SELECT
-    c.*,
-    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(*) OVER w END AS merchant_10min_count,
-    CASE WHEN c.`merchant_id` IS NOT NULL THEN SUM(amount) OVER w END AS merchant_10min_amount,
-    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT user_id) OVER w END AS merchant_10min_customers,
-    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT merchant_country) OVER w END AS merchant_10min_countries,
-    CASE WHEN c.`merchant_id` IS NOT NULL THEN COUNT(DISTINCT device_id) OVER w END AS merchant_10min_devices
-  FROM device_24h_counted AS c
-  WINDOW w AS (
-    PARTITION BY c.`merchant_id` ORDER BY c.received_at
-    RANGE BETWEEN INTERVAL '10' MINUTE PRECEDING AND CURRENT ROW
-  )
 ),
 
 signals AS (
@@ -275,7 +278,7 @@ signals AS (
       WHEN m.usual_hour_start > m.usual_hour_end
         AND m.local_hour < m.usual_hour_start AND m.local_hour >= m.usual_hour_end THEN 'unusual_hour'
     END AS hour_reason
-  FROM merchant_10min_counted AS m
+  FROM listed_transactions AS m
 ),
 
 -- Lists: per entry of the transaction's values (each kind's at most 4, a slot each: a Flink SQL
