@@ -101,10 +101,14 @@ def _bench_list_value(kind, list_number, n):
 def setup_lists(user_ids, say=print):
     """BENCH_LISTS, each with BENCH_LIST_ENTRIES entries (imported as the admin's CSV import does),
     published and read by the job."""
-    from outbox.publisher import publish_all_pending
+    from django.utils import timezone
+
+    from fraudsite.topics import LIST_MEMBERSHIPS
+    from outbox.publisher import enqueue, publish_all_pending
     from tests.support.pipeline import wait_until_lists_read
     from transactions.simulator import card_and_device
     from watchlists.imports import import_entries
+    from watchlists.publishing import list_records
     from watchlists.models import WatchList
 
     for number, (name, kind, effect) in enumerate(BENCH_LISTS):
@@ -115,6 +119,8 @@ def setup_lists(user_ids, say=print):
         added, changed = import_entries(watch_list, "value,reason\n" + "".join(f"{value},benchmark\n" for value in values),
                                         user=None)
         say(f"lists: {name}: {added:,} entries added, {changed:,} changed")
+    # Every value in force, also those the import left unchanged: the stack's topics may be new.
+    enqueue(LIST_MEMBERSHIPS, list_records(timezone.now()))
     sent, failed = publish_all_pending()
     say(f"lists: {sent:,} records published ({failed} failed); waiting for the job to read them")
     wait_until_lists_read(timeout=300)
