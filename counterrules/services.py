@@ -55,7 +55,7 @@ def rules_with(changes):
 
 def described(changes):
     """[(name, the rule now or None, as changed)] of a change, each a CounterRule (unsaved when changed)."""
-    rules = CounterRule.objects.in_bulk(list(changes), field_name="name")
+    rules = CounterRule.objects.in_bulk(list(changes), field_name="name")  # _changed alters these in memory
     current = CounterRule.objects.in_bulk(list(changes), field_name="name")
     return [(name, current.get(name), _changed(rules, name, fields)) for name, fields in sorted(changes.items())]
 
