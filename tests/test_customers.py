@@ -132,7 +132,8 @@ def test_limit_change_in_admin_is_audited_and_reaches_users_config(kafka, admin_
         "time_zone": "UTC", "travel_notices": [],
         # the scoring policy's defaults (users.models.ScoringPolicy), in every record
         "weight_speed_above_limit": 60.0, "weight_non_positive_elapsed_time": 60.0, "weight_velocity_exceeded": 40.0,
-        "weight_spend_deviation": 30.0, "weight_unusual_hour": 15.0, "review_from": 20.0, "decline_from": 50.0}
+        "weight_spend_deviation": 30.0, "weight_unusual_hour": 15.0, "review_from": 20.0, "decline_from": 50.0,
+        "counter_rules": []}  # no counter rule in force
 
 
 @pytest.mark.django_db(transaction=True)
