@@ -37,12 +37,8 @@ class CounterRule(models.Model):
         return self.name
 
     @property
-    def reason(self):
-        return detection_counters.RULE_REASON_PREFIX + self.name
-
-    @property
     def counter(self):
-        return f"{self.key}:{self.window}:{self.aggregate}"
+        return detection_counters.counter_name(self.key, self.window, self.aggregate)
 
     def sentence(self):
         """The rule as a person says it: 'distinct customers per card token in 24h more than 1'."""

@@ -2,6 +2,7 @@
 each a rule's whole new definition (a new name adds a rule; active false retires one). Checked,
 applied in memory for a replay, and saved with history when the proposal is approved."""
 
+import copy
 import hashlib
 import json
 
@@ -21,7 +22,8 @@ class InvalidRules(Exception):
 
 
 def _changed(rules, name, fields):
-    rule = rules.get(name) or CounterRule(name=name)
+    """The rule of that name in rules (a new one if none) with the fields changed, as a copy."""
+    rule = copy.copy(rules[name]) if name in rules else CounterRule(name=name)
     for field in RULE_FIELDS:
         if field in fields:
             setattr(rule, field, fields[field])
@@ -55,9 +57,8 @@ def rules_with(changes):
 
 def described(changes):
     """[(name, the rule now or None, as changed)] of a change, each a CounterRule (unsaved when changed)."""
-    rules = CounterRule.objects.in_bulk(list(changes), field_name="name")  # _changed alters these in memory
     current = CounterRule.objects.in_bulk(list(changes), field_name="name")
-    return [(name, current.get(name), _changed(rules, name, fields)) for name, fields in sorted(changes.items())]
+    return [(name, current.get(name), _changed(current, name, fields)) for name, fields in sorted(changes.items())]
 
 
 def published(rules):

@@ -93,8 +93,12 @@ class CounterWindow:
         return [aggregate for aggregate in AGGREGATES if aggregate.counts_column != self.key.column]
 
     def counter(self, aggregate):
-        """A counter's name as a rule stores it: key:window:aggregate."""
-        return f"{self.key.name}:{self.window}:{aggregate.name}"
+        return counter_name(self.key.name, self.window, aggregate.name)
+
+
+def counter_name(key, window, aggregate):
+    """A counter's name as a rule stores it and the job looks it up: key:window:aggregate."""
+    return f"{key}:{window}:{aggregate}"
 
 
 def parse_counter_windows(text):

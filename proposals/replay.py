@@ -258,8 +258,8 @@ def read_verdicts(topic, fields=None):
 
 def replay_history(changes, start, end, phases=None, fields=None, rules=None):
     """Run the detection query over the customers' stored transactions with the candidate
-    thresholds and counter rules (None: the rules in force); returns {transaction_id: replayed verdict (these fields of it)} of every transaction
-    sent (the window's and the look-back before it)."""
+    thresholds and counter rules (None: the rules in force); returns {transaction_id: replayed
+    verdict (these fields of it)} of every transaction sent (the window's and the look-back before it)."""
     phases = phases or Phases(None)
     topics = replay_topics(uuid.uuid4().hex[:12])
     create_topics(topics)

@@ -23,9 +23,6 @@ from watchlists.models import ListEntry, WatchList
 
 LONDON, PARIS = LONDON_PARIS
 
-EXAMPLES = EXAMPLE_RULES
-
-
 def rule(**fields):
     return {"key": "card", "window": "24h", "aggregate": "customers", "comparison": ">", "threshold": 1,
             "weight": 40, **fields}
@@ -66,7 +63,8 @@ def test_at_most_the_rules_the_job_checks_are_active():
 @pytest.mark.django_db
 def test_every_customers_record_carries_the_active_rules():
     customer = Customer.objects.create(user_id=unique("ruled"), first_name="R", last_name="Ruled", max_speed=900)
-    services.apply_changes({"card-shared": EXAMPLES["card-shared"], "old": rule(active=False)}, user=None, reason="t")
+    services.apply_changes({"card-shared": EXAMPLE_RULES["card-shared"], "old": rule(active=False)},
+                           user=None, reason="t")
     publish_customers([customer])
     record = OutboxMessage.objects.filter(topic=USERS_CONFIG.role, key=customer.user_id).latest("id").value
     assert record["counter_rules"] == [{"name": "card-shared", "counter": "card:24h:customers", "comparison": ">",
@@ -85,7 +83,7 @@ def test_a_rule_change_is_a_proposal_published_only_when_someone_else_approves_i
     assert "comparison" in refused.value.errors["x"] and not Proposal.objects.exists()
 
     proposal = proposals.create_rule_proposal(author=maker, reason="shared cards",
-                                              rule_changes={"card-shared": EXAMPLES["card-shared"]})
+                                              rule_changes={"card-shared": EXAMPLE_RULES["card-shared"]})
     assert str(proposal) == f"Proposal {proposal.pk}: rules card-shared (Draft)"
     assert not CounterRule.objects.exists()  # a draft changes nothing
     changes, rules = proposals.replay_input(proposal)  # what its replay judges: every customer, the candidate rules
@@ -124,7 +122,7 @@ def test_the_admin_drafts_a_rule_proposal_and_shows_the_rules(admin_client, monk
     monkeypatch.setattr(proposals, "replay_unavailable", lambda: None)
     monkeypatch.setattr(proposals_admin, "replay_unavailable", lambda: None)
     url = reverse("admin:proposals_proposal_rule")
-    form = {"name": "merchant-burst", **EXAMPLES["merchant-burst"], "active": "on", "description": "card testing",
+    form = {"name": "merchant-burst", **EXAMPLE_RULES["merchant-burst"], "active": "on", "description": "card testing",
             "reason": "card testing at small merchants", "replay_days": 7}
     refused = admin_client.post(url, {**form, "threshold": "lots"})
     assert refused.status_code == 200 and "Enter a number." in refused.content.decode()
@@ -134,7 +132,7 @@ def test_the_admin_drafts_a_rule_proposal_and_shows_the_rules(admin_client, monk
     assert proposal.replay_days == 7
     page = admin_client.get(reverse("admin:proposals_proposal_change", args=[proposal.pk])).content.decode()
     assert "transactions per merchant in 10min more than 50" in page
-    services.apply_changes({"merchant-burst": EXAMPLES["merchant-burst"]}, user=None, reason="t")
+    services.apply_changes({"merchant-burst": EXAMPLE_RULES["merchant-burst"]}, user=None, reason="t")
     listing = admin_client.get(reverse("admin:counterrules_counterrule_changelist")).content.decode()
     assert "transactions per merchant in 10min more than 50" in listing and "Propose a rule change" in listing
 
@@ -172,7 +170,7 @@ def fires_from(verdicts, reason, first):
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
 def test_the_four_example_rules_fire_on_their_counts_by_record_time(pipeline):
-    services.apply_changes(EXAMPLES, user=None, reason="the issue's examples")
+    services.apply_changes(EXAMPLE_RULES, user=None, reason="the issue's examples")
     allowed = WatchList.objects.create(name=unique("allow")[:24].lower(), kind="device", effect="allow",
                                        suppresses="rule:merchant-burst")
     ListEntry.objects.create(watch_list=allowed, value="dev-allowed", reason="the merchant's own terminal")
