@@ -193,6 +193,9 @@ def test_sigterm_while_a_batch_is_stored_commits_everything_read_and_reads_no_mo
     def store(rows):
         if not stored:
             os.kill(os.getpid(), signal.SIGTERM)  # as a supervisor stops the worker, mid-batch
+            # The handler stops the loop from a thread of its own; without this wait, the stand-in
+            # consumer is fast enough for the main thread to read all 100 before that thread runs.
+            assert worker.stopped.wait(10)
         stored.extend(rows)
         return rows
 
