@@ -25,6 +25,18 @@ def test_every_transaction_jumps_when_the_fraud_share_is_one():
         position = (record["lat"], record["lng"])
 
 
+def test_a_customer_of_several_cards_pays_with_each_and_the_same_ones_in_every_run():
+    walk = simulator.Simulator(["a", "b"], seed=7, merchants=20_000, cards_per_customer=5)
+    cards = {}
+    for _ in range(400):
+        user_id, record = walk.next_transaction()
+        cards.setdefault(user_id, set()).add(record["card_token"])
+    assert cards == {user_id: {simulator.card_and_device(user_id, n)[0] for n in range(5)} for user_id in "ab"}
+    assert simulator.card_and_device("a", 0) == simulator.card_and_device("a")  # the first card is the one card
+    one_card = simulator.Simulator(["a"], seed=7)
+    assert {one_card.next_transaction()[1]["card_token"] for _ in range(20)} == {simulator.card_and_device("a")[0]}
+
+
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
 def test_simulated_traffic_gets_verdicts_with_frauds_for_the_jumps(stack, django_capture_on_commit_callbacks):

@@ -15,7 +15,7 @@ from fraudsite.kafka import client_config
 from fraudsite.topics import CARD_TRANSACTIONS
 
 EARTH_RADIUS_KM = 6371.0
-MERCHANTS = 500
+MERCHANTS = 500  # the demo's; the benchmark spreads its load over more (bench/throughput.py)
 # Groceries, restaurants, fuel, clothing, airlines (ISO 18245).
 MERCHANT_CATEGORY_CODES = ["5411", "5812", "5541", "5651", "4511"]
 ONLINE_SHARE = 0.3
@@ -41,7 +41,7 @@ def moved(lat, lng, distance_km, bearing):
 
 
 class Simulator:
-    def __init__(self, user_ids, fraud_share=0.05, seed=None):
+    def __init__(self, user_ids, fraud_share=0.05, seed=None, merchants=MERCHANTS, cards_per_customer=1):
         self.random = random.Random(seed)
         now = int(time.time() * 1000)
         self.walkers = [
@@ -50,6 +50,8 @@ class Simulator:
             for user_id in user_ids
         ]
         self.fraud_share = fraud_share
+        self.merchants = merchants
+        self.cards_per_customer = cards_per_customer
         # The context comes from a generator of its own, so that a seed gives the same walks as before it.
         self.context_random = random.Random(seed)
         self.cards = {user_id: card_and_device(user_id) for user_id in user_ids}
@@ -73,9 +75,11 @@ class Simulator:
         """The card (one per customer, as a token), a merchant and a channel; a device and an IP
         address online. (No merchant country: the walk does not know which country it is in.)"""
         pick = self.context_random
-        merchant = pick.randrange(MERCHANTS)
+        merchant = pick.randrange(self.merchants)
         online = pick.random() < ONLINE_SHARE
         card_token, card_bin, device_id = self.cards[user_id]
+        if self.cards_per_customer > 1:
+            card_token = card_and_device(user_id, pick.randrange(self.cards_per_customer))[0]
         return {
             "card_token": card_token,
             "card_bin": card_bin,
@@ -87,10 +91,12 @@ class Simulator:
         }
 
 
-def card_and_device(user_id):
-    """A simulated customer's card token, its BIN and the customer's device, the same in every run."""
+def card_and_device(user_id, card_number=0):
+    """A simulated customer's card token (its first card's, or card_number's), its BIN and the
+    customer's device, the same in every run."""
     digest = hashlib.sha256(user_id.encode()).hexdigest()
-    return (hashlib.sha256(f"simulated card of {user_id}".encode()).hexdigest()[:32],
+    card = f"simulated card of {user_id}" + (f" #{card_number}" if card_number else "")
+    return (hashlib.sha256(card.encode()).hexdigest()[:32],
             f"4{int(digest[:8], 16) % 100_000:05d}", f"sim-device-{digest[:12]}")
 
 
