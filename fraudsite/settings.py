@@ -293,6 +293,11 @@ STACK_KAFKA_CONTROLLER_PORT = env.int("STACK_KAFKA_CONTROLLER_PORT", default=909
 STACK_FLINK_REST_PORT = env.int("STACK_FLINK_REST_PORT", default=8081)
 STACK_FLINK_RPC_PORT = env.int("STACK_FLINK_RPC_PORT", default=6123)
 STACK_FLINK_PARALLELISM = env.int("STACK_FLINK_PARALLELISM", default=1)
+# Where the local job keeps its state: "hashmap" (the JVM heap) or "rocksdb" (local disk, as a
+# production cluster holding day-long counter windows must).
+STACK_FLINK_STATE_BACKEND = env.str("STACK_FLINK_STATE_BACKEND", default="hashmap")
+# The TaskManager's process size (Flink's memory syntax, e.g. 1728m or 8g); its heap is about a third.
+STACK_FLINK_TASKMANAGER_MEMORY = env.str("STACK_FLINK_TASKMANAGER_MEMORY", default="1728m")
 
 # --- Kafka ---------------------------------------------------------------------------------
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default=f"localhost:{STACK_KAFKA_PORT}")

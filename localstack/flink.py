@@ -47,7 +47,13 @@ FLINK_JAVA_17_OPTIONS = [
 ]
 
 
+STATE_BACKENDS = ("hashmap", "rocksdb")
+
+
 def _write_flink_conf():
+    if settings.STACK_FLINK_STATE_BACKEND not in STATE_BACKENDS:
+        raise StackError(f"STACK_FLINK_STATE_BACKEND is {settings.STACK_FLINK_STATE_BACKEND!r}: "
+                         f"it must be one of {', '.join(STATE_BACKENDS)}")
     p = paths()
     p.flink_conf.mkdir(parents=True, exist_ok=True)
     checkpoints = (p.state / "flink" / "checkpoints").as_uri()
@@ -62,14 +68,17 @@ taskmanager:
   host: localhost
   bind-host: localhost
   numberOfTaskSlots: 4
-  memory: {{process: {{size: 1728m}}}}
+  memory: {{process: {{size: {settings.STACK_FLINK_TASKMANAGER_MEMORY}}}}}
 rest:
   address: localhost
   bind-address: localhost
   port: {settings.STACK_FLINK_REST_PORT}
 parallelism: {{default: {settings.STACK_FLINK_PARALLELISM}}}
 execution:
-  checkpointing: {{interval: 10s, dir: "{checkpoints}"}}
+  checkpointing: {{interval: 10s, dir: "{checkpoints}", incremental: true}}
+state.backend.type: {settings.STACK_FLINK_STATE_BACKEND}
+# The timers of the windows live on the heap even with RocksDB: few, short-lived, read at every watermark.
+state.backend.rocksdb.timer-service.factory: HEAP
 restart-strategy: {{type: exponential-delay}}
 # The REST API's metrics (the job's watermark, read by /health) at most 1 s old rather than 10 s.
 metrics: {{fetcher: {{update-interval: 1000}}}}

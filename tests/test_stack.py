@@ -27,6 +27,20 @@ def test_a_taken_port_is_one_clear_message(settings, tmp_path):
             start_kafka()
 
 
+def test_the_state_backend_and_memory_settings_reach_flinks_configuration_and_a_wrong_backend_is_refused(
+        settings, tmp_path):
+    from localstack.flink import _write_flink_conf
+
+    settings.STACK_DIR = tmp_path
+    settings.STACK_FLINK_STATE_BACKEND, settings.STACK_FLINK_TASKMANAGER_MEMORY = "rocksdb", "8g"
+    _write_flink_conf()
+    written = (paths().flink_conf / "config.yaml").read_text()
+    assert "\nstate.backend.type: rocksdb\n" in written and "memory: {process: {size: 8g}}" in written
+    settings.STACK_FLINK_STATE_BACKEND = "memory"
+    with pytest.raises(StackError, match="STACK_FLINK_STATE_BACKEND is 'memory': it must be one of hashmap, rocksdb"):
+        _write_flink_conf()
+
+
 def test_missing_java_is_one_clear_message(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(StackError, match="Java 17 or newer is required"):
