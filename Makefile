@@ -112,6 +112,7 @@ stack-status: .env
 MODE ?= quick
 BENCH_ENV = STACK_DIR=.stack-bench STACK_KAFKA_PORT=49092 STACK_KAFKA_CONTROLLER_PORT=49093 \
 	STACK_FLINK_REST_PORT=48081 STACK_FLINK_RPC_PORT=46123 \
+	STACK_FLINK_TASKMANAGER_MEMORY=$${STACK_FLINK_TASKMANAGER_MEMORY:-8g} \
 	DATABASE_URL=$${DATABASE_URL:-postgres://fraudsite:fraudsite@localhost:5432/fraudsite_bench} \
 	REDIS_URL=$${REDIS_URL:-$$(scripts/services.sh redis-url 1)}
 bench: setup

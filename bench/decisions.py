@@ -67,13 +67,21 @@ def install_vegeta():
 
 def write_targets(path, url, user_ids, count, headers=None, seed=0):
     """count vegeta JSON targets (one a line): POST url with a new Idempotency-Key each and a body
-    {user_id, amount, lat, lng} cycling over user_ids."""
+    {user_id, amount, lat, lng} cycling over user_ids, with the context the simulator gives (card,
+    merchant, channel; device and IP address online), as a card-authorization client sends it."""
+    from bench.throughput import BENCH_CARDS_PER_CUSTOMER, BENCH_MERCHANTS
+    from transactions.simulator import Simulator
+
     rng = random.Random(seed)
+    simulator = Simulator(user_ids, seed=seed, merchants=BENCH_MERCHANTS, cards_per_customer=BENCH_CARDS_PER_CUSTOMER)
     with open(path, "w") as out:
         for i in range(count):
             lat, lng = rng.choice(FAR_CITIES) if rng.random() < FAR_SHARE else LONDON
-            body = {"user_id": user_ids[i % len(user_ids)], "amount": round(rng.uniform(5, 150), 2),
-                    "lat": round(lat + rng.uniform(-0.01, 0.01), 5), "lng": round(lng + rng.uniform(-0.01, 0.01), 5)}
+            user_id = user_ids[i % len(user_ids)]
+            context = {name: value for name, value in simulator.context(user_id).items() if value is not None}
+            body = {"user_id": user_id, "amount": round(rng.uniform(5, 150), 2),
+                    "lat": round(lat + rng.uniform(-0.01, 0.01), 5), "lng": round(lng + rng.uniform(-0.01, 0.01), 5),
+                    **context}
             header = {"Content-Type": ["application/json"], "Idempotency-Key": [uuid.uuid4().hex], **(headers or {})}
             out.write(json.dumps({"method": "POST", "url": url, "header": header,
                                   "body": base64.b64encode(json.dumps(body).encode()).decode()}) + "\n")

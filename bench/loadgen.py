@@ -18,7 +18,7 @@ from django.conf import settings
 from fraudsite.topics import CARD_TRANSACTIONS
 from localstack.layout import paths
 from transactions import context
-from transactions.simulator import Simulator
+from transactions.simulator import MERCHANTS, Simulator
 
 SOURCE = Path(__file__).parent / "loadgen" / "LoadGenerator.java"
 # Kafka's producer and what it loads; compression is off, but the client links the codecs.
@@ -32,9 +32,10 @@ def classpath():
     return os.pathsep.join(jars)
 
 
-def write_pool(user_ids, path, size=200_000, rate=10_000, seed=7):
-    """size positions of the simulator's customers, as if sent at rate per second."""
-    simulator = Simulator(user_ids, seed=seed)
+def write_pool(user_ids, path, size=200_000, rate=10_000, seed=7, merchants=MERCHANTS, cards_per_customer=1):
+    """size positions of the simulator's customers (with cards_per_customer cards each) at
+    `merchants` merchants, as if sent at rate per second."""
+    simulator = Simulator(user_ids, seed=seed, merchants=merchants, cards_per_customer=cards_per_customer)
     start = simulator.walkers[0].last_ms
     with open(path, "w") as pool:
         for number in range(size):

@@ -24,6 +24,7 @@ from django.conf import settings  # noqa: E402
 import fraudsite.kafka  # noqa: E402  (the module, so that tests can replace request_producer)
 from fraudsite.batching import settle_from_thread  # noqa: E402
 from fraudsite.topics import CARD_TRANSACTIONS  # noqa: E402
+from transactions import context  # noqa: E402
 from transactions.verdict_waiter import shared_waiter  # noqa: E402
 
 CODEC = CARD_TRANSACTIONS.codec()
@@ -48,11 +49,11 @@ async def app(scope, receive, send):
 
 
 async def decide(request):
-    """(status, answer) for {user_id, amount, lat, lng}."""
+    """(status, answer) for {user_id, amount, lat, lng} and the context fields (unchecked)."""
     user_id, transaction_id = request["user_id"], uuid.uuid4().hex
     value = CODEC.encode({"timestamp": int(time.time() * 1000), "transaction_id": transaction_id,
                           "lat": float(request["lat"]), "lng": float(request["lng"]),
-                          "amount": float(request["amount"])})
+                          "amount": float(request["amount"]), **{name: request.get(name) for name in context.NAMES}})
     waiter = shared_waiter()
     verdict = waiter.expect(user_id, transaction_id)  # before producing: the verdict cannot be missed
     started = time.monotonic()

@@ -556,9 +556,10 @@ def main():
         say(f"B4: {results['b4']}")
     if "b5" in chosen:
         from bench.decisions import bench_b5
+        from bench.throughput import setup_detection
 
         results["b5"] = bench_b5(settings, lambda processes: live_site(f"b5-{processes}p", web_processes=processes),
-                                 bench_customers(), RESULTS, say)
+                                 setup_detection(), RESULTS, say)
     if "b6" in chosen:
         from bench.analytics import bench_b6
 

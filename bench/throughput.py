@@ -61,20 +61,33 @@ class Offsets:
         self.consumer.close()
 
 
-def setup_customers(count):
+def setup_customers(count, say=print):
     """count customers with every signal on, published and read by the job; their user ids."""
     from outbox.publisher import publish_all_pending
+    from simple_history.utils import bulk_create_with_history
     from tests.support.pipeline import wait_until_customers_read
     from users.models import Customer
+    from users.publishing import publish_customers
 
     user_ids = [f"bench_{i:03d}" for i in range(count)]
-    for user_id in user_ids:
-        Customer.objects.update_or_create(user_id=user_id, defaults={"first_name": "Bench", "last_name": user_id,
-                                                                     "active": True, **ALL_SIGNALS})
-    publish_all_pending()
+    existing = set(Customer.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
+    Customer.objects.filter(user_id__in=existing).update(active=True, **ALL_SIGNALS)
+    bulk_create_with_history([Customer(user_id=user_id, first_name="Bench", last_name=user_id, active=True, **ALL_SIGNALS)
+                              for user_id in user_ids if user_id not in existing], Customer, batch_size=2_000)
+    publish_customers(Customer.objects.filter(user_id__in=user_ids))
+    sent, failed = publish_all_pending()
+    say(f"customers: {count:,} in force ({count - len(existing):,} new), {sent:,} records published ({failed} failed)")
     # Long: after a run past capacity, the job first works off what it had not judged.
     wait_until_customers_read(timeout=900)
     return user_ids
+
+
+# Spread as card traffic is: each of 10,000 customers pays with one of 100 cards (1,000,000 cards,
+# a few transactions each in a run), at one of 20,000 merchants (0.5/s each at 10,000/s). What a
+# busier key costs is in bench/RESULTS.md (B3, the counter rules).
+BENCH_CUSTOMERS = 10_000
+BENCH_CARDS_PER_CUSTOMER = 100
+BENCH_MERCHANTS = 20_000
 
 
 # Issue 32's target load: 10 lists of 10,000 entries each, of the kinds with many values (a block
@@ -143,13 +156,19 @@ def setup_rules(say=print):
     wait_until_customers_read(timeout=300)
 
 
-def customers_pool(results_dir, customers=100):
+def setup_detection(customers=BENCH_CUSTOMERS, say=print):
+    """Issue 32's load: the customers, the 10 lists and the 4 rules in force; the customers' ids."""
+    user_ids = setup_customers(customers, say)
+    setup_lists(user_ids, say)
+    setup_rules(say)
+    return user_ids
+
+
+def customers_pool(results_dir):
     """The benchmark's customers, lists and rules set up, and the generator's pool file of their
     positions (generated per run, not kept: bench/.gitignore)."""
-    user_ids = setup_customers(customers)
-    setup_lists(user_ids)
-    setup_rules()
-    return loadgen.write_pool(user_ids, results_dir / "b3-pool.csv")
+    return loadgen.write_pool(setup_detection(), results_dir / "b3-pool.csv", merchants=BENCH_MERCHANTS,
+                              cards_per_customer=BENCH_CARDS_PER_CUSTOMER)
 
 
 def stack_pids():

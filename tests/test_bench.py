@@ -285,3 +285,20 @@ def test_a_profile_says_how_busy_the_interpreter_was_and_under_which_functions()
     # inclusive, a recursive function once per sample; start-up frames are no evidence
     assert summary["functions"] == {"store (endpoint.py)": 0.6, "_respond (endpoint.py)": 0.4,
                                     "send (httptools_impl.py)": 0.3, "_handle (endpoint.py)": 0.1}
+
+
+def test_the_decision_benchmarks_requests_carry_a_valid_context_of_many_cards(tmp_path):
+    """B5's requests carry what a card-authorization client sends, each value as the API checks it."""
+    import base64
+    import json
+
+    from bench.decisions import write_targets
+
+    targets = write_targets(tmp_path / "targets", "http://x/api/v1/decisions", ["a", "b"], 300)
+    bodies = [json.loads(base64.b64decode(json.loads(line)["body"])) for line in targets.read_text().splitlines()]
+    assert len(bodies) == 300
+    for body in bodies:
+        errors = {}
+        cleaned = context.clean_context(body, errors)
+        assert not errors and cleaned["card_token"] and cleaned["merchant_id"] and cleaned["channel"]
+    assert len({body["card_token"] for body in bodies}) > 100  # the customers' many cards
