@@ -2,6 +2,7 @@
 0004_roles creates), or move grants from one permission to another."""
 
 from django.contrib.auth.management import create_permissions
+from django.db import migrations
 
 
 def make_permissions(apps, app_label):
@@ -21,3 +22,23 @@ def grant(apps, app_label, role, codenames):
         raise LookupError(f"{app_label} has no permissions {sorted(missing)}")
     group, _ = apps.get_model("auth", "Group").objects.get_or_create(name=role)
     group.permissions.add(*permissions)
+
+
+def revoke(apps, app_label, role, codenames):
+    """Take the app's permissions `codenames` back from the group `role`."""
+    for group in apps.get_model("auth", "Group").objects.filter(name=role):
+        group.permissions.remove(*group.permissions.filter(content_type__app_label=app_label, codename__in=codenames))
+
+
+def granting(app_label, grants):
+    """A migration operation giving each role of grants ({role: [codename]}) those permissions of the
+    app, and taking them back when migrated backwards."""
+    def forwards(apps, schema_editor):
+        for role, codenames in grants.items():
+            grant(apps, app_label, role, codenames)
+
+    def backwards(apps, schema_editor):
+        for role, codenames in grants.items():
+            revoke(apps, app_label, role, codenames)
+
+    return migrations.RunPython(forwards, backwards)

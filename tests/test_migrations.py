@@ -215,3 +215,14 @@ def test_proposals_their_replays_history_and_grants_survive_the_move_to_the_prop
     checker.groups.add(*Group.objects.values_list("pk", flat=True))
     checker = django_user_model.objects.get(pk=checker.pk)
     assert checker.has_perm("proposals.approve_proposal")  # the group's grant followed the model
+
+
+def test_a_roles_grant_is_taken_back_when_its_migration_is_undone_and_given_again_after():
+    def counter_rule_grants(models):
+        return sorted(models.get_model("auth", "Group").objects.filter(
+            permissions__content_type__app_label="counterrules").values_list("name", "permissions__codename"))
+
+    granted = [("Administrator", "view_counterrule"), ("Analyst", "view_counterrule"), ("Team lead", "view_counterrule")]
+    migrate([("counterrules", "0001_rules")])
+    assert counter_rule_grants(migrate(latest())) == granted
+    assert counter_rule_grants(migrate([("counterrules", "0001_rules")])) == []

@@ -18,17 +18,6 @@ def link_by_transaction_id(apps, schema_editor):
         Transaction.objects.filter(transaction_id=OuterRef("transaction_id")).values("pk")[:1]))
 
 
-def grant(apps, schema_editor):
-    roles.grant(apps, "transactions", "Administrator", ["view_verdictconflict"])
-
-
-def revoke(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    for group in apps.get_model("auth", "Group").objects.filter(name="Administrator"):
-        group.permissions.remove(*Permission.objects.filter(
-            content_type__app_label="transactions", codename="view_verdictconflict"))
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -59,5 +48,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('kafka_topic', 'kafka_partition', 'kafka_offset'), name='verdict_conflict_once')],
             },
         ),
-        migrations.RunPython(grant, revoke),
+        roles.granting("transactions", {"Administrator": ["view_verdictconflict"]}),
     ]
