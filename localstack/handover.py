@@ -88,9 +88,9 @@ def _committed_offsets():
         reader.close()
 
 
-def _read(topic, starts, ends, each):
+def read_records(topic, starts, ends, each):
     """Call each(message) for every record of topic from starts[p] up to ends[p] (exclusive)."""
-    low = _watermarks(topic, ends, low=True)
+    low = watermarks(topic, ends, low=True)
     starts = {p: low[p] if starts[p] == OFFSET_BEGINNING else max(starts[p], low[p]) for p in ends}
     left = {p: end for p, end in ends.items() if end > starts[p]}
     if not left:
@@ -109,7 +109,7 @@ def _read(topic, starts, ends, each):
         reader.close()
 
 
-def _watermarks(topic, partitions, low=False):
+def watermarks(topic, partitions, low=False):
     """{partition: its end offset} (or its first offset still kept, when low)."""
     reader = _reader()
     try:
@@ -123,14 +123,14 @@ def _transactions_from(starts):
     """[(partition, offset, transaction_id)] of the transactions (not ticks) from starts on, the
     partitions' end offsets, and the broker's time of the first record read (ms)."""
     codec, found, times = CARD_TRANSACTIONS.codec(), [], []
-    ends = _watermarks(CARD_TRANSACTIONS.name, starts)
+    ends = watermarks(CARD_TRANSACTIONS.name, starts)
 
     def keep(message):
         times.append(message.timestamp()[1])
         if message.key() != CARD_TRANSACTIONS.encode_key(TICK_USER_ID):
             found.append((message.partition(), message.offset(), codec.decode(message.value())["transaction_id"]))
 
-    _read(CARD_TRANSACTIONS.name, starts, ends, keep)
+    read_records(CARD_TRANSACTIONS.name, starts, ends, keep)
     return found, ends, min(times, default=0)
 
 
@@ -144,7 +144,7 @@ def _verdict_counts(since_ms, transaction_ids):
             [TopicPartition(VERDICTS.name, p, max(since_ms, 0)) for p in partitions], timeout=30)}
     finally:
         reader.close()
-    ends = _watermarks(VERDICTS.name, partitions)
+    ends = watermarks(VERDICTS.name, partitions)
     starts = {p: offset if offset >= 0 else ends[p] for p, offset in starts.items()}  # -1: none since then
 
     def count(message):
@@ -152,5 +152,5 @@ def _verdict_counts(since_ms, transaction_ids):
         if transaction_id in transaction_ids:
             counts[transaction_id] += 1
 
-    _read(VERDICTS.name, starts, ends, count)
+    read_records(VERDICTS.name, starts, ends, count)
     return counts

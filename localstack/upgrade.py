@@ -11,30 +11,23 @@ then reads every key as it was, from the time it was.
 
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Producer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from fraudsite.kafka import client_config
 
+from .handover import read_records, watermarks
 from .messages import say
 
 
 def _latest_records(topic, partitions):
     """{key: (partition, value bytes or None, timestamp ms)}: each key's latest record."""
-    consumer = Consumer(client_config(**{"group.id": f"fraudsite-upgrade-{topic}", "enable.auto.commit": False}))
     latest = {}
-    try:
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions if ends[p] > 0])
-        positions = dict.fromkeys(partitions, 0)
-        while any(positions[p] < ends[p] for p in partitions):
-            for message in consumer.consume(10_000, timeout=1):
-                if message.error():
-                    continue
-                latest[message.key()] = (message.partition(), message.value(), message.timestamp()[1])
-                positions[message.partition()] = message.offset() + 1
-    finally:
-        consumer.close()
+
+    def keep(message):
+        latest[message.key()] = (message.partition(), message.value(), message.timestamp()[1])
+
+    read_records(topic, dict.fromkeys(partitions, OFFSET_BEGINNING), watermarks(topic, partitions), keep)
     return latest
 
 
