@@ -50,23 +50,31 @@ def validate_changes(changes):
     return errors
 
 
+def _refuse_unless_draftable(reason):
+    if not reason.strip():
+        raise InvalidThresholds({"*": {"reason": ["Say why: a reason is required."]}})
+    if replay_unavailable():  # a draft that cannot be replayed could never be approved
+        raise InvalidThresholds({"*": {"replay": [f"No proposal can be replayed here: {replay_unavailable()}"]}})
+
+
+def _drafted(*, author, reason, replay_days, **changes):
+    proposal = Proposal(author=author, reason=reason.strip(), **changes)
+    if replay_days:
+        proposal.replay_days = replay_days
+    record(proposal, "drafted", author)
+    return proposal
+
+
 def create_proposal(*, author, reason, changes, replay_days=None):
     """A draft proposal of {user_id: {field: value}}; InvalidThresholds (nothing saved) when any
     row is refused."""
     if not changes:
         raise InvalidThresholds({"*": {"changes": ["Choose at least one customer."]}})
-    if not reason.strip():
-        raise InvalidThresholds({"*": {"reason": ["Say why: a reason is required."]}})
-    if replay_unavailable():  # a draft that cannot be replayed could never be approved
-        raise InvalidThresholds({"*": {"replay": [f"No proposal can be replayed here: {replay_unavailable()}"]}})
+    _refuse_unless_draftable(reason)
     errors = validate_changes(changes)
     if errors:
         raise InvalidThresholds(errors)
-    proposal = Proposal(author=author, reason=reason.strip(), changes=changes)
-    if replay_days:
-        proposal.replay_days = replay_days
-    record(proposal, "drafted", author)
-    return proposal
+    return _drafted(author=author, reason=reason, replay_days=replay_days, changes=changes)
 
 
 def create_rule_proposal(*, author, reason, rule_changes, replay_days=None):
@@ -74,19 +82,12 @@ def create_rule_proposal(*, author, reason, rule_changes, replay_days=None):
     InvalidThresholds ({name: {field: [messages]}}, nothing saved) when any rule is refused."""
     if not rule_changes:
         raise InvalidThresholds({"*": {"rules": ["Change at least one rule."]}})
-    if not reason.strip():
-        raise InvalidThresholds({"*": {"reason": ["Say why: a reason is required."]}})
-    if replay_unavailable():
-        raise InvalidThresholds({"*": {"replay": [f"No proposal can be replayed here: {replay_unavailable()}"]}})
+    _refuse_unless_draftable(reason)
     try:
         counter_rules.rules_with(rule_changes)
     except counter_rules.InvalidRules as error:
         raise InvalidThresholds(error.errors) from None
-    proposal = Proposal(author=author, reason=reason.strip(), changes={}, rule_changes=rule_changes)
-    if replay_days:
-        proposal.replay_days = replay_days
-    record(proposal, "drafted", author)
-    return proposal
+    return _drafted(author=author, reason=reason, replay_days=replay_days, changes={}, rule_changes=rule_changes)
 
 
 def replay_input(proposal):
